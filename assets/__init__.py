@@ -1,0 +1,1 @@
+"""Static files shipped with Segue (icons)."""

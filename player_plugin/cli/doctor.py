@@ -1,0 +1,79 @@
+"""`segue doctor`: versions, execution providers, database and model status."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sqlite3
+from importlib import metadata
+
+from player_plugin import __version__
+from player_plugin.cli.common import add_command, emit, store
+from player_plugin.store.db import default_db_path, schema_version
+from player_plugin.store.stats import active_model, counts
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def report(args: argparse.Namespace) -> dict:
+    from player_plugin.recommend.engine import available_providers
+
+    db = store(args)
+    path = args.db or str(default_db_path())
+    model = active_model(db)
+    return {
+        "segue": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "sqlite": sqlite3.sqlite_version,
+        "packages": {
+            name: _version(name)
+            for name in (
+                "onnxruntime",
+                "onnxruntime-gpu",
+                "PySide6-Essentials",
+                "PySide6-Addons",
+                "mutagen",
+                "sqlite-utils",
+                "numpy",
+                "torch",
+                "librosa",
+            )
+        },
+        "providers_available": available_providers(),
+        "database": {"path": path, "schema_version": schema_version(db), **counts(db)},
+        "model": None
+        if model is None
+        else {"id": model["id"], "state": model["state"], "created_at": model["created_at"]},
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    info = report(args)
+    db = info["database"]
+    lines = [
+        f"Segue {info['segue']} on Python {info['python']} ({info['platform']})",
+        "packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v is not None),
+        f"onnxruntime providers: {', '.join(info['providers_available'])}",
+        f"database: {db['path']} (schema {db['schema_version']}, SQLite {info['sqlite']})",
+        f"  {db['tracks']} tracks ({db['missing_tracks']} missing), {db['plays']} plays "
+        f"({db['unmatched_plays']} unmatched), {db['scan_errors']} scan errors, "
+        f"{db['analysed']} analysed",
+        "model: "
+        + (
+            f"{info['model']['id']} ({info['model']['state']})"
+            if info["model"]
+            else "none yet — suggestions come from the baselines"
+        ),
+    ]
+    emit(args, info, "\n".join(lines))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    add_command(subparsers, common, "doctor", run, "versions, providers, database and model status")

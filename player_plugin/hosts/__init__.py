@@ -1,0 +1,1 @@
+"""Host adapters: the players Segue plugs into."""

@@ -1,0 +1,1 @@
+"""The music library: walking folders, reading tags, audio analysis, history import."""

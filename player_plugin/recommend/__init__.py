@@ -1,0 +1,1 @@
+"""Recommending: feature encoding, baselines, the onnxruntime engine, re-ranking, metrics."""
