@@ -66,7 +66,7 @@ class Catalogue:
         return len(self.track_ids)
 
     def describe(self, item: int) -> str:
-        """"Artist – Title" for messages and explanations."""
+        """ "Artist – Title" for messages and explanations."""
         artist = self.artist_names[self.artist[item]]
         return f"{artist} – {self.titles[item]}" if artist else self.titles[item]
 
@@ -100,13 +100,10 @@ class Recommender(ABC):
     def session(self) -> list[Play]:
         """The plays of the current session: since the last 30-minute gap."""
         plays = self.history
-        start = len(plays)
-        while start > 0:
-            if start < len(plays) and plays[start].started_at - plays[start - 1].started_at > (
-                SESSION_GAP_MS
-            ):
-                break
+        start = len(plays) - 1
+        while start > 0 and plays[start].started_at - plays[start - 1].started_at <= SESSION_GAP_MS:
             start -= 1
+        start = max(start, 0)
         return plays[start:]
 
     @abstractmethod
