@@ -1,0 +1,1 @@
+"""Listening history from elsewhere: parsers for each export format, matching, import."""
