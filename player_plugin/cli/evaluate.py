@@ -1,9 +1,104 @@
-"""CLI: placeholder, filled in by its issue."""
+"""`segue evaluate`: offline evaluation of the model and the baselines on a play log."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from player_plugin.cli.common import UserError, add_command, emit
+
+FORMAT_CHOICES = (
+    "auto",
+    "listenbrainz",
+    "lastfm-csv",
+    "spotify-extended",
+    "spotify-basic",
+    "scrobbler-log",
+    "lastfm-1k",
+    "mssd",
+)
+
+
+def _text(result: dict) -> str:
+    lines = [
+        f"{result['listeners']} listener(s), {result['plays']} plays, {result['test_plays']} "
+        f"test targets ({result['new_plays']} new); {result['seconds']} s",
+        f"{'method':26s} {'NDCG@10 all':>12s} {'HR@10 all':>10s} {'MRR all':>8s} "
+        f"{'NDCG@10 new':>12s} {'HR@10 new':>10s}",
+    ]
+    methods = result["methods"]
+    for name in sorted(methods, key=lambda n: -(methods[n]["all"]["ndcg@10"] or 0.0)):
+        a, n = methods[name]["all"], methods[name]["new"]
+
+        def f(v):
+            return "–" if v is None else f"{v:.4f}"
+
+        lines.append(
+            f"{name:26s} {f(a['ndcg@10']):>12s} {f(a['hr@10']):>10s} {f(a['mrr']):>8s} "
+            f"{f(n['ndcg@10']):>12s} {f(n['hr@10']):>10s}"
+        )
+    for c in result.get("comparisons", []):
+        verdict = "beats" if c["a_beats_b"] else "loses to" if c["b_beats_a"] else "ties with"
+        lines.append(
+            f"{c['a']} {verdict} {c['b']} on {c['metric']} ({c['subset']}): "
+            f"{c['difference']} {c['difference_ci']}"
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from player_plugin.library.history.readers import HistoryFormatError
+    from player_plugin.recommend.baselines import baseline_names
+    from player_plugin.recommend.evaluate import EvalOptions, evaluate_files
+    from player_plugin.recommend.report import write_report
+
+    for path in [*args.plays, *(args.distractors or [])]:
+        if not Path(path).is_file():
+            raise UserError(f"no such file: {path}")
+    methods = None
+    if args.methods:
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = [m for m in methods if m not in baseline_names()]
+        if unknown:
+            raise UserError(f"unknown method(s): {', '.join(unknown)} (known: {', '.join(baseline_names())})")
+    if args.max_listeners is not None and args.max_listeners < 1:
+        raise UserError("--max-listeners must be at least 1")
+    options = EvalOptions(
+        methods=methods,
+        model=not args.no_model,
+        max_listeners=args.max_listeners,
+        bootstrap=args.bootstrap,
+        progress=(lambda msg: print(f"segue: {msg}", file=sys.stderr)) if args.verbose else None,
+    )
+    try:
+        result = evaluate_files(
+            args.plays, args.format, options=options, distractor_paths=args.distractors or []
+        )
+    except HistoryFormatError as exc:
+        raise UserError(str(exc)) from exc
+    if result["listeners"] == 0:
+        raise UserError("no listener has enough matched plays to evaluate (at least 20 needed)")
+    if args.report:
+        try:
+            write_report(result, args.report)
+        except OSError as exc:
+            raise UserError(f"cannot write the report to {args.report}: {exc}") from exc
+    emit(args, result, _text(result))
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Nothing yet."""
+    parser = add_command(
+        subparsers, common, "evaluate", run, "offline evaluation of the model and baselines"
+    )
+    parser.add_argument("--plays", nargs="+", required=True, metavar="FILE", help="history files")
+    parser.add_argument("--format", default="auto", choices=FORMAT_CHOICES, help="history format")
+    parser.add_argument("--report", metavar="DIR", help="write report.md and report.png here")
+    parser.add_argument(
+        "--distractors", nargs="+", metavar="FILE", help="another history whose tracks join the catalogue"
+    )
+    parser.add_argument("--max-listeners", type=int, metavar="N", help="evaluate at most N listeners")
+    parser.add_argument("--methods", metavar="LIST", help="comma-separated baselines (default: all)")
+    parser.add_argument("--no-model", action="store_true", help="baselines only: do not train the model")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples")

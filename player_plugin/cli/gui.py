@@ -1,9 +1,129 @@
-"""CLI: placeholder, filled in by its issue."""
+"""`segue` / `segue gui` (the reference player with the plugin) and `segue demo`."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+
+from player_plugin.cli.common import UserError, add_command, emit
+
+
+def _app():
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Segue")
+    app.setOrganizationName("segue")
+    return app
+
+
+def open_player(db_path: str, *, wizard: bool = False, settings_scope: str = "player", demo=False):
+    """Create the main window on *db_path* (the wizard first when the library is empty)."""
+    from PySide6.QtCore import QSettings, QTimer
+
+    from player_plugin.store.db import StoreError
+    from player_plugin.ui.player_window import PlayerWindow
+
+    _app()
+    try:
+        window = PlayerWindow(db_path, settings=QSettings("segue", settings_scope))
+    except StoreError as exc:
+        raise UserError(str(exc)) from exc
+    if demo:
+        window.setWindowTitle("Segue — demo library")
+    empty = window.model.rowCount() == 0 and not window.library_folders()
+    if wizard or empty:
+        QTimer.singleShot(0, window.plugin.open_import_wizard)
+    return window
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    from player_plugin.store.db import default_db_path
+
+    db_path = args.db or str(default_db_path())
+    window = open_player(db_path, wizard=args.wizard)
+    window.show()
+    return _app().exec()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from player_plugin.demo import build_demo, demo_home, demo_paths, is_built
+
+    folder = Path(args.folder) if args.folder else demo_home()
+    try:
+        if args.fresh or not is_built(folder):
+            print(f"segue: building the demo library in {folder} …", file=sys.stderr)
+            info = build_demo(folder, tracks_per_album=args.tracks_per_album)
+        else:
+            info = {"folder": str(folder), "database": str(demo_paths(folder)[1])}
+    except (FileExistsError, OSError) as exc:
+        raise UserError(str(exc)) from exc
+    if args.no_open:
+        emit(args, info)
+        return 0
+    window = open_player(info["database"], settings_scope="demo", demo=True)
+    window.show()
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(500, lambda: start_demo_jobs(window))
+    return _app().exec()
+
+
+def start_demo_jobs(window) -> None:
+    """Analyse the demo audio, then train a first model, in the background."""
+    from player_plugin.store.stats import counts
+
+    def train():
+        if counts(window.db)["models"] == 0:
+            window.plugin.retrain(reason="first model for the demo")
+
+    try:
+        from player_plugin.library.analysis import analyze
+    except ImportError:
+        train()
+        return
+    db_path = window.db_path
+
+    def job():
+        from player_plugin.store.db import open_db
+
+        db = open_db(db_path)
+        try:
+            return analyze(db)
+        finally:
+            db.close()
+
+    window.show_message("Analysing the demo audio…")
+    window.runner.run_task(
+        job,
+        lambda _: (window.show_message("Audio analysed"), train()),
+        on_error=lambda message: (window.show_error(f"Analysis: {message}"), train()),
+    )
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Nothing yet."""
+    gui = add_command(subparsers, common, "gui", run_gui, "start the reference player")
+    gui.add_argument("--wizard", action="store_true", help="open the import wizard first")
+    demo = add_command(
+        subparsers,
+        common,
+        "demo",
+        run_demo,
+        "build a demo library and history (in a folder of its own) and open the player",
+    )
+    demo.add_argument("--folder", help="where the demo lives (default: the data folder/demo)")
+    demo.add_argument("--fresh", action="store_true", help="rebuild the demo from scratch")
+    demo.add_argument(
+        "--no-open", action="store_true", help="build the demo and print where it is; no window"
+    )
+    demo.add_argument(
+        "--tracks-per-album",
+        type=int,
+        choices=range(1, 5),
+        default=3,
+        metavar="N",
+        help="pieces per album, 1-4 (default 3: 36 pieces)",
+    )
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")

@@ -1,9 +1,266 @@
-"""CLI: placeholder, filled in by its issue."""
+"""`segue import-history`, `segue log-play` and `segue plays ...`: the play log from the CLI."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from datetime import UTC, datetime
+
+from player_plugin.cli.common import UserError, add_command, emit, store
+from player_plugin.paths import display, from_user, json_fields
+from player_plugin.store.plays import REASONS, SOURCES, now_ms
+from player_plugin.store.settings import logging_paused, set_logging_paused
+
+MAX_MALFORMED_LINES = 5
+FORMAT_CHOICES = (
+    "auto",
+    "listenbrainz",
+    "lastfm-csv",
+    "spotify-extended",
+    "spotify-basic",
+    "scrobbler-log",
+    "lastfm-1k",
+    "mssd",
+)
+
+
+def parse_when(text: str) -> int:
+    """An ISO 8601 time from the user as ms UTC; without a zone it is local time."""
+    try:
+        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(f"not an ISO 8601 time: {text!r} (e.g. 2024-05-01T18:30:00Z)") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.astimezone()  # the user's local time
+    return int(stamp.astimezone(UTC).timestamp() * 1000)
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    stamp = datetime.fromtimestamp(ms / 1000, UTC)
+    spec = "milliseconds" if ms % 1000 else "seconds"
+    return stamp.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+# -- import-history ---------------------------------------------------------------------------
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from player_plugin.library.history.common import HistoryFormatError
+    from player_plugin.library.history.importer import import_files, undo_import
+
+    db = store(args)
+    if args.undo is not None:
+        if args.files:
+            raise UserError("--undo takes an import id, not files")
+        try:
+            removed = undo_import(db, args.undo)
+        except LookupError as exc:
+            raise UserError(str(exc)) from None
+        emit(
+            args,
+            {"import_id": args.undo, "removed": removed},
+            f"import {args.undo} undone: {removed} plays removed",
+        )
+        return 0
+    if not args.files:
+        raise UserError("name the history files to import (or --undo ID)")
+    paths = [os.fsdecode(from_user(text)) for text in args.files]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise UserError(f"no such file: {display(path)}")
+    try:
+        report = import_files(db, paths, args.format)
+    except HistoryFormatError as exc:
+        raise UserError(f"{exc}; nothing was imported") from None
+    data = report.as_json()
+    methods = ", ".join(f"{n} by {m}" for m, n in sorted(report.methods.items())) or "none"
+    lines = [
+        f"read {report.read} rows ({report.format}): {report.matched} matched ({methods}), "
+        f"{report.unmatched} unmatched (kept; matched again after each scan), "
+        f"{report.malformed} malformed, {report.not_music} not music (podcasts, audiobooks)",
+        f"{report.added} plays added, {report.duplicates} already known; "
+        f"undo with: segue import-history --undo {report.import_id}",
+    ]
+    for row in report.malformed_rows[:MAX_MALFORMED_LINES]:
+        lines.append(f"  skipped {row}")
+    if report.malformed > MAX_MALFORMED_LINES:
+        lines.append(f"  ... and {report.malformed - MAX_MALFORMED_LINES} more malformed rows")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+# -- log-play ---------------------------------------------------------------------------------
+
+
+def run_log_play(args: argparse.Namespace) -> int:
+    from player_plugin.store.plays import get_play, log_play, outcome, track_by_path
+
+    if args.played_ms < 0:
+        raise UserError("--played-ms must be 0 or more")
+    db = store(args)
+    path = from_user(args.path)
+    track = track_by_path(db, path)
+    if track is None:
+        raise UserError(f"not in the library: {display(path)} (run `segue scan` first)")
+    started = parse_when(args.at) if args.at else now_ms() - args.played_ms
+    play_id = log_play(
+        db,
+        track["id"],
+        started_at=started,
+        ms_played=args.played_ms,
+        reason=args.reason,
+        source=args.source,
+    )
+    if play_id is None:
+        emit(
+            args,
+            {"play_id": None, "paused": True, **json_fields(path)},
+            "play logging is paused: nothing recorded (segue plays resume)",
+        )
+        return 0
+    play = get_play(db, play_id)
+    kind = outcome(play["ms_played"], play["duration_ms"], play["reason"], play["skipped"])
+    data = {
+        "play_id": play_id,
+        "track_id": track["id"],
+        **json_fields(path),
+        "started_at": _iso(play["started_at"]),
+        "ms_played": play["ms_played"],
+        "reason": play["reason"],
+        "source": play["source"],
+        "outcome": kind,
+        "session": play["session"],
+    }
+    emit(args, data, f"play {play_id} logged: {display(path)} ({play['reason']}, {kind})")
+    return 0
+
+
+# -- plays ------------------------------------------------------------------------------------
+
+
+def run_plays(args: argparse.Namespace) -> int:
+    from player_plugin.store.plays import delete_plays, export_listenbrainz
+
+    db = store(args)
+    action = args.action
+    if action in ("pause", "resume"):
+        set_logging_paused(db, action == "pause")
+        paused = logging_paused(db)
+        emit(
+            args,
+            {"paused": paused},
+            "play logging paused" if paused else "play logging resumed",
+        )
+    elif action == "status":
+        row = db.execute(
+            "SELECT count(*), sum(track_id IS NULL), min(started_at), max(started_at) FROM plays"
+        ).fetchone()
+        data = {
+            "paused": logging_paused(db),
+            "plays": row[0],
+            "unmatched": row[1] or 0,
+            "first": _iso(row[2]),
+            "last": _iso(row[3]),
+        }
+        emit(
+            args,
+            data,
+            f"{data['plays']} plays ({data['unmatched']} unmatched), "
+            f"{data['first'] or '-'} to {data['last'] or '-'}; "
+            f"logging {'paused' if data['paused'] else 'on'}",
+        )
+    elif action == "delete":
+        chosen = [args.id is not None, bool(args.start or args.end), args.all]
+        if sum(chosen) != 1:
+            raise UserError("delete needs exactly one of --id N, --from/--to, --all")
+        if args.id is not None:
+            removed = delete_plays(db, play_id=args.id)
+            if removed == 0:
+                raise UserError(f"no play with id {args.id}")
+        elif args.all:
+            removed = delete_plays(db, everything=True)
+        else:
+            start = parse_when(args.start) if args.start else None
+            end = parse_when(args.end) if args.end else None
+            if start is not None and end is not None and end <= start:
+                raise UserError("--to must be after --from")
+            removed = delete_plays(db, start_ms=start, end_ms=end)
+        emit(args, {"deleted": removed}, f"{removed} plays deleted")
+    elif action == "export":
+        if not args.file:
+            raise UserError("export needs a FILE to write")
+        target = os.fsdecode(from_user(args.file))
+        if not os.path.isdir(os.path.dirname(target) or "."):
+            raise UserError(f"no such folder for {display(target)}")
+        try:
+            count = export_listenbrainz(db, target)
+        except OSError as exc:
+            raise UserError(f"cannot write {display(target)}: {exc.strerror or exc}") from None
+        emit(
+            args,
+            {"exported": count, **json_fields(target)},
+            f"{count} plays exported to {display(target)} (ListenBrainz JSON)",
+        )
+    elif action == "rematch":
+        from player_plugin.library.history.matching import rematch_unmatched
+
+        matched = rematch_unmatched(db)
+        emit(args, {"matched": matched}, f"{matched} unmatched plays found their track")
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Nothing yet."""
+    parser = add_command(
+        subparsers,
+        common,
+        "import-history",
+        run_import,
+        "import past plays (ListenBrainz, Last.fm CSV, Spotify, .scrobbler.log)",
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE", help="history files to import")
+    parser.add_argument(
+        "--format",
+        choices=FORMAT_CHOICES,
+        default="auto",
+        help="the files' format (default: detected from each file's content)",
+    )
+    parser.add_argument(
+        "--undo", type=int, metavar="ID", help="remove import ID and exactly the plays it added"
+    )
+
+    parser = add_command(
+        subparsers, common, "log-play", run_log_play, "record one play (scripts, other players)"
+    )
+    parser.add_argument("path", metavar="PATH", help="the track's file (b64:... for raw bytes)")
+    parser.add_argument(
+        "--played-ms", type=int, required=True, metavar="N", help="how long it was heard (ms)"
+    )
+    parser.add_argument(
+        "--at",
+        metavar="ISO8601",
+        help="when it started (no zone = local time; default: now minus --played-ms)",
+    )
+    parser.add_argument(
+        "--reason",
+        choices=REASONS,
+        help="how it ended (default: what the listen rule says of --played-ms)",
+    )
+    parser.add_argument("--source", choices=SOURCES[:-1], default="user", help="where it came from")
+
+    parser = add_command(
+        subparsers,
+        common,
+        "plays",
+        run_plays,
+        "privacy and upkeep of the play log: pause, resume, delete, export, status, rematch",
+    )
+    parser.add_argument(
+        "action", choices=("pause", "resume", "delete", "export", "status", "rematch")
+    )
+    parser.add_argument("file", nargs="?", metavar="FILE", help="export: the JSON file to write")
+    parser.add_argument("--id", type=int, metavar="N", help="delete: one play")
+    parser.add_argument("--from", dest="start", metavar="ISO", help="delete: plays from then")
+    parser.add_argument("--to", dest="end", metavar="ISO", help="delete: plays before then")
+    parser.add_argument("--all", action="store_true", help="delete: every play")

@@ -1,9 +1,52 @@
-"""CLI: placeholder, filled in by its issue."""
+"""`segue recommend`: what to play next for the current session, each with a reason."""
 
 from __future__ import annotations
 
 import argparse
+import math
+
+from player_plugin.cli.common import UserError, add_command, emit, store
+from player_plugin.paths import display, from_user, json_fields
+
+
+def run(args: argparse.Namespace) -> int:
+    from player_plugin.recommend.service import UnknownTrack, suggestions
+
+    if args.n < 1:
+        raise UserError("-n must be at least 1")
+    db = store(args)
+    after = from_user(args.after) if args.after else None
+    try:
+        result = suggestions(db, args.n, after=after)
+    except UnknownTrack as exc:
+        raise UserError(f"not in the library: {display(exc.args[0])} (scan it first)") from exc
+    items = [
+        {
+            **json_fields(s.path),
+            "artist": s.artist,
+            "title": s.title,
+            "score": round(s.score, 6) if math.isfinite(s.score) else None,
+            "reason": s.reason,
+        }
+        for s in result.items
+    ]
+    data = {"method": result.method, "model_id": result.model_id, "items": items}
+    header = f"suggestions from {result.method}" + (
+        f" (model {result.model_id})" if result.model_id else ""
+    )
+    lines = [header]
+    for number, s in enumerate(result.items, start=1):
+        name = f"{s.artist} – {s.title}" if s.artist else s.title
+        lines.append(f"{number:2d}. {name}  ({s.reason})")
+    if not result.items:
+        lines.append("nothing to suggest yet: scan a music folder first (segue scan PATH)")
+    emit(args, data, "\n".join(lines))
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Nothing yet."""
+    parser = add_command(
+        subparsers, common, "recommend", run, "suggestions for the current listening session"
+    )
+    parser.add_argument("--after", metavar="PATH", help="suggest what follows this track")
+    parser.add_argument("-n", type=int, default=10, metavar="N", help="how many (default 10)")

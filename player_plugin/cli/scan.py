@@ -1,9 +1,78 @@
-"""CLI: placeholder, filled in by its issue."""
+"""`segue scan PATH...`: import or re-scan music folders into the store."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import sys
+import time
+
+from player_plugin.cli.common import UserError, add_command, emit, store
+from player_plugin.library.scanner import ScanProgress, scan
+from player_plugin.paths import display, from_user
+
+MAX_ERROR_LINES = 5
+
+
+class _ProgressLine:
+    """One self-overwriting line on stderr (only when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        self.shown = False
+        self.last = 0.0
+
+    def __call__(self, progress: ScanProgress) -> None:
+        now = time.monotonic()
+        if progress.phase != "done" and now - self.last < 0.1:
+            return
+        self.last = now
+        width = shutil.get_terminal_size((80, 20)).columns - 1
+        if progress.phase == "walk":
+            text = f"looking for music: {progress.done} files  {progress.current}"
+        else:
+            text = f"reading tags: {progress.done}/{progress.total}  {progress.current}"
+        sys.stderr.write("\r" + text[:width].ljust(width))
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            width = shutil.get_terminal_size((80, 20)).columns - 1
+            sys.stderr.write("\r" + " " * width + "\r")
+            sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    roots = [from_user(text) for text in args.paths]
+    for root in roots:
+        if not os.path.exists(root):
+            raise UserError(f"no such file or folder: {display(root)}")
+    db = store(args)
+    line = _ProgressLine() if sys.stderr.isatty() else None
+    try:
+        summary = scan(db, roots, progress=line)
+    finally:
+        if line is not None:
+            line.clear()
+    data = summary.as_json()
+    text = (
+        f"{summary.added} added, {summary.updated} updated, {summary.moved} moved, "
+        f"{summary.removed} missing now, {summary.unchanged} unchanged, "
+        f"{summary.errors} errors ({summary.seconds:.1f} s)"
+    )
+    for path, reason in summary.error_list[:MAX_ERROR_LINES]:
+        text += f"\n  cannot read {display(path)}: {reason}"
+    if summary.errors > MAX_ERROR_LINES:
+        text += f"\n  ... and {summary.errors - MAX_ERROR_LINES} more (see `segue doctor`)"
+    emit(args, data, text)
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Nothing yet."""
+    parser = add_command(
+        subparsers, common, "scan", run, "import or re-scan music folders into the library"
+    )
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="folders (or files); b64:... for raw bytes"
+    )

@@ -1,8 +1,44 @@
-"""The onnxruntime engine: the only module that imports onnxruntime."""
+"""The onnxruntime engine: the only module that imports onnxruntime.
+
+:class:`Engine` loads one model folder (manifest + two ONNX graphs + vocabularies), checks
+the manifest against this code's feature schema and the files against their checksums,
+computes item vectors with the item tower (cached per track, so tracks added by a scan get
+vectors without retraining) and scores candidates with the session scorer. Execution
+providers come from settings; a requested one that is missing or fails to start falls back
+to the CPU with one log line, and :attr:`Engine.provider` says which one serves.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
 import onnxruntime as ort
+
+from player_plugin.recommend import features as F
+from player_plugin.recommend.base import Catalogue
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "segue-model/1"
+CPU = "CPUExecutionProvider"
+PROVIDER_NAMES = {
+    "cuda": "CUDAExecutionProvider",
+    "rocm": "ROCMExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "cpu": CPU,
+}
+
+
+class ModelError(Exception):
+    """A model folder that cannot serve: missing, corrupt, or made for other code."""
 
 
 def available_providers() -> list[str]:
@@ -12,3 +48,141 @@ def available_providers() -> list[str]:
 
 def runtime_version() -> str:
     return ort.__version__
+
+
+def provider_name(name: str) -> str:
+    """``"CUDA"`` / ``"cuda"`` / ``"CUDAExecutionProvider"`` → onnxruntime's name."""
+    key = name.strip().lower().removesuffix("executionprovider")
+    return PROVIDER_NAMES.get(key, name)
+
+
+def choose_provider(requested: str | None) -> str:
+    """The provider to try: the requested one when this build has it, else the CPU (with
+    one log line saying so)."""
+    if not requested:
+        return CPU
+    wanted = provider_name(requested)
+    if wanted in available_providers():
+        return wanted
+    log.warning("execution provider %s is not available here (have: %s); using the CPU",
+                requested, ", ".join(available_providers()))
+    return CPU
+
+
+def _session(path: Path, provider: str, threads: int) -> tuple[ort.InferenceSession, str]:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    providers = [provider] if provider == CPU else [provider, CPU]
+    try:
+        sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    except Exception as exc:
+        if provider == CPU:
+            raise ModelError(f"{path.name}: cannot be loaded ({exc})") from exc
+        log.warning("execution provider %s failed to start (%s); using the CPU", provider, exc)
+        return _session(path, CPU, threads)
+    serving = sess.get_providers()[0]
+    if serving != provider:
+        log.warning("execution provider %s did not start; using %s", provider, serving)
+    return sess, serving
+
+
+def read_manifest(folder: Path) -> dict:
+    """The manifest of *folder*, checked against this code; raises :class:`ModelError`."""
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ModelError(f"{folder}: no manifest.json") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable manifest ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{path}: not a Segue model manifest")
+    if manifest.get("feature_schema_version") != F.FEATURE_SCHEMA_VERSION or manifest.get(
+        "item_features"
+    ) != list(F.ITEM_FEATURES) or manifest.get("context_features") != list(F.CONTEXT_FEATURES):
+        raise ModelError(
+            f"{folder.name}: made for feature schema {manifest.get('feature_schema_version')}, "
+            f"this Segue encodes schema {F.FEATURE_SCHEMA_VERSION}; retrain it"
+        )
+    if manifest.get("seq_len") != F.SEQ_LEN or manifest.get("audio_dim") != F.AUDIO_DIM:
+        raise ModelError(f"{folder.name}: sequence or audio layout differs from this code")
+    return manifest
+
+
+def _check_files(folder: Path, manifest: dict) -> None:
+    for key, name in manifest.get("files", {}).items():
+        path = folder / name
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ModelError(f"{folder.name}: {name} is missing or unreadable") from exc
+        if digest != manifest.get("sha256", {}).get(key):
+            raise ModelError(f"{folder.name}: {name} is corrupt (checksum mismatch)")
+
+
+class Engine:
+    """One loaded model: item vectors (cached) and per-request scores."""
+
+    def __init__(self, folder: str | Path, *, provider: str | None = None,
+                 threads: int = 1) -> None:
+        self.folder = Path(folder)
+        self.manifest = read_manifest(self.folder)
+        _check_files(self.folder, self.manifest)
+        files = self.manifest["files"]
+        try:
+            self.vocab = F.Vocab.from_json(json.loads((self.folder / files["vocab"]).read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{self.folder.name}: bad vocabulary ({exc})") from exc
+        chosen = choose_provider(provider)
+        self._items, self.provider = _session(self.folder / files["item_tower"], chosen, threads)
+        self._scorer, _ = _session(self.folder / files["scorer"], self.provider, threads)
+        self._check_io()
+        self.dim = int(self.manifest["dim"])
+        self.blind = bool(self.manifest.get("blind", False))
+        self._cache: dict[int, np.ndarray] = {}
+
+    @property
+    def model_id(self) -> str:
+        return str(self.manifest.get("model_id", self.folder.name))
+
+    def _check_io(self) -> None:
+        for sess, key in ((self._items, "item_tower"), (self._scorer, "scorer")):
+            names = [i.name for i in sess.get_inputs()]
+            if names != self.manifest["inputs"][key]:
+                raise ModelError(f"{self.folder.name}: {key} inputs {names} do not match")
+
+    def item_vectors(self, catalogue: Catalogue) -> np.ndarray:
+        """float32[len(catalogue), dim]; computed by the item tower for tracks not cached."""
+        ids = np.asarray(catalogue.track_ids, dtype=np.int64)
+        missing = np.array([i for i, t in enumerate(ids) if int(t) not in self._cache],
+                           dtype=np.int64)
+        if missing.size:
+            inputs = F.encode_items(catalogue, self.vocab)
+            for start in range(0, missing.size, 8192):
+                part = missing[start : start + 8192]
+                out = self._items.run(None, {k: v[part] for k, v in inputs.items()})[0]
+                for row, vec in zip(part, out, strict=True):
+                    self._cache[int(ids[row])] = vec
+        if not ids.size:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._cache[int(t)] for t in ids]).astype(np.float32, copy=False)
+
+    def score(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Run the scorer; *inputs* as named in the manifest. Returns float32[batch, n]."""
+        return self._scorer.run(None, inputs)[0]
+
+    def item_tower(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return self._items.run(None, inputs)[0]
+
+
+def load_first(folders: Sequence[str | Path], *, provider: str | None = None,
+               threads: int = 1) -> Engine | None:
+    """The first folder that loads, saying (one log line each) why any before it did not."""
+    for folder in folders:
+        try:
+            return Engine(folder, provider=provider, threads=threads)
+        except ModelError as exc:
+            log.warning("model not used: %s", exc)
+    return None

@@ -158,4 +158,21 @@ def _initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS(name="0002_history_play_keys")
+def _history_play_keys(db: sqlite_utils.Database) -> None:
+    # match_key: the normalised artist+title of every play (imported or logged), for the
+    # ±60 s de-duplication of plays that match no track; listener: multi-listener datasets
+    # (NULL = the user); skipped: the export's own skip flag (Spotify), kept as given.
+    _run(
+        db,
+        """
+        ALTER TABLE plays ADD COLUMN match_key TEXT;
+        ALTER TABLE plays ADD COLUMN listener TEXT;
+        ALTER TABLE plays ADD COLUMN skipped INTEGER;
+        CREATE INDEX plays_key ON plays(match_key, started_at);
+        CREATE INDEX plays_listener ON plays(listener, started_at);
+        """,
+    )
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

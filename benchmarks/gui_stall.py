@@ -1,0 +1,215 @@
+"""The GUI never blocks: the longest event-loop stall while the player window scans 10,000
+files (target <= 100 ms), and how fast the library table reads, sorts and searches 100,000
+tracks. Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_stall.py``.
+
+A QTimer heartbeat ticks every 5 ms on the GUI thread; a stall is the gap between two ticks
+beyond that. Files are copies of one small tagged FLAC under
+``benchmarks/.cache/gui_stall/``. Results go to ``benchmarks/results/gui_stall.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+CACHE = ROOT / "benchmarks" / ".cache" / "gui_stall"
+RESULTS = ROOT / "benchmarks" / "results" / "gui_stall.json"
+TICK_MS = 5
+
+
+def make_files(count: int) -> Path:
+    """*count* tagged FLAC files (copies of one), 100 per folder; reused between runs."""
+    from audio_fixtures import write_audio
+
+    music = CACHE / f"music-{count}"
+    marker = music / ".complete"
+    if marker.exists():
+        return music
+    shutil.rmtree(music, ignore_errors=True)
+    seed = write_audio(
+        CACHE / "seed.flac",
+        "flac",
+        seconds=0.05,
+        tags={"title": "Seed", "artist": "Bench", "album": "Stall", "genres": ["Test"]},
+    )
+    for i in range(count):
+        folder = music / f"{i // 100:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"track {i:05d}.flac"
+        shutil.copyfile(seed, target)  # copies: the scanner counts hard links once
+    marker.touch()
+    return music
+
+
+class Heartbeat:
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.gaps: list[float] = []
+        self.last = time.perf_counter()
+        self.timer = QTimer()
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self.tick)
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+        self.timer.start()
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append((now - self.last) * 1000)
+        self.last = now
+
+    def stats(self) -> dict:
+        gaps = sorted(self.gaps) or [0.0]
+        return {
+            "max_stall_ms": round(gaps[-1], 1),
+            "p99_gap_ms": round(gaps[int(0.99 * (len(gaps) - 1))], 1),
+            "ticks": len(self.gaps),
+        }
+
+
+def scan_stall(count: int) -> dict:
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from player_plugin.library.import_session import ImportSession
+    from player_plugin.ui.player_window import PlayerWindow
+    from player_plugin.ui.prefs import Prefs
+
+    app = QApplication.instance() or QApplication([])
+    music = make_files(count)
+    db_path = CACHE / "stall.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db_path) + suffix).unlink(missing_ok=True)
+    session = ImportSession(db_path)
+    session.save_folders([os.fsencode(music)])
+    from player_plugin.store.db import open_db
+
+    db = open_db(db_path)
+    Prefs(autoplay=False, retrain_policy="manual").save(db)
+    db.close()
+    window = PlayerWindow(
+        db_path, settings=QSettings(str(CACHE / "window.ini"), QSettings.Format.IniFormat)
+    )
+    window.show()
+    app.processEvents()
+    beat = Heartbeat()
+    loop = QEventLoop()
+    started = time.perf_counter()
+    window.statusBar().messageChanged.connect(
+        lambda m: loop.quit() if m.startswith(("Library scanned", "Scan failed")) else None
+    )
+    QTimer.singleShot(600_000, loop.quit)
+    beat.start()
+    window.rescan()
+    loop.exec()
+    seconds = time.perf_counter() - started
+    # let the table refresh and the watcher settle, still measured
+    settle = QEventLoop()
+    QTimer.singleShot(1500, settle.quit)
+    settle.exec()
+    beat.timer.stop()
+    rows = window.model.rowCount()
+    message = window.statusBar().currentMessage()
+    window.close()
+    return {"files": count, "rows_in_table": rows, "scan_seconds": round(seconds, 2),
+            "last_status": message, **beat.stats()}
+
+
+def table_speed(count: int) -> dict:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QTableView
+
+    from player_plugin.store.db import open_db
+    from player_plugin.ui.library_model import LibraryModel
+
+    QApplication.instance() or QApplication([])
+    db_path = CACHE / f"table-{count}.db"
+    db = open_db(db_path)
+    if db.execute("SELECT count(*) FROM tracks").fetchone()[0] != count:
+        db.execute("DELETE FROM tracks")
+        genres = ["Jazz", "Techno", "Folk", "Ambient", "Classical"]
+        db["tracks"].insert_all(
+            (
+                {
+                    "path": f"/m/{i:06d}.flac".encode(),
+                    "path_text": f"/m/{i:06d}.flac",
+                    "title": f"Title {i * 7919 % count:06d}",
+                    "artist": f"Artist {i % 2000:04d}",
+                    "album": f"Album {i % 9000:04d}",
+                    "genres": json.dumps([genres[i % 5]]),
+                    "year": 1950 + i % 70,
+                    "duration_ms": 120_000 + i % 200_000,
+                    "first_seen": 0,
+                    "last_scanned": 0,
+                }
+                for i in range(count)
+            ),
+            batch_size=5000,
+        )
+    timings: dict[str, float] = {}
+
+    def timed(name, fn):
+        t = time.perf_counter()
+        fn()
+        timings[name] = round((time.perf_counter() - t) * 1000, 1)
+
+    model = LibraryModel.__new__(LibraryModel)
+    timed("open_ms", lambda: LibraryModel.__init__(model, db))
+    view = QTableView()
+    view.setModel(model)
+    view.resize(1000, 700)
+    view.verticalHeader().setDefaultSectionSize(24)
+    view.show()
+    QApplication.processEvents()
+    timed("sort_title_ms", lambda: model.sort(0, Qt.SortOrder.AscendingOrder))
+    timed("sort_artist_desc_ms", lambda: model.sort(1, Qt.SortOrder.DescendingOrder))
+    timed("search_ms", lambda: model.set_search("jazz 0042"))
+    timed("clear_search_ms", lambda: model.set_search(""))
+
+    def scroll():
+        bar = view.verticalScrollBar()
+        for step in range(0, bar.maximum(), max(1, bar.maximum() // 50)):
+            bar.setValue(step)
+            QApplication.processEvents()
+
+    timed("scroll_50_jumps_ms", scroll)
+    view.close()
+    db.close()
+    return {"tracks": count, **timings}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--table-rows", type=int, default=100_000)
+    args = parser.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": "gui_stall",
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "scan": scan_stall(args.files),
+        "table": table_speed(args.table_rows),
+        "target_max_stall_ms": 100,
+    }
+    result["pass"] = result["scan"]["max_stall_ms"] <= 100
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

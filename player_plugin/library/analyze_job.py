@@ -1,0 +1,321 @@
+"""The background analysis job: a pool of worker processes over the tracks that need it.
+
+Workers are spawned (never forked: the player has Qt and threads), warm librosa up once, and
+live for the whole run. The job's own thread keeps a few tracks in flight per worker, takes
+them from a queue that :meth:`AnalysisJob.prioritize` can reorder at any time (the playing
+and queued tracks first), reports progress, honours a cancel ``threading.Event`` within a
+fraction of a second, and commits results in batches, so a kill loses at most one batch and
+the next run resumes where this one stopped. A file that cannot be decoded is stored with
+its reason and skipped until it changes; a worker that crashes on a file is replaced, and
+the files it held are retried one at a time, so only the culprit is marked failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from player_plugin.paths import display
+from player_plugin.store.features import (
+    AnalysisResult,
+    PendingTrack,
+    pending_tracks,
+    save_results,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 16
+IN_FLIGHT_PER_WORKER = 2
+POLL_S = 0.2
+
+__all__ = [
+    "AnalysisJob",
+    "AnalyzeProgress",
+    "AnalyzeSummary",
+    "analyse_library",
+    "analyse_track",
+    "default_workers",
+]
+
+
+@dataclass(frozen=True)
+class AnalyzeProgress:
+    done: int
+    total: int
+    analysed: int
+    failed: int
+    current: str  # display path of the track just finished
+
+
+@dataclass(frozen=True)
+class AnalyzeSummary:
+    analysed: int
+    skipped: int
+    failed: int
+    seconds: float
+    cancelled: bool = False
+
+    def as_json(self) -> dict[str, float]:
+        """The `segue analyze --json` object: every value a number."""
+        return {
+            "analysed": self.analysed,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def analyse_track(track: PendingTrack) -> AnalysisResult:
+    """Analyse one track (in a worker); any failure becomes a result with its reason."""
+    from player_plugin.library.analysis import AnalysisError, analyse_file
+    from player_plugin.library.decode import DecodeError
+
+    def failed(reason: str) -> AnalysisResult:
+        return AnalysisResult(track.id, track.size, track.mtime_ns, error=reason)
+
+    try:
+        analysis = analyse_file(track.path, duration_ms=track.duration_ms)
+    except (DecodeError, AnalysisError) as exc:
+        return failed(exc.reason)
+    except MemoryError:
+        return failed("out of memory while analysing")
+    except Exception as exc:  # a bug or a library's surprise: record it, keep going
+        log.exception("analysis of %s failed", display(track.path))
+        return failed(f"analysis failed: {type(exc).__name__}: {exc}")
+    return AnalysisResult(
+        track.id,
+        track.size,
+        track.mtime_ns,
+        descriptors=analysis.descriptors,
+        vector=analysis.vector.astype("<f4").tobytes(),
+    )
+
+
+def _init_worker() -> None:
+    """In each worker: leave Ctrl-C to the parent, one BLAS thread, librosa warmed up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - comes with librosa's scikit-learn
+        pass
+    from player_plugin.library.analysis import warm_up
+
+    warm_up()
+
+
+class _Queue:
+    """Tracks still to submit; thread-safe, reorderable. Suspects (held by a crashed
+    worker) go one at a time, with nothing else in flight."""
+
+    def __init__(self, tracks: Iterable[PendingTrack]) -> None:
+        self._lock = threading.Lock()
+        self._order: deque[PendingTrack] = deque(tracks)
+        self.suspects: deque[PendingTrack] = deque()
+        self.retried: set[int] = set()
+
+    def prioritize(self, track_ids: Iterable[int]) -> None:
+        wanted = {int(i): n for n, i in enumerate(track_ids)}
+        if not wanted:
+            return
+        with self._lock:
+            first = sorted((t for t in self._order if t.id in wanted), key=lambda t: wanted[t.id])
+            rest = [t for t in self._order if t.id not in wanted]
+            self._order = deque(first + rest)
+
+    def pop(self) -> PendingTrack | None:
+        with self._lock:
+            return self._order.popleft() if self._order else None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._order) + len(self.suspects)
+
+
+class AnalysisJob:
+    """One run of analysis over *db*'s pending tracks (see the module doc).
+
+    Build it in any thread; call :meth:`run` in the thread that owns *db* (the GUI runs it
+    in a worker thread with its own connection); call :meth:`prioritize` from any thread.
+    ``workers=0`` analyses in the calling process (tests, tiny jobs).
+    """
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        *,
+        track_ids: Iterable[int] | None = None,
+        priority: Iterable[int] = (),
+        force: bool = False,
+        workers: int | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.db = db
+        self.pending, self.skipped = pending_tracks(db, force=force, track_ids=track_ids)
+        self._queue = _Queue(self.pending)
+        self._queue.prioritize(priority)
+        self.workers = default_workers() if workers is None else max(0, workers)
+        self.batch_size = max(1, batch_size)
+
+    @property
+    def total(self) -> int:
+        return len(self.pending)
+
+    def prioritize(self, track_ids: Iterable[int]) -> None:
+        """Analyse these tracks (in this order) before the rest; unknown ids are ignored."""
+        self._queue.prioritize(list(track_ids))
+
+    def run(
+        self,
+        *,
+        progress: Callable[[AnalyzeProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> AnalyzeSummary:
+        start = time.perf_counter()
+        self._done = self._analysed = self._failed = 0
+        self._batch: list[AnalysisResult] = []
+        self._progress = progress
+        cancel = cancel or threading.Event()
+        try:
+            if self.total and self.workers == 0:
+                self._run_here(cancel)
+            elif self.total:
+                self._run_pool(cancel, min(self.workers, self.total))
+        finally:
+            self._flush()
+        return AnalyzeSummary(
+            analysed=self._analysed,
+            skipped=self.skipped,
+            failed=self._failed,
+            seconds=time.perf_counter() - start,
+            cancelled=cancel.is_set() and self._done < self.total,
+        )
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _record(self, result: AnalysisResult, track: PendingTrack) -> None:
+        self._batch.append(result)
+        self._done += 1
+        if result.error is None:
+            self._analysed += 1
+        else:
+            self._failed += 1
+            log.info("cannot analyse %s: %s", display(track.path), result.error)
+        if len(self._batch) >= self.batch_size:
+            self._flush()
+        if self._progress is not None:
+            self._progress(
+                AnalyzeProgress(
+                    self._done, self.total, self._analysed, self._failed, display(track.path)
+                )
+            )
+
+    def _flush(self) -> None:
+        if self._batch:
+            save_results(self.db, self._batch)
+            self._batch = []
+
+    def _run_here(self, cancel: threading.Event) -> None:
+        while not cancel.is_set() and (track := self._queue.pop()) is not None:
+            self._record(analyse_track(track), track)
+
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+        )
+
+    def _run_pool(self, cancel: threading.Event, workers: int) -> None:
+        queue = self._queue
+        pool = self._new_pool(workers)
+        in_flight: dict[Future, PendingTrack] = {}
+        try:
+            while not cancel.is_set():
+                if queue.suspects:  # after a crash: one suspect at a time, alone
+                    if not in_flight:
+                        track = queue.suspects.popleft()
+                        in_flight[pool.submit(analyse_track, track)] = track
+                else:
+                    while len(in_flight) < workers * IN_FLIGHT_PER_WORKER:
+                        track = queue.pop()
+                        if track is None:
+                            break
+                        in_flight[pool.submit(analyse_track, track)] = track
+                if not in_flight:
+                    break
+                finished, _ = wait(in_flight, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in finished:
+                    track = in_flight.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        self._crashed(track)
+                        continue
+                    self._record(result, track)
+                if broken:
+                    for track in in_flight.values():
+                        self._crashed(track)
+                    in_flight.clear()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    pool = self._new_pool(workers)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _crashed(self, track: PendingTrack) -> None:
+        queue = self._queue
+        if track.id in queue.retried:
+            result = AnalysisResult(
+                track.id, track.size, track.mtime_ns, error="the analyser crashed on this file"
+            )
+            self._record(result, track)
+        else:
+            queue.retried.add(track.id)
+            queue.suspects.append(track)
+
+
+def analyse_library(
+    db: sqlite_utils.Database,
+    *,
+    track_ids: Iterable[int] | None = None,
+    priority: Iterable[int] = (),
+    force: bool = False,
+    workers: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[AnalyzeProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> AnalyzeSummary:
+    """Analyse the tracks that need it (all present tracks with *force*; only *track_ids*
+    when given), *priority* ids first; see :class:`AnalysisJob`."""
+    job = AnalysisJob(
+        db,
+        track_ids=track_ids,
+        priority=priority,
+        force=force,
+        workers=workers,
+        batch_size=batch_size,
+    )
+    return job.run(progress=progress, cancel=cancel)

@@ -1,0 +1,226 @@
+"""Parsers for the JSON histories: ListenBrainz, Spotify extended and basic streaming history.
+
+Spotify writes ``ts``/``endTime`` when a play *ended*: the start is that minus
+``ms_played``. ListenBrainz's ``listened_at`` is when the play started. Segue's own
+export is ListenBrainz JSON with extra ``additional_info`` fields (``ms_played``,
+``segue_reason``, ``segue_source``, ...) so that it imports back without loss.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from player_plugin.library.history.common import (
+    HistoryFormatError,
+    ReadStats,
+    SeguePlay,
+    int_or_none,
+    parse_time,
+    read_text,
+    text_or_none,
+)
+from player_plugin.library.history.records import HistoryPlay, Malformed
+
+Item = HistoryPlay | Malformed
+
+SPOTIFY_END_REASONS = {
+    "trackdone": "completed",
+    "trackerror": "error",
+    "fwdbtn": "skipped",
+    "backbtn": "skipped",
+    "endplay": "skipped",  # the user started something else
+    "clickrow": "skipped",
+}  # anything else (logout, remote, unexpected-exit, unknown): stopped
+REASONS = ("completed", "skipped", "stopped", "error")
+
+
+def load_records(path: Path) -> list[tuple[str, object]]:
+    """The JSON objects of a file: one array, one object, or JSON lines.
+
+    Returns ``(where, value)`` pairs; a JSON-lines line that does not parse is kept as a
+    ``(where, None)`` pair so it is counted as malformed. A file that is neither is refused.
+    """
+    text = read_text(path).strip()
+    if not text:
+        raise HistoryFormatError(f"{path.name}: the file is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        lines = text.splitlines()
+        if text[0] != "{" or len(lines) < 2:
+            raise HistoryFormatError(
+                f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno})"
+            ) from exc
+        return _json_lines(path, lines)
+    if isinstance(data, dict):
+        # a lone object, or ListenBrainz API shape {"payload": {"listens": [...]}}
+        listens = data.get("payload", {}).get("listens") if "payload" in data else None
+        data = listens if isinstance(listens, list) else [data]
+    if not isinstance(data, list):
+        raise HistoryFormatError(f"{path.name}: expected a JSON array of plays")
+    return [(f"{path.name} item {i + 1}", value) for i, value in enumerate(data)]
+
+
+def _json_lines(path: Path, lines: list[str]) -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    bad = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            out.append((f"{path.name} line {number}", json.loads(line)))
+        except json.JSONDecodeError:
+            bad += 1
+            out.append((f"{path.name} line {number}", None))
+    if bad == len(out):
+        raise HistoryFormatError(f"{path.name}: not valid JSON or JSON lines")
+    return out
+
+
+def read_listenbrainz(path: Path, stats: ReadStats) -> Iterator[Item]:
+    """ListenBrainz export: ``listened_at`` + ``track_metadata`` per listen."""
+    for where, item in load_records(path):
+        if not isinstance(item, dict):
+            yield Malformed(where, "not a JSON object")
+            continue
+        meta = item.get("track_metadata")
+        if not isinstance(meta, dict):
+            yield Malformed(where, "no track_metadata")
+            continue
+        info = meta.get("additional_info") or {}
+        if not isinstance(info, dict):
+            info = {}
+        mapping = meta.get("mbid_mapping") or {}
+        artist = text_or_none(meta.get("artist_name"))
+        title = text_or_none(meta.get("track_name"))
+        if not title or (artist is None and "artist_name" not in meta):
+            yield Malformed(where, "no artist or track name")
+            continue
+        try:
+            started = parse_time(item.get("listened_at"))
+        except ValueError as exc:
+            yield Malformed(where, f"listened_at: {exc}")
+            continue
+        duration = int_or_none(info.get("duration_ms"))
+        if duration is None and int_or_none(info.get("duration")) is not None:
+            duration = int_or_none(info.get("duration")) * 1000
+        skipped = info.get("segue_skipped")
+        shuffle = info.get("segue_shuffle")
+        exact = int_or_none(info.get("segue_started_ms"))
+        if exact is not None and abs(exact - started) < 1000:
+            started = exact  # Segue's own export keeps the milliseconds
+        yield SeguePlay(
+            started_at=started,
+            artist=artist or "",
+            title=title,
+            album=text_or_none(meta.get("release_name")),
+            ms_played=int_or_none(info.get("ms_played")),
+            duration_ms=duration,
+            reason=_reason(info),
+            skipped=skipped if isinstance(skipped, bool) else None,
+            shuffle=shuffle if isinstance(shuffle, bool) else None,
+            mbid=text_or_none(info.get("recording_mbid"))
+            or (text_or_none(mapping.get("recording_mbid")) if isinstance(mapping, dict) else None),
+            listener=text_or_none(info.get("segue_listener")),
+            source=text_or_none(info.get("segue_source")),
+            ended_at=int_or_none(info.get("segue_ended_ms")),
+            path=_path(info),
+        )
+
+
+def _reason(info: dict) -> str | None:
+    """A listen is a scrobble (completed), unless Segue's own export says how it ended
+    (or that it never ended: a play cut short by a crash)."""
+    if "segue_source" in info:
+        reason = info.get("segue_reason")
+        return reason if reason in REASONS else None
+    return "completed"
+
+
+def _path(info: dict) -> bytes | None:
+    """The file a Segue export says the play was of (bytes), if it says."""
+    if isinstance(info.get("segue_path_b64"), str):
+        try:
+            return base64.b64decode(info["segue_path_b64"], validate=True)
+        except ValueError:
+            return None
+    if isinstance(info.get("segue_path"), str):
+        return os.fsencode(info["segue_path"])
+    return None
+
+
+def read_spotify_extended(path: Path, stats: ReadStats) -> Iterator[Item]:
+    """Spotify Extended Streaming History. Rows without a track name that name a podcast
+    episode or audiobook are counted as not music (``stats.not_music``), not malformed."""
+    for where, item in load_records(path):
+        if not isinstance(item, dict):
+            yield Malformed(where, "not a JSON object")
+            continue
+        title = text_or_none(item.get("master_metadata_track_name"))
+        if title is None:
+            if any(
+                item.get(key)
+                for key in (
+                    "episode_name",
+                    "spotify_episode_uri",
+                    "audiobook_title",
+                    "audiobook_uri",
+                    "audiobook_chapter_uri",
+                )
+            ):
+                stats.not_music += 1
+            else:
+                yield Malformed(where, "no track or episode name")
+            continue
+        artist = text_or_none(item.get("master_metadata_album_artist_name"))
+        ms_played = int_or_none(item.get("ms_played"))
+        if artist is None or ms_played is None or ms_played < 0:
+            yield Malformed(where, "no artist or ms_played")
+            continue
+        try:
+            ended = parse_time(item.get("ts"))
+        except ValueError as exc:
+            yield Malformed(where, f"ts: {exc}")
+            continue
+        skipped = item.get("skipped")
+        skipped = skipped if isinstance(skipped, bool) else None
+        reason = SPOTIFY_END_REASONS.get(str(item.get("reason_end")), "stopped")
+        if skipped and reason == "stopped":
+            reason = "skipped"
+        shuffle = item.get("shuffle")
+        yield HistoryPlay(
+            started_at=ended - ms_played,
+            artist=artist,
+            title=title,
+            album=text_or_none(item.get("master_metadata_album_album_name")),
+            ms_played=ms_played,
+            reason=reason,
+            skipped=skipped,
+            shuffle=shuffle if isinstance(shuffle, bool) else None,
+        )
+
+
+def read_spotify_basic(path: Path, stats: ReadStats) -> Iterator[Item]:
+    """Spotify's basic ``StreamingHistory*.json``: ``endTime`` (UTC, minutes), names, ms."""
+    for where, item in load_records(path):
+        if not isinstance(item, dict):
+            yield Malformed(where, "not a JSON object")
+            continue
+        artist = text_or_none(item.get("artistName"))
+        title = text_or_none(item.get("trackName"))
+        ms_played = int_or_none(item.get("msPlayed"))
+        if not artist or not title or ms_played is None or ms_played < 0:
+            yield Malformed(where, "no artistName, trackName or msPlayed")
+            continue
+        try:
+            ended = parse_time(item.get("endTime"))
+        except ValueError as exc:
+            yield Malformed(where, f"endTime: {exc}")
+            continue
+        yield HistoryPlay(
+            started_at=ended - ms_played, artist=artist, title=title, ms_played=ms_played
+        )

@@ -1,0 +1,370 @@
+"""Scanning folders into the store: walk first, then read tags in a small process pool.
+
+Incremental: a file with the size and mtime already stored is not parsed again; a changed
+one is re-read; a vanished one is flagged ``missing`` (its plays stay) and restored if it
+comes back; a moved or renamed one keeps its track id, found by a content signature
+(size, duration, format and the main tags). Writes go in batched transactions, so a
+cancel or a kill keeps everything committed so far and the next scan resumes from there.
+No Qt here: the GUI runs :func:`scan` in a worker and passes ``progress`` and ``cancel``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import sqlite_utils
+
+from player_plugin.library import walk as walking
+from player_plugin.library.normalize import match_key
+from player_plugin.library.tags import TagError, TrackTags, read_many, try_read_tags
+from player_plugin.paths import PathLike, display
+from player_plugin.store import tracks as store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORKERS = 2  # mutagen is pure Python; two processes, the GUI keeps a core
+POOL_MIN_FILES = 256  # fewer files than this are read in-process (no pool start-up)
+BATCH_FILES = 500  # results per transaction
+BATCH_SECONDS = 1.0  # ... or this long, whichever comes first
+PROGRESS_SECONDS = 0.05
+
+Phase = Literal["walk", "read", "done"]
+
+
+@dataclass(slots=True, frozen=True)
+class ScanProgress:
+    """``done`` of ``total`` files handled (``total`` is 0 while walking)."""
+
+    done: int
+    total: int
+    current: str
+    phase: Phase = "read"
+
+
+@dataclass
+class ScanSummary:
+    added: int = 0
+    updated: int = 0  # re-read because changed, or restored after being missing
+    moved: int = 0
+    removed: int = 0  # newly flagged missing
+    unchanged: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    restored: int = 0  # of ``updated``: missing files that came back
+    error_list: list[tuple[bytes, str]] = field(default_factory=list, repr=False)
+
+    def as_json(self) -> dict[str, float | int]:
+        """The CLI contract: every value a number."""
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "moved": self.moved,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+ProgressCallback = Callable[[ScanProgress], None]
+
+
+class ScanError(Exception):
+    """The scan cannot start (no folder given)."""
+
+
+def signature(size: int, tags: TrackTags) -> str:
+    """What a file is, independent of where it lives: for recognising moves and renames."""
+    title = None if tags.title_from_name else tags.title
+    parts = (size, tags.duration_ms, tags.format, tags.artist, title, tags.album, tags.track_no)
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:24]
+
+
+def track_row(found: walking.FoundFile, tags: TrackTags, now_ms: int) -> dict[str, Any]:
+    """The tracks-table values for *found* with *tags* (see ``store.tracks.FILE_COLUMNS``)."""
+    row = {column: getattr(tags, column, None) for column in store.FILE_COLUMNS}
+    bitrate = tags.bitrate
+    if not bitrate and tags.duration_ms:
+        bitrate = round(found.size * 8000 / tags.duration_ms)
+    row.update(
+        path=found.path,
+        path_text=display(found.path),
+        size=found.size,
+        mtime_ns=found.mtime_ns,
+        bitrate=bitrate,
+        artists=json.dumps(tags.artists, ensure_ascii=False),
+        genres=json.dumps(tags.genres, ensure_ascii=False),
+        has_cover=int(tags.has_cover),
+        match_key=match_key(tags.artist, tags.title),
+        signature=signature(found.size, tags),
+        now=now_ms,
+    )
+    return row
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group; the parent decides, workers just stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class TagReader:
+    """Reads tags in-process for few files, else in a ``spawn`` pool (a fork of a process
+    running Qt can deadlock). :meth:`start` early (while the walk runs) to hide the pool's
+    start-up; :meth:`close` stops it."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool: Any = None
+
+    def start(self) -> None:
+        if self.pool is None and self.workers > 0:
+            context = multiprocessing.get_context("spawn")
+            self.pool = context.Pool(self.workers, initializer=_ignore_sigint)
+
+    def read(
+        self, paths: list[bytes], cancel: threading.Event | None = None
+    ) -> Iterator[tuple[bytes, TrackTags | TagError]]:
+        """Tags of *paths*, in any order."""
+        if self.workers <= 0 or (self.pool is None and len(paths) < POOL_MIN_FILES):
+            for path in paths:
+                if cancel is not None and cancel.is_set():
+                    return
+                yield path, try_read_tags(path)
+            return
+        self.start()
+        chunk = max(8, min(64, len(paths) // (self.workers * 16) or 1))
+        chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
+        for results in self.pool.imap_unordered(read_many, chunks):
+            yield from results
+            if cancel is not None and cancel.is_set():
+                return
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+
+@dataclass
+class _Batch:
+    """Writes waiting for the next transaction."""
+
+    upserts: list[dict[str, Any]] = field(default_factory=list)
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    restores: list[int] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+    errors: list[tuple[bytes, str, str]] = field(default_factory=list)
+    cleared: list[bytes] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return sum(map(len, vars(self).values()))
+
+    def flush(self, db: sqlite_utils.Database) -> None:
+        if not len(self):
+            return
+        with db.atomic():
+            store.upsert_tracks(db, self.upserts)
+            store.move_tracks(db, self.moves)
+            store.set_missing(db, self.restores, False)
+            store.set_missing(db, self.missing, True)
+            store.record_errors(db, self.errors, _now_ms())
+            store.clear_errors(db, self.cleared)
+        for items in vars(self).values():
+            items.clear()
+
+
+class _Scan:
+    """One scan's state, in phases: walk, plan, read + store, finish."""
+
+    def __init__(self, db, roots, progress, cancel, workers) -> None:
+        self.db = db
+        self.roots = roots
+        self.progress = progress
+        self.cancel = cancel
+        self.summary = ScanSummary()
+        self.batch = _Batch()
+        self.reader = TagReader(workers)
+        self.last_flush = time.monotonic()
+        self.last_progress = 0.0
+        self.index = store.load_index(db)
+        self.old_errors = store.error_paths(db)
+        self.seen: set[bytes] = set()
+        self.to_read: dict[bytes, walking.FoundFile] = {}
+        self.vanished: dict[int, bytes] = {}  # track id -> old path, not found this time
+        self.candidates: dict[str, list[int]] = {}  # signature -> vanished or missing ids
+        self.done = 0
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def run(self) -> ScanSummary:
+        started = time.monotonic()
+        try:
+            complete = self.walk()
+            if complete:
+                self.plan_moves()
+            self.read_and_store()
+            if not self.cancelled:
+                self.finish()
+            self.summary.cancelled = self.cancelled
+            self.flush()
+        finally:
+            self.reader.close()
+        self.summary.seconds = time.monotonic() - started
+        self.report(self.done, len(self.seen), "", "done", force=True)
+        return self.summary
+
+    def walk(self) -> bool:
+        """Find the files; sort them into unchanged, restored and to be read."""
+        walk = walking.Walk(
+            self.roots,
+            cancel=self.cancel,
+            on_folder=lambda folder, n: self.report(n, 0, folder, "walk"),
+        )
+        for found in walk.files():
+            self.seen.add(found.path)
+            entry = self.index.get(found.path)
+            if entry is not None and entry.size == found.size and entry.mtime_ns == found.mtime_ns:
+                if entry.missing:
+                    self.batch.restores.append(entry.id)
+                    self.summary.updated += 1
+                    self.summary.restored += 1
+                else:
+                    self.summary.unchanged += 1
+            else:
+                self.to_read[found.path] = found
+                if len(self.to_read) == POOL_MIN_FILES:
+                    self.reader.start()  # the workers start up while the walk goes on
+        for path, reason in walk.errors:
+            self.error(path, reason)
+        self.failed_dirs = walk.failed_dirs
+        return walk.complete
+
+    def plan_moves(self) -> None:
+        """Tracks under the roots that were not found (unless their folder was unreadable)
+        have vanished; they and the already-missing ones may turn up under a new name."""
+        for path, entry in self.index.items():
+            gone = (
+                not entry.missing
+                and path not in self.seen
+                and self.under_roots(path)
+                and not any(walking.is_under(path, bad) for bad in self.failed_dirs)
+            )
+            if gone:
+                self.vanished[entry.id] = path
+            if (gone or entry.missing) and entry.signature:
+                self.candidates.setdefault(entry.signature, []).append(entry.id)
+
+    def read_and_store(self) -> None:
+        total = len(self.seen)
+        self.done = total - len(self.to_read)
+        self.report(self.done, total, "", "read", force=True)
+        now = _now_ms()
+        results = self.reader.read(list(self.to_read), self.cancel)
+        try:
+            for path, result in results:
+                self.done += 1
+                self.report(self.done, total, path, "read")
+                if isinstance(result, TagError):
+                    self.error(path, result.reason)
+                else:
+                    self.store_track(self.to_read[path], result, now)
+                    if path in self.old_errors:
+                        self.batch.cleared.append(path)
+                self.maybe_flush()
+                if self.cancelled:
+                    break
+        finally:
+            results.close()
+
+    def store_track(self, found: walking.FoundFile, tags: TrackTags, now: int) -> None:
+        row = track_row(found, tags, now)
+        if found.path in self.index:
+            self.batch.upserts.append(row)
+            self.summary.updated += 1
+            return
+        for track_id in self.candidates.get(row["signature"], ()):
+            # The same content under a new name: a move (or a missing file come back).
+            self.candidates[row["signature"]].remove(track_id)
+            self.vanished.pop(track_id, None)
+            self.batch.moves.append({**row, "id": track_id})
+            self.summary.moved += 1
+            return
+        self.batch.upserts.append(row)
+        self.summary.added += 1
+
+    def finish(self) -> None:
+        """Flag what vanished; forget old errors of files that are no longer there."""
+        self.batch.missing.extend(self.vanished)
+        self.summary.removed = len(self.vanished)
+        errored = {path for path, _ in self.summary.error_list}
+        self.batch.cleared.extend(
+            path
+            for path in self.old_errors
+            if path not in self.seen and path not in errored and self.under_roots(path)
+        )
+
+    def under_roots(self, path: bytes) -> bool:
+        return any(walking.is_under(path, root) for root in self.roots)
+
+    def report(self, done: int, total: int, current: bytes | str, phase: Phase, force=False):
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if force or now - self.last_progress >= PROGRESS_SECONDS:
+            self.last_progress = now
+            text = current if isinstance(current, str) else display(current)
+            self.progress(ScanProgress(done, total, text, phase))
+
+    def maybe_flush(self) -> None:
+        if len(self.batch) >= BATCH_FILES or time.monotonic() - self.last_flush >= BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        self.batch.flush(self.db)
+        self.last_flush = time.monotonic()
+
+    def error(self, path: bytes, reason: str) -> None:
+        self.summary.errors += 1
+        self.summary.error_list.append((path, reason))
+        self.batch.errors.append((path, display(path), reason))
+
+
+def scan(
+    db: sqlite_utils.Database,
+    roots: Iterable[PathLike],
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    workers: int | None = None,
+) -> ScanSummary:
+    """Import or re-scan *roots* (folders or single files) into the store.
+
+    *progress* receives :class:`ScanProgress` (throttled to ~20 per second, plus the last);
+    setting *cancel* stops soon after, keeping every batch written so far. Per-file problems
+    are stored in ``scan_errors``, counted in the summary, and never stop the scan.
+    """
+    root_list = walking.normalise_roots(roots)
+    if not root_list:
+        raise ScanError("no folder to scan")
+    if workers is None:
+        workers = min(DEFAULT_WORKERS, os.cpu_count() or 1)
+    return _Scan(db, root_list, progress, cancel, workers).run()

@@ -1,0 +1,261 @@
+"""Count-based baselines (most-played, recent, markov, unplayed diagnostics) and the registry.
+
+Every baseline keeps incremental state in ``observe`` (O(1) or O(session) per play) so
+``scores()`` is a few O(catalogue) numpy operations. One default configuration for all
+listeners; the defaults were chosen on the validation part of the first 80% of each
+history (see benchmarks/evaluate.py), never on test plays.
+
+Methods whose main signal leaves most of the catalogue at zero (markov, the kNNs, content)
+add a small *backoff*: the listener's recency-weighted play counts scaled far below the
+main signal, so their ties break by "what you play these days" instead of by chance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+
+import numpy as np
+
+from player_plugin.recommend.base import SESSION_GAP_MS, Catalogue, Play, Recommender
+
+DAY_MS = 24 * 3600 * 1000
+
+# How much each kind of play says "I like this" (skips count against the track).
+OUTCOME_WEIGHT = {"listened": 1.0, "stopped": 0.5, "browsing": 0.0, "skipped": -0.3, "error": 0.0}
+BACKOFF = 1e-3  # share of the score range a backoff may add: it only breaks ties
+
+
+def normalise(values: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1] by the maximum (all-zero stays zero); NaN becomes 0."""
+    out = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
+    top = float(out.max()) if out.size else 0.0
+    if top > 0:
+        out = out / top
+    return out
+
+
+class DecayedCounts:
+    """Per-item play weights decaying with a half-life, updated lazily in O(1) per play."""
+
+    def __init__(self, n: int, half_life_days: float) -> None:
+        self.tau = half_life_days * DAY_MS / math.log(2)
+        self.acc = np.zeros(n, dtype=np.float64)
+        self.ref = 0  # acc holds weights scaled by exp((t - ref) / tau)
+        self.now = 0
+
+    def add(self, item: int, at_ms: int, weight: float) -> None:
+        if self.ref == 0:
+            self.ref = at_ms
+        self.now = max(self.now, at_ms)
+        exponent = (at_ms - self.ref) / self.tau
+        if exponent > 30:  # keep the numbers finite: rescale everything once in a while
+            self.acc *= math.exp(-exponent)
+            self.ref, exponent = at_ms, 0.0
+        self.acc[item] += weight * math.exp(exponent)
+
+    def values(self) -> np.ndarray:
+        """The decayed weights as of the newest play."""
+        return self.acc * math.exp(-(self.now - self.ref) / self.tau) if self.ref else self.acc
+
+
+class CountingRecommender(Recommender):
+    """Shared state for count-based methods: play counts, last play, a backoff prior."""
+
+    backoff_half_life_days = 60.0
+
+    def reset(self) -> None:
+        n = len(self.catalogue)
+        self.listens = np.zeros(n, dtype=np.int32)
+        self.played = np.zeros(n, dtype=bool)
+        self.last_index = np.full(n, -1, dtype=np.int64)
+        self.prior = DecayedCounts(n, self.backoff_half_life_days)
+
+    def observe(self, play: Play) -> None:
+        super().observe(play)
+        self.played[play.item] = True
+        self.last_index[play.item] = len(self.history) - 1
+        if play.listened:
+            self.listens[play.item] += 1
+        self.prior.add(play.item, play.started_at, OUTCOME_WEIGHT.get(play.outcome, 0.0))
+
+    def with_backoff(self, main: np.ndarray) -> np.ndarray:
+        """*main* scaled to [0, 1] plus the recency-weighted counts far below it."""
+        out = normalise(main) + BACKOFF * normalise(np.maximum(self.prior.values(), 0.0))
+        return out.astype(np.float32)
+
+    def in_session(self, play: Play, previous: Play | None) -> bool:
+        return previous is not None and play.started_at - previous.started_at <= SESSION_GAP_MS
+
+
+class MostPlayed(CountingRecommender):
+    """Personal most-played, recency-weighted: recent plays count most, old ones a little."""
+
+    name = "most-played"
+    half_life_days = 45.0
+    long_term = 0.02  # weight of the all-time listen count beside the decayed one
+
+    def reset(self) -> None:
+        super().reset()
+        self.decayed = DecayedCounts(len(self.catalogue), self.half_life_days)
+
+    def observe(self, play: Play) -> None:
+        super().observe(play)
+        self.decayed.add(play.item, play.started_at, OUTCOME_WEIGHT.get(play.outcome, 0.0))
+
+    def scores(self) -> np.ndarray:
+        values = self.decayed.values() + self.long_term * self.listens
+        return values.astype(np.float32)
+
+    def explain(self, item: int) -> str | None:
+        from player_plugin.recommend.explain import play_count_fact
+
+        return play_count_fact(self.history, item, self.catalogue)
+
+
+class Recent(CountingRecommender):
+    """Repeat-recent: the most recently played tracks first; never-played ones last."""
+
+    name = "recent"
+
+    def scores(self) -> np.ndarray:
+        out = (self.last_index - len(self.history)).astype(np.float32)
+        out[self.last_index < 0] = -np.inf
+        return out
+
+    def explain(self, item: int) -> str | None:
+        from player_plugin.recommend.explain import last_played_fact
+
+        return last_played_fact(self.history, item)
+
+
+class Markov(CountingRecommender):
+    """First-order transitions: what followed the current track before (within sessions)."""
+
+    name = "markov"
+
+    def reset(self) -> None:
+        super().reset()
+        self.transitions: defaultdict[int, dict[int, float]] = defaultdict(dict)
+
+    def observe(self, play: Play) -> None:
+        previous = self.history[-1] if self.history else None
+        super().observe(play)
+        if play.listened and self.in_session(play, previous):
+            row = self.transitions[previous.item]
+            row[play.item] = row.get(play.item, 0.0) + 1.0
+
+    def scores(self) -> np.ndarray:
+        main = np.zeros(len(self.catalogue), dtype=np.float64)
+        if self.history:
+            row = self.transitions.get(self.history[-1].item)
+            if row:
+                main[np.fromiter(row.keys(), np.int64)] = np.fromiter(row.values(), np.float64)
+        return self.with_backoff(main)
+
+    def explain(self, item: int) -> str | None:
+        if not self.history:
+            return None
+        last = self.history[-1].item
+        count = self.transitions.get(last, {}).get(item, 0)
+        if count >= 1:
+            times = "once" if count == 1 else f"{int(count)} times"
+            return f"often follows {self.catalogue.describe(last)} ({times} before)"
+        return None
+
+
+class RandomUnplayed(CountingRecommender):
+    """Diagnostic: a random track the listener has not played yet."""
+
+    name = "random-unplayed"
+    seed = 1234
+
+    def reset(self) -> None:
+        super().reset()
+        self.rng = np.random.default_rng(self.seed)
+        self.noise = self.rng.random(len(self.catalogue))
+
+    def observe(self, play: Play) -> None:
+        super().observe(play)
+        self._fresh = False
+
+    @property
+    def draw(self) -> np.ndarray:
+        """Random tie-breaking numbers, drawn again after each play (stable in between)."""
+        if not getattr(self, "_fresh", True):
+            self.noise = self.rng.random(len(self.catalogue))
+            self._fresh = True
+        return self.noise
+
+    def scores(self) -> np.ndarray:
+        out = (1.0 + self.draw).astype(np.float32)
+        out[self.played] = 0.0
+        return out
+
+    def explain(self, item: int) -> str | None:
+        return None if self.played[item] else "new to you: a random pick from your library"
+
+
+class UnplayedSameArtist(RandomUnplayed):
+    """Diagnostic for the "new" leak: the last artist's not-yet-played tracks first."""
+
+    name = "unplayed-same-artist"
+
+    def scores(self) -> np.ndarray:
+        out = self.draw.copy()
+        if self.history:
+            artist = self.catalogue.artist[self.history[-1].item]
+            if artist:
+                out[self.catalogue.artist == artist] += 1.0
+        out += 1.0
+        out[self.played] = 0.0
+        return out.astype(np.float32)
+
+    def explain(self, item: int) -> str | None:
+        if self.played[item] or not self.history:
+            return super().explain(item)
+        last = self.history[-1].item
+        if self.catalogue.artist[item] and self.catalogue.artist[item] == self.catalogue.artist[last]:
+            return f"new to you, by the artist of {self.catalogue.describe(last)}"
+        return super().explain(item)
+
+
+def _factories() -> dict[str, Callable[[], Recommender]]:
+    from player_plugin.recommend.baselines_content import Content
+    from player_plugin.recommend.baselines_knn import ItemKNN, SessionKNN
+
+    found: dict[str, Callable[[], Recommender]] = {
+        "most-played": MostPlayed,
+        "recent": Recent,
+        "markov": Markov,
+        "item-knn": ItemKNN,
+        "session-knn": SessionKNN,
+        "content": Content,
+        "random-unplayed": RandomUnplayed,
+        "unplayed-same-artist": UnplayedSameArtist,
+    }
+    from player_plugin.recommend import baselines_mf
+
+    if baselines_mf.available():
+        found["mf"] = baselines_mf.MatrixFactorisation
+    return found
+
+
+def baseline_names() -> list[str]:
+    """Every baseline available here (``mf`` only when ``implicit`` is installed)."""
+    return list(_factories())
+
+
+def make_baseline(name: str) -> Recommender:
+    """A fresh, unfitted baseline by its DESIGN.md name."""
+    factories = _factories()
+    if name not in factories:
+        raise KeyError(f"unknown method {name!r}; known: {', '.join(factories)}")
+    return factories[name]()
+
+
+def fit_baseline(name: str, plays: list[Play], catalogue: Catalogue) -> Recommender:
+    rec = make_baseline(name)
+    rec.fit(plays, catalogue)
+    return rec

@@ -1,0 +1,323 @@
+"""Offline evaluation (DESIGN.md, Evaluation): the model and the baselines on a play log.
+
+Per listener: a temporary store built from the history (``evaluate_data``), a
+chronological split (the first 80% of plays train, the last 20% test), and for each next
+*listened* test play, every method ranks the listener's whole catalogue from exactly the
+plays before it. Count-based baselines keep observing the test plays; learned models are
+trained on the first 80% only and held fixed (their inputs — the session — stay live).
+Raw rankers are scored; re-ranked output is its own row (``NAME-reranked``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from player_plugin.recommend.base import Catalogue, Play, Recommender
+from player_plugin.recommend.baselines import baseline_names, make_baseline
+from player_plugin.recommend.evaluate_data import build_store, read_listeners
+from player_plugin.recommend.metrics import (
+    ListenerLog,
+    MethodLog,
+    Summary,
+    rank_of,
+    summarise,
+    top_items,
+)
+from player_plugin.recommend.rerank import Reranker, RerankSettings
+from player_plugin.store.catalogue import load_catalogue, load_plays
+
+log = logging.getLogger(__name__)
+
+TEST_SHARE = 0.2
+RECENT = 10  # "just played" for the repeat rate: the last 10 plays
+RERANK_DEPTH = 50  # re-ranked rows rank this deep (HR@50); anything below is a miss
+MIN_PLAYS = 20  # listeners with fewer plays are left out
+
+
+@dataclass
+class EvalOptions:
+    methods: list[str] | None = None  # baselines to run; None = every available one
+    model: bool = True  # train and score helper E's model when its module is here
+    reranked: tuple[str, ...] = ("session-knn", "model")  # rows NAME-reranked, when run
+    distractors: list = field(default_factory=list)  # HistoryPlay records
+    max_listeners: int | None = None
+    bootstrap: int = 1000
+    validation: bool = False  # evaluate inside the first 80% only (for tuning)
+    progress: Callable[[str], None] | None = None
+
+
+
+
+def model_trainer() -> Callable[..., Recommender] | None:
+    """Helper E's ``fit_model(db_path, cutoff_ms, *, skip_blind)``, or None without it."""
+    try:
+        from player_plugin.recommend.model_eval import fit_model
+    except ImportError as exc:
+        log.info("no model to evaluate: %s", exc)
+        return None
+    return fit_model
+
+
+def split_index(plays: Sequence[Play], share: float = TEST_SHARE) -> int:
+    """The first test play: 80% of plays before it, never splitting one timestamp."""
+    split = int(round(len(plays) * (1.0 - share)))
+    split = min(max(split, 1), len(plays))
+    while 0 < split < len(plays) and plays[split - 1].started_at == plays[split].started_at:
+        split -= 1
+    return split
+
+
+def run_protocol(
+    plays: Sequence[Play],
+    catalogue: Catalogue,
+    split: int,
+    recommenders: dict[str, Recommender],
+    reranked: Sequence[str] = (),
+    *,
+    fitted: Sequence[str] = (),
+) -> ListenerLog:
+    """Predict every listened play from *split* on; every method sees exactly the plays
+    before it. Names in *fitted* are already fitted (learned models)."""
+    train = list(plays[:split])
+    for name, rec in recommenders.items():
+        if name not in fitted:
+            rec.fit(train, catalogue)
+    rerankers = {
+        name: Reranker(catalogue, RerankSettings()).fit(train)
+        for name in reranked
+        if name in recommenders
+    }
+    logs = ListenerLog(catalogue_size=len(catalogue))
+    for name in recommenders:
+        logs.methods[name] = MethodLog()
+    for name in rerankers:
+        logs.methods[f"{name}-reranked"] = MethodLog()
+    played = np.zeros(len(catalogue), dtype=bool)
+    for play in train:
+        played[play.item] = True
+    recent: deque[int] = deque((p.item for p in train[-RECENT:]), maxlen=RECENT)
+    artist = catalogue.artist
+    for play in plays[split:]:
+        if play.listened:
+            logs.sessions.append(play.session)
+            logs.new.append(not played[play.item])
+            for name, rec in recommenders.items():
+                scores = rec.scores()
+                top = top_items(scores)
+                logs.methods[name].add_rank(rank_of(scores, play.item), top, artist, recent)
+                reranker = rerankers.get(name)
+                if reranker is not None:
+                    ranked = reranker.rerank(scores, RERANK_DEPTH)
+                    position = ranked.index(play.item) + 1 if play.item in ranked else len(catalogue)
+                    logs.methods[f"{name}-reranked"].add_rank(
+                        position, np.asarray(ranked[:10]), artist, recent
+                    )
+        for rec in recommenders.values():
+            rec.observe(play)
+        for reranker in rerankers.values():
+            reranker.observe(play)
+        played[play.item] = True
+        recent.append(play.item)
+    return logs
+
+
+@dataclass
+class ListenerResult:
+    listener: str | None
+    plays: int
+    catalogue: int
+    distractors: int
+    log: ListenerLog
+    seconds: float
+
+
+def evaluate_listener(
+    db_path: str | os.PathLike,
+    history: Sequence,
+    *,
+    fmt: str,
+    files: Sequence[str],
+    options: EvalOptions,
+    listener: str | None = None,
+) -> ListenerResult | None:
+    """Build the listener's store, split, fit and score every method."""
+    started = time.perf_counter()
+    db = build_store(db_path, history, fmt=fmt, files=files, distractors=options.distractors)
+    try:
+        catalogue = load_catalogue(db, audio=False)
+        plays = load_plays(db, catalogue)
+    finally:
+        db.close()
+    if options.validation:
+        plays = plays[: split_index(plays)]
+    if len(plays) < MIN_PLAYS:
+        log.warning("listener %s: only %d plays, left out", listener, len(plays))
+        return None
+    split = split_index(plays)
+    played_ids = {p.item for p in plays}
+    names = options.methods or baseline_names()
+    recommenders: dict[str, Recommender] = {name: make_baseline(name) for name in names}
+    fitted: list[str] = []
+    trainer = model_trainer() if options.model else None
+    if trainer is not None:
+        cutoff = plays[split].started_at if split < len(plays) else None
+        variants = [("model", False)]
+        if any(p.outcome == "skipped" for p in plays[:split]):
+            variants.append(("model-skip-blind", True))
+        for name, blind in variants:
+            _say(options, f"training {name} on {split} plays")
+            try:
+                model = trainer(db_path, cutoff, skip_blind=blind)
+                model.fit(plays[:split], catalogue)
+            except Exception as exc:  # a failed model is reported, the baselines still run
+                log.warning("%s left out: %s", name, exc)
+                continue
+            recommenders[name] = model
+            fitted.append(name)
+    reranked = [name for name in options.reranked if name in recommenders]
+    _say(options, f"listener {listener or '-'}: {len(plays)} plays, scoring {len(recommenders)} methods")
+    logs = run_protocol(plays, catalogue, split, recommenders, reranked, fitted=fitted)
+    return ListenerResult(
+        listener,
+        len(plays),
+        len(catalogue),
+        len(catalogue) - len(played_ids),
+        logs,
+        time.perf_counter() - started,
+    )
+
+
+def _say(options: EvalOptions, message: str) -> None:
+    log.info(message)
+    if options.progress is not None:
+        options.progress(message)
+
+
+def evaluate_files(
+    paths: Sequence[str | os.PathLike],
+    fmt: str = "auto",
+    *,
+    options: EvalOptions | None = None,
+    distractor_paths: Sequence[str | os.PathLike] = (),
+    workdir: str | os.PathLike | None = None,
+) -> dict:
+    """Evaluate on history files; the result is the ``--json`` object of DESIGN.md."""
+    options = options or EvalOptions()
+    started = time.perf_counter()
+    history = read_listeners(paths, fmt)
+    if distractor_paths:
+        other = read_listeners(distractor_paths, "auto")
+        options.distractors = [p for plays in other.listeners.values() for p in plays]
+    fmt_name = "+".join(sorted(set(history.formats.values()))) or fmt
+    listeners = sorted(history.listeners.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
+    if options.max_listeners is not None:
+        listeners = listeners[: options.max_listeners]
+    results: list[ListenerResult] = []
+    with tempfile.TemporaryDirectory(prefix="segue-evaluate-", dir=workdir) as tmp:
+        for number, (listener, plays) in enumerate(listeners):
+            db_path = Path(tmp) / f"listener-{number}.db"
+            result = evaluate_listener(
+                db_path,
+                plays,
+                fmt=fmt_name,
+                files=[str(p) for p in paths],
+                options=options,
+                listener=listener,
+            )
+            if result is not None:
+                results.append(result)
+    summary = summarise([r.log for r in results], bootstrap=options.bootstrap)
+    return to_json(results, summary, seconds=time.perf_counter() - started, options=options)
+
+
+def best_baseline(summary: Summary, subset: str = "all") -> str | None:
+    """The baseline (not a diagnostic, not re-ranked, not a model) with the best NDCG@10."""
+    skip = ("model", "random-unplayed", "unplayed-same-artist")
+    candidates = [
+        name
+        for name in summary.point
+        if not name.startswith("model") and name not in skip and not name.endswith("-reranked")
+    ]
+    scored = [
+        (summary.point[name][subset]["ndcg@10"], name)
+        for name in candidates
+        if np.isfinite(summary.point[name][subset]["ndcg@10"])
+    ]
+    return max(scored)[1] if scored else None
+
+
+def comparisons(summary: Summary) -> list[dict]:
+    """Paired bootstraps: the model (or else the best baseline) against the best baseline
+    (or the runner-up), on all and on new plays; and the model against the "new" leak."""
+    out = []
+    for subset in ("all", "new"):
+        best = best_baseline(summary, subset)
+        if best is None:
+            continue
+        if "model" in summary.point:
+            for metric in ("ndcg@10", "hr@10", "mrr"):
+                out.append(summary.compare("model", best, subset, metric))
+            if subset == "new" and "unplayed-same-artist" in summary.point:
+                out.append(summary.compare("model", "unplayed-same-artist", "new"))
+        else:
+            others = [n for n in summary.point if n != best and not n.endswith("-reranked")]
+            others.sort(key=lambda n: -np.nan_to_num(summary.point[n][subset]["ndcg@10"], nan=-1))
+            if others:
+                out.append(summary.compare(best, others[0], subset))
+    return out
+
+
+def to_json(
+    results: Sequence[ListenerResult], summary: Summary, *, seconds: float, options: EvalOptions
+) -> dict:
+    methods = {
+        name: {subset: summary.figures(name, subset) for subset in ("all", "new")}
+        for name in summary.point
+    }
+    per_listener = []
+    for result, figures in zip(results, summary.per_listener, strict=True):
+        per_listener.append(
+            {
+                "listener": result.listener,
+                "plays": result.plays,
+                "test_plays": len(result.log.sessions),
+                "new_plays": int(sum(result.log.new)),
+                "catalogue": result.catalogue,
+                "never_played": result.distractors,
+                "seconds": round(result.seconds, 2),
+                "methods": {
+                    name: {
+                        subset: {k: (round(v, 5) if np.isfinite(v) else None) for k, v in m.items()}
+                        for subset, m in subsets.items()
+                    }
+                    for name, subsets in figures.items()
+                },
+            }
+        )
+    return {
+        "plays": sum(r.plays for r in results),
+        "test_plays": sum(len(r.log.sessions) for r in results),
+        "new_plays": sum(int(sum(r.log.new)) for r in results),
+        "listeners": len(results),
+        "methods": methods,
+        "best_baseline": {"all": best_baseline(summary, "all"), "new": best_baseline(summary, "new")},
+        "comparisons": comparisons(summary),
+        "protocol": {
+            "test_share": TEST_SHARE,
+            "validation": options.validation,
+            "distractor_plays": len(options.distractors),
+            "bootstrap": options.bootstrap,
+            "rerank_depth": RERANK_DEPTH,
+        },
+        "per_listener": per_listener,
+        "seconds": round(seconds, 2),
+    }

@@ -1,0 +1,95 @@
+"""Reasons in words, each naming the track or the fact it rests on.
+
+Methods explain their own scores (``Recommender.explain``: "often follows X", "same artist
+as X"); when they cannot, :func:`history_reason` states a fact from the listener's plays:
+"you played this a lot in March 2024", "not heard for 8 months", "new to you".
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from player_plugin.recommend.base import Catalogue, Play
+
+DAY_MS = 24 * 3600 * 1000
+A_LOT = 5  # plays in one month that make it "a lot"
+LONG_AGO_DAYS = 60  # "not heard for ..." once it has been this long
+
+
+def _month(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%B %Y")
+
+
+def _ago(days: float) -> str:
+    if days >= 730:
+        return f"{int(days // 365)} years"
+    if days >= 60:
+        return f"{round(days / 30.4)} months"
+    if days >= 14:
+        return f"{round(days / 7)} weeks"
+    if days >= 2:
+        return f"{int(days)} days"
+    hours = days * 24
+    if hours >= 2:
+        return f"{int(hours)} hours"
+    return f"{max(1, int(hours * 60))} minutes"
+
+
+def play_count_fact(history: Sequence[Play], item: int, catalogue: Catalogue | None = None) -> str:
+    """"you played this a lot in March 2024" / "you played this 3 times" / "new to you"."""
+    listens = [p.started_at for p in history if p.item == item and p.listened]
+    if not listens:
+        return "new to you"
+    months = Counter(_month(t) for t in listens)
+    month, count = months.most_common(1)[0]
+    if count >= A_LOT:
+        return f"you played this a lot in {month} ({count} times)"
+    total = len(listens)
+    return "you played this once" if total == 1 else f"you played this {total} times"
+
+
+def last_played_fact(history: Sequence[Play], item: int, now_ms: int | None = None) -> str:
+    """"you played this 2 hours ago" / "not heard for 8 months" / "new to you"."""
+    last = next((p.started_at for p in reversed(history) if p.item == item), None)
+    if last is None:
+        return "new to you"
+    now = now_ms if now_ms is not None else (history[-1].started_at if history else last)
+    days = max(0.0, (now - last) / DAY_MS)
+    if days >= LONG_AGO_DAYS:
+        return f"not heard for {_ago(days)}"
+    return f"you played this {_ago(days)} ago"
+
+
+def history_reason(
+    history: Sequence[Play], item: int, catalogue: Catalogue, now_ms: int | None = None
+) -> str:
+    """The most telling fact about *item* from the plays: a rediscovery, a favourite
+    month, a count, or that it is new (then by whom, if the listener knows the artist)."""
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    plays = [p for p in history if p.item == item]
+    if not plays:
+        artist = catalogue.artist[item]
+        if artist:
+            known = sum(1 for p in history if catalogue.artist[p.item] == artist and p.listened)
+            if known:
+                name = catalogue.artist_names[artist]
+                return f"new to you, by {name} (you played them {known} times)"
+        return "new to you"
+    last = plays[-1].started_at
+    if (now - last) / DAY_MS >= LONG_AGO_DAYS:
+        return last_played_fact(plays, item, now)
+    return play_count_fact(plays, item, catalogue)
+
+
+def session_artist_reason(session: Sequence[Play], item: int, catalogue: Catalogue) -> str | None:
+    """"same artist as X" when a track of this session shares the artist."""
+    artist = catalogue.artist[item]
+    if not artist:
+        return None
+    for play in reversed(session):
+        if play.item != item and catalogue.artist[play.item] == artist:
+            return f"same artist as {catalogue.describe(play.item)}"
+    return None

@@ -1,0 +1,481 @@
+"""Feature encoding shared by the trainer and the serving engine (no train/serve skew).
+
+Three things are encoded here, and only here:
+
+- **item inputs** for the item tower (:func:`encode_items`): vocabulary indices of the
+  track, artist, album and genre (0 = not in the training vocabulary), year and duration
+  buckets, and the audio descriptor vector with a mask;
+- **history features** per item (:class:`HistoryState`): cheap counts the repeat-aware
+  scorer combines with the two-tower score — play counts, decayed counts, recency, skips,
+  session membership, artist/album affinity, first-order Markov and window co-occurrence
+  counts from the last plays, and whether the track was ever played;
+- **session inputs** for the session tower (:meth:`HistoryState.session_inputs`): the last
+  plays' items with how each ended and the gap before it, and the time-of-day context.
+
+Any change to what these compute bumps :data:`FEATURE_SCHEMA_VERSION`; a model whose
+manifest names another version is refused by the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from player_plugin.recommend.base import SESSION_GAP_MS, Catalogue, Play
+
+FEATURE_SCHEMA_VERSION = 1
+
+SEQ_LEN = 20  # plays the session tower reads
+AUDIO_DIM = 41  # player_plugin.store.features.VECTOR_SIZE; other sizes are padded/cut
+
+# Outcome codes for the session tower; 0 is padding. A skip-blind model sees every play
+# as PLAYED: it knows a play happened, never how it ended.
+OUTCOME_CODES = {"listened": 1, "skipped": 2, "browsing": 3, "stopped": 4, "error": 4}
+PLAYED = 1
+N_OUTCOMES = 5
+
+# Gap before a play (ms since the previous play started): bucket 1..len+1, 0 = padding.
+GAP_EDGES_MS = np.array(
+    [30e3, 120e3, 300e3, 900e3, 1800e3, 7200e3, 28800e3, 86400e3, 259200e3, 1209600e3]
+)
+N_GAPS = len(GAP_EDGES_MS) + 2
+N_YEARS = 18  # 0 unknown, then 5-year buckets from 1950
+DURATION_EDGES_MS = np.array([60e3, 120e3, 180e3, 240e3, 300e3, 420e3, 600e3, 900e3])
+N_DURATIONS = len(DURATION_EDGES_MS) + 2
+
+HOUR_MS = 3_600_000.0
+DAY_MS = 24 * HOUR_MS
+
+ITEM_FEATURES: tuple[str, ...] = (
+    "log_count",  # log1p(listens)
+    "log_skips",  # log1p(skips)
+    "unplayed",  # never appeared in the history at all
+    "rec_1h",  # exp(-time since last listen / 1 h); 0 if never
+    "rec_1d",
+    "rec_30d",
+    "log_dec_1d",  # log1p(listens decayed with a 1-day time constant)
+    "log_dec_30d",
+    "plays_ago",  # 1 / (1 + plays since its last listen); 0 if never
+    "session_count",  # log1p(listens in the current session)
+    "skip_rec_1d",  # exp(-time since last skip / 1 day)
+    "session_skips",  # log1p(skips in the current session)
+    "same_artist_last",  # same artist as the last play
+    "artist_log_count",
+    "artist_log_dec_30d",
+    "artist_rec_1d",
+    "artist_session",  # log1p(listens of its artist in the current session)
+    "same_album_last",
+    "album_log_count",
+    "markov_log",  # log1p(times it followed the last listened track)
+    "markov_prob",  # ... divided by how often anything followed that track
+    "window_log",  # log1p(decayed co-occurrence within 5 plays of the session's last plays)
+    "artist_markov_log",  # log1p(times its artist followed the last artist)
+    "unplayed_artist_pool",  # unplayed / log2(2 + unplayed tracks by its artist)
+    "unknown_artist",
+    "artist_log_skips",
+    "last_item",  # the very last play
+)
+N_ITEM_FEATURES = len(ITEM_FEATURES)
+
+CONTEXT_FEATURES: tuple[str, ...] = (
+    "hour_sin",
+    "hour_cos",
+    "weekday_sin",
+    "weekday_cos",
+    "session_len",  # log1p(plays in the current session) / 3
+    "session_new_frac",  # share of the session's plays that were first plays
+    "last_new",  # the last play was a first play
+    "session_skip_frac",
+    "last_skipped",
+)
+N_CONTEXT = len(CONTEXT_FEATURES)
+
+WINDOW = 5  # co-occurrence window (plays)
+
+
+def _key(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def artist_key(catalogue: Catalogue, item: int) -> str:
+    return _key(catalogue.artist_names[catalogue.artist[item]])
+
+
+def album_key(catalogue: Catalogue, item: int) -> str:
+    name = _key(catalogue.album_names[catalogue.album[item]])
+    return f"{artist_key(catalogue, item)}\x1f{name}" if name else ""
+
+
+def genre_key(catalogue: Catalogue, item: int) -> str:
+    return _key(catalogue.genre_names[catalogue.genre[item]])
+
+
+@dataclass
+class Vocab:
+    """Training-window vocabularies: key → index (1-based; 0 = unknown)."""
+
+    items: dict[int, int] = field(default_factory=dict)  # store track id → index
+    artists: dict[str, int] = field(default_factory=dict)
+    albums: dict[str, int] = field(default_factory=dict)
+    genres: dict[str, int] = field(default_factory=dict)
+
+    def sizes(self) -> dict[str, int]:
+        return {
+            "items": len(self.items) + 1,
+            "artists": len(self.artists) + 1,
+            "albums": len(self.albums) + 1,
+            "genres": len(self.genres) + 1,
+        }
+
+    def to_json(self) -> dict:
+        def ordered(d: dict) -> list:
+            return [k for k, _ in sorted(d.items(), key=lambda kv: kv[1])]
+
+        return {
+            "items": ordered(self.items),
+            "artists": ordered(self.artists),
+            "albums": ordered(self.albums),
+            "genres": ordered(self.genres),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Vocab:
+        def index(keys: list) -> dict:
+            return {k: i + 1 for i, k in enumerate(keys)}
+
+        return cls(
+            items=index([int(k) for k in data["items"]]),
+            artists=index(data["artists"]),
+            albums=index(data["albums"]),
+            genres=index(data["genres"]),
+        )
+
+
+def build_vocab(catalogue: Catalogue, plays: Sequence[Play]) -> Vocab:
+    """Vocabularies from the tracks played in *plays* only (the training window), in
+    order of first play, so the same data always gives the same indices."""
+    vocab = Vocab()
+    for play in plays:
+        item = play.item
+        tid = int(catalogue.track_ids[item])
+        if tid in vocab.items:
+            continue
+        vocab.items[tid] = len(vocab.items) + 1
+        for table, key in (
+            (vocab.artists, artist_key(catalogue, item)),
+            (vocab.albums, album_key(catalogue, item)),
+            (vocab.genres, genre_key(catalogue, item)),
+        ):
+            if key and key not in table:
+                table[key] = len(table) + 1
+    return vocab
+
+
+def encode_items(catalogue: Catalogue, vocab: Vocab) -> dict[str, np.ndarray]:
+    """Item-tower inputs for every catalogue item (names match the ONNX inputs)."""
+    n = len(catalogue)
+    ids = np.fromiter((vocab.items.get(int(t), 0) for t in catalogue.track_ids), np.int64, n)
+    artist_idx = {code: vocab.artists.get(_key(name), 0) for code, name in enumerate(
+        catalogue.artist_names)}
+    artist = np.fromiter((artist_idx[int(a)] for a in catalogue.artist), np.int64, n)
+    album = np.fromiter((vocab.albums.get(album_key(catalogue, i), 0) for i in range(n)),
+                        np.int64, n)
+    genre_idx = {code: vocab.genres.get(_key(name), 0) for code, name in enumerate(
+        catalogue.genre_names)}
+    genre = np.fromiter((genre_idx[int(g)] for g in catalogue.genre), np.int64, n)
+    years = np.asarray(catalogue.year, dtype=np.int64)
+    year = np.where(years > 0, 1 + np.clip((years - 1950) // 5, 0, N_YEARS - 2), 0)
+    dur = np.asarray(catalogue.duration_ms, dtype=np.float64)
+    duration = np.where(dur > 0, 1 + np.searchsorted(DURATION_EDGES_MS, dur), 0)
+    audio = np.zeros((n, AUDIO_DIM), dtype=np.float32)
+    mask = np.zeros((n, 1), dtype=np.float32)
+    if catalogue.audio is not None and n:
+        raw = np.asarray(catalogue.audio, dtype=np.float32)[:, :AUDIO_DIM]
+        ok = ~np.isnan(raw).any(axis=1)
+        audio[ok, : raw.shape[1]] = np.clip(raw[ok], -5, 5)
+        mask[ok, 0] = 1.0
+    return {
+        "item_id": ids,
+        "artist": artist,
+        "album": album,
+        "genre": genre.astype(np.int64),
+        "year": year.astype(np.int64),
+        "duration": duration.astype(np.int64),
+        "audio": audio,
+        "audio_mask": mask,
+    }
+
+
+def _groups(codes: np.ndarray) -> np.ndarray:
+    """Per item: how many catalogue items share its code (0 for code 0)."""
+    counts = np.bincount(codes, minlength=int(codes.max(initial=0)) + 1)
+    out = counts[codes].astype(np.float64)
+    out[codes == 0] = 0
+    return out
+
+
+class HistoryState:
+    """The listener's history as incremental per-item state; computes the history
+    features of any items and the session tower's inputs in a few vector operations.
+
+    ``blind`` erases how plays ended: every play counts as a listen (the skip-blind model).
+    """
+
+    def __init__(self, catalogue: Catalogue, *, blind: bool = False) -> None:
+        n = len(catalogue)
+        self.n = n
+        self.blind = blind
+        self.artist = np.asarray(catalogue.artist, dtype=np.int64)
+        self.album = np.asarray(catalogue.album, dtype=np.int64)
+        n_art = int(self.artist.max(initial=0)) + 1
+        n_alb = int(self.album.max(initial=0)) + 1
+        self.count = np.zeros(n)
+        self.skips = np.zeros(n)
+        self.seen = np.zeros(n, dtype=bool)
+        self.last_t = np.full(n, -np.inf)
+        self.last_pos = np.full(n, -1, dtype=np.int64)
+        self.skip_t = np.full(n, -np.inf)
+        self.dec_t = np.zeros(n)
+        self.dec1 = np.zeros(n)
+        self.dec30 = np.zeros(n)
+        self.a_count = np.zeros(n_art)
+        self.a_skips = np.zeros(n_art)
+        self.a_dec = np.zeros(n_art)
+        self.a_dec_t = np.zeros(n_art)
+        self.a_last_t = np.full(n_art, -np.inf)
+        self.a_items = np.bincount(self.artist, minlength=n_art).astype(np.float64)
+        self.a_seen = np.zeros(n_art)
+        self.al_count = np.zeros(n_alb)
+        self.trans: dict[int, dict[int, float]] = {}
+        self.trans_total: dict[int, float] = {}
+        self.window: dict[int, dict[int, float]] = {}
+        self.a_trans: dict[int, dict[int, float]] = {}
+        self.recent: OrderedDict[int, None] = OrderedDict()  # listened items, newest last
+        self.plays: list[tuple[int, int, int, bool]] = []  # item, started_at, code, first
+        self.session_start = 0
+        self.ses_count: dict[int, int] = {}
+        self.ses_skips: dict[int, int] = {}
+        self.ses_artist: dict[int, int] = {}
+        self.ses_new = 0
+        self.ses_skipped = 0
+        self.ses_listened: list[int] = []  # listened items of the session, in order
+        self._scratch = np.zeros(n)
+
+    # -- growing the state ----------------------------------------------------------------
+
+    def code(self, play: Play) -> int:
+        return PLAYED if self.blind else OUTCOME_CODES.get(play.outcome, 4)
+
+    def observe(self, play: Play) -> None:
+        item, t = play.item, int(play.started_at)
+        code = self.code(play)
+        pos = len(self.plays)
+        first = not self.seen[item]
+        if self.plays and t - self.plays[-1][1] > SESSION_GAP_MS:
+            self.session_start = pos
+            self.ses_count, self.ses_skips, self.ses_artist = {}, {}, {}
+            self.ses_new = self.ses_skipped = 0
+            self.ses_listened = []
+        a = int(self.artist[item])
+        if first:
+            self.seen[item] = True
+            self.a_seen[a] += 1
+            self.ses_new += 1
+        if code == 1:
+            dt = t - self.dec_t[item]
+            self.dec1[item] = self.dec1[item] * math.exp(-max(dt, 0) / DAY_MS) + 1
+            self.dec30[item] = self.dec30[item] * math.exp(-max(dt, 0) / (30 * DAY_MS)) + 1
+            self.dec_t[item] = t
+            self.count[item] += 1
+            self.last_t[item] = t
+            self.last_pos[item] = pos
+            if a:
+                adt = t - self.a_dec_t[a]
+                self.a_dec[a] = self.a_dec[a] * math.exp(-max(adt, 0) / (30 * DAY_MS)) + 1
+                self.a_dec_t[a] = t
+                self.a_count[a] += 1
+                self.a_last_t[a] = t
+                self.ses_artist[a] = self.ses_artist.get(a, 0) + 1
+            self.al_count[self.album[item]] += 1
+            if self.ses_listened:
+                prev = self.ses_listened[-1]
+                row = self.trans.setdefault(prev, {})
+                row[item] = row.get(item, 0.0) + 1.0
+                self.trans_total[prev] = self.trans_total.get(prev, 0.0) + 1.0
+                pa = int(self.artist[prev])
+                if pa and a:
+                    arow = self.a_trans.setdefault(pa, {})
+                    arow[a] = arow.get(a, 0.0) + 1.0
+                for back, j in enumerate(reversed(self.ses_listened[-WINDOW:])):
+                    if j != item:
+                        wrow = self.window.setdefault(j, {})
+                        wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
+            self.ses_listened.append(item)
+            self.ses_count[item] = self.ses_count.get(item, 0) + 1
+            self.recent[item] = None
+            self.recent.move_to_end(item)
+            if len(self.recent) > 512:
+                self.recent.popitem(last=False)
+        elif code in (2, 3):
+            self.skips[item] += 1
+            self.skip_t[item] = t
+            self.a_skips[a] += 1
+            self.ses_skips[item] = self.ses_skips.get(item, 0) + 1
+            self.ses_skipped += 1
+        self.plays.append((item, t, code, first))
+
+    def extend(self, plays: Iterable[Play]) -> None:
+        for play in plays:
+            self.observe(play)
+
+    # -- reading it ------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return float(self.plays[-1][1]) if self.plays else 0.0
+
+    def recent_items(self, k: int) -> list[int]:
+        """Up to *k* distinct listened items, newest first."""
+        out = []
+        for item in reversed(self.recent):
+            out.append(item)
+            if len(out) >= k:
+                break
+        return out
+
+    def _sparse(self, rows: Iterable[tuple[dict[int, float] | None, float]],
+                items: np.ndarray | None) -> np.ndarray:
+        """Sum of weighted sparse rows, read at *items* (all items when None)."""
+        scratch = self._scratch
+        touched: list[np.ndarray] = []
+        for row, weight in rows:
+            if not row:
+                continue
+            keys = np.fromiter(row.keys(), np.int64, len(row))
+            vals = np.fromiter(row.values(), np.float64, len(row))
+            np.add.at(scratch, keys, vals * weight)
+            touched.append(keys)
+        out = scratch[items] if items is not None else scratch.copy()
+        for keys in touched:
+            scratch[keys] = 0.0
+        return out
+
+    def item_features(self, items: np.ndarray | None = None) -> np.ndarray:
+        """float32[k, N_ITEM_FEATURES] for *items* (every catalogue item when None)."""
+        sel = (lambda a: a) if items is None else (lambda a: a[items])
+        k = self.n if items is None else len(items)
+        out = np.zeros((k, N_ITEM_FEATURES), dtype=np.float32)
+        if not self.plays:
+            out[:, 2] = 1.0
+            return out
+        now = self.now
+        count = sel(self.count)
+        out[:, 0] = np.log1p(count)
+        out[:, 1] = np.log1p(sel(self.skips))
+        seen = sel(self.seen)
+        out[:, 2] = ~seen
+        dt = now - sel(self.last_t)  # inf when never listened
+        out[:, 3] = np.exp(-dt / HOUR_MS)
+        out[:, 4] = np.exp(-dt / DAY_MS)
+        out[:, 5] = np.exp(-dt / (30 * DAY_MS))
+        ddt = np.maximum(now - sel(self.dec_t), 0)
+        out[:, 6] = np.log1p(sel(self.dec1) * np.exp(-ddt / DAY_MS))
+        out[:, 7] = np.log1p(sel(self.dec30) * np.exp(-ddt / (30 * DAY_MS)))
+        last_pos = sel(self.last_pos)
+        ago = len(self.plays) - 1 - last_pos
+        out[:, 8] = np.where(last_pos >= 0, 1.0 / (1.0 + ago), 0.0)
+        out[:, 9] = np.log1p(self._sparse([(self.ses_count, 1.0)], items))
+        out[:, 10] = np.exp(-(now - sel(self.skip_t)) / DAY_MS)
+        out[:, 11] = np.log1p(self._sparse([(self.ses_skips, 1.0)], items))
+        last_item, _, _, _ = self.plays[-1]
+        art = sel(self.artist)
+        last_art = int(self.artist[last_item])
+        known = art != 0
+        out[:, 12] = (art == last_art) & known
+        out[:, 13] = np.log1p(self.a_count[art])
+        adt = np.maximum(now - self.a_dec_t[art], 0)
+        out[:, 14] = np.log1p(self.a_dec[art] * np.exp(-adt / (30 * DAY_MS)))
+        out[:, 15] = np.exp(-(now - self.a_last_t[art]) / DAY_MS)
+        ses_art = np.zeros(len(self.a_count))
+        for a, c in self.ses_artist.items():
+            ses_art[a] = c
+        out[:, 16] = np.log1p(ses_art[art])
+        alb = sel(self.album)
+        last_alb = int(self.album[last_item])
+        out[:, 17] = (alb == last_alb) & (alb != 0)
+        out[:, 18] = np.log1p(self.al_count[alb]) * (alb != 0)
+        prev = self.ses_listened[-1] if self.ses_listened else None
+        if prev is not None:
+            markov = self._sparse([(self.trans.get(prev), 1.0)], items)
+            out[:, 19] = np.log1p(markov)
+            out[:, 20] = markov / max(self.trans_total.get(prev, 0.0), 1.0)
+            rows = [
+                (self.window.get(j), 1.0 / (1 + back))
+                for back, j in enumerate(reversed(self.ses_listened[-WINDOW:]))
+            ]
+            out[:, 21] = np.log1p(self._sparse(rows, items))
+            pa = int(self.artist[prev])
+            arow = self.a_trans.get(pa)
+            if pa and arow:
+                a_scores = np.zeros(len(self.a_count))
+                for a, c in arow.items():
+                    a_scores[a] = c
+                out[:, 22] = np.log1p(a_scores[art])
+        pool = np.maximum(self.a_items[art] - self.a_seen[art], 1.0)
+        out[:, 23] = (~seen) / np.log2(2.0 + pool)
+        out[:, 24] = ~known
+        out[:, 25] = np.log1p(self.a_skips[art]) * known
+        if items is None:
+            out[last_item, 26] = 1.0
+        else:
+            out[:, 26] = items == last_item
+        return out
+
+    def session_inputs(self) -> dict[str, np.ndarray]:
+        """The session tower's inputs for the next play (batch of one):
+        ``items`` int64[1, SEQ_LEN] (catalogue indices, -1 = padding, oldest first),
+        ``hist_outcome``, ``hist_gap`` int64[1, SEQ_LEN], ``context`` float32[1, C]."""
+        items = np.full((1, SEQ_LEN), -1, dtype=np.int64)
+        outcome = np.zeros((1, SEQ_LEN), dtype=np.int64)
+        gap = np.zeros((1, SEQ_LEN), dtype=np.int64)
+        tail = self.plays[-SEQ_LEN:]
+        start = len(self.plays) - len(tail)
+        offset = SEQ_LEN - len(tail)
+        for k, (item, t, code, _) in enumerate(tail):
+            items[0, offset + k] = item
+            outcome[0, offset + k] = code
+            before = start + k - 1
+            if before >= 0:
+                g = t - self.plays[before][1]
+                gap[0, offset + k] = 1 + int(np.searchsorted(GAP_EDGES_MS, g))
+            else:
+                gap[0, offset + k] = N_GAPS - 1
+        return {
+            "items": items,
+            "hist_outcome": outcome,
+            "hist_gap": gap,
+            "context": self.context()[None, :],
+        }
+
+    def context(self) -> np.ndarray:
+        ctx = np.zeros(N_CONTEXT, dtype=np.float32)
+        if not self.plays:
+            return ctx
+        _, t, code, first = self.plays[-1]
+        hours = (t / HOUR_MS) % 24.0
+        days = (t / DAY_MS + 3.0) % 7.0  # 1970-01-01 was a Thursday
+        ctx[0] = math.sin(2 * math.pi * hours / 24)
+        ctx[1] = math.cos(2 * math.pi * hours / 24)
+        ctx[2] = math.sin(2 * math.pi * days / 7)
+        ctx[3] = math.cos(2 * math.pi * days / 7)
+        length = len(self.plays) - self.session_start
+        ctx[4] = math.log1p(length) / 3.0
+        ctx[5] = self.ses_new / length
+        ctx[6] = float(first)
+        ctx[7] = self.ses_skipped / length
+        ctx[8] = float(code in (2, 3))
+        return ctx

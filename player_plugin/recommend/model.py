@@ -1,0 +1,128 @@
+"""The learned model as a Recommender: the ONNX engine plus the live history state.
+
+``fit`` loads the history as input state (no learning here: weights are fixed at export),
+``observe`` grows it, ``scores`` encodes the current session and every item's history
+features with :mod:`player_plugin.recommend.features` and runs the engine's scorer over
+the cached item vectors. :func:`load_active` finds the model that should serve, falling
+back to the previous one (then to None: the baselines) with a message, never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import sqlite_utils
+
+from player_plugin.recommend import features as F
+from player_plugin.recommend.base import Catalogue, Play, Recommender
+from player_plugin.recommend.engine import Engine, ModelError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ModelRecommender", "load_active"]
+
+
+class ModelRecommender(Recommender):
+    """Scores every catalogue item for the current session with an exported model."""
+
+    name = "model"
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.state: F.HistoryState | None = None
+        self.vectors: np.ndarray | None = None
+
+    @property
+    def model_id(self) -> str:
+        return self.engine.model_id
+
+    @property
+    def manifest(self) -> dict:
+        return self.engine.manifest
+
+    def fit(self, plays: Sequence[Play], catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.vectors = self.engine.item_vectors(catalogue)
+        super().fit(plays, catalogue)
+
+    def reset(self) -> None:
+        assert self.catalogue is not None
+        self.state = F.HistoryState(self.catalogue, blind=self.engine.blind)
+
+    def observe(self, play: Play) -> None:
+        super().observe(play)
+        assert self.state is not None, "fit() first"
+        self.state.observe(play)
+
+    def scorer_inputs(self) -> dict[str, np.ndarray]:
+        """What the scorer gets for the current session (batch of one)."""
+        assert self.state is not None and self.vectors is not None, "fit() first"
+        session = self.state.session_inputs()
+        items = session.pop("items")
+        hist_vec = self.vectors[np.maximum(items, 0)] * (items >= 0)[..., None]
+        return {
+            "hist_vec": hist_vec.astype(np.float32),
+            "hist_outcome": session["hist_outcome"],
+            "hist_gap": session["hist_gap"],
+            "context": session["context"],
+            "cand_vec": self.vectors[None],
+            "cand_feat": self.state.item_features()[None],
+        }
+
+    def scores(self) -> np.ndarray:
+        if self.catalogue is None or len(self.catalogue) == 0:
+            return np.zeros(0, dtype=np.float32)
+        out = self.engine.score(self.scorer_inputs())[0]
+        return np.asarray(out, dtype=np.float32)
+
+    def explain(self, item: int) -> str | None:
+        state, cat = self.state, self.catalogue
+        if state is None or cat is None or not 0 <= item < len(cat):
+            return None
+        count = int(state.count[item])
+        if state.ses_listened:
+            prev = state.ses_listened[-1]
+            if state.trans.get(prev, {}).get(item):
+                return f"often follows {cat.describe(prev)}"
+        if count:
+            return f"you played it {count} time{'s' if count != 1 else ''}"
+        artist = int(cat.artist[item])
+        if artist and state.a_count[artist]:
+            return f"new to you, by {cat.artist_names[artist]}, whom you play"
+        return "new to you, close to what you play"
+
+
+def load_active(db: sqlite_utils.Database, *, provider: str | None = None,
+                threads: int = 1, fit: bool = True) -> ModelRecommender | None:
+    """The model that should serve: the active one, else the newest retired one that
+    loads (each refusal logged with its reason); None means the baselines serve. With
+    *fit*, the recommender is ready: the store's catalogue and plays are its history."""
+    from player_plugin.store.models import model_folder, serving_order
+
+    engine = None
+    for row in serving_order(db):
+        try:
+            engine = Engine(model_folder(db, row), provider=provider, threads=threads)
+            if row["state"] != "active":
+                log.warning("serving the previous model %s instead", row["id"])
+            break
+        except ModelError as exc:
+            log.warning("model %s not used: %s", row["id"], exc)
+        except Exception as exc:  # a model must never crash the player
+            log.warning("model %s not used: %s: %s", row["id"], type(exc).__name__, exc)
+    if engine is None:
+        return None
+    rec = ModelRecommender(engine)
+    if fit:
+        from player_plugin.store.catalogue import load_catalogue, load_plays
+
+        catalogue = load_catalogue(db)
+        try:
+            rec.fit(load_plays(db, catalogue), catalogue)
+        except Exception as exc:
+            log.warning("model %s not used: %s: %s", engine.model_id, type(exc).__name__, exc)
+            return None
+    return rec

@@ -1,0 +1,123 @@
+"""The evaluation report: a Markdown table (report.md) and a bar chart (report.png).
+
+The chart is drawn with Qt's QPainter on a QImage (offscreen platform), so the report needs
+nothing beyond what the player already ships.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+METRIC_COLUMNS = ("hr@1", "hr@10", "hr@50", "ndcg@10", "mrr", "coverage", "artist_diversity", "repeat_rate")
+
+
+def _fmt(value: float | None, ci: list | None = None) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:.3f}"
+    if ci and ci[0] is not None:
+        text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return text
+
+
+def markdown(result: dict, title: str = "Segue offline evaluation") -> str:
+    """Tables of every method on all next plays and on new ones, with 95% intervals."""
+    lines = [
+        f"# {title}",
+        "",
+        f"{result['listeners']} listener(s), {result['plays']} plays, "
+        f"{result['test_plays']} test targets ({result.get('new_plays', 0)} new to the "
+        "listener). Rank = 1 + other tracks scoring at least as high; 95% bootstrap "
+        "intervals over sessions in brackets.",
+        "",
+    ]
+    methods = result["methods"]
+    order = sorted(methods, key=lambda n: -(methods[n]["all"].get("ndcg@10") or 0.0))
+    for subset, heading in (("all", "All next plays"), ("new", "Next plays new to the listener")):
+        lines += [f"## {heading}", "", "| method | " + " | ".join(METRIC_COLUMNS) + " |"]
+        lines.append("|---|" + "---|" * len(METRIC_COLUMNS))
+        for name in order:
+            m = methods[name][subset]
+            cells = [_fmt(m.get(c), m.get(f"{c}_ci")) for c in METRIC_COLUMNS]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    comparisons = result.get("comparisons") or []
+    if comparisons:
+        lines += ["## Paired comparisons (bootstrap over sessions)", ""]
+        lines += ["| a | b | subset | metric | a − b | 95% interval | verdict |", "|---|---|---|---|---|---|---|"]
+        for c in comparisons:
+            low, high = c["difference_ci"]
+            verdict = "a beats b" if c["a_beats_b"] else "b beats a" if c["b_beats_a"] else "no clear difference"
+            lines.append(
+                f"| {c['a']} | {c['b']} | {c['subset']} | {c['metric']} | {_fmt(c['difference'])} "
+                f"| [{_fmt(low)}, {_fmt(high)}] | {verdict} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def chart(result: dict, path: str | os.PathLike, metric: str = "ndcg@10") -> Path:
+    """A PNG bar chart of *metric* per method, all plays and new plays side by side, with
+    the bootstrap intervals as whiskers."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen
+
+    app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841 (keeps Qt alive)
+    methods = result["methods"]
+    order = sorted(methods, key=lambda n: -(methods[n]["all"].get(metric) or 0.0))
+    row_h, left, width, top = 26, 230, 900, 50
+    height = top + row_h * max(1, len(order)) + 40
+    image = QImage(width, height, QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = QFont()
+        font.setPixelSize(13)
+        painter.setFont(font)
+        painter.setPen(QColor("black"))
+        painter.drawText(10, 22, f"{metric} per method: all next plays (blue), new ones (orange)")
+        peak = max(
+            [
+                (methods[n][s].get(f"{metric}_ci") or [None, None])[1] or methods[n][s].get(metric) or 0.0
+                for n in order
+                for s in ("all", "new")
+            ]
+            + [1e-6]
+        )
+        span = width - left - 30
+        colours = {"all": QColor(60, 110, 200), "new": QColor(235, 140, 40)}
+        for row, name in enumerate(order):
+            y = top + row * row_h
+            painter.setPen(QColor("black"))
+            painter.drawText(QRectF(5, y, left - 15, row_h), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+            for k, subset in enumerate(("all", "new")):
+                value = methods[name][subset].get(metric) or 0.0
+                bar = QRectF(left, y + 3 + k * 10, span * value / peak, 9)
+                painter.fillRect(bar, colours[subset])
+                low, high = methods[name][subset].get(f"{metric}_ci") or [None, None]
+                if low is not None and high is not None:
+                    painter.setPen(QPen(QColor("black"), 1))
+                    yy = y + 7 + k * 10
+                    painter.drawLine(int(left + span * low / peak), yy, int(left + span * high / peak), yy)
+        painter.setPen(QColor("gray"))
+        painter.drawText(left, height - 12, f"0 … {peak:.3f}")
+    finally:
+        painter.end()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not image.save(str(target), "PNG"):
+        raise OSError(f"cannot write {target}")
+    return target
+
+
+def write_report(result: dict, folder: str | os.PathLike, title: str = "Segue offline evaluation") -> list[Path]:
+    """report.md and report.png in *folder*; returns their paths."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / "report.md"
+    md.write_text(markdown(result, title) + "\n", encoding="utf-8")
+    png = chart(result, out / "report.png")
+    return [md, png]

@@ -1,0 +1,155 @@
+"""The re-ranker over any recommender: no repeats, no recent skips, variety, a discover knob.
+
+Rules, in order: never the current track or the last ``exclude_last`` played; nothing the
+listener hid ("never", or "not now" until it expires); nothing skipped ``skip_limit`` times
+since its last listen within ``skip_days``; no artist twice within ``artist_window``
+suggestions (the current track counts as the one before the first); and a familiar ↔
+discover knob, ``discover`` = the share of never-played tracks in the list (None: as the
+scores say). When the rules leave too few tracks, the artist rule gives way first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from player_plugin.recommend.base import Catalogue, Play
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass
+class RerankSettings:
+    exclude_last: int = 10
+    artist_window: int = 3
+    skip_limit: int = 2
+    skip_days: float = 30.0
+    discover: float | None = None  # 0 = only familiar, 1 = only never played
+    pool: int = 500  # how many of the best-scored tracks the rules pick from
+
+    @classmethod
+    def from_mapping(cls, values: dict | None) -> RerankSettings:
+        """Settings from a dict (e.g. the store's settings); unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (values or {}).items() if k in known})
+
+
+class Reranker:
+    """Keeps what the rules need (recent plays, recent skips, played tracks) as plays
+    arrive, and turns a score vector into an ordered list."""
+
+    def __init__(self, catalogue: Catalogue, settings: RerankSettings | None = None) -> None:
+        self.catalogue = catalogue
+        self.settings = settings or RerankSettings()
+        self.recent: deque[int] = deque(maxlen=max(1, self.settings.exclude_last))
+        self.skips: defaultdict[int, list[int]] = defaultdict(list)  # since the last listen
+        self.played = np.zeros(len(catalogue), dtype=bool)
+        self.now = 0
+
+    def fit(self, plays: Iterable[Play]) -> Reranker:
+        for play in plays:
+            self.observe(play)
+        return self
+
+    def observe(self, play: Play) -> None:
+        self.recent.append(play.item)
+        self.played[play.item] = True
+        self.now = max(self.now, play.started_at)
+        if play.outcome == "skipped":
+            self.skips[play.item].append(play.started_at)
+        elif play.listened:
+            self.skips.pop(play.item, None)
+
+    def skipped_of_late(self, now_ms: int | None = None) -> set[int]:
+        """Tracks skipped ``skip_limit`` times since their last listen, within the window."""
+        now = self.now if now_ms is None else now_ms
+        since = now - self.settings.skip_days * DAY_MS
+        limit = self.settings.skip_limit
+        return {item for item, times in self.skips.items() if sum(t >= since for t in times) >= limit}
+
+    def excluded(self, hidden: Iterable[int] = (), now_ms: int | None = None) -> set[int]:
+        """Items no rule lets through now."""
+        out = set(self.recent) if self.settings.exclude_last > 0 else set()
+        out.update(int(i) for i in hidden)
+        out.update(self.skipped_of_late(now_ms))
+        return out
+
+    def rerank(
+        self,
+        scores: np.ndarray,
+        n: int,
+        *,
+        hidden: Iterable[int] = (),
+        now_ms: int | None = None,
+        discover: float | None | str = "settings",
+    ) -> list[int]:
+        """The best *n* items under the rules, best first."""
+        s = self.settings
+        knob = s.discover if discover == "settings" else discover
+        values = np.asarray(scores, dtype=np.float64).copy()
+        values[np.isnan(values)] = -np.inf
+        blocked = self.excluded(hidden, now_ms)
+        if blocked:
+            values[np.fromiter(blocked, np.int64)] = -np.inf
+        pool_size = min(len(values), max(s.pool, 4 * n))
+        if pool_size == 0 or n <= 0:
+            return []
+        pool = np.argpartition(-values, pool_size - 1)[:pool_size]
+        pool = pool[np.lexsort((pool, -values[pool]))]
+        pool = [int(i) for i in pool if np.isfinite(values[i])]
+        if knob is not None:  # never-played tracks may score -inf-ish low: widen their pool
+            fresh = np.flatnonzero(~self.played & np.isfinite(values))
+            if len(fresh):
+                extra = fresh[np.argsort(-values[fresh], kind="stable")][:pool_size]
+                seen = set(pool)
+                pool += [int(i) for i in extra if int(i) not in seen]
+        return self._pick(pool, n, knob)
+
+    def _pick(self, pool: list[int], n: int, knob: float | None) -> list[int]:
+        artist = self.catalogue.artist
+        window = self.settings.artist_window
+        chosen: list[int] = []
+        taken: set[int] = set()
+        lead = [int(artist[self.recent[-1]])] if self.recent and window > 0 else []
+        queues = {
+            "all": pool,
+            "familiar": [i for i in pool if self.played[i]],
+            "fresh": [i for i in pool if not self.played[i]],
+        }
+        heads = dict.fromkeys(queues, 0)  # everything before a head is taken
+
+        def first(name: str, blocked: set[int]) -> int | None:
+            queue = queues[name]
+            while heads[name] < len(queue) and queue[heads[name]] in taken:
+                heads[name] += 1
+            for k in range(heads[name], len(queue)):
+                item = queue[k]
+                if item not in taken and int(artist[item]) not in blocked:
+                    return item
+            return None
+
+        while len(chosen) < n:
+            blocked = set((lead + [int(artist[i]) for i in chosen])[-window:]) if window else set()
+            blocked.discard(0)
+            if knob is None:
+                order = ["all"]
+            else:
+                fresh_so_far = sum(not self.played[i] for i in chosen)
+                want_fresh = fresh_so_far < knob * (len(chosen) + 1) - 1e-9
+                order = ["fresh", "familiar"] if want_fresh else ["familiar", "fresh"]
+            pick = None
+            for rule in (blocked, set()):  # the artist rule gives way last
+                for name in order:
+                    pick = first(name, rule)
+                    if pick is not None:
+                        break
+                if pick is not None:
+                    break
+            if pick is None:
+                break
+            chosen.append(pick)
+            taken.add(pick)
+        return chosen

@@ -1,0 +1,192 @@
+"""What recommenders read from the store: the catalogue of present tracks and the plays.
+
+:func:`load_catalogue` turns the ``tracks`` table into a :class:`Catalogue` (artists,
+albums and genres as small integer codes), :func:`load_plays` turns matched plays into
+:class:`Play` rows, oldest first, each classified by the one listen rule. Evaluation builds
+a throw-away store from a history file with :func:`insert_history_tracks`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import sqlite_utils
+
+from player_plugin.library.normalize import clean_artist, fold
+from player_plugin.paths import display
+from player_plugin.recommend.base import SESSION_GAP_MS, Catalogue, Play
+from player_plugin.store.plays import outcome
+
+log = logging.getLogger(__name__)
+
+__all__ = ["HistoryTrack", "insert_history_tracks", "load_catalogue", "load_plays"]
+
+
+class _Codes:
+    """Text → small integer code, 0 for unknown; keeps the first spelling seen."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = [""]
+        self._index: dict[str, int] = {}
+
+    def code(self, key: str, name: str | None) -> int:
+        if not key:
+            return 0
+        found = self._index.get(key)
+        if found is None:
+            found = self._index[key] = len(self.names)
+            self.names.append(name or key)
+        return found
+
+
+def _first_genre(raw: str | None) -> str:
+    if not raw:
+        return ""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw.strip()
+    if isinstance(value, list):
+        return str(value[0]).strip() if value else ""
+    return str(value).strip()
+
+
+def _audio_matrix(db: sqlite_utils.Database, track_ids: list[int]) -> np.ndarray | None:
+    """Audio descriptors from the analysis store (helper D's module), when present."""
+    try:
+        from player_plugin.store.features import feature_matrix
+    except ImportError:
+        return None
+    try:
+        matrix = feature_matrix(db, track_ids)
+    except Exception:  # a broken feature store must not stop suggestions
+        log.warning("audio features could not be read; using tags only", exc_info=True)
+        return None
+    if matrix is None:
+        return None
+    matrix = np.asarray(matrix, dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[0] != len(track_ids) or np.isnan(matrix).all():
+        return None
+    return matrix
+
+
+def load_catalogue(db: sqlite_utils.Database, *, audio: bool = True) -> Catalogue:
+    """Every present (not missing) track, ordered by id, with tags as integer codes."""
+    artists, albums, genres = _Codes(), _Codes(), _Codes()
+    ids: list[int] = []
+    titles: list[str] = []
+    artist: list[int] = []
+    album: list[int] = []
+    genre: list[int] = []
+    year: list[int] = []
+    duration: list[int] = []
+    paths: list[bytes] = []
+    rows = db.execute(
+        "SELECT id, path, path_text, title, artist, album_artist, album, genres, year, "
+        "duration_ms FROM tracks WHERE missing = 0 ORDER BY id"
+    )
+    for tid, path, path_text, title, art, album_artist, alb, gen, yr, dur in rows:
+        ids.append(int(tid))
+        paths.append(bytes(path))
+        titles.append(title or (path_text or display(path)).rsplit("/", 1)[-1])
+        art_key = clean_artist(art or album_artist)
+        artist.append(artists.code(art_key, art or album_artist))
+        alb_key = fold(alb)
+        album_owner = clean_artist(album_artist or art)
+        album.append(albums.code(f"{album_owner}\x1f{alb_key}" if alb_key else "", alb))
+        g = _first_genre(gen)
+        genre.append(genres.code(fold(g), g))
+        year.append(int(yr) if yr else 0)
+        duration.append(int(dur) if dur else 0)
+    return Catalogue(
+        track_ids=np.asarray(ids, dtype=np.int64),
+        titles=titles,
+        artist=np.asarray(artist, dtype=np.int32),
+        artist_names=artists.names,
+        album=np.asarray(album, dtype=np.int32),
+        album_names=albums.names,
+        genre=np.asarray(genre, dtype=np.int32),
+        genre_names=genres.names,
+        year=np.asarray(year, dtype=np.int32),
+        duration_ms=np.asarray(duration, dtype=np.int32),
+        audio=_audio_matrix(db, ids) if audio and ids else None,
+        paths=paths,
+    )
+
+
+def load_plays(
+    db: sqlite_utils.Database, catalogue: Catalogue, *, until_ms: int | None = None
+) -> list[Play]:
+    """Matched plays of catalogue tracks (started before *until_ms*), oldest first.
+
+    Each play's outcome comes from the listen rule (``store.plays.outcome``); sessions split at 30-minute gaps.
+    """
+    index = {int(t): i for i, t in enumerate(catalogue.track_ids)}
+    sql = (
+        "SELECT p.track_id, p.started_at, p.ms_played, p.duration_ms, p.reason, p.skipped, "
+        "t.duration_ms "
+        "FROM plays p JOIN tracks t ON t.id = p.track_id WHERE p.track_id IS NOT NULL"
+    )
+    params: list[int] = []
+    if until_ms is not None:
+        sql += " AND p.started_at < ?"
+        params.append(int(until_ms))
+    sql += " ORDER BY p.started_at, p.id"
+    plays: list[Play] = []
+    session = 0
+    previous: int | None = None
+    for track_id, started, ms, play_dur, reason, skipped, track_dur in db.execute(sql, params):
+        item = index.get(int(track_id))
+        if item is None:
+            continue
+        kind = outcome(ms, play_dur or track_dur or None, reason, skipped)
+        if previous is not None and started - previous > SESSION_GAP_MS:
+            session += 1
+        previous = started
+        plays.append(Play(item, int(started), int(ms or 0), kind, session))
+    return plays
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryTrack:
+    """A catalogue entry made from what a history says about one song."""
+
+    path: bytes
+    match_key: str
+    artist: str
+    title: str
+    album: str | None = None
+    duration_ms: int | None = None
+
+
+def insert_history_tracks(db: sqlite_utils.Database, tracks: Iterable[HistoryTrack]) -> int:
+    """Add tracks known only from a history (evaluation's temporary store); returns how
+    many rows were written. Paths are synthetic and never opened."""
+    now = int(time.time() * 1000)
+    rows = [
+        (
+            t.path,
+            display(t.path),
+            t.title,
+            t.artist,
+            t.album,
+            t.duration_ms,
+            t.match_key,
+            "history",
+            now,
+            now,
+        )
+        for t in tracks
+    ]
+    with db.atomic():
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO tracks (path, path_text, title, artist, album, duration_ms, "
+            "match_key, format, first_seen, last_scanned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    return len(rows)

@@ -1,0 +1,62 @@
+"""What the listener told us about suggestions: love, "not now" (until a time), "never"."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import sqlite_utils
+
+FeedbackKind = Literal["love", "not_now", "never"]
+NOT_NOW_MS = 7 * 24 * 3600 * 1000  # "not now" hides a track for a week unless told otherwise
+
+__all__ = ["NOT_NOW_MS", "add_feedback", "clear_feedback", "hidden_track_ids", "loved_track_ids"]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def add_feedback(
+    db: sqlite_utils.Database,
+    track_id: int,
+    kind: FeedbackKind,
+    *,
+    until_ms: int | None = None,
+    at_ms: int | None = None,
+) -> int:
+    """Record one piece of feedback; "not now" lasts until *until_ms* (default a week)."""
+    if kind not in ("love", "not_now", "never"):
+        raise ValueError(f"unknown feedback kind {kind!r}")
+    at = _now_ms() if at_ms is None else int(at_ms)
+    if kind == "not_now" and until_ms is None:
+        until_ms = at + NOT_NOW_MS
+    cursor = db.execute(
+        "INSERT INTO feedback (track_id, kind, at, until) VALUES (?, ?, ?, ?)",
+        [int(track_id), kind, at, until_ms if kind == "not_now" else None],
+    )
+    return int(cursor.lastrowid)
+
+
+def clear_feedback(db: sqlite_utils.Database, track_id: int, kind: FeedbackKind) -> int:
+    """Take back every *kind* feedback on a track (e.g. un-love); returns rows removed."""
+    cursor = db.execute(
+        "DELETE FROM feedback WHERE track_id = ? AND kind = ?", [int(track_id), kind]
+    )
+    return int(cursor.rowcount)
+
+
+def hidden_track_ids(db: sqlite_utils.Database, now_ms: int | None = None) -> set[int]:
+    """Tracks never to suggest now: every "never", and "not now" that has not expired."""
+    now = _now_ms() if now_ms is None else int(now_ms)
+    rows = db.execute(
+        "SELECT DISTINCT track_id FROM feedback "
+        "WHERE kind = 'never' OR (kind = 'not_now' AND until > ?)",
+        [now],
+    )
+    return {int(r[0]) for r in rows}
+
+
+def loved_track_ids(db: sqlite_utils.Database) -> set[int]:
+    """Tracks the listener marked as loved."""
+    return {int(r[0]) for r in db.execute("SELECT DISTINCT track_id FROM feedback WHERE kind = 'love'")}

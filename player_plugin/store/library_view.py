@@ -1,0 +1,161 @@
+"""Queries behind the library table: ordered, filtered track ids, then rows by the page.
+
+The table asks once for the ids in display order (a few ms per 100,000 tracks) and then
+fetches only the rows it shows, by id, so scrolling and sorting stay smooth at any size.
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlite_utils
+
+# Sortable columns: name -> SQL ordering (a tie-break on id keeps the order stable).
+ORDERS: dict[str, str] = {
+    "title": "title COLLATE NOCASE {dir}, id",
+    "artist": "artist COLLATE NOCASE {dir}, album COLLATE NOCASE, disc_no, track_no, id",
+    "album": "album COLLATE NOCASE {dir}, disc_no, track_no, id",
+    "genre": "genres COLLATE NOCASE {dir}, id",
+    "year": "year {dir}, id",
+    "duration": "duration_ms {dir}, id",
+}
+
+ROW_FIELDS = (
+    "id, path, path_text, title, artist, album, genres, year, duration_ms, track_no, has_cover"
+)
+
+
+def _where(search: str) -> tuple[str, list[str]]:
+    """Every word of *search* must appear in the artist, album, title or genres."""
+    clauses = ["missing = 0"]
+    params: list[str] = []
+    for word in search.split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append(
+            "(title LIKE ? ESCAPE '\\' OR artist LIKE ? ESCAPE '\\' OR album LIKE ? ESCAPE '\\'"
+            " OR genres LIKE ? ESCAPE '\\')"
+        )
+        params.extend([pattern] * 4)
+    return " AND ".join(clauses), params
+
+
+def ordered_ids(
+    db: sqlite_utils.Database, *, search: str = "", order: str = "artist", descending: bool = False
+) -> list[int]:
+    """Ids of present tracks matching *search*, in display order."""
+    sql_order = ORDERS.get(order, ORDERS["artist"]).format(dir="DESC" if descending else "ASC")
+    where, params = _where(search)
+    return [
+        row[0]
+        for row in db.execute(f"SELECT id FROM tracks WHERE {where} ORDER BY {sql_order}", params)
+    ]
+
+
+def rows_by_id(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict]:
+    """The display fields of the tracks *ids* (genres decoded to a list)."""
+    found: dict[int, dict] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in db.query(f"SELECT {ROW_FIELDS} FROM tracks WHERE id IN ({marks})", chunk):
+            try:
+                genres = json.loads(row["genres"]) if row["genres"] else []
+            except ValueError:
+                genres = [row["genres"]]
+            row["genres"] = genres if isinstance(genres, list) else [str(genres)]
+            found[row["id"]] = row
+    return found
+
+
+def track_brief(db: sqlite_utils.Database, path: bytes) -> dict | None:
+    """Title, artist, album, duration and id of the track at *path* (present or not)."""
+    rows = list(
+        db.query(
+            "SELECT id, path, path_text, title, artist, album, duration_ms, has_cover"
+            " FROM tracks WHERE path = ?",
+            [path],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def path_of(db: sqlite_utils.Database, track_id: int) -> bytes | None:
+    row = db.execute("SELECT path FROM tracks WHERE id = ?", [track_id]).fetchone()
+    return bytes(row[0]) if row else None
+
+
+def plays_since(db: sqlite_utils.Database, since_ms: int) -> int:
+    """How many plays (logged or imported) started after *since_ms*."""
+    row = db.execute("SELECT count(*) FROM plays WHERE started_at > ?", [since_ms]).fetchone()
+    return int(row[0])
+
+
+def open_plays(db: sqlite_utils.Database) -> list[int]:
+    """Plays that started and never ended (a crash mid-track)."""
+    return [r[0] for r in db.execute("SELECT id FROM plays WHERE ended_at IS NULL")]
+
+
+def recent_play_rows(db: sqlite_utils.Database, limit: int = 20) -> list[dict]:
+    """The latest plays with their track's artist/title (newest first)."""
+    return list(
+        db.query(
+            "SELECT p.id, p.track_id, p.started_at, p.ms_played, p.reason, p.source,"
+            " coalesce(t.artist, p.artist) AS artist, coalesce(t.title, p.title) AS title"
+            " FROM plays p LEFT JOIN tracks t ON t.id = p.track_id"
+            " ORDER BY p.started_at DESC, p.id DESC LIMIT ?",
+            [limit],
+        )
+    )
+
+
+def never_played_ids(db: sqlite_utils.Database, track_ids: list[int]) -> set[int]:
+    """Which of *track_ids* have no play at all."""
+    if not track_ids:
+        return set()
+    marks = ",".join("?" * len(track_ids))
+    played = {
+        r[0]
+        for r in db.execute(
+            f"SELECT DISTINCT track_id FROM plays WHERE track_id IN ({marks})", track_ids
+        )
+    }
+    return set(track_ids) - played
+
+
+def last_model_ms(db: sqlite_utils.Database) -> int:
+    """When the newest model (whatever its state) was created; 0 when none."""
+    row = db.execute("SELECT max(created_at) FROM models").fetchone()
+    return int(row[0] or 0)
+
+
+def play_counts(db: sqlite_utils.Database) -> tuple[int, int]:
+    """(matched plays, of which listened by the one listen rule)."""
+    from player_plugin.store.listen import is_listened
+
+    matched = listened = 0
+    for ms_played, duration_ms, reason in db.execute(
+        "SELECT p.ms_played, coalesce(p.duration_ms, t.duration_ms), p.reason"
+        " FROM plays p JOIN tracks t ON t.id = p.track_id"
+    ):
+        matched += 1
+        listened += is_listened(ms_played or 0, duration_ms, reason)
+    return matched, listened
+
+
+def excluded_track_ids(
+    db: sqlite_utils.Database, genres: list[str], folders: list[str]
+) -> set[int]:
+    """Tracks never to suggest: any of *genres* (case-insensitive), or under *folders*."""
+    clauses: list[str] = []
+    params: list[str] = []
+    for genre in genres:
+        clauses.append("lower(genres) LIKE ?")
+        params.append('%"' + genre.lower().replace('"', "") + '"%')
+    for folder in folders:
+        prefix = folder.rstrip("/") + "/"
+        clauses.append("substr(path_text, 1, ?) = ?")
+        params.extend([len(prefix), prefix])  # type: ignore[list-item]
+    if not clauses:
+        return set()
+    sql = f"SELECT id FROM tracks WHERE {' OR '.join(clauses)}"
+    return {int(r[0]) for r in db.execute(sql, params)}

@@ -1,0 +1,174 @@
+"""The model registry: versioned model folders beside the database, and their states.
+
+A model lives in ``<database folder>/models/<id>/`` (manifest + ONNX files); its row in
+``models`` says whether it is a ``candidate``, the ``active`` one, ``retired`` (was active,
+kept for fallback and rollback), ``rejected`` (lost the promotion check; metrics kept) or
+``rolled_back``. Activation is one transaction, so exactly one model is active at any
+moment; only the newest :data:`KEEP` models (and the active one) are kept on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import sqlite_utils
+
+log = logging.getLogger(__name__)
+
+KEEP = 3
+
+
+class RegistryError(Exception):
+    """A registry request that cannot be done (unknown id, nothing to roll back to)."""
+
+
+def db_file(db: sqlite_utils.Database) -> Path | None:
+    """The file behind *db* (None for an in-memory database)."""
+    for _seq, name, file in db.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return Path(file) if file else None
+    return None
+
+
+def models_root(db: sqlite_utils.Database) -> Path:
+    """``<database folder>/models``."""
+    path = db_file(db)
+    if path is None:
+        raise RegistryError("an in-memory database has no model folder")
+    return path.parent / "models"
+
+
+def new_model_id(db: sqlite_utils.Database, now_ms: int | None = None) -> str:
+    """A fresh id like ``20261129-024700`` (suffixed when that second is taken)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime((now_ms or time.time() * 1000) / 1000))
+    root = models_root(db)
+    candidate, n = stamp, 1
+    while get_model(db, candidate) is not None or (root / candidate).exists():
+        n += 1
+        candidate = f"{stamp}-{n}"
+    return candidate
+
+
+def _row(row: dict) -> dict:
+    out = dict(row)
+    try:
+        out["metrics"] = json.loads(row["metrics"]) if row.get("metrics") else {}
+    except ValueError:
+        out["metrics"] = {}
+    return out
+
+
+def add_model(
+    db: sqlite_utils.Database,
+    model_id: str,
+    *,
+    folder: str,
+    cutoff: int | None,
+    data_size: int | None,
+    metrics: dict,
+    state: str = "candidate",
+    reason: str | None = None,
+    created_at: int | None = None,
+) -> None:
+    db.execute(
+        "INSERT INTO models (id, folder, created_at, state, cutoff, data_size, metrics, reason) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [model_id, folder, created_at or int(time.time() * 1000), state, cutoff, data_size,
+         json.dumps(metrics), reason],
+    )
+
+
+def update_model(db: sqlite_utils.Database, model_id: str, *, state: str | None = None,
+                 metrics: dict | None = None, reason: str | None = None) -> None:
+    if state is not None:
+        db.execute("UPDATE models SET state = ? WHERE id = ?", [state, model_id])
+    if metrics is not None:
+        db.execute("UPDATE models SET metrics = ? WHERE id = ?", [json.dumps(metrics), model_id])
+    if reason is not None:
+        db.execute("UPDATE models SET reason = ? WHERE id = ?", [reason, model_id])
+
+
+def get_model(db: sqlite_utils.Database, model_id: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM models WHERE id = ?", [model_id]))
+    return _row(rows[0]) if rows else None
+
+
+def list_models(db: sqlite_utils.Database) -> list[dict]:
+    """Every registered model, newest first."""
+    return [_row(r) for r in db.query("SELECT * FROM models ORDER BY created_at DESC, id DESC")]
+
+
+def active_model(db: sqlite_utils.Database) -> dict | None:
+    rows = list(db.query("SELECT * FROM models WHERE state = 'active' LIMIT 1"))
+    return _row(rows[0]) if rows else None
+
+
+def model_folder(db: sqlite_utils.Database, row: dict) -> Path:
+    folder = Path(row["folder"])
+    return folder if folder.is_absolute() else models_root(db) / folder
+
+
+def serving_order(db: sqlite_utils.Database) -> list[dict]:
+    """Models to try when serving: the active one, then retired ones, newest first."""
+    rows = list_models(db)
+    return [r for r in rows if r["state"] == "active"] + [
+        r for r in rows if r["state"] == "retired"
+    ]
+
+
+def activate(db: sqlite_utils.Database, model_id: str) -> str | None:
+    """Make *model_id* the active model (the previous one is retired), atomically.
+    Returns the previously active id."""
+    row = get_model(db, model_id)
+    if row is None:
+        raise RegistryError(f"no model {model_id!r} (see `segue model list`)")
+    if not model_folder(db, row).is_dir():
+        raise RegistryError(f"model {model_id} has no files any more")
+    previous = active_model(db)
+    with db.atomic():
+        db.execute("UPDATE models SET state = 'retired' WHERE state = 'active' AND id != ?",
+                   [model_id])
+        db.execute("UPDATE models SET state = 'active' WHERE id = ?", [model_id])
+    return previous["id"] if previous and previous["id"] != model_id else None
+
+
+def rollback(db: sqlite_utils.Database) -> tuple[str, str]:
+    """Retire the active model as ``rolled_back`` and reactivate the newest retired one.
+    Returns (rolled back id, now active id)."""
+    current = active_model(db)
+    if current is None:
+        raise RegistryError("no active model to roll back")
+    retired = [r for r in list_models(db) if r["state"] == "retired"
+               and model_folder(db, r).is_dir()]
+    if not retired:
+        raise RegistryError("no earlier model to roll back to")
+    target = retired[0]
+    with db.atomic():
+        db.execute("UPDATE models SET state = 'rolled_back' WHERE id = ?", [current["id"]])
+        db.execute("UPDATE models SET state = 'active' WHERE id = ?", [target["id"]])
+    return current["id"], target["id"]
+
+
+def prune(db: sqlite_utils.Database, keep: int = KEEP) -> list[str]:
+    """Delete all but the newest *keep* models (never the active one), rows and folders."""
+    rows = list_models(db)
+    active = [r for r in rows if r["state"] == "active"]
+    kept = {r["id"] for r in active}
+    for r in rows:
+        if len(kept) >= keep:
+            break
+        kept.add(r["id"])
+    removed = []
+    for r in rows:
+        if r["id"] in kept:
+            continue
+        db.execute("DELETE FROM models WHERE id = ?", [r["id"]])
+        shutil.rmtree(model_folder(db, r), ignore_errors=True)
+        removed.append(r["id"])
+    if removed:
+        log.info("removed old models: %s", ", ".join(removed))
+    return removed

@@ -1,0 +1,39 @@
+"""User settings in the store: one JSON value per key (``settings`` table)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+LOGGING_PAUSED = "plays.logging_paused"
+
+
+def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
+    """The value stored under *key*, or *default* when unset or unreadable."""
+    row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+    if row is None:
+        return default
+    try:
+        return json.loads(row[0])
+    except ValueError:
+        return default
+
+
+def set_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
+    """Store *value* (anything JSON can hold) under *key*."""
+    db.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [key, json.dumps(value)],
+    )
+
+
+def logging_paused(db: sqlite_utils.Database) -> bool:
+    """Whether the user paused play logging (privacy): no new plays are recorded."""
+    return bool(get_setting(db, LOGGING_PAUSED, False))
+
+
+def set_logging_paused(db: sqlite_utils.Database, paused: bool) -> None:
+    set_setting(db, LOGGING_PAUSED, bool(paused))

@@ -1,0 +1,515 @@
+"""The reference player's main window: library table with search, queue, transport, cover
+art, watched library folders, and the Segue plugin docked in it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from PySide6.QtCore import (
+    QByteArray,
+    QFileSystemWatcher,
+    QObject,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QSlider,
+    QTableView,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from player_plugin.hosts.reference import ReferencePlayer
+from player_plugin.store import library_view
+from player_plugin.store.db import open_db
+from player_plugin.ui.icons import cover_pixmap, icon
+from player_plugin.ui.library_model import LibraryModel, PathRole, format_ms
+from player_plugin.ui.plugin import SeguePlugin
+from player_plugin.ui.workers import TaskRunner
+
+log = logging.getLogger(__name__)
+
+NOW_COVER = 88
+MAX_WATCHED_DIRS = 4000
+RESCAN_DELAY_MS = 800
+
+
+def folder_tree(roots: list[bytes], limit: int = MAX_WATCHED_DIRS) -> list[str]:
+    """The folders under *roots* (inclusive) to watch, at most *limit*."""
+    found: list[str] = []
+    for root in roots:
+        for folder, dirs, _ in os.walk(os.fsdecode(root)):
+            dirs.sort()
+            found.append(folder)
+            if len(found) >= limit:
+                return found
+    return found
+
+
+class _ScanRelay(QObject):
+    progress = Signal(int, int)
+
+
+class PlayerWindow(QMainWindow):
+    """The reference player. ``library_changed()`` re-reads the table after a scan."""
+
+    def __init__(
+        self, db_path: str | os.PathLike, *, settings: QSettings | None = None, parent=None
+    ) -> None:
+        super().__init__(parent)
+        self.db_path = str(db_path)
+        self.db = open_db(self.db_path)
+        self.qsettings = settings or QSettings("segue", "player")
+        self.setWindowTitle("Segue")
+        self.setWindowIcon(icon("segue"))
+        self.setObjectName("segue-main")
+        self.runner = TaskRunner(self)
+        self.player = ReferencePlayer(self)
+        self.plugin = SeguePlugin(self.player, self.db_path, self, runner=self.runner)
+        self._scan_cancel: threading.Event | None = None
+        self._rescan_pending = False
+        self._build()
+        self.plugin.install(self)
+        self._build_menus()
+        self._connect()
+        self.watcher = QFileSystemWatcher(self)
+        self.watcher.directoryChanged.connect(self._folder_changed)
+        self._rescan_timer = QTimer(self)
+        self._rescan_timer.setSingleShot(True)
+        self._rescan_timer.timeout.connect(self.rescan)
+        self.watch_library()
+        self._restore()
+
+    # -- building ---------------------------------------------------------------------
+    def _build(self) -> None:
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 8, 8, 4)
+        # now playing
+        now = QHBoxLayout()
+        self.cover = QLabel()
+        self.cover.setFixedSize(NOW_COVER, NOW_COVER)
+        self.cover.setPixmap(cover_pixmap(None, NOW_COVER))
+        self.now_title = QLabel("Nothing playing")
+        self.now_title.setStyleSheet("font-size: 17px; font-weight: 600;")
+        self.now_detail = QLabel("Double-click a track to play it.")
+        self.now_detail.setStyleSheet("color: palette(mid);")
+        texts = QVBoxLayout()
+        texts.addStretch(1)
+        texts.addWidget(self.now_title)
+        texts.addWidget(self.now_detail)
+        seek_row = QHBoxLayout()
+        self.elapsed = QLabel("0:00")
+        self.seek = QSlider(Qt.Orientation.Horizontal)
+        self.seek.setObjectName("seek")
+        self.total = QLabel("0:00")
+        seek_row.addWidget(self.elapsed)
+        seek_row.addWidget(self.seek, 1)
+        seek_row.addWidget(self.total)
+        texts.addLayout(seek_row)
+        texts.addStretch(1)
+        now.addWidget(self.cover)
+        now.addSpacing(8)
+        now.addLayout(texts, 1)
+        layout.addLayout(now)
+        # search + table
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("Search artist, album, title, genre…  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        layout.addWidget(self.search)
+        self.model = LibraryModel(self.db, self)
+        self.table = QTableView()
+        self.table.setObjectName("library")
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        for col, width in enumerate((260, 180, 200, 120, 60, 70)):
+            self.table.setColumnWidth(col, width)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        layout.addWidget(self.table, 1)
+        self.setCentralWidget(central)
+        # transport toolbar
+        bar = QToolBar("Transport")
+        bar.setObjectName("transport")
+        bar.setIconSize(QSize(22, 22))
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, bar)
+        self.transport: dict[str, QAction] = {}
+        for key, icon_name, text, shortcut, slot in (
+            ("previous", "previous", "Previous", "Ctrl+Left", self.player.previous),
+            ("play", "play", "Play/Pause", "Ctrl+Space", self.player.toggle),
+            ("stop", "stop", "Stop", "Ctrl+.", self.player.stop),
+            ("next", "next", "Next", "Ctrl+Right", self.player.next),
+        ):
+            action = QAction(icon(icon_name), text, self)
+            action.setShortcut(QKeySequence(shortcut))
+            action.setToolTip(f"{text} ({shortcut})")
+            action.triggered.connect(slot)
+            bar.addAction(action)
+            self.transport[key] = action
+        bar.addSeparator()
+        volume_icon = QLabel()
+        volume_icon.setPixmap(icon("volume").pixmap(18, 18))
+        bar.addWidget(volume_icon)
+        self.volume = QSlider(Qt.Orientation.Horizontal)
+        self.volume.setObjectName("volume")
+        self.volume.setRange(0, 100)
+        self.volume.setFixedWidth(120)
+        self.volume.setValue(80)
+        self.player.set_volume(80)
+        bar.addWidget(self.volume)
+        # queue dock
+        self.queue_dock = QDockWidget("Queue", self)
+        self.queue_dock.setObjectName("segue-queue")
+        body = QWidget()
+        qlayout = QVBoxLayout(body)
+        qlayout.setContentsMargins(0, 0, 0, 0)
+        self.queue_list = QListWidget()
+        self.queue_list.setObjectName("queue")
+        self.queue_list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.queue_list.model().rowsMoved.connect(self._queue_dragged)
+        qlayout.addWidget(self.queue_list, 1)
+        buttons = QHBoxLayout()
+        self.queue_buttons: dict[str, QToolButton] = {}
+        for key, icon_name, tip in (
+            ("up", "up", "Move up"),
+            ("down", "down", "Move down"),
+            ("remove", "remove", "Remove from the queue (Del)"),
+        ):
+            button = QToolButton()
+            button.setIcon(icon(icon_name))
+            button.setToolTip(tip)
+            button.setAutoRaise(True)
+            buttons.addWidget(button)
+            self.queue_buttons[key] = button
+        buttons.addStretch(1)
+        qlayout.addLayout(buttons)
+        self.queue_dock.setWidget(body)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.queue_dock)
+        # status bar
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(200)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.statusBar().addPermanentWidget(self.progress)
+        self.counts = QLabel()
+        self.statusBar().addPermanentWidget(self.counts)
+        self._update_counts()
+
+    def _build_menus(self) -> None:
+        file_menu = QMenu("&File", self)
+        self.menuBar().insertMenu(self.menuBar().actions()[0], file_menu)
+        rescan = QAction("&Rescan library", self)
+        rescan.setShortcut(QKeySequence("Ctrl+R"))
+        rescan.triggered.connect(self.rescan)
+        file_menu.addAction(rescan)
+        file_menu.addAction(self.plugin.actions["import"])
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        play_menu = self.menuBar().addMenu("&Playback")
+        for action in self.transport.values():
+            play_menu.addAction(action)
+        find = QAction("&Find", self)
+        find.setShortcut(QKeySequence("Ctrl+F"))
+        find.triggered.connect(lambda: (self.search.setFocus(), self.search.selectAll()))
+        self.addAction(find)
+        remove = QAction("Remove from queue", self.queue_list)
+        remove.setShortcut(QKeySequence.StandardKey.Delete)
+        remove.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        remove.triggered.connect(self._remove_queued)
+        self.queue_list.addAction(remove)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.queue_dock.toggleViewAction())
+        if self.plugin.dock is not None:
+            view_menu.addAction(self.plugin.dock.toggleViewAction())
+
+    def _connect(self) -> None:
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(150)
+        self._search_timer.timeout.connect(lambda: self.model.set_search(self.search.text()))
+        self.search.textChanged.connect(lambda _: self._search_timer.start())
+        self.table.doubleClicked.connect(self._play_index)
+        self.table.activated.connect(self._play_index)
+        self.table.customContextMenuRequested.connect(self._table_menu)
+        self.player.track_started.connect(self._now_playing)
+        self.player.queue_changed.connect(self._show_queue)
+        self.player.position_changed.connect(self._position)
+        self.player.duration_changed.connect(self._duration)
+        self.player.state_changed.connect(self._state)
+        self.player.error.connect(self.show_error)
+        self.seek.sliderMoved.connect(self.player.seek)
+        self.volume.valueChanged.connect(self.player.set_volume)
+        self.queue_list.itemDoubleClicked.connect(self._play_queued)
+        self.queue_buttons["up"].clicked.connect(lambda: self._move_queued(-1))
+        self.queue_buttons["down"].clicked.connect(lambda: self._move_queued(1))
+        self.queue_buttons["remove"].clicked.connect(self._remove_queued)
+        self.plugin.status.connect(self.show_message)
+        self.plugin.play_logged.connect(lambda _: self._update_counts())
+        self.plugin.training_started.connect(lambda: self._busy(True))
+        self.plugin.training_finished.connect(lambda *_: self._busy(False))
+
+    # -- library ----------------------------------------------------------------------
+    def library_changed(self) -> None:
+        self.model.refresh()
+        self._update_counts()
+        self.watch_library()
+
+    def _update_counts(self) -> None:
+        from player_plugin.store.stats import counts
+
+        c = counts(self.db)
+        self.counts.setText(f"{c['tracks']:,} tracks · {c['plays']:,} plays")
+
+    def library_folders(self) -> list[bytes]:
+        from player_plugin.library.import_session import FOLDERS_KEY
+        from player_plugin.store.settings import get_setting
+
+        return [os.fsencode(f) for f in get_setting(self.db, FOLDERS_KEY, []) or []]
+
+    def watch_library(self) -> None:
+        """Watch every library folder (in the background: walking can take a while)."""
+        roots = self.library_folders()
+        if not roots:
+            return
+        self.runner.run_task(lambda: folder_tree(roots), self._watch, key="watch")
+
+    def _watch(self, folders: list[str]) -> None:
+        """Watch *folders*: only the difference changes, so no event is missed meanwhile."""
+        old, new = set(self.watcher.directories()), set(folders)
+        if old - new:
+            self.watcher.removePaths(sorted(old - new))
+        if new - old:
+            failed = self.watcher.addPaths(sorted(new - old))
+            if failed:  # vanished since the walk: the library changed again
+                self._rescan_timer.start(RESCAN_DELAY_MS)
+
+    def _folder_changed(self, _path: str) -> None:
+        self._rescan_timer.start(RESCAN_DELAY_MS)
+
+    def rescan(self) -> None:
+        """Incremental rescan of the library folders in the background."""
+        from player_plugin.library.scanner import scan
+
+        roots = self.library_folders()
+        if not roots:
+            self.show_message("No library folders yet: use Segue ▸ Import library…")
+            return
+        if self._scan_cancel is not None:
+            self._rescan_pending = True
+            return
+        cancel = self._scan_cancel = threading.Event()
+        relay = _ScanRelay()
+        relay.progress.connect(self._scan_progress)
+        self._relay = relay
+        db_path = self.db_path
+
+        def job():
+            db = open_db(db_path)
+            try:
+                return scan(
+                    db,
+                    roots,
+                    progress=lambda p: relay.progress.emit(int(p.done), int(p.total)),
+                    cancel=cancel,
+                )
+            finally:
+                db.close()
+
+        self._busy(True)
+        self.runner.run_task(job, self._scanned, on_error=self._scan_failed)
+
+    def _scan_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.statusBar().showMessage(f"Scanning… {done:,} of {total:,}")
+
+    def _scanned(self, summary) -> None:
+        self._scan_done()
+        changed = sum(getattr(summary, k, 0) for k in ("added", "updated", "moved", "removed"))
+        self.show_message(
+            f"Library scanned: {summary.added} added, {summary.updated} updated, "
+            f"{summary.removed} removed, {summary.errors} errors"
+        )
+        if changed:
+            self.library_changed()
+            self.plugin.refresh()
+
+    def _scan_failed(self, message: str) -> None:
+        self._scan_done()
+        self.show_error(f"Scan failed: {message}")
+
+    def _scan_done(self) -> None:
+        self._scan_cancel = None
+        self._busy(False)
+        if self._rescan_pending:
+            self._rescan_pending = False
+            self._rescan_timer.start(RESCAN_DELAY_MS)
+
+    # -- playing ----------------------------------------------------------------------
+    def _play_index(self, index) -> None:
+        path = self.model.data(index, PathRole)
+        if path:
+            self.player.play_path(path)
+
+    def _selected_paths(self) -> list[bytes]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [p for p in (self.model.data(self.model.index(r, 0), PathRole) for r in rows) if p]
+
+    def _table_menu(self, pos) -> None:
+        paths = self._selected_paths()
+        if not paths:
+            return
+        menu = QMenu(self)
+        menu.addAction(icon("play"), "Play", lambda: self.player.play_path(paths[0]))
+        menu.addAction(
+            icon("play-next"),
+            "Play next",
+            lambda: [self.player.enqueue(p, next=True) for p in reversed(paths)],
+        )
+        menu.addAction(
+            icon("queue-add"), "Add to queue", lambda: [self.player.enqueue(p) for p in paths]
+        )
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def _describe(self, path: bytes) -> tuple[str, str]:
+        track = library_view.track_brief(self.db, path)
+        if track is None:
+            return os.fsdecode(path).rsplit("/", 1)[-1], ""
+        title = track["title"] or track["path_text"].rsplit("/", 1)[-1]
+        detail = " — ".join(x for x in (track["artist"], track["album"]) if x)
+        return title, detail
+
+    def _now_playing(self, path: bytes) -> None:
+        from player_plugin.ui.covers import cover_bytes
+
+        title, detail = self._describe(path)
+        self.now_title.setText(title)
+        self.now_detail.setText(detail)
+        self.setWindowTitle(f"{title} — Segue")
+        self.runner.run_task(
+            lambda: cover_bytes(path),
+            lambda data: self.cover.setPixmap(cover_pixmap(data, NOW_COVER)),
+            key="cover",
+        )
+
+    def _show_queue(self) -> None:
+        self.queue_list.clear()
+        for path in self.player.queue():
+            title, detail = self._describe(path)
+            item = QListWidgetItem(f"{title}\n{detail}" if detail else title)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            self.queue_list.addItem(item)
+
+    def _queue_dragged(self, _parent, start: int, _end: int, _dest, row: int) -> None:
+        self.player.move(start, row - 1 if row > start else row)
+
+    def _move_queued(self, step: int) -> None:
+        row = self.queue_list.currentRow()
+        if row >= 0:
+            self.player.move(row, row + step)
+            self.queue_list.setCurrentRow(max(0, min(row + step, self.queue_list.count() - 1)))
+
+    def _remove_queued(self) -> None:
+        row = self.queue_list.currentRow()
+        if row >= 0:
+            self.player.remove(row)
+
+    def _play_queued(self, item: QListWidgetItem) -> None:
+        row = self.queue_list.row(item)
+        path = item.data(Qt.ItemDataRole.UserRole)
+        self.player.remove(row)
+        self.player.play_path(path)
+
+    def _position(self, ms: int) -> None:
+        if not self.seek.isSliderDown():
+            self.seek.setValue(ms)
+        self.elapsed.setText(format_ms(ms) or "0:00")
+
+    def _duration(self, ms: int) -> None:
+        self.seek.setRange(0, max(0, ms))
+        self.total.setText(format_ms(ms) or "0:00")
+
+    def _state(self, state: str) -> None:
+        self.transport["play"].setIcon(icon("pause" if state == "playing" else "play"))
+
+    # -- messages ---------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def show_error(self, text: str) -> None:
+        self.statusBar().showMessage(text, 15000)
+
+    def _busy(self, busy: bool) -> None:
+        if busy:
+            self.progress.setRange(0, 0)
+            self.progress.show()
+        elif self._scan_cancel is None and not self.plugin.training_running:
+            self.progress.hide()
+
+    # -- state ------------------------------------------------------------------------
+    def _restore(self) -> None:
+        s = self.qsettings
+        geometry = s.value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1180, 720)
+        state = s.value("state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        header = s.value("header")
+        if isinstance(header, QByteArray):
+            self.table.horizontalHeader().restoreState(header)
+        volume = s.value("volume")
+        if volume is not None:
+            self.volume.setValue(int(volume))
+
+    def save_state(self) -> None:
+        s = self.qsettings
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("state", self.saveState())
+        s.setValue("header", self.table.horizontalHeader().saveState())
+        s.setValue("volume", self.volume.value())
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Save the window state; end the play as stopped; stop scans and training cleanly."""
+        self.save_state()
+        if self._scan_cancel is not None:
+            self._scan_cancel.set()
+        self.player.shutdown()
+        self.plugin.shutdown()
+        self.db.close()
+        super().closeEvent(event)

@@ -1,0 +1,445 @@
+"""The Segue plugin: logs plays from a Host's signals, suggests what to play next, auto-plays.
+
+Give it any :class:`~player_plugin.hosts.base.Host` and a database path::
+
+    plugin = SeguePlugin(host, db_path)
+    plugin.install(main_window)   # the "Up next" dock and a Segue menu
+
+The host never touches the database: every play is written when its track starts and
+completed when it ends (so a crash keeps the play so far). Suggestions, scans and other
+slow work run on a thread pool; training runs as a subprocess.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
+
+from player_plugin.hosts.base import END_REASONS, Host
+from player_plugin.store import library_view
+from player_plugin.store.db import open_db
+from player_plugin.ui.prefs import Prefs
+from player_plugin.ui.workers import TaskRunner, TrainingJob, error_line
+
+log = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def fetch_suggestions(
+    db_path: str, n: int, after: bytes | None, settings: dict, skip: set[bytes]
+) -> Any:
+    """Suggestions for the current session, in a worker thread (its own connection).
+
+    *after* is the track playing when its play is not in the log (logging paused, or not
+    in the library); otherwise the logged session already ends with it. Tracks in *skip*
+    (playing now or queued) and excluded genres or folders are left out. Covers are read
+    here too, so the GUI thread never reads a file.
+    """
+    from player_plugin.recommend.service import suggestions
+    from player_plugin.ui.covers import cover_bytes
+
+    db = open_db(db_path)
+    try:
+        excluded = library_view.excluded_track_ids(
+            db, settings.get("excluded_genres", []), settings.get("excluded_folders", [])
+        )
+        want = n + len(skip) + (n if excluded else 0)
+        if after is not None and library_view.track_brief(db, after) is None:
+            after = None
+        result = suggestions(db, want, after=after, settings=settings)
+    finally:
+        db.close()
+    items = [
+        item
+        for item in result.items
+        if bytes(item.path) not in skip and int(item.track_id) not in excluded
+    ][:n]
+    covers = {bytes(item.path): cover_bytes(bytes(item.path)) for item in items}
+    return result, items, covers
+
+
+class SeguePlugin(QObject):
+    """Plugs Segue into a host: play logging, the "Up next" dock, menu actions, auto-play."""
+
+    suggestions_changed = Signal(object)  # list of suggestion items (covers in .covers)
+    status = Signal(str)  # one line for the status bar
+    play_logged = Signal(int)  # a play row was completed
+    training_started = Signal()
+    training_progress = Signal(dict)
+    training_finished = Signal(object, str)  # result dict or None, error line or ""
+
+    def __init__(
+        self,
+        host: Host,
+        db_path: str | os.PathLike,
+        parent: QObject | None = None,
+        *,
+        runner: TaskRunner | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        super().__init__(parent or host)
+        self.host = host
+        self.db_path = str(db_path)
+        self.db = open_db(self.db_path)
+        self.prefs = Prefs.load(self.db)
+        self.runner = runner or TaskRunner(self)
+        self.clock = clock
+        self.window: QMainWindow | None = None
+        self.dock = None
+        self.menu: QMenu | None = None
+        self.actions: dict[str, QAction] = {}
+        self.items: list = []
+        self.covers: dict[bytes, bytes | None] = {}
+        self.method = ""
+        self.training: TrainingJob | None = None
+        self._open: dict[bytes, int] = {}  # path -> play id being written
+        self._sources: dict[bytes, str] = {}  # paths the plugin queued -> play source
+        self._autoplay_pending = False
+        self._idle = QTimer(self)
+        self._idle.setSingleShot(True)
+        self._idle.timeout.connect(self._idle_timeout)
+        host.track_started.connect(self._track_started)
+        host.track_ended.connect(self._track_ended)
+        host.queue_changed.connect(self._queue_changed)
+        self._restart_idle()
+
+    # -- wiring into a window ---------------------------------------------------------
+    def install(self, window: QMainWindow, menu_title: str = "&Segue") -> None:
+        """Add the "Up next" dock and the Segue menu to *window*."""
+        from PySide6.QtCore import Qt
+
+        self.window = window
+        self.dock = self.make_dock(window)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.menu = window.menuBar().addMenu(menu_title)
+        self._add_menu_actions(self.menu)
+        self.refresh()
+
+    def make_dock(self, parent: QWidget | None = None):
+        from player_plugin.ui.dock import UpNextDock
+
+        dock = UpNextDock(self, parent)
+        self.dock = dock
+        return dock
+
+    def _add_menu_actions(self, menu: QMenu) -> None:
+        def add(key: str, text: str, slot, shortcut: str | None = None, checkable=False):
+            action = QAction(text, menu)
+            if shortcut:
+                action.setShortcut(QKeySequence(shortcut))
+            action.setCheckable(checkable)
+            action.triggered.connect(slot)
+            menu.addAction(action)
+            self.actions[key] = action
+            return action
+
+        add("import", "&Import library…", self.open_import_wizard, "Ctrl+I")
+        add("retrain", "&Retrain now", self.retrain)
+        add("report", "&Model report", self.open_model_report)
+        add("settings", "S&ettings…", self.open_settings, "Ctrl+,")
+        menu.addSeparator()
+        add("autoplay", "&Auto-play suggestions", self.set_autoplay, checkable=True).setChecked(
+            self.prefs.autoplay
+        )
+        add("pause", "&Pause play logging", self.set_logging_paused, checkable=True).setChecked(
+            self.logging_paused()
+        )
+        add("refresh", "Refresh &suggestions", self.refresh, "F5")
+
+    # -- play logging -----------------------------------------------------------------
+    def logging_paused(self) -> bool:
+        from player_plugin.store.settings import logging_paused
+
+        return bool(logging_paused(self.db))
+
+    def set_logging_paused(self, paused: bool) -> None:
+        from player_plugin.store.settings import set_logging_paused
+
+        set_logging_paused(self.db, bool(paused))
+        if "pause" in self.actions:
+            self.actions["pause"].setChecked(bool(paused))
+        self.status.emit("Play logging paused" if paused else "Play logging resumed")
+
+    def _track_started(self, path: bytes) -> None:
+        from player_plugin.store.plays import start_play
+
+        path = bytes(path)
+        self._restart_idle()
+        source = self._sources.pop(path, "user")
+        track = library_view.track_brief(self.db, path)
+        if track is None:
+            self.status.emit(f"Not in the library, not logged: {os.fsdecode(path)}")
+        else:
+            try:
+                play_id = start_play(self.db, track["id"], source=source, at_ms=self.clock())
+            except Exception as exc:
+                self._error("Could not log the play", exc)
+            else:
+                if play_id is not None:
+                    self._open[path] = play_id
+        self.refresh()
+        self._maybe_autoplay()
+
+    def _track_ended(self, path: bytes, ms_heard: int, reason: str) -> None:
+        from player_plugin.store.plays import end_play
+
+        path = bytes(path)
+        self._restart_idle()
+        play_id = self._open.pop(path, None)
+        if play_id is None:
+            return
+        if reason not in END_REASONS:
+            reason = "stopped"
+        try:
+            end_play(self.db, play_id, ms_played=max(0, int(ms_heard)), reason=reason)
+        except Exception as exc:
+            self._error("Could not log the play", exc)
+            return
+        self.play_logged.emit(play_id)
+        self._check_retrain()
+
+    def _queue_changed(self) -> None:
+        self._maybe_autoplay()
+
+    # -- suggestions ------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute suggestions in the background; the newest request wins."""
+        current = self.host.current_track()
+        skip = {bytes(p) for p in self.host.queue()}
+        if current is not None:
+            skip.add(bytes(current))
+        after = self._after(current)
+        settings = self.prefs.rerank_settings()
+        self.runner.run_task(
+            lambda: fetch_suggestions(self.db_path, self.prefs.suggestions, after, settings, skip),
+            self._got_suggestions,
+            on_error=lambda message: self.status.emit(f"No suggestions: {message}"),
+            key="suggestions",
+        )
+
+    def _after(self, current: bytes | None) -> bytes | None:
+        """The playing track when its play is not logged (so the service anchors on it)."""
+        if current is None or bytes(current) in self._open:
+            return None
+        return bytes(current)
+
+    def _got_suggestions(self, payload: Any) -> None:
+        result, items, covers = payload
+        self.covers = covers
+        self.items = items
+        self.method = getattr(result, "method", "")
+        self.suggestions_changed.emit(items)
+
+    def _maybe_autoplay(self) -> None:
+        """When the queue runs dry while a track plays, append the best suggestion."""
+        if not self.prefs.autoplay or self._autoplay_pending:
+            return
+        current = self.host.current_track()
+        if current is None or self.host.queue():
+            return
+        self._autoplay_pending = True
+        skip = {bytes(current)}
+        after = self._after(current)
+        settings = self.prefs.rerank_settings()
+        self.runner.run_task(
+            lambda: fetch_suggestions(self.db_path, 1, after, settings, skip),
+            self._autoplay_ready,
+            on_error=self._autoplay_failed,
+            key="autoplay",
+        )
+
+    def _autoplay_ready(self, payload: Any) -> None:
+        self._autoplay_pending = False
+        _, items, _ = payload
+        if not items or not self.prefs.autoplay or self.host.queue():
+            return
+        if self.host.current_track() is None:
+            return
+        path = bytes(items[0].path)
+        self._sources[path] = "autoplay"
+        self.host.enqueue(path, next=False)
+
+    def _autoplay_failed(self, message: str) -> None:
+        self._autoplay_pending = False
+        self.status.emit(f"Auto-play: {message}")
+
+    def set_autoplay(self, enabled: bool) -> None:
+        self.prefs.autoplay = bool(enabled)
+        self.prefs.save(self.db)
+        if "autoplay" in self.actions:
+            self.actions["autoplay"].setChecked(bool(enabled))
+        self._maybe_autoplay()
+
+    # -- the dock's actions -----------------------------------------------------------
+    def _path(self, track_id: int) -> bytes | None:
+        return library_view.path_of(self.db, track_id)
+
+    def play_next(self, track_id: int) -> None:
+        path = self._path(track_id)
+        if path is not None:
+            self._sources[path] = "suggestion"
+            self.host.enqueue(path, next=True)
+            self.refresh()
+
+    def add_to_queue(self, track_id: int) -> None:
+        path = self._path(track_id)
+        if path is not None:
+            self._sources[path] = "suggestion"
+            self.host.enqueue(path, next=False)
+            self.refresh()
+
+    def love(self, track_id: int) -> None:
+        self._feedback(track_id, "love", None, "Loved")
+
+    def not_now(self, track_id: int) -> None:
+        until = self.clock() + self.prefs.not_now_hours * 3600 * 1000
+        self._feedback(track_id, "not_now", until, f"Hidden for {self.prefs.not_now_hours} h")
+
+    def never(self, track_id: int) -> None:
+        self._feedback(track_id, "never", None, "Never suggested again")
+
+    def _feedback(self, track_id: int, kind: str, until: int | None, done: str) -> None:
+        from player_plugin.store.feedback import add_feedback
+
+        try:
+            add_feedback(self.db, track_id, kind, until_ms=until)
+        except Exception as exc:
+            self._error("Could not save your feedback", exc)
+            return
+        self.status.emit(done)
+        if kind != "love":
+            self.items = [item for item in self.items if item.track_id != track_id]
+            self.suggestions_changed.emit(self.items)
+        self.refresh()
+
+    # -- retraining -------------------------------------------------------------------
+    def _restart_idle(self) -> None:
+        self._idle.start(max(1, self.prefs.retrain_idle_minutes) * 60 * 1000)
+
+    def new_plays_since_training(self) -> int:
+        from player_plugin.store.settings import get_setting
+
+        since = max(
+            library_view.last_model_ms(self.db), int(get_setting(self.db, "ui.last_train", 0) or 0)
+        )
+        return library_view.plays_since(self.db, since)
+
+    def _check_retrain(self) -> None:
+        if self.prefs.retrain_policy != "plays" or self.training_running:
+            return
+        if self.new_plays_since_training() >= self.prefs.retrain_after_plays:
+            self.retrain(reason="after new plays")
+
+    def _idle_timeout(self) -> None:
+        if self.prefs.retrain_policy != "idle" or self.training_running:
+            return
+        if self.host.current_track() is None and self.new_plays_since_training() > 0:
+            self.retrain(reason="while idle")
+
+    @property
+    def training_running(self) -> bool:
+        return self.training is not None and self.training.running
+
+    def retrain(self, checked: bool = False, *, reason: str = "on request") -> bool:
+        """Start the trainer as a subprocess; False when one is already running."""
+        from player_plugin.library.import_session import train_args
+        from player_plugin.store.settings import set_setting
+
+        if self.training_running:
+            self.status.emit("Training is already running")
+            return False
+        set_setting(self.db, "ui.last_train", self.clock())
+        job = TrainingJob(train_args(self.db_path), self)
+        job.progress.connect(self._training_progress)
+        job.finished.connect(self._training_done)
+        self.training = job
+        job.start()
+        self.training_started.emit()
+        self.status.emit(f"Training started ({reason})…")
+        return True
+
+    def _training_progress(self, event: dict) -> None:
+        self.training_progress.emit(event)
+        if event.get("event") == "epoch" and "epoch" in event:
+            eta = event.get("eta_s")
+            left = f", about {round(eta)} s left" if isinstance(eta, int | float) else ""
+            self.status.emit(f"Training: epoch {event['epoch']}{left}")
+        elif event.get("message") or event.get("stage"):
+            self.status.emit(f"Training: {event.get('message') or event.get('stage')}")
+
+    def _training_done(self, result: dict | None, error: str) -> None:
+        from player_plugin.ui.report_data import save_curve
+
+        if result and self.training is not None:
+            save_curve(self.db, result.get("model_id"), self.training.curve)
+        self.training_finished.emit(result, error)
+        if error:
+            self.status.emit(f"Training: {error}")
+        elif result:
+            verdict = "promoted" if result.get("promoted") else "kept the current model"
+            why = f" ({result['reason']})" if result.get("reason") else ""
+            self.status.emit(f"Training finished: {verdict}{why}")
+        self.refresh()
+
+    # -- dialogs ----------------------------------------------------------------------
+    def open_import_wizard(self) -> None:
+        from player_plugin.ui.wizard import ImportWizard
+
+        wizard = ImportWizard(self.db_path, self.window, runner=self.runner)
+        wizard.finished.connect(lambda _: self.imported())
+        wizard.show()
+        self.wizard = wizard
+
+    def imported(self) -> None:
+        self.status.emit("Library updated")
+        self.refresh()
+        if self.window is not None and hasattr(self.window, "library_changed"):
+            self.window.library_changed()
+
+    def open_settings(self) -> None:
+        from player_plugin.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.db, self.prefs, self.window)
+        if dialog.exec():
+            self.apply_prefs(dialog.prefs)
+
+    def apply_prefs(self, prefs: Prefs) -> None:
+        """Save *prefs* and let them take effect now."""
+        self.prefs = prefs
+        prefs.save(self.db)
+        if "autoplay" in self.actions:
+            self.actions["autoplay"].setChecked(prefs.autoplay)
+        self._restart_idle()
+        self.refresh()
+        self._check_retrain()
+
+    def open_model_report(self) -> None:
+        from player_plugin.ui.model_report import ModelReport
+
+        report = ModelReport(self.db_path, self.window)
+        report.rolled_back.connect(self.refresh)
+        report.show()
+        self.report = report
+
+    # -- shutting down ----------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Complete any open play, stop training cleanly, wait for workers: loses nothing."""
+        self._idle.stop()
+        if self.training_running:
+            self.training.cancel()
+        self.runner.shutdown()
+        self.db.close()
+
+    def _error(self, what: str, exc: BaseException) -> None:
+        log.warning("%s", what, exc_info=True)
+        self.status.emit(f"{what}: {error_line(exc)}")

@@ -1,0 +1,117 @@
+"""What the model report shows, read from the registry without Qt: the active model, the
+methods it was compared with on held-out plays, its training curve, the model history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+METRIC_ORDER = ("hr@1", "hr@10", "ndcg@10", "mrr", "hr@50", "coverage")
+CURVE_KEY = "training.curve.{}"  # settings key where the GUI keeps a run's epoch events
+
+
+@dataclass
+class ReportData:
+    active: dict | None
+    models: list[dict]
+    methods: dict[str, dict[str, float]] = field(default_factory=dict)
+    metric_names: list[str] = field(default_factory=list)
+    curve: list[dict] = field(default_factory=list)
+    headline: str = ""
+    serving_method: str = ""
+
+    @property
+    def can_roll_back(self) -> bool:
+        return self.active is not None and any(m["state"] == "retired" for m in self.models)
+
+
+def _is_metrics(value: Any) -> bool:
+    return isinstance(value, dict) and any(k in value for k in METRIC_ORDER)
+
+
+def _flatten(value: Any) -> dict[str, float] | None:
+    """A method's figures: ``{"all": M, "new": M}`` (evaluate style) gives ``M``."""
+    if isinstance(value, dict) and _is_metrics(value.get("all")):
+        value = value["all"]
+    if not _is_metrics(value):
+        return None
+    return {k: float(v) for k, v in value.items() if isinstance(v, int | float)}
+
+
+def find_methods(metrics: Any, depth: int = 0) -> dict[str, dict[str, float]]:
+    """The first mapping method name → figures found in a model's metrics (any nesting)."""
+    if not isinstance(metrics, dict) or depth > 4:
+        return {}
+    found = {name: flat for name, v in metrics.items() if (flat := _flatten(v)) is not None}
+    if len(found) >= 2:
+        return found
+    for value in metrics.values():
+        nested = find_methods(value, depth + 1)
+        if nested:
+            return nested
+    return found
+
+
+def find_curve(metrics: Any, depth: int = 0) -> list[dict]:
+    """Epoch points (``epoch`` plus ``loss``/``val_loss``) anywhere in the metrics."""
+    if isinstance(metrics, list) and metrics and all(
+        isinstance(p, dict) and "epoch" in p for p in metrics
+    ):
+        return metrics
+    if isinstance(metrics, dict) and depth < 4:
+        for key in ("curve", "history", "epochs"):
+            if key in metrics and (curve := find_curve(metrics[key], depth + 1)):
+                return curve
+        for value in metrics.values():
+            if isinstance(value, dict) and (curve := find_curve(value, depth + 1)):
+                return curve
+    return []
+
+
+def load_report(db: sqlite_utils.Database) -> ReportData:
+    from player_plugin.store.models import active_model, list_models
+    from player_plugin.store.settings import get_setting
+
+    models = list_models(db)
+    active = active_model(db)
+    data = ReportData(active=active, models=models)
+    if active is None:
+        return data
+    metrics = active.get("metrics") or {}
+    if isinstance(metrics, str):
+        import json
+
+        try:
+            metrics = json.loads(metrics)
+        except ValueError:
+            metrics = {}
+    methods = find_methods(metrics)
+    names = [m for m in METRIC_ORDER if any(m in v for v in methods.values())][:4]
+    ordered = dict(sorted(methods.items(), key=lambda kv: (not kv[0].startswith("model"), kv[0])))
+    data.methods, data.metric_names = ordered, names
+    data.curve = find_curve(metrics) or list(get_setting(db, CURVE_KEY.format(active["id"]), []))
+    model_keys = [k for k in ordered if k.startswith("model")]
+    baselines = {k: v for k, v in ordered.items() if not k.startswith("model")}
+    if model_keys and baselines and names:
+        metric = "ndcg@10" if "ndcg@10" in names else names[0]
+        mine = ordered[model_keys[0]].get(metric, 0.0)
+        best_name, best = max(
+            ((k, v.get(metric, 0.0)) for k, v in baselines.items()), key=lambda kv: kv[1]
+        )
+        verdict = "beats" if mine > best else "does not beat"
+        data.headline = (
+            f"On your held-out plays the model {verdict} the best baseline ({best_name}): "
+            f"{metric} {mine:.3f} vs {best:.3f}."
+        )
+    return data
+
+
+def save_curve(db: sqlite_utils.Database, model_id: str | None, curve: list[dict]) -> None:
+    """Keep a training run's epoch events for the report (when the manifest has none)."""
+    from player_plugin.store.settings import set_setting
+
+    if model_id and curve:
+        keep = ("epoch", "loss", "val_loss", "val_ndcg10")
+        set_setting(db, CURVE_KEY.format(model_id), [{k: p.get(k) for k in keep} for p in curve])

@@ -1,0 +1,221 @@
+"""The Settings dialog: execution provider, retraining policy, exclusions, variety, the
+familiar ↔ discover balance, auto-play and play logging. Saved in the store's settings."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import sqlite_utils
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from player_plugin.ui.icons import icon
+from player_plugin.ui.prefs import Prefs
+
+
+def provider_choices() -> tuple[list[str], str | None]:
+    """(available execution providers, the one serving now or None)."""
+    from player_plugin.recommend import engine
+
+    available = list(engine.available_providers())
+    serving = None
+    for name in ("serving_provider", "active_provider"):
+        fn = getattr(engine, name, None)
+        if callable(fn):
+            try:
+                serving = fn()
+            except Exception:
+                serving = None
+            break
+    return available, serving
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of *prefs*; ``self.prefs`` holds the result after ``accept``."""
+
+    def __init__(self, db: sqlite_utils.Database, prefs: Prefs, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Segue settings")
+        self.setWindowIcon(icon("settings"))
+        self.db = db
+        self.prefs = copy.deepcopy(prefs)
+        layout = QVBoxLayout(self)
+
+        # suggestions
+        box = QGroupBox("Suggestions")
+        form = QFormLayout(box)
+        self.discover = QSlider(Qt.Orientation.Horizontal)
+        self.discover.setObjectName("discover")
+        self.discover.setRange(0, 100)
+        self.discover.setValue(round(self.prefs.discover * 100))
+        self.discover.setTickInterval(25)
+        self.discover.setTickPosition(QSlider.TickPosition.TicksBelow)
+        slider_row = QHBoxLayout()
+        slider_row.addWidget(QLabel("Familiar"))
+        slider_row.addWidget(self.discover, 1)
+        slider_row.addWidget(QLabel("Discover"))
+        form.addRow("Balance:", slider_row)
+        self.count = QSpinBox()
+        self.count.setRange(3, 50)
+        self.count.setValue(self.prefs.suggestions)
+        form.addRow("Suggestions shown:", self.count)
+        self.artist_window = QSpinBox()
+        self.artist_window.setObjectName("artist-window")
+        self.artist_window.setRange(0, 20)
+        self.artist_window.setValue(self.prefs.artist_window)
+        self.artist_window.setSuffix(" tracks")
+        form.addRow("Same artist again after:", self.artist_window)
+        self.not_now = QSpinBox()
+        self.not_now.setRange(1, 24 * 30)
+        self.not_now.setSuffix(" hours")
+        self.not_now.setValue(self.prefs.not_now_hours)
+        form.addRow('"Not now" hides a track for:', self.not_now)
+        self.autoplay = QCheckBox("When the queue runs dry, append the best suggestion")
+        self.autoplay.setObjectName("autoplay")
+        self.autoplay.setChecked(self.prefs.autoplay)
+        form.addRow("Auto-play:", self.autoplay)
+        layout.addWidget(box)
+
+        # exclusions
+        box = QGroupBox("Never suggest from")
+        form = QFormLayout(box)
+        self.genres = QLineEdit(", ".join(self.prefs.excluded_genres))
+        self.genres.setObjectName("excluded-genres")
+        self.genres.setPlaceholderText("e.g. Audiobook, Podcast")
+        form.addRow("Genres:", self.genres)
+        folders_row = QHBoxLayout()
+        self.folders = QListWidget()
+        self.folders.setObjectName("excluded-folders")
+        self.folders.setMaximumHeight(70)
+        self.folders.addItems(self.prefs.excluded_folders)
+        add = QPushButton("Add…")
+        add.clicked.connect(self._add_folder)
+        remove = QPushButton("Remove")
+        remove.clicked.connect(
+            lambda: [
+                self.folders.takeItem(self.folders.row(i)) for i in self.folders.selectedItems()
+            ]
+        )
+        buttons = QVBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        folders_row.addWidget(self.folders, 1)
+        folders_row.addLayout(buttons)
+        form.addRow("Folders:", folders_row)
+        layout.addWidget(box)
+
+        # model
+        box = QGroupBox("Model")
+        form = QFormLayout(box)
+        self.provider = QComboBox()
+        self.provider.setObjectName("provider")
+        available, serving = provider_choices()
+        self.provider.addItem("Automatic (the fastest available)", "")
+        for name in available:
+            label = f"{name}  (serving now)" if name == serving else name
+            self.provider.addItem(label, name)
+        index = self.provider.findData(self.prefs.provider)
+        self.provider.setCurrentIndex(max(0, index))
+        form.addRow("Execution provider:", self.provider)
+        policy = QVBoxLayout()
+        self.policy = QButtonGroup(self)
+        self.policy_plays = QRadioButton("After")
+        self.after_plays = QSpinBox()
+        self.after_plays.setRange(1, 10_000)
+        self.after_plays.setValue(self.prefs.retrain_after_plays)
+        self.after_plays.setSuffix(" new plays")
+        self.policy_idle = QRadioButton("When idle for")
+        self.idle_minutes = QSpinBox()
+        self.idle_minutes.setRange(1, 24 * 60)
+        self.idle_minutes.setValue(self.prefs.retrain_idle_minutes)
+        self.idle_minutes.setSuffix(" minutes")
+        self.policy_manual = QRadioButton("Only when I choose Retrain now")
+        for button, key in (
+            (self.policy_plays, "plays"),
+            (self.policy_idle, "idle"),
+            (self.policy_manual, "manual"),
+        ):
+            button.setObjectName(f"policy-{key}")
+            button.setChecked(self.prefs.retrain_policy == key)
+            self.policy.addButton(button)
+        for button, spin in (
+            (self.policy_plays, self.after_plays),
+            (self.policy_idle, self.idle_minutes),
+        ):
+            row = QHBoxLayout()
+            row.addWidget(button)
+            row.addWidget(spin)
+            row.addStretch(1)
+            policy.addLayout(row)
+        policy.addWidget(self.policy_manual)
+        form.addRow("Retrain:", policy)
+        layout.addWidget(box)
+
+        # privacy
+        from player_plugin.store.settings import logging_paused
+
+        self.paused = QCheckBox("Pause play logging (nothing new is recorded)")
+        self.paused.setObjectName("pause-logging")
+        self.paused.setChecked(logging_paused(db))
+        layout.addWidget(self.paused)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _add_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder to exclude", os.path.expanduser("~"))
+        if path:
+            self.folders.addItem(path)
+
+    def collect(self) -> Prefs:
+        """The prefs as the controls show them."""
+        p = self.prefs
+        p.discover = self.discover.value() / 100
+        p.suggestions = self.count.value()
+        p.artist_window = self.artist_window.value()
+        p.not_now_hours = self.not_now.value()
+        p.autoplay = self.autoplay.isChecked()
+        p.excluded_genres = [g.strip() for g in self.genres.text().split(",") if g.strip()]
+        p.excluded_folders = [self.folders.item(i).text() for i in range(self.folders.count())]
+        p.provider = self.provider.currentData() or ""
+        p.retrain_after_plays = self.after_plays.value()
+        p.retrain_idle_minutes = self.idle_minutes.value()
+        p.retrain_policy = (
+            "plays"
+            if self.policy_plays.isChecked()
+            else "idle"
+            if self.policy_idle.isChecked()
+            else "manual"
+        )
+        return p
+
+    def accept(self) -> None:
+        from player_plugin.store.settings import set_logging_paused
+
+        self.collect()
+        set_logging_paused(self.db, self.paused.isChecked())
+        super().accept()

@@ -1,0 +1,427 @@
+"""The import wizard: music folders → scan → listening history → first model → done.
+
+Every step is a method of the Qt-free :class:`~player_plugin.library.import_session.ImportSession`
+(the CLI and the tests drive the same code); the pages only answer its decisions and run
+its steps on the thread pool, or the trainer as a subprocess, with progress and cancel.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from player_plugin.library.import_session import ImportSession, Readiness, train_args
+from player_plugin.store.db import open_db
+from player_plugin.ui.icons import icon
+from player_plugin.ui.workers import TaskRunner, TrainingJob
+
+
+class _Progress(QObject):
+    changed = Signal(int, int, str)
+
+
+class WizardSession(ImportSession):
+    """The session whose decisions are the wizard's pages."""
+
+    def __init__(self, db_path: str, wizard: ImportWizard) -> None:
+        super().__init__(db_path)
+        self.wizard = wizard
+
+    def choose_folders(self, current: list[bytes]) -> list[bytes]:
+        return self.wizard.folders_page.folders()
+
+    def choose_history_files(self) -> list[str]:
+        return list(self.wizard.history_page.files)
+
+    def choose_train(self, readiness: Readiness) -> bool:
+        return readiness.enough
+
+
+class FoldersPage(QWizardPage):
+    def __init__(self, session: ImportSession) -> None:
+        super().__init__()
+        self.setTitle("Choose your music folders")
+        self.setSubTitle(
+            "Segue reads the tags of the files in these folders and watches them for changes. "
+            "Nothing is moved or modified."
+        )
+        self.list = QListWidget()
+        self.list.setObjectName("folders")
+        add = QPushButton("Add folder…")
+        add.setObjectName("add-folder")
+        add.clicked.connect(self._browse)
+        remove = QPushButton("Remove")
+        remove.clicked.connect(self._remove)
+        buttons = QVBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch(1)
+        row = QHBoxLayout(self)
+        row.addWidget(self.list, 1)
+        row.addLayout(buttons)
+        for folder in session.saved_folders():
+            self.add_folder(os.fsdecode(folder))
+        if self.list.count() == 0:
+            music = os.path.expanduser("~/Music")
+            if os.path.isdir(music):
+                self.add_folder(music)
+
+    def add_folder(self, path: str) -> None:
+        path = os.path.abspath(path)
+        if path not in [self.list.item(i).text() for i in range(self.list.count())]:
+            self.list.addItem(path)
+            self.completeChanged.emit()
+
+    def folders(self) -> list[bytes]:
+        return [os.fsencode(self.list.item(i).text()) for i in range(self.list.count())]
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Music folder", os.path.expanduser("~"))
+        if path:
+            self.add_folder(path)
+
+    def _remove(self) -> None:
+        for item in self.list.selectedItems():
+            self.list.takeItem(self.list.row(item))
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return self.list.count() > 0
+
+
+class ScanPage(QWizardPage):
+    def __init__(self, wizard: ImportWizard) -> None:
+        super().__init__()
+        self.wizard_ = wizard
+        self.setTitle("Scanning your library")
+        self.setSubTitle("Reading tags in the background; you can cancel at any time.")
+        self.bar = QProgressBar()
+        self.label = QLabel("Starting…")
+        self.label.setWordWrap(True)
+        self.cancel = QPushButton("Cancel scan")
+        self.cancel.setObjectName("cancel-scan")
+        self.cancel.clicked.connect(self._cancel)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addStretch(1)
+        self.summary = None
+        self.running = False
+        self.error = ""
+        self._progress = _Progress(self)
+        self._progress.changed.connect(self._show_progress)
+
+    def initializePage(self) -> None:
+        session = self.wizard_.session
+        session.cancel_event.clear()
+        folders = session.choose_folders(session.saved_folders())
+        self.summary, self.error, self.running = None, "", True
+        self.bar.setRange(0, 0)
+        self.cancel.setEnabled(True)
+        self.label.setText("Looking for music files…")
+        emit = self._progress.changed.emit
+        self.wizard_.runner.run_task(
+            lambda: session.scan(folders, progress=lambda p: emit(p.done, p.total, str(p.current))),
+            self._done,
+            on_error=self._failed,
+            key="wizard-scan",
+        )
+        self.completeChanged.emit()
+
+    def _show_progress(self, done: int, total: int, current: str) -> None:
+        if not self.running:
+            return
+        if total:
+            self.bar.setRange(0, total)
+            self.bar.setValue(done)
+            self.label.setText(f"{done:,} of {total:,} files read")
+        else:
+            self.label.setText(f"Looking for music files… {done:,} found")
+
+    def _done(self, summary) -> None:
+        self.running = False
+        self.summary = summary
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1)
+        self.cancel.setEnabled(False)
+        head = "Scan cancelled; everything read so far is kept." if summary.cancelled else "Done."
+        self.label.setText(
+            f"{head} {summary.added:,} added, {summary.updated:,} updated, "
+            f"{summary.moved:,} moved, {summary.removed:,} gone, {summary.unchanged:,} unchanged, "
+            f"{summary.errors:,} could not be read."
+        )
+        self.completeChanged.emit()
+
+    def _failed(self, message: str) -> None:
+        self.running = False
+        self.error = message
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.cancel.setEnabled(False)
+        self.label.setText(f"The scan failed: {message}")
+        self.completeChanged.emit()
+
+    def _cancel(self) -> None:
+        self.wizard_.session.cancel_event.set()
+        self.label.setText("Cancelling…")
+        self.cancel.setEnabled(False)
+
+    def isComplete(self) -> bool:
+        return not self.running
+
+
+class HistoryPage(QWizardPage):
+    def __init__(self, wizard: ImportWizard) -> None:
+        super().__init__()
+        self.wizard_ = wizard
+        self.setTitle("Listening history (optional)")
+        self.setSubTitle(
+            "Add exports from ListenBrainz, Last.fm, Spotify or a Rockbox .scrobbler.log: the "
+            "format is detected. Plays are matched to your files; the rest are kept for later."
+        )
+        self.files: list[str] = []
+        self.list = QListWidget()
+        self.list.setObjectName("history")
+        add = QPushButton("Add history files…")
+        add.setObjectName("add-history")
+        add.clicked.connect(self._browse)
+        self.label = QLabel("No history added: Segue learns from your plays from now on.")
+        self.label.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(add, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.label)
+        self.running = 0
+        self.reports: list = []
+
+    def _browse(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Listening history",
+            os.path.expanduser("~"),
+            "Listening history (*.json *.jsonl *.csv *.tsv *.log *.txt);;All files (*)",
+        )
+        if paths:
+            self.add_files(paths)
+
+    def add_files(self, paths: list[str]) -> None:
+        """Import *paths* now (in the background); results appear in the list."""
+        for path in paths:
+            self.files.append(path)
+            self.running += 1
+            self.list.addItem(f"{os.path.basename(path)}: importing…")
+            row = self.list.count() - 1
+            self.wizard_.runner.run_task(
+                lambda p=path: self.wizard_.session.import_history([p]),
+                lambda report, r=row, p=path: self._imported(r, p, report),
+                on_error=lambda message, r=row, p=path: self._failed(r, p, message),
+            )
+        self.completeChanged.emit()
+
+    def _imported(self, row: int, path: str, report) -> None:
+        self.running -= 1
+        self.reports.append(report)
+        read = getattr(report, "read", 0)
+        matched = getattr(report, "matched", 0)
+        share = f" ({matched / read:.0%})" if read else ""
+        extra = []
+        for name in ("duplicates", "malformed", "unmatched"):
+            value = getattr(report, name, 0)
+            if value:
+                extra.append(f"{value:,} {name}")
+        fmt = getattr(report, "format", "")
+        text = (
+            f"{os.path.basename(path)}{f' [{fmt}]' if fmt else ''}: {read:,} plays read, "
+            f"{matched:,} matched your files{share}" + (f"; {', '.join(extra)}" if extra else "")
+        )
+        self.list.item(row).setText(text)
+        total = sum(getattr(r, "matched", 0) for r in self.reports)
+        self.label.setText(f"{total:,} plays matched so far.")
+        self.completeChanged.emit()
+
+    def _failed(self, row: int, path: str, message: str) -> None:
+        self.running -= 1
+        self.list.item(row).setText(f"{os.path.basename(path)}: not imported — {message}")
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return self.running == 0
+
+
+class TrainPage(QWizardPage):
+    def __init__(self, wizard: ImportWizard) -> None:
+        super().__init__()
+        self.wizard_ = wizard
+        self.setTitle("Your first model")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.cancel = QPushButton("Cancel training")
+        self.cancel.setObjectName("cancel-training")
+        self.cancel.clicked.connect(self._cancel)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+        layout.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addStretch(1)
+        self.job: TrainingJob | None = None
+        self.result: dict | None = None
+        self.error = ""
+        self.readiness: Readiness | None = None
+
+    def initializePage(self) -> None:
+        session = self.wizard_.session
+        self.readiness = readiness = session.readiness()
+        self.result, self.error = None, ""
+        self.label.setText(readiness.explain())
+        if not session.choose_train(readiness):
+            self.bar.hide()
+            self.cancel.hide()
+            self.status.setText("You can train later from the Segue menu (Retrain now).")
+            self.completeChanged.emit()
+            return
+        self.bar.show()
+        self.cancel.show()
+        self.cancel.setEnabled(True)
+        self.bar.setRange(0, 0)
+        self.status.setText("Training in a separate process…")
+        self.job = TrainingJob(train_args(session.db_path), self)
+        self.job.progress.connect(self._progress)
+        self.job.finished.connect(self._finished)
+        self.job.start()
+        self.completeChanged.emit()
+
+    def _progress(self, event: dict) -> None:
+        total = event.get("epochs") or event.get("total")
+        done = event.get("epoch") or event.get("done")
+        if isinstance(total, int) and isinstance(done, int) and total > 0:
+            self.bar.setRange(0, total)
+            self.bar.setValue(done)
+        parts = [str(event[k]) for k in ("stage", "message") if event.get(k)]
+        if "epoch" in event:
+            parts.append(f"epoch {event['epoch']}")
+        if isinstance(event.get("eta_s"), int | float):
+            parts.append(f"about {round(event['eta_s'])} s left")
+        if "loss" in event:
+            parts.append(f"loss {float(event['loss']):.3f}")
+        if parts:
+            self.status.setText(" · ".join(parts))
+
+    def _finished(self, result: dict | None, error: str) -> None:
+        from player_plugin.ui.report_data import save_curve
+
+        self.result, self.error = result, error
+        if result and self.job is not None:
+            db = open_db(self.wizard_.session.db_path)
+            try:
+                save_curve(db, result.get("model_id"), self.job.curve)
+            finally:
+                db.close()
+        self.cancel.setEnabled(False)
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if result is not None else 0)
+        if error:
+            self.status.setText(
+                f"{error}. Suggestions come from the baselines until a model is trained."
+            )
+        else:
+            promoted = (result or {}).get("promoted")
+            reason = (result or {}).get("reason") or ""
+            self.status.setText(
+                (
+                    "The model is trained and serving."
+                    if promoted
+                    else "Trained, but the baselines do better for now; they keep serving."
+                )
+                + (f" ({reason})" if reason else "")
+            )
+        self.completeChanged.emit()
+
+    def _cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def isComplete(self) -> bool:
+        return self.job is None or not self.job.running
+
+    def cleanupPage(self) -> None:
+        self._cancel()
+
+
+class DonePage(QWizardPage):
+    def __init__(self, wizard: ImportWizard) -> None:
+        super().__init__()
+        self.wizard_ = wizard
+        self.setTitle("Ready")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addStretch(1)
+
+    def initializePage(self) -> None:
+        from player_plugin.store.db import open_db
+        from player_plugin.store.stats import counts
+
+        db = open_db(self.wizard_.session.db_path)
+        try:
+            c = counts(db)
+        finally:
+            db.close()
+        self.label.setText(
+            f"Your library holds {c['tracks']:,} tracks and {c['plays']:,} plays "
+            f"({c['unmatched_plays']:,} history plays wait for a matching file).\n\n"
+            "Play something: the Up next panel suggests what to play after it, and says why. "
+            "Segue keeps learning from what you play and skip; the Segue menu has the model "
+            "report, settings and this wizard."
+        )
+
+
+class ImportWizard(QWizard):
+    """Choose folders → scan → history → first model → done."""
+
+    def __init__(self, db_path: str, parent: QWidget | None = None, *, runner=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import your music — Segue")
+        self.setWindowIcon(icon("segue"))
+        self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
+        self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
+        self.setMinimumSize(640, 440)
+        self.runner = runner or TaskRunner(self)
+        self.session = WizardSession(db_path, self)
+        self.folders_page = FoldersPage(self.session)
+        self.scan_page = ScanPage(self)
+        self.history_page = HistoryPage(self)
+        self.train_page = TrainPage(self)
+        self.done_page = DonePage(self)
+        for page in (
+            self.folders_page,
+            self.scan_page,
+            self.history_page,
+            self.train_page,
+            self.done_page,
+        ):
+            self.addPage(page)
+
+    def reject(self) -> None:
+        """Closing mid-scan or mid-training cancels cleanly; what is stored stays."""
+        self.session.cancel_event.set()
+        self.train_page._cancel()
+        super().reject()

@@ -1,0 +1,144 @@
+"""Render what a user sees to PNG under docs/screenshots/ (offscreen): the main window on the
+demo library with suggestions, the wizard's pages, the settings and the model report.
+
+Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py``. It builds the
+demo in a temporary folder, analyses its audio and trains a model first (a few minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "docs" / "screenshots"
+log = logging.getLogger("screenshots")
+
+
+def prepare(folder: Path, train: bool) -> Path:
+    from player_plugin.demo import build_demo, demo_paths
+    from player_plugin.library.analyze_job import analyse_library
+    from player_plugin.library.import_session import train_args
+    from player_plugin.store.db import open_db
+
+    build_demo(folder)
+    db_path = demo_paths(folder)[1]
+    db = open_db(db_path)
+    try:
+        analyse_library(db)
+    finally:
+        db.close()
+    if train:
+        for attempt in range(2):  # twice: a model history with a retired one to roll back to
+            done = subprocess.run(
+                [sys.executable, *train_args(db_path)], capture_output=True, text=True
+            )
+            log.info("training %d: exit %s %s", attempt, done.returncode, done.stdout.strip())
+            if done.returncode != 0:
+                log.warning("training failed: %s", done.stderr.strip().splitlines()[-1:])
+                break
+    return db_path
+
+
+def wait(app, condition, timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        app.processEvents()
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def save(widget, name: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    widget.grab().save(str(OUT / f"{name}.png"))
+    print(f"wrote docs/screenshots/{name}.png")
+
+
+def shoot(db_path: Path, folder: Path) -> None:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from player_plugin.ui.library_model import PathRole
+    from player_plugin.ui.model_report import ModelReport
+    from player_plugin.ui.player_window import PlayerWindow
+    from player_plugin.ui.settings_dialog import SettingsDialog
+    from player_plugin.ui.wizard import ImportWizard
+
+    app = QApplication.instance() or QApplication([])
+    app.setApplicationName("Segue")
+    settings = QSettings(str(folder / "window.ini"), QSettings.Format.IniFormat)
+    window = PlayerWindow(db_path, settings=settings)
+    window.resize(1320, 820)
+    window.show()
+    model = window.model
+    rows = [r for r in range(model.rowCount()) if model.track(r)["genres"] == ["Jazz"]]
+    got: list = []
+    window.plugin.suggestions_changed.connect(got.append)
+    window.player.play_path(model.data(model.index(rows[0], 0), PathRole))
+    window.player.enqueue(model.data(model.index(rows[1], 0), PathRole))
+    wait(app, lambda: window.player.media.position() > 1500, 10)
+    window.player.pause()
+    wait(app, lambda: bool(got) and bool(got[-1]), 30)
+    wait(app, lambda: False, 0.5)
+    window.table.selectRow(rows[0])
+    save(window, "main-window")
+
+    dialog = SettingsDialog(window.plugin.db, window.plugin.prefs, window)
+    dialog.show()
+    wait(app, lambda: False, 0.3)
+    save(dialog, "settings")
+    dialog.reject()
+
+    report = ModelReport(db_path, window)
+    report.show()
+    wait(app, lambda: False, 0.5)
+    save(report, "model-report")
+    report.close()
+
+    wizard = ImportWizard(str(db_path), window)
+    wizard.resize(720, 500)
+    wizard.show()
+    wait(app, lambda: False, 0.3)
+    save(wizard, "wizard-1-folders")
+    wizard.next()
+    wait(app, lambda: wizard.scan_page.summary is not None, 60)
+    save(wizard, "wizard-2-scan")
+    wizard.next()
+    wizard.history_page.add_files([str(folder / "DEMO-listening-history.json")])
+    wait(app, wizard.history_page.isComplete, 60)
+    save(wizard, "wizard-3-history")
+    wizard.next()
+    wait(app, lambda: False, 3)
+    save(wizard, "wizard-4-training")
+    wait(app, wizard.train_page.isComplete, 600)
+    save(wizard, "wizard-4-trained")
+    wizard.next()
+    save(wizard, "wizard-5-done")
+    wizard.reject()
+    window.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-train", action="store_true", help="skip training the model")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    with tempfile.TemporaryDirectory(prefix="segue-shots-") as tmp:
+        folder = Path(tmp) / "demo"
+        db_path = prepare(folder, train=not args.no_train)
+        shoot(db_path, folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

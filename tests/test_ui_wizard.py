@@ -1,0 +1,111 @@
+"""The import wizard end to end on fixture files: folders → scan (progress, counts, cancel) →
+history (auto-detected, matched counts) → first model or the explanation → done."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from PySide6.QtWidgets import QWizard
+from ui_support import write_library
+
+from player_plugin.library.import_session import MIN_PLAYS_TO_TRAIN
+from player_plugin.ui.wizard import ImportWizard
+
+
+def listenbrainz(path, plays):
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "listened_at": 1_750_000_000 + i * 900,
+                    "track_metadata": {"artist_name": artist, "track_name": title},
+                }
+                for i, (artist, title) in enumerate(plays)
+            ]
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def wizard(qtbot, db_path, db):
+    wizard = ImportWizard(str(db_path))
+    qtbot.addWidget(wizard)
+    wizard.show()
+    yield wizard
+    wizard.reject()
+
+
+def next_page(qtbot, wizard):
+    qtbot.waitUntil(lambda: wizard.button(QWizard.WizardButton.NextButton).isEnabled(), timeout=20_000)
+    wizard.next()
+
+
+def test_wizard_end_to_end_without_enough_history(qtbot, wizard, tmp_path, db):
+    root = tmp_path / "music"
+    write_library(root, artists=3, per_artist=2)
+    assert not wizard.folders_page.isComplete()
+    wizard.folders_page.add_folder(str(root))
+    assert wizard.folders_page.isComplete()
+    wizard.next()
+    assert wizard.currentPage() is wizard.scan_page
+    qtbot.waitUntil(lambda: wizard.scan_page.summary is not None, timeout=20_000)
+    assert wizard.scan_page.summary.added == 6
+    assert "6 added" in wizard.scan_page.label.text()
+    next_page(qtbot, wizard)
+    assert wizard.currentPage() is wizard.history_page
+    lb = listenbrainz(tmp_path / "listens.json", [("Artist A", "Song 00"), ("Artist C", "Song 21"),
+                                                  ("Someone Else", "Elsewhere")])
+    wizard.history_page.add_files([str(lb)])
+    qtbot.waitUntil(lambda: wizard.history_page.isComplete(), timeout=20_000)
+    text = wizard.history_page.list.item(0).text()
+    assert "3 plays read" in text and "2 matched" in text, text
+    next_page(qtbot, wizard)
+    assert wizard.currentPage() is wizard.train_page
+    assert "baselines" in wizard.train_page.label.text()
+    assert str(MIN_PLAYS_TO_TRAIN) in wizard.train_page.label.text()
+    assert wizard.train_page.job is None  # not enough history: nothing started
+    next_page(qtbot, wizard)
+    assert wizard.currentPage() is wizard.done_page
+    assert "6 tracks" in wizard.done_page.label.text()
+    assert db.execute("SELECT count(*) FROM plays").fetchone()[0] == 3  # unmatched kept too
+    assert wizard.session.saved_folders() == [os.fsencode(root)]
+
+
+def test_a_bad_history_file_is_one_clear_line(qtbot, wizard, tmp_path):
+    wizard.folders_page.add_folder(str(tmp_path))
+    wizard.next()
+    next_page(qtbot, wizard)
+    bad = tmp_path / "notes.txt"
+    bad.write_text("this is not a listening history\n")
+    wizard.history_page.add_files([str(bad)])
+    qtbot.waitUntil(lambda: wizard.history_page.isComplete(), timeout=20_000)
+    text = wizard.history_page.list.item(0).text()
+    assert "not imported" in text and "\n" not in text and "Traceback" not in text
+
+
+def test_scan_can_be_cancelled_and_keeps_what_it_read(qtbot, wizard, tmp_path, db):
+    root = tmp_path / "music"
+    write_library(root, artists=2, per_artist=2)
+    wizard.folders_page.add_folder(str(root))
+    wizard.session.cancel_event.set()  # the user pressed Cancel before the first batch
+    wizard.scan_page._cancel()
+    wizard.next()
+    wizard.scan_page._cancel()
+    qtbot.waitUntil(lambda: not wizard.scan_page.running, timeout=20_000)
+    assert wizard.scan_page.isComplete()
+    summary = wizard.scan_page.summary
+    assert summary is not None and (summary.cancelled or summary.added == 4)
+    stored = db.execute("SELECT count(*) FROM tracks").fetchone()[0]
+    assert stored == summary.added + summary.updated
+
+
+def test_a_missing_folder_fails_with_one_line(qtbot, wizard, tmp_path):
+    wizard.folders_page.add_folder(str(tmp_path / "gone"))
+    wizard.next()
+    qtbot.waitUntil(lambda: not wizard.scan_page.running, timeout=20_000)
+    assert wizard.scan_page.error.startswith("not a folder")
+    assert "failed" in wizard.scan_page.label.text()

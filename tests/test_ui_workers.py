@@ -1,0 +1,101 @@
+"""Background work: results reach the GUI thread by signal, stale ones are dropped, errors
+arrive as one line; the trainer-style subprocess streams JSON progress and can be cancelled."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from PySide6.QtCore import QThread
+
+from player_plugin.ui.workers import TaskRunner, TrainingJob
+
+
+def test_result_arrives_on_the_gui_thread(qtbot):
+    runner = TaskRunner()
+    seen: list = []
+    gui = QThread.currentThread()
+    worker_thread: list = []
+
+    def job():
+        worker_thread.append(QThread.currentThread())
+        return 42
+
+    runner.run_task(job, lambda r: seen.append((r, QThread.currentThread())))
+    qtbot.waitUntil(lambda: bool(seen))
+    assert seen[0][0] == 42 and seen[0][1] is gui
+    assert worker_thread[0] is not gui
+
+
+def test_stale_results_are_dropped(qtbot):
+    runner = TaskRunner()
+    release = threading.Event()
+    seen: list = []
+    runner.run_task(lambda: release.wait(5) and "old", seen.append, key="k")
+    runner.run_task(lambda: "new", seen.append, key="k")
+    qtbot.waitUntil(lambda: seen == ["new"])
+    release.set()
+    assert runner.pool.waitForDone(5000)
+    qtbot.wait(50)
+    assert seen == ["new"]
+
+
+def test_errors_come_back_as_one_line(qtbot):
+    runner = TaskRunner()
+    errors: list[str] = []
+
+    def boom():
+        raise OSError("disk on fire\nwith details nobody needs")
+
+    runner.run_task(boom, lambda r: None, on_error=errors.append)
+    qtbot.waitUntil(lambda: bool(errors))
+    assert errors == ["disk on fire"]
+
+
+def test_cancelled_task_result_is_dropped(qtbot):
+    runner = TaskRunner()
+    release = threading.Event()
+    seen: list = []
+    task = runner.run_task(lambda: release.wait(5), seen.append)
+    task.cancel()
+    release.set()
+    assert runner.shutdown(5000)
+    qtbot.wait(50)
+    assert seen == []
+
+
+SCRIPT = """
+import json, sys, time
+for epoch in range(1, 4):
+    print(json.dumps({"stage": "train", "epoch": epoch, "epochs": 3, "loss": 1 / epoch}),
+          file=sys.stderr, flush=True)
+    time.sleep(float(sys.argv[1]))
+print(json.dumps({"model_id": "m1", "promoted": True, "reason": "beats baselines"}))
+"""
+
+
+def test_training_job_streams_json_progress(qtbot):
+    job = TrainingJob(["-c", SCRIPT, "0.01"])
+    events: list[dict] = []
+    job.progress.connect(events.append)
+    with qtbot.waitSignal(job.finished, timeout=20_000) as done:
+        job.start()
+    result, error = done.args
+    assert error == ""
+    assert result["model_id"] == "m1"
+    assert [e["epoch"] for e in events] == [1, 2, 3]
+
+
+def test_training_job_cancel_and_failure_are_reported(qtbot):
+    job = TrainingJob(["-c", SCRIPT, "10"])
+    with qtbot.waitSignal(job.progress, timeout=20_000):
+        job.start()
+    with qtbot.waitSignal(job.finished, timeout=20_000) as done:
+        job.cancel()
+    assert done.args == [None, "training cancelled"]
+    failing = TrainingJob(["-c", "import sys; print('segue: not enough plays', file=sys.stderr);"
+                           " sys.exit(2)"])
+    with qtbot.waitSignal(failing.finished, timeout=20_000) as done:
+        failing.start()
+    assert done.args == [None, "segue: not enough plays"]
+    assert sys.executable  # the trainer runs under the same interpreter

@@ -1,0 +1,122 @@
+"""`python -m training --db DB --out FOLDER [--until MS] [--skip-blind]`: train and export.
+
+Reads the catalogue and the plays before ``--until`` from the store, trains, exports ONNX
+and the manifest into a temporary folder beside ``--out`` and renames it to ``--out`` at
+the very end, so a cancelled or failed run leaves nothing half-written. Progress goes to
+stdout as JSON lines (``{"event": "epoch", "epoch", "loss", "val_loss", "val_ndcg10",
+"eta_s"}``...), ending with ``{"event": "done", ...}``, ``{"event": "cancelled"}`` or
+``{"event": "error", "message"}``. SIGTERM and SIGINT cancel cleanly (exit status 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from dataclasses import fields
+from pathlib import Path
+
+EXIT_ERROR = 2
+EXIT_CANCELLED = 130
+
+
+def _say(event: dict) -> None:
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from training.model import Config
+
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    parser.add_argument("--db", required=True, help="the Segue database to learn from")
+    parser.add_argument("--out", required=True, help="model folder to create")
+    parser.add_argument("--until", type=int, default=None,
+                        help="train only on plays that started before this time (ms UTC)")
+    parser.add_argument("--skip-blind", action="store_true",
+                        help="erase how plays ended (a skip-blind model, for evaluation)")
+    for f in fields(Config):
+        if f.type in ("int", "float"):
+            parser.add_argument("--" + f.name.replace("_", "-"), type=eval(f.type),
+                                default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cancel = threading.Event()
+
+    def _stop(signum, _frame) -> None:
+        cancel.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    out = Path(args.out)
+    if out.exists():
+        _say({"event": "error", "message": f"{out} already exists"})
+        return EXIT_ERROR
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    started = time.monotonic()
+    try:
+        from player_plugin.store.catalogue import load_catalogue, load_plays
+        from player_plugin.store.db import open_db
+        from training.data import Cancelled
+        from training.export import export_model
+        from training.loop import train
+        from training.model import Config
+
+        cfg = Config()
+        for f in fields(Config):
+            value = getattr(args, f.name, None)
+            if value is not None:
+                setattr(cfg, f.name, value)
+        db = open_db(args.db)
+        try:
+            catalogue = load_catalogue(db)
+            plays = load_plays(db, catalogue, until_ms=args.until)
+        finally:
+            db.close()
+        _say({"event": "start", "plays": len(plays), "tracks": len(catalogue),
+              "until": args.until, "blind": args.skip_blind})
+        if cancel.is_set():
+            raise Cancelled
+        trained = train(plays, catalogue, cfg, blind=args.skip_blind, progress=_say,
+                        cancel=cancel)
+        if cancel.is_set():
+            raise Cancelled
+        cutoff = args.until if args.until is not None else (
+            plays[-1].started_at + 1 if plays else 0)
+        meta = {
+            "model_id": out.name,
+            "blind": bool(args.skip_blind),
+            "cutoff_ms": int(cutoff),
+            "data_size": trained.train_plays,
+            "targets": trained.targets,
+            "tracks": len(catalogue),
+            "metrics": {"validation": trained.metrics},
+            "train_seconds": round(time.monotonic() - started, 2),
+        }
+        export_model(trained.model, cfg, trained.vocab, tmp, meta)
+        if cancel.is_set():
+            raise Cancelled
+        tmp.rename(out)
+    except Cancelled:
+        shutil.rmtree(tmp, ignore_errors=True)
+        _say({"event": "cancelled"})
+        return EXIT_CANCELLED
+    except Exception as exc:  # reported as one JSON line; the caller shows it
+        shutil.rmtree(tmp, ignore_errors=True)
+        _say({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
+        return EXIT_ERROR
+    _say({"event": "done", "folder": str(out), "metrics": trained.metrics,
+          "seconds": round(time.monotonic() - started, 2)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Training examples from a play history: one per target play, with sampled candidates.
+
+Each example is the state just before a target play, encoded by the serving code
+(:class:`player_plugin.recommend.features.HistoryState`): the session tower's inputs and,
+for the target (column 0) and its negatives, the history features. Negatives mix hard ones
+(recently played tracks, the last track's Markov successors, tracks by the last artists,
+tracks skipped in this session — skips are negatives as well as inputs) with uniform ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from player_plugin.recommend import features as F
+from player_plugin.recommend.base import Catalogue, Play
+
+
+@dataclass
+class Examples:
+    hist_items: np.ndarray  # int64[P, L], -1 = padding
+    hist_outcome: np.ndarray  # int64[P, L]
+    hist_gap: np.ndarray  # int64[P, L]
+    context: np.ndarray  # float32[P, C]
+    cand_items: np.ndarray  # int64[P, K+1], column 0 is the target
+    cand_feat: np.ndarray  # float16[P, K+1, F]
+    cand_seen: np.ndarray  # bool[P, K+1]: appeared in the history before (ID known)
+    times: np.ndarray  # int64[P]: when the target started
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def take(self, index: np.ndarray) -> Examples:
+        return Examples(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+
+class Cancelled(Exception):
+    """Training was asked to stop."""
+
+
+def _negatives(
+    state: F.HistoryState,
+    target: int,
+    k: int,
+    rng: np.random.Generator,
+    by_artist: dict[int, np.ndarray],
+    blind: bool,
+    hard_share: float,
+    seen_items: list[int],
+) -> np.ndarray:
+    """Hard negatives first (up to ``hard_share`` of *k*), then tracks drawn uniformly from
+    those already played (so the features of the whole played catalogue are represented,
+    not only of recent tracks), then uniformly from the whole catalogue."""
+    pools: list[int] = state.recent_items(16)
+    prev = state.ses_listened[-1] if state.ses_listened else None
+    if prev is not None and prev in state.trans:
+        row = state.trans[prev]
+        pools.extend(sorted(row, key=row.get, reverse=True)[:8])
+    if not blind:
+        pools.extend(state.ses_skips.keys())
+    artists: list[int] = []
+    for item, *_ in reversed(state.plays[-10:]):
+        a = int(state.artist[item])
+        if a and a not in artists:
+            artists.append(a)
+        if len(artists) >= 3:
+            break
+    for a in artists:
+        members = by_artist.get(a)
+        if members is not None:
+            pools.extend(rng.choice(members, size=min(4, len(members)), replace=False).tolist())
+    dec = state.dec30 * np.exp(-np.maximum(state.now - state.dec_t, 0) / (30 * F.DAY_MS))
+    pools.extend(np.argpartition(-dec, min(8, state.n - 1))[:8].tolist())
+    taken: set[int] = {target}
+    out: list[int] = []
+    for item in pools:
+        if item not in taken:
+            taken.add(item)
+            out.append(item)
+            if len(out) >= int(k * hard_share):
+                break
+    while len(out) < int(k * 0.85) and len(seen_items) > len(taken):
+        item = seen_items[int(rng.integers(len(seen_items)))]
+        if item not in taken:
+            taken.add(item)
+            out.append(item)
+    while len(out) < k:
+        item = int(rng.integers(state.n))
+        if item != target:
+            out.append(item)
+    return np.asarray(out[:k], dtype=np.int64)
+
+
+def build_examples(
+    plays: Sequence[Play],
+    catalogue: Catalogue,
+    *,
+    blind: bool,
+    negatives: int,
+    seed: int,
+    hard_share: float = 0.75,
+    first_target: int = 1,
+    cancel: threading.Event | None = None,
+) -> Examples:
+    """Examples for every target play from index *first_target* on. Targets are listened
+    plays (a skip-blind model cannot tell, so every play is a target for it)."""
+    rng = np.random.default_rng(seed)
+    state = F.HistoryState(catalogue, blind=blind)
+    order = np.argsort(catalogue.artist, kind="stable")
+    codes = np.asarray(catalogue.artist)[order]
+    by_artist: dict[int, np.ndarray] = {}
+    if len(order):
+        cuts = np.flatnonzero(np.diff(codes)) + 1
+        for group in np.split(order, cuts):
+            a = int(catalogue.artist[group[0]])
+            if a:
+                by_artist[a] = group
+    rows: dict[str, list] = {k: [] for k in ("items", "hist_outcome", "hist_gap", "context")}
+    cands, feats, seen_rows, times = [], [], [], []
+    seen_items: list[int] = []
+    for index, play in enumerate(plays):
+        if cancel is not None and index % 512 == 0 and cancel.is_set():
+            raise Cancelled
+        if index >= first_target and state.plays and (blind or play.listened):
+            negs = _negatives(state, play.item, negatives, rng, by_artist, blind, hard_share,
+                             seen_items)
+            cand = np.concatenate([[play.item], negs])
+            session = state.session_inputs()
+            for key in rows:
+                rows[key].append(session[key][0])
+            cands.append(cand)
+            feats.append(state.item_features(cand).astype(np.float16))
+            seen_rows.append(state.seen[cand])
+            times.append(play.started_at)
+        if not state.seen[play.item]:
+            seen_items.append(play.item)
+        state.observe(play)
+    p, k1 = len(cands), negatives + 1
+    return Examples(
+        hist_items=np.asarray(rows["items"], dtype=np.int64).reshape(p, F.SEQ_LEN),
+        hist_outcome=np.asarray(rows["hist_outcome"], dtype=np.int64).reshape(p, F.SEQ_LEN),
+        hist_gap=np.asarray(rows["hist_gap"], dtype=np.int64).reshape(p, F.SEQ_LEN),
+        context=np.asarray(rows["context"], dtype=np.float32).reshape(p, F.N_CONTEXT),
+        cand_items=np.asarray(cands, dtype=np.int64).reshape(p, k1),
+        cand_feat=np.asarray(feats, dtype=np.float16).reshape(p, k1, F.N_ITEM_FEATURES),
+        cand_seen=np.asarray(seen_rows, dtype=bool).reshape(p, k1),
+        times=np.asarray(times, dtype=np.int64),
+    )

@@ -1,0 +1,172 @@
+"""The training loop: chronological validation split, early stopping, fixed seeds.
+
+Same plays + same config (seed included) → the same weights: every random draw comes from
+generators seeded by the config, torch runs deterministic kernels on a fixed thread count.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as TF
+
+from player_plugin.recommend import features as F
+from player_plugin.recommend.base import Catalogue, Play
+from training.data import Cancelled, Examples, build_examples
+from training.model import Config, SegueModel
+
+log = logging.getLogger(__name__)
+
+CONTENT_INPUTS = ("artist", "album", "genre", "year", "duration", "audio", "audio_mask")
+
+
+@dataclass
+class Trained:
+    model: SegueModel
+    vocab: F.Vocab
+    metrics: dict
+    train_plays: int
+    targets: int
+
+
+def seed_everything(cfg: Config) -> np.random.Generator:
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(max(1, cfg.threads))
+    torch.use_deterministic_algorithms(True)
+    return np.random.default_rng(cfg.seed)
+
+
+def _scores(
+    model: SegueModel,
+    items: dict[str, torch.Tensor],
+    ex: Examples,
+    drop: np.ndarray | None,
+    hist_drop: np.ndarray | None,
+) -> torch.Tensor:
+    cand_np = ex.cand_items
+    hist_np = np.maximum(ex.hist_items, 0)
+    used, inverse = np.unique(np.concatenate([cand_np.ravel(), hist_np.ravel()]),
+                              return_inverse=True)
+    u = torch.from_numpy(used)
+    content = model.items.content(*(items[k][u] for k in CONTENT_INPUTS))
+    ids = items["item_id"][u]
+    cand = torch.from_numpy(inverse[: cand_np.size].reshape(cand_np.shape))
+    keep = torch.from_numpy(ex.cand_seen if drop is None else ex.cand_seen & ~drop)
+    cand_vec = content[cand] + model.items.item(ids[cand]) * keep.unsqueeze(-1)
+    hist = torch.from_numpy(inverse[cand_np.size :].reshape(hist_np.shape))
+    hmask = torch.from_numpy(ex.hist_items >= 0).unsqueeze(-1).float()
+    hkeep = torch.ones_like(hmask) if hist_drop is None else torch.from_numpy(
+        ~hist_drop).unsqueeze(-1).float()
+    hist_vec = (content[hist] + model.items.item(ids[hist]) * hkeep) * hmask
+    return model.scorer(
+        hist_vec,
+        torch.from_numpy(ex.hist_outcome),
+        torch.from_numpy(ex.hist_gap),
+        torch.from_numpy(ex.context),
+        cand_vec,
+        torch.from_numpy(ex.cand_feat.astype(np.float32)),
+    )
+
+
+def _evaluate(model: SegueModel, items: dict[str, torch.Tensor], ex: Examples) -> dict:
+    model.eval()
+    losses, ndcg = [], []
+    with torch.no_grad():
+        for start in range(0, len(ex), 1024):
+            part = ex.take(np.arange(start, min(start + 1024, len(ex))))
+            s = _scores(model, items, part, None, None)
+            losses.append(TF.cross_entropy(s, torch.zeros(len(part), dtype=torch.long),
+                                           reduction="sum").item())
+            rank = 1 + (s[:, 1:] >= s[:, :1]).sum(dim=1).numpy()
+            ndcg.append(np.where(rank <= 10, 1.0 / np.log2(rank + 1.0), 0.0))
+    n = max(len(ex), 1)
+    return {
+        "val_loss": sum(losses) / n,
+        "val_ndcg10_sampled": float(np.concatenate(ndcg).mean()) if ndcg else 0.0,
+    }
+
+
+def train(
+    plays: Sequence[Play],
+    catalogue: Catalogue,
+    cfg: Config,
+    *,
+    blind: bool = False,
+    progress: Callable[[dict], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Trained:
+    """Train on *plays* (oldest first); the newest ``val_share`` of targets validates."""
+    rng = seed_everything(cfg)
+    emit = progress or (lambda _event: None)
+    vocab = F.build_vocab(catalogue, plays)
+    encoded = F.encode_items(catalogue, vocab)
+    items = {k: torch.from_numpy(v) for k, v in encoded.items()}
+    started = time.monotonic()
+    examples = build_examples(
+        plays, catalogue, blind=blind, negatives=cfg.negatives, seed=cfg.seed,
+        hard_share=cfg.hard_share, cancel=cancel,
+    )
+    n = len(examples)
+    if n < 20:
+        raise ValueError(f"too few plays to train on ({n} targets; need at least 20)")
+    n_val = max(1, int(n * cfg.val_share))
+    train_ex = examples.take(np.arange(n - n_val))
+    val_ex = examples.take(np.arange(n - n_val, n))
+    emit({"event": "data", "targets": n, "train": len(train_ex), "validation": n_val,
+          "seconds": round(time.monotonic() - started, 2)})
+    model = SegueModel(vocab.sizes(), cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    best: dict | None = None
+    best_metrics: dict = {}
+    bad = 0
+    epoch_times: list[float] = []
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.monotonic()
+        model.train()
+        order = rng.permutation(len(train_ex))
+        total, count = 0.0, 0
+        for start in range(0, len(order), cfg.batch):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            part = train_ex.take(order[start : start + cfg.batch])
+            drop = rng.random(part.cand_items.shape) < cfg.id_dropout
+            hist_drop = rng.random(part.hist_items.shape) < cfg.id_dropout
+            s = _scores(model, items, part, drop, hist_drop)
+            loss = TF.cross_entropy(s, torch.zeros(len(part), dtype=torch.long))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(part)
+            count += len(part)
+        metrics = _evaluate(model, items, val_ex)
+        epoch_times.append(time.monotonic() - t0)
+        improved = best is None or metrics["val_loss"] < best_metrics["val_loss"] - 1e-4
+        if improved:
+            best = copy.deepcopy(model.state_dict())
+            best_metrics = {**metrics, "epoch": epoch}
+            bad = 0
+        else:
+            bad += 1
+        stop = bad >= cfg.patience or epoch == cfg.epochs
+        left = 0 if stop else (cfg.epochs - epoch) * float(np.mean(epoch_times))
+        emit({"event": "epoch", "epoch": epoch, "epochs": cfg.epochs,
+              "loss": round(total / max(count, 1), 5),
+              "val_loss": round(metrics["val_loss"], 5),
+              "val_ndcg10": round(metrics["val_ndcg10_sampled"], 5),
+              "eta_s": round(left, 1)})
+        if stop:
+            break
+    assert best is not None
+    model.load_state_dict(best)
+    model.eval()
+    best_metrics = {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v)
+                    for k, v in best_metrics.items()}
+    return Trained(model, vocab, best_metrics, train_plays=len(plays), targets=n)

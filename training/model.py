@@ -1,0 +1,126 @@
+"""The model: a config plus the item tower and the repeat-aware session scorer (PyTorch).
+
+Item tower: track-ID embedding (training-window vocabulary; 0 = unknown) + artist, album,
+genre, year and duration embeddings + an MLP over audio descriptors → a vector, so a track
+never played still gets one from its content.
+
+Scorer: a GRU over the last plays' item vectors, each with how it ended and the gap before
+it, plus time-of-day/session context → a query ``q`` and a gate ``u``. Each candidate's
+score is ``q · v_i`` (two-tower) ``+ (u + w) · h(f_i)`` where ``f_i`` are the cheap history
+features the engine computes in numpy (counts, recency, skips, Markov...) and ``h`` a small
+MLP: the session decides how much repeating, recency or exploring matters now (a soft
+repeat/explore mixture in the spirit of RepeatNet), trained end to end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from player_plugin.recommend import features as F
+
+ITEM_INPUTS = ("item_id", "artist", "album", "genre", "year", "duration", "audio", "audio_mask")
+SCORER_INPUTS = ("hist_vec", "hist_outcome", "hist_gap", "context", "cand_vec", "cand_feat")
+
+
+@dataclass
+class Config:
+    dim: int = 32  # item / query vector size
+    hidden: int = 64  # GRU state
+    feat_hidden: int = 16  # history-feature MLP width
+    dropout: float = 0.1
+    id_dropout: float = 0.2  # share of candidate IDs hidden in training (items seen after
+    # the cutoff are unknown at serving time; their content must carry them)
+    negatives: int = 64  # sampled negatives per target (hard + random)
+    hard_share: float = 0.5  # share of negatives drawn from the hard pools
+    two_tower: int = 1  # 0: history features only (ablation)
+    batch: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-6
+    epochs: int = 12
+    patience: int = 2
+    val_share: float = 0.1  # newest share of the training window kept for validation
+    seed: int = 42
+    threads: int = 2
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class ItemTower(nn.Module):
+    def __init__(self, sizes: dict[str, int], cfg: Config) -> None:
+        super().__init__()
+        d = cfg.dim
+        self.item = nn.Embedding(sizes["items"], d, padding_idx=0)
+        self.artist = nn.Embedding(sizes["artists"], d, padding_idx=0)
+        self.album = nn.Embedding(sizes["albums"], d, padding_idx=0)
+        self.genre = nn.Embedding(sizes["genres"], d, padding_idx=0)
+        self.year = nn.Embedding(F.N_YEARS, d, padding_idx=0)
+        self.duration = nn.Embedding(F.N_DURATIONS, d, padding_idx=0)
+        self.audio = nn.Sequential(nn.Linear(F.AUDIO_DIM, 32), nn.ReLU(), nn.Linear(32, d))
+        for emb in (self.item, self.artist, self.album, self.genre, self.year, self.duration):
+            nn.init.normal_(emb.weight, std=0.05)
+            with torch.no_grad():
+                emb.weight[0].zero_()
+
+    def content(self, artist, album, genre, year, duration, audio, audio_mask):
+        return (
+            self.artist(artist)
+            + self.album(album)
+            + self.genre(genre)
+            + self.year(year)
+            + self.duration(duration)
+            + self._audio(audio, audio_mask)
+        )
+
+    def _audio(self, audio, audio_mask):
+        if not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export() and not bool(
+            audio_mask.any()
+        ):
+            return 0.0
+        return self.audio(audio) * audio_mask
+
+    def forward(self, item_id, artist, album, genre, year, duration, audio, audio_mask):
+        return self.item(item_id) + self.content(
+            artist, album, genre, year, duration, audio, audio_mask
+        )
+
+
+class Scorer(nn.Module):
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        d, h, fh = cfg.dim, cfg.hidden, cfg.feat_hidden
+        self.outcome = nn.Embedding(F.N_OUTCOMES, d)
+        self.gap = nn.Embedding(F.N_GAPS, d)
+        self.gru = nn.GRU(d, h, batch_first=True)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.q_head = nn.Linear(h + F.N_CONTEXT, d)
+        self.u_head = nn.Linear(h + F.N_CONTEXT, fh)
+        self.feat = nn.Sequential(nn.Linear(F.N_ITEM_FEATURES, fh), nn.Tanh())
+        self.feat_out = nn.Linear(fh, 1)
+        self.tower_weight = float(cfg.two_tower)
+        nn.init.zeros_(self.u_head.weight)
+        nn.init.zeros_(self.u_head.bias)
+
+    def forward(self, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
+        mask = (hist_outcome > 0).unsqueeze(-1).to(hist_vec.dtype)
+        x = (hist_vec + self.outcome(hist_outcome) + self.gap(hist_gap)) * mask
+        _, state = self.gru(x)
+        z = torch.cat([self.drop(state[-1]), context], dim=-1)
+        q = self.q_head(z)
+        u = self.u_head(z)
+        hf = self.feat(cand_feat)
+        two_tower = torch.einsum("bnd,bd->bn", cand_vec, q) * self.tower_weight
+        history = torch.einsum("bnf,bf->bn", hf, u) + self.feat_out(hf).squeeze(-1)
+        return two_tower + history
+
+
+class SegueModel(nn.Module):
+    """Both parts, for training; exported to ONNX as two graphs."""
+
+    def __init__(self, sizes: dict[str, int], cfg: Config) -> None:
+        super().__init__()
+        self.items = ItemTower(sizes, cfg)
+        self.scorer = Scorer(cfg)
