@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
@@ -124,8 +125,13 @@ def scan_stall(count: int) -> dict:
     rows = window.model.rowCount()
     message = window.statusBar().currentMessage()
     window.close()
-    return {"files": count, "rows_in_table": rows, "scan_seconds": round(seconds, 2),
-            "last_status": message, **beat.stats()}
+    return {
+        "files": count,
+        "rows_in_table": rows,
+        "scan_seconds": round(seconds, 2),
+        "last_status": message,
+        **beat.stats(),
+    }
 
 
 def table_speed(count: int) -> dict:

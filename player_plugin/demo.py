@@ -378,7 +378,9 @@ def write_history(
                     genre = names[int(rng.choice(len(names), p=weights / weights.sum()))]
                 track = by_genre[genre][int(rng.integers(0, len(by_genre[genre])))]
                 liked = rng.random() < taste[genre].taste
-                ms = track.duration_ms if liked else int(track.duration_ms * rng.uniform(0.15, 0.35))
+                ms = (
+                    track.duration_ms if liked else int(track.duration_ms * rng.uniform(0.15, 0.35))
+                )
                 listens.append(_listen(track, at, ms, "completed" if liked else "skipped"))
                 at += ms + int(rng.integers(500, 3000))
     # the current session: ended ten minutes ago, in the evening mood

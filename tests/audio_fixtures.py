@@ -9,6 +9,7 @@ tags; only ``player_plugin.library.tags`` reads them. Any test can reuse these h
 from __future__ import annotations
 
 import base64
+import io
 import shutil
 import struct
 import subprocess
@@ -26,6 +27,7 @@ import mutagen.oggopus
 import mutagen.oggvorbis
 import mutagen.wave
 import numpy as np
+import pytest
 import soundfile as sf
 
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
@@ -475,10 +477,6 @@ def _fill_ape(ape: mutagen.apev2.APEv2, tags: Mapping[str, Any], cover: bytes | 
 
 
 # --- shared pytest fixture and fault injection ----------------------------------------------
-
-import io  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -25,8 +25,10 @@ def test_demo_builds_a_tagged_library_and_a_labelled_history(demo):
     assert info["tracks"] == len(GENRES) * 2 == info["scanned"]
     assert info["matched"] == info["history_plays"] > 100
     history = json.loads((folder / HISTORY_NAME).read_text())
-    assert all("demo" in p["track_metadata"]["additional_info"]["submission_client"].lower()
-               for p in history)
+    assert all(
+        "demo" in p["track_metadata"]["additional_info"]["submission_client"].lower()
+        for p in history
+    )
     db = open_db(folder / "segue.db")
     try:
         rows = list(db.query("SELECT artist, album, genres, title, duration_ms FROM tracks"))
@@ -51,8 +53,10 @@ def test_demo_genres_differ_in_measured_audio_features(demo):
     db = open_db(folder / "segue.db")
     try:
         ids = {
-            genre: [r[0] for r in db.execute(
-                "SELECT id FROM tracks WHERE genres LIKE ?", [f"%{genre}%"])]
+            genre: [
+                r[0]
+                for r in db.execute("SELECT id FROM tracks WHERE genres LIKE ?", [f"%{genre}%"])
+            ]
             for genre in ("Ambient", "Techno")
         }
         analyse_library(db, track_ids=ids["Ambient"] + ids["Techno"], workers=0)

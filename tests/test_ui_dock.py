@@ -58,9 +58,9 @@ def test_the_dock_shows_suggestions_with_reasons_and_covers(qtbot, db_path, db, 
         for row in dock.rows:
             reason = row.reason.text()
             # an explanation names the track or the fact it rests on
-            assert any(name in reason for name in names) or re.search(
-                r"\d|new to you", reason
-            ), reason
+            assert any(name in reason for name in names) or re.search(r"\d|new to you", reason), (
+                reason
+            )
         assert "suggestions from" in dock.header.text()
         assert not dock.rows[0].findChildren(type(dock.header))[0].pixmap().isNull()
     finally:
@@ -95,7 +95,9 @@ def test_love_not_now_and_never(qtbot, db_path, db, library):
             dock.rows[1].buttons["not_now"].click()
         assert later not in [int(i.track_id) for i in plugin.items]  # gone at once
         dock.rows[[r.track_id for r in dock.rows].index(never)].buttons["never"].click()
-        qtbot.waitUntil(lambda: never not in [int(i.track_id) for i in plugin.items], timeout=10_000)
+        qtbot.waitUntil(
+            lambda: never not in [int(i.track_id) for i in plugin.items], timeout=10_000
+        )
         now = int(time.time() * 1000)
         assert {later, never} <= hidden_track_ids(db, now)
         # "not now" hides for the set time (6 h), "never" for good
@@ -130,17 +132,13 @@ def test_excluded_genres_are_never_suggested(qtbot, db_path, db, library):
     plugin, _ = make(qtbot, db_path, db, suggestions=8, excluded_genres=["jazz", "Techno"])
     try:
         items = start(qtbot, plugin, library[0])
-        genres = {
-            t["genres"] for t in library if int(t["id"]) in {int(i.track_id) for i in items}
-        }
+        genres = {t["genres"] for t in library if int(t["id"]) in {int(i.track_id) for i in items}}
         assert items and not any("Jazz" in g or "Techno" in g for g in genres)
     finally:
         plugin.shutdown()
 
 
-def test_auto_play_appends_the_best_suggestion_when_the_queue_runs_dry(
-    qtbot, db_path, db, library
-):
+def test_auto_play_appends_the_best_suggestion_when_the_queue_runs_dry(qtbot, db_path, db, library):
     plugin, _ = make(qtbot, db_path, db, autoplay=True)
     host = plugin.host
     try:
@@ -153,7 +151,7 @@ def test_auto_play_appends_the_best_suggestion_when_the_queue_runs_dry(
         added = host.queue()[0]
         assert added not in (bytes(library[0]["path"]), bytes(library[1]["path"]))
         host.finish(600, "completed")  # the auto-played track starts and is logged so
-        row = list(db.query("SELECT source FROM plays ORDER BY id DESC LIMIT 1"))[0]
+        row = next(iter(db.query("SELECT source FROM plays ORDER BY id DESC LIMIT 1")))
         assert row["source"] == "autoplay"
         qtbot.waitUntil(lambda: len(host.queue()) == 1, timeout=15_000)  # and refilled
         plugin.set_autoplay(False)

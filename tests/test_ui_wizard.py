@@ -40,7 +40,9 @@ def wizard(qtbot, db_path, db):
 
 
 def next_page(qtbot, wizard):
-    qtbot.waitUntil(lambda: wizard.button(QWizard.WizardButton.NextButton).isEnabled(), timeout=20_000)
+    qtbot.waitUntil(
+        lambda: wizard.button(QWizard.WizardButton.NextButton).isEnabled(), timeout=20_000
+    )
     wizard.next()
 
 
@@ -57,8 +59,10 @@ def test_wizard_end_to_end_without_enough_history(qtbot, wizard, tmp_path, db):
     assert "6 added" in wizard.scan_page.label.text()
     next_page(qtbot, wizard)
     assert wizard.currentPage() is wizard.history_page
-    lb = listenbrainz(tmp_path / "listens.json", [("Artist A", "Song 00"), ("Artist C", "Song 21"),
-                                                  ("Someone Else", "Elsewhere")])
+    lb = listenbrainz(
+        tmp_path / "listens.json",
+        [("Artist A", "Song 00"), ("Artist C", "Song 21"), ("Someone Else", "Elsewhere")],
+    )
     wizard.history_page.add_files([str(lb)])
     qtbot.waitUntil(lambda: wizard.history_page.isComplete(), timeout=20_000)
     text = wizard.history_page.list.item(0).text()

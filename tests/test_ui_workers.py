@@ -93,8 +93,9 @@ def test_training_job_cancel_and_failure_are_reported(qtbot):
     with qtbot.waitSignal(job.finished, timeout=20_000) as done:
         job.cancel()
     assert done.args == [None, "training cancelled"]
-    failing = TrainingJob(["-c", "import sys; print('segue: not enough plays', file=sys.stderr);"
-                           " sys.exit(2)"])
+    failing = TrainingJob(
+        ["-c", "import sys; print('segue: not enough plays', file=sys.stderr); sys.exit(2)"]
+    )
     with qtbot.waitSignal(failing.finished, timeout=20_000) as done:
         failing.start()
     assert done.args == [None, "segue: not enough plays"]

@@ -28,6 +28,7 @@ class Examples:
     cand_items: np.ndarray  # int64[P, K+1], column 0 is the target
     cand_feat: np.ndarray  # float16[P, K+1, F]
     cand_seen: np.ndarray  # bool[P, K+1]: appeared in the history before (ID known)
+    cand_logw: np.ndarray  # float32[P, K+1]: log importance weight (0 for target and hard)
     times: np.ndarray  # int64[P]: when the target started
 
     def __len__(self) -> int:
@@ -50,7 +51,7 @@ def _negatives(
     blind: bool,
     hard_share: float,
     seen_items: list[int],
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Hard negatives first (up to ``hard_share`` of *k*), then tracks drawn uniformly from
     those already played (so the features of the whole played catalogue are represented,
     not only of recent tracks), then uniformly from the whole catalogue."""
@@ -82,16 +83,24 @@ def _negatives(
             out.append(item)
             if len(out) >= int(k * hard_share):
                 break
-    while len(out) < int(k * 0.85) and len(seen_items) > len(taken):
-        item = seen_items[int(rng.integers(len(seen_items)))]
-        if item not in taken:
-            taken.add(item)
-            out.append(item)
+    n_hard = len(out)
+    n_seen = max(int(k * 0.85) - n_hard, 0) if len(seen_items) > 2 * k else 0
+    for _ in range(n_seen):
+        out.append(seen_items[int(rng.integers(len(seen_items)))])
+    n_all = k - len(out)
     while len(out) < k:
-        item = int(rng.integers(state.n))
-        if item != target:
-            out.append(item)
-    return np.asarray(out[:k], dtype=np.int64)
+        out.append(int(rng.integers(state.n)))
+    # Sampled-softmax correction: a uniformly drawn negative stands for 1/q of its pool,
+    # so the loss estimates the full softmax and a flexible scorer cannot learn the
+    # sampling design instead of the ranking.
+    logw = np.zeros(k, dtype=np.float32)
+    if n_seen:
+        logw[n_hard : n_hard + n_seen] = np.log(len(seen_items) / n_seen)
+    if n_all:
+        logw[k - n_all :] = np.log(state.n / n_all)
+    items = np.asarray(out[:k], dtype=np.int64)
+    logw[items == target] = -np.inf
+    return items, logw
 
 
 def build_examples(
@@ -121,17 +130,19 @@ def build_examples(
     rows: dict[str, list] = {k: [] for k in ("items", "hist_outcome", "hist_gap", "context")}
     cands, feats, seen_rows, times = [], [], [], []
     seen_items: list[int] = []
+    logws: list[np.ndarray] = []
     for index, play in enumerate(plays):
         if cancel is not None and index % 512 == 0 and cancel.is_set():
             raise Cancelled
         if index >= first_target and state.plays and (blind or play.listened):
-            negs = _negatives(state, play.item, negatives, rng, by_artist, blind, hard_share,
+            negs, logw = _negatives(state, play.item, negatives, rng, by_artist, blind, hard_share,
                              seen_items)
             cand = np.concatenate([[play.item], negs])
             session = state.session_inputs()
             for key in rows:
                 rows[key].append(session[key][0])
             cands.append(cand)
+            logws.append(np.concatenate([[0.0], logw]))
             feats.append(state.item_features(cand).astype(np.float16))
             seen_rows.append(state.seen[cand])
             times.append(play.started_at)
@@ -147,5 +158,6 @@ def build_examples(
         cand_items=np.asarray(cands, dtype=np.int64).reshape(p, k1),
         cand_feat=np.asarray(feats, dtype=np.float16).reshape(p, k1, F.N_ITEM_FEATURES),
         cand_seen=np.asarray(seen_rows, dtype=bool).reshape(p, k1),
+        cand_logw=np.asarray(logws, dtype=np.float32).reshape(p, k1),
         times=np.asarray(times, dtype=np.int64),
     )

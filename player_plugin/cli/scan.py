@@ -29,10 +29,14 @@ class _ProgressLine:
         self.last = now
         width = shutil.get_terminal_size((80, 20)).columns - 1
         if progress.phase == "walk":
-            text = f"looking for music: {progress.done} files  {progress.current}"
+            text = f"looking for music: {progress.done} files  "
         else:
-            text = f"reading tags: {progress.done}/{progress.total}  {progress.current}"
-        sys.stderr.write("\r" + text[:width].ljust(width))
+            text = f"reading tags: {progress.done}/{progress.total}  "
+        room = width - len(text)
+        current = progress.current
+        if len(current) > room:  # keep the end: the file name is the interesting part
+            current = "…" + current[len(current) - room + 1 :] if room > 1 else ""
+        sys.stderr.write("\r" + (text + current)[:width].ljust(width))
         sys.stderr.flush()
         self.shown = True
 

@@ -35,6 +35,7 @@ SAMPLE_RATE = 22_050
 EXCERPT_SECONDS = 30.0
 MIN_SECONDS = 0.5
 FFMPEG_TIMEOUT_S = 120
+QT_TIMEOUT_S = 30  # it decodes hundreds of times faster than real time, or it is stuck
 
 __all__ = [
     "EXCERPT_SECONDS",
@@ -99,6 +100,11 @@ def _soundfile(path: bytes, seconds: float, sample_rate: int, duration_s: float 
         elif start:
             f.read(start, dtype="float32")  # not seekable: decode up to the excerpt
         samples = f.read(int(length_s * rate), dtype="float32", always_2d=True)
+        if len(samples) < MIN_SECONDS * rate and start and f.seekable():
+            # A truncated file whose header promised more: analyse what is there.
+            f.seek(0)
+            samples = f.read(int(length_s * rate), dtype="float32", always_2d=True)
+            start_s = 0.0
     return _finish(samples, rate, sample_rate), start_s, total_s
 
 
@@ -128,20 +134,27 @@ def _ffmpeg(path: bytes, seconds: float, sample_rate: int, duration_s: float | N
     if duration_s is None:
         duration_s = _probe_duration(path)
     start_s, length_s = _window(duration_s, seconds)
-    command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
-    if start_s:
-        command += ["-ss", f"{start_s:.3f}"]
-    command += ["-i", b"file:" + path, "-t", f"{length_s:.3f}", "-map", "0:a:0", "-vn"]
-    command += ["-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "pipe:1"]
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise DecodeError(path, f"timed out after {FFMPEG_TIMEOUT_S} s") from exc
-    except OSError as exc:
-        raise DecodeError(path, str(exc)) from exc
+
+    def run(start_s: float):
+        command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
+        if start_s:
+            command += ["-ss", f"{start_s:.3f}"]
+        command += ["-i", b"file:" + path, "-t", f"{length_s:.3f}", "-map", "0:a:0", "-vn"]
+        command += ["-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "pipe:1"]
+        try:
+            return subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise DecodeError(path, f"timed out after {FFMPEG_TIMEOUT_S} s") from exc
+        except OSError as exc:
+            raise DecodeError(path, str(exc)) from exc
+
+    done = run(start_s)
+    if done.returncode == 0 and not done.stdout and start_s:
+        start_s = 0.0  # truncated: the middle the header promised is not there
+        done = run(start_s)
     if done.returncode != 0 or not done.stdout:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise DecodeError(path, lines[-1] if lines else f"exit status {done.returncode}")
+        raise DecodeError(path, lines[-1] if lines else "no audio")
     usable = len(done.stdout) // 4 * 4
     samples = np.frombuffer(done.stdout[:usable], dtype="<f4")
     return _finish(samples, sample_rate, sample_rate), start_s, duration_s
@@ -219,7 +232,7 @@ def _qt(path: bytes, seconds: float, sample_rate: int, duration_s: float | None)
     decoder.bufferReady.connect(ready)
     decoder.finished.connect(finish)
     decoder.error.connect(lambda *_: finish(decoder.errorString() or "cannot decode"))
-    QTimer.singleShot(FFMPEG_TIMEOUT_S * 1000, lambda: finish("timed out"))
+    QTimer.singleShot(QT_TIMEOUT_S * 1000, lambda: finish(f"timed out after {QT_TIMEOUT_S} s"))
     decoder.setSource(QUrl.fromLocalFile(os.fsdecode(path)))
     decoder.start()
     if decoder.error() != QAudioDecoder.Error.NoError:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from player_plugin.library import walk as walking
+from player_plugin.library.history.matching import rematch_unmatched
 from player_plugin.library.normalize import match_key
 from player_plugin.library.tags import TagError, TrackTags, read_many, try_read_tags
 from player_plugin.paths import PathLike, display
@@ -53,6 +54,8 @@ class ScanProgress:
 
 @dataclass
 class ScanSummary:
+    """What a scan did; :meth:`as_json` is the ``segue scan --json`` object."""
+
     added: int = 0
     updated: int = 0  # re-read because changed, or restored after being missing
     moved: int = 0
@@ -62,6 +65,7 @@ class ScanSummary:
     seconds: float = 0.0
     cancelled: bool = False
     restored: int = 0  # of ``updated``: missing files that came back
+    rematched: int = 0  # history plays that found their track after this scan
     error_list: list[tuple[bytes, str]] = field(default_factory=list, repr=False)
 
     def as_json(self) -> dict[str, float | int]:
@@ -367,4 +371,8 @@ def scan(
         raise ScanError("no folder to scan")
     if workers is None:
         workers = min(DEFAULT_WORKERS, os.cpu_count() or 1)
-    return _Scan(db, root_list, progress, cancel, workers).run()
+    summary = _Scan(db, root_list, progress, cancel, workers).run()
+    if summary.added or summary.updated or summary.moved:
+        # New tracks may be what earlier imported plays were waiting for.
+        summary.rematched = rematch_unmatched(db)
+    return summary

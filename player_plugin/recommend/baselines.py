@@ -63,7 +63,7 @@ class DecayedCounts:
 class CountingRecommender(Recommender):
     """Shared state for count-based methods: play counts, last play, a backoff prior."""
 
-    backoff_half_life_days = 60.0
+    backoff_half_life_days = 1.0
 
     def reset(self) -> None:
         n = len(self.catalogue)
@@ -93,8 +93,8 @@ class MostPlayed(CountingRecommender):
     """Personal most-played, recency-weighted: recent plays count most, old ones a little."""
 
     name = "most-played"
-    half_life_days = 45.0
-    long_term = 0.02  # weight of the all-time listen count beside the decayed one
+    half_life_days = 1.0
+    long_term = 0.0  # weight of the all-time listen count beside the decayed one
 
     def reset(self) -> None:
         super().reset()

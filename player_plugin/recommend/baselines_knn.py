@@ -21,8 +21,8 @@ class ItemKNN(CountingRecommender):
     cosine-normalised co-occurrence summed over the last few session tracks."""
 
     name = "item-knn"
-    window = 5  # plays either side that count as "near"
-    query_length = 5  # how many of the latest session plays ask for neighbours
+    window = 2  # plays either side that count as "near"
+    query_length = 3  # how many of the latest session plays ask for neighbours
 
     def reset(self) -> None:
         super().reset()
@@ -80,11 +80,15 @@ class SessionKNN(CountingRecommender):
     name = "session-knn"
     k = 100  # neighbour sessions
     sample = 1000  # most recent past sessions per shared track considered
-    query_length = 10  # latest plays of the current session that define it
+    query_length = 3  # latest plays of the current session that define it
+    sequence = True  # weigh neighbours' tracks by how soon they came after the shared one
+    before = 0.5  # ... tracks that came before it count this much of that
+    recency_sessions: float | None = 300.0  # halve a neighbour's weight every R sessions back
 
     def reset(self) -> None:
         super().reset()
         self.sessions: list[np.ndarray] = []  # past sessions: unique items
+        self.orders: list[np.ndarray] = []  # past sessions: items in play order
         self.sessions_of: defaultdict[int, list[int]] = defaultdict(list)
         self.current: list[int] = []
         self._neighbours: tuple[np.ndarray, np.ndarray] | None = None
@@ -92,9 +96,11 @@ class SessionKNN(CountingRecommender):
     def _close_session(self) -> None:
         if not self.current:
             return
-        items = np.unique(np.asarray(self.current, dtype=np.int64))
+        order = np.asarray(self.current, dtype=np.int64)
+        items = np.unique(order)
         sid = len(self.sessions)
         self.sessions.append(items)
+        self.orders.append(order)
         for item in items.tolist():
             self.sessions_of[item].append(sid)
         self.current = []
@@ -133,6 +139,8 @@ class SessionKNN(CountingRecommender):
         candidates = np.flatnonzero(sims)
         lengths = np.fromiter((len(self.sessions[s]) for s in candidates), np.float64)
         sim = sims[candidates] / np.sqrt(lengths * len(query))
+        if self.recency_sessions:
+            sim = sim * np.exp2(-(len(self.sessions) - 1 - candidates) / self.recency_sessions)
         if len(candidates) > self.k:
             top = np.argpartition(-sim, self.k - 1)[: self.k]
             candidates, sim = candidates[top], sim[top]
@@ -142,11 +150,34 @@ class SessionKNN(CountingRecommender):
         candidates, sim = self._find_neighbours()
         self._neighbours = (candidates, sim)
         main = np.zeros(len(self.catalogue), dtype=np.float64)
-        if len(candidates):
+        if len(candidates) and self.sequence and self.current:
+            main += self._sequence_scores(candidates, sim)
+        elif len(candidates):
             items = np.concatenate([self.sessions[s] for s in candidates])
             weights = np.repeat(sim, [len(self.sessions[s]) for s in candidates])
             main += np.bincount(items, weights, minlength=len(self.catalogue))
         return self.with_backoff(main)
+
+    def _sequence_scores(self, candidates: np.ndarray, sim: np.ndarray) -> np.ndarray:
+        """Each neighbour's tracks weighted by their distance from where it last played a
+        track of the current session (the latest such track first)."""
+        query = self.current[-self.query_length :]
+        recency = {item: k for k, item in enumerate(query)}  # later = more recent
+        items, weights = [], []
+        for s, similarity in zip(candidates.tolist(), sim.tolist(), strict=True):
+            order = self.orders[s]
+            best_pos, best_rank = -1, -1
+            for pos, item in enumerate(order.tolist()):
+                rank = recency.get(item, -1)
+                if rank >= best_rank and rank >= 0:
+                    best_pos, best_rank = pos, rank
+            distance = np.arange(len(order)) - best_pos
+            w = np.where(distance > 0, 1.0 / np.maximum(distance, 1), self.before / (1.0 + np.abs(distance)))
+            items.append(order)
+            weights.append(similarity * w)
+        return np.bincount(
+            np.concatenate(items), np.concatenate(weights), minlength=len(self.catalogue)
+        )
 
     def explain(self, item: int) -> str | None:
         candidates, sim = self._neighbours or self._find_neighbours()

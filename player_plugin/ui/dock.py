@@ -4,12 +4,13 @@ cover, and the actions play next, add to queue, love, not now, never suggest."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
+    QScrollArea,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -49,6 +50,7 @@ class SuggestionRow(QWidget):
         layout.addWidget(cover, 0, Qt.AlignmentFlag.AlignTop)
         text = QVBoxLayout()
         text.setSpacing(1)
+        self.setToolTip("Double-click: play next")
         title = QLabel(f"<b>{_escape(item.title or '?')}</b>")
         title.setTextFormat(Qt.TextFormat.RichText)
         artist = QLabel(_escape(item.artist or "Unknown artist"))
@@ -77,6 +79,10 @@ class SuggestionRow(QWidget):
         buttons.addStretch(1)
         text.addLayout(buttons)
         layout.addLayout(text, 1)
+        self._play_next = plugin.play_next
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self._play_next(self.track_id)
 
 
 def _escape(text: str) -> str:
@@ -93,22 +99,33 @@ class UpNextDock(QDockWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
         self.header = QLabel("Suggestions appear when a track plays.")
+        self.header.setObjectName("header")
         self.header.setWordWrap(True)
-        self.header.setContentsMargins(8, 6, 8, 2)
-        self.list = QListWidget()
-        self.list.setSelectionMode(QListWidget.SelectionMode.NoSelection)
-        self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
-        self.list.itemDoubleClicked.connect(self._double_clicked)
+        self.header.setContentsMargins(8, 6, 8, 6)
+        self.header.setStyleSheet("color: palette(mid);")
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list = QWidget()
+        self.list_layout = QVBoxLayout(self.list)
+        self.list_layout.setContentsMargins(0, 0, 0, 0)
+        self.list_layout.setSpacing(0)
+        self.list_layout.addStretch(1)
+        self.scroll.setWidget(self.list)
         layout.addWidget(self.header)
-        layout.addWidget(self.list, 1)
+        layout.addWidget(self.scroll, 1)
         self.setWidget(body)
         self.setMinimumWidth(300)
         self.rows: list[SuggestionRow] = []
         plugin.suggestions_changed.connect(self.show_items)
 
     def show_items(self, items) -> None:
-        self.list.clear()
+        for row in self.rows:
+            self.list_layout.removeWidget(row)
+            row.deleteLater()
         self.rows = []
         method = self.plugin.method
         if items:
@@ -116,13 +133,10 @@ class UpNextDock(QDockWidget):
             self.header.setText(f"{len(items)} suggestions from {source}")
         else:
             self.header.setText("No suggestions yet: import a library and play something.")
-        for item in items:
+        for position, item in enumerate(items):
             row = SuggestionRow(item, self.plugin)
-            entry = QListWidgetItem(self.list)
-            entry.setData(Qt.ItemDataRole.UserRole, int(item.track_id))
-            entry.setSizeHint(row.sizeHint())
-            self.list.setItemWidget(entry, row)
+            if position % 2:
+                row.setAutoFillBackground(True)
+                row.setBackgroundRole(QPalette.ColorRole.AlternateBase)
+            self.list_layout.insertWidget(position, row)
             self.rows.append(row)
-
-    def _double_clicked(self, entry: QListWidgetItem) -> None:
-        self.plugin.play_next(int(entry.data(Qt.ItemDataRole.UserRole)))

@@ -152,8 +152,10 @@ class ModelReport(QDialog):
         chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
         series.attachAxis(axis_x)
         axis_y = QValueAxis()
-        top = max((float(v.get(m) or 0) for v in data.methods.values() for m in data.metric_names),
-                  default=1.0)
+        top = max(
+            (float(v.get(m) or 0) for v in data.methods.values() for m in data.metric_names),
+            default=1.0,
+        )
         axis_y.setRange(0, max(top * 1.15, 0.01))
         axis_y.setLabelFormat("%.2f")
         chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)

@@ -89,6 +89,8 @@ class PlayerWindow(QMainWindow):
         self._rescan_pending = False
         self._build()
         self.plugin.install(self)
+        self.resizeDocks([self.queue_dock, self.plugin.dock], [180, 520], Qt.Orientation.Vertical)
+        self.resizeDocks([self.plugin.dock], [360], Qt.Orientation.Horizontal)
         self._build_menus()
         self._connect()
         self.watcher = QFileSystemWatcher(self)
@@ -154,6 +156,7 @@ class PlayerWindow(QMainWindow):
         header.setStretchLastSection(False)
         for col, width in enumerate((260, 180, 200, 120, 60, 70)):
             self.table.setColumnWidth(col, width)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         layout.addWidget(self.table, 1)
         self.setCentralWidget(central)
@@ -507,6 +510,7 @@ class PlayerWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Save the window state; end the play as stopped; stop scans and training cleanly."""
         self.save_state()
+        self.plugin.closing = True  # the last play ends now: no retraining on the way out
         if self._scan_cancel is not None:
             self._scan_cancel.set()
         self.player.shutdown()

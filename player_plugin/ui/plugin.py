@@ -105,6 +105,7 @@ class SeguePlugin(QObject):
         self._open: dict[bytes, int] = {}  # path -> play id being written
         self._sources: dict[bytes, str] = {}  # paths the plugin queued -> play source
         self._autoplay_pending = False
+        self.closing = False  # set while the host shuts down: no new work starts
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.timeout.connect(self._idle_timeout)
@@ -214,6 +215,8 @@ class SeguePlugin(QObject):
     # -- suggestions ------------------------------------------------------------------
     def refresh(self) -> None:
         """Recompute suggestions in the background; the newest request wins."""
+        if self.closing:
+            return
         current = self.host.current_track()
         skip = {bytes(p) for p in self.host.queue()}
         if current is not None:
@@ -242,7 +245,7 @@ class SeguePlugin(QObject):
 
     def _maybe_autoplay(self) -> None:
         """When the queue runs dry while a track plays, append the best suggestion."""
-        if not self.prefs.autoplay or self._autoplay_pending:
+        if not self.prefs.autoplay or self._autoplay_pending or self.closing:
             return
         current = self.host.current_track()
         if current is None or self.host.queue():
@@ -335,13 +338,13 @@ class SeguePlugin(QObject):
         return library_view.plays_since(self.db, since)
 
     def _check_retrain(self) -> None:
-        if self.prefs.retrain_policy != "plays" or self.training_running:
+        if self.prefs.retrain_policy != "plays" or self.training_running or self.closing:
             return
         if self.new_plays_since_training() >= self.prefs.retrain_after_plays:
             self.retrain(reason="after new plays")
 
     def _idle_timeout(self) -> None:
-        if self.prefs.retrain_policy != "idle" or self.training_running:
+        if self.prefs.retrain_policy != "idle" or self.training_running or self.closing:
             return
         if self.host.current_track() is None and self.new_plays_since_training() > 0:
             self.retrain(reason="while idle")
@@ -434,6 +437,7 @@ class SeguePlugin(QObject):
     # -- shutting down ----------------------------------------------------------------
     def shutdown(self) -> None:
         """Complete any open play, stop training cleanly, wait for workers: loses nothing."""
+        self.closing = True
         self._idle.stop()
         if self.training_running:
             self.training.cancel()

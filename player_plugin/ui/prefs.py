@@ -14,6 +14,7 @@ import sqlite_utils
 
 RETRAIN_POLICIES = ("plays", "idle", "manual")
 RERANK_KEY = "recommend.rerank"  # read by recommend.service when no settings are passed
+PROVIDER_KEY = "recommend.provider"  # the execution provider the model should run on
 DEFAULT_EXCLUDED_GENRES = ["Audiobook", "Podcast", "Spoken Word"]
 
 
@@ -50,6 +51,7 @@ class Prefs:
                 set_setting(db, f"ui.{name}", value)
             # the re-ranker's own key, so `segue recommend` follows the GUI's knobs
             set_setting(db, RERANK_KEY, self.rerank_settings(for_service=True))
+            set_setting(db, PROVIDER_KEY, self.provider or None)
 
     def rerank_settings(self, *, for_service: bool = False) -> dict[str, Any]:
         """What the re-ranker reads (``recommend.rerank.RerankSettings`` fields), plus the

@@ -56,8 +56,10 @@ def find_methods(metrics: Any, depth: int = 0) -> dict[str, dict[str, float]]:
 
 def find_curve(metrics: Any, depth: int = 0) -> list[dict]:
     """Epoch points (``epoch`` plus ``loss``/``val_loss``) anywhere in the metrics."""
-    if isinstance(metrics, list) and metrics and all(
-        isinstance(p, dict) and "epoch" in p for p in metrics
+    if (
+        isinstance(metrics, list)
+        and metrics
+        and all(isinstance(p, dict) and "epoch" in p for p in metrics)
     ):
         return metrics
     if isinstance(metrics, dict) and depth < 4:

@@ -33,21 +33,14 @@ from player_plugin.ui.icons import icon
 from player_plugin.ui.prefs import Prefs
 
 
-def provider_choices() -> tuple[list[str], str | None]:
-    """(available execution providers, the one serving now or None)."""
-    from player_plugin.recommend import engine
+def provider_choices(db: sqlite_utils.Database, wanted: str) -> tuple[list[str], str | None]:
+    """(available execution providers, the one serving the active model, or None when the
+    baselines serve): the engine takes *wanted* when this build has it, else the CPU."""
+    from player_plugin.recommend.engine import available_providers, choose_provider
+    from player_plugin.store.stats import active_model
 
-    available = list(engine.available_providers())
-    serving = None
-    for name in ("serving_provider", "active_provider"):
-        fn = getattr(engine, name, None)
-        if callable(fn):
-            try:
-                serving = fn()
-            except Exception:
-                serving = None
-            break
-    return available, serving
+    serving = choose_provider(wanted or None) if active_model(db) is not None else None
+    return list(available_providers()), serving
 
 
 class SettingsDialog(QDialog):
@@ -129,7 +122,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(box)
         self.provider = QComboBox()
         self.provider.setObjectName("provider")
-        available, serving = provider_choices()
+        available, serving = provider_choices(db, self.prefs.provider)
         self.provider.addItem("Automatic (the fastest available)", "")
         for name in available:
             label = f"{name}  (serving now)" if name == serving else name

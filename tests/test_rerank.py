@@ -1,0 +1,167 @@
+"""The re-ranker's rules and the explanations, each naming the track or fact it rests on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from player_plugin.recommend.base import Catalogue, Play
+from player_plugin.recommend.baselines import make_baseline
+from player_plugin.recommend.explain import (
+    history_reason,
+    last_played_fact,
+    play_count_fact,
+    session_artist_reason,
+)
+from player_plugin.recommend.rerank import Reranker, RerankSettings
+
+DAY = 24 * 3600 * 1000
+T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)
+
+
+def catalogue(n: int = 20, per_artist: int = 4) -> Catalogue:
+    artist = (np.arange(n) // per_artist + 1).astype(np.int32)
+    return Catalogue(
+        track_ids=np.arange(n, dtype=np.int64) + 1,
+        titles=[f"T{i}" for i in range(n)],
+        artist=artist,
+        artist_names=[""] + [f"A{a}" for a in range(1, n // per_artist + 2)],
+        album=artist.copy(),
+        album_names=[""] + [f"L{a}" for a in range(1, n // per_artist + 2)],
+    )
+
+
+def descending(n: int = 20) -> np.ndarray:
+    return np.arange(n, 0, -1, dtype=np.float32)  # item 0 best, then 1, ...
+
+
+def test_never_the_current_track_or_the_last_played():
+    cat = catalogue()
+    rr = Reranker(cat, RerankSettings(exclude_last=3, artist_window=0))
+    rr.fit([Play(i, T0 + i * 60_000) for i in (5, 0, 1, 2)])
+    out = rr.rerank(descending(), 5)
+    assert out == [3, 4, 5, 6, 7]  # 0, 1, 2 are the last three; 5 was before them
+
+
+def test_hidden_tracks_are_left_out():
+    cat = catalogue()
+    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0))
+    assert rr.rerank(descending(), 3, hidden={0, 2}) == [1, 3, 4]
+
+
+def test_skipped_repeatedly_of_late_is_left_out_until_listened_again():
+    cat = catalogue()
+    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0, skip_limit=2, skip_days=30))
+    rr.fit([Play(0, T0, 10_000, "skipped"), Play(0, T0 + DAY, 10_000, "skipped")])
+    assert 0 not in rr.rerank(descending(), 5)
+    # Skips long ago do not count.
+    assert 0 in rr.rerank(descending(), 5, now_ms=T0 + 90 * DAY)
+    rr.observe(Play(0, T0 + 2 * DAY, 200_000, "listened"))
+    assert 0 in rr.rerank(descending(), 5)
+
+
+def test_no_artist_again_within_the_window():
+    cat = catalogue()  # artists: items 0-3 -> 1, 4-7 -> 2, ...
+    rr = Reranker(cat, RerankSettings(exclude_last=1, artist_window=2))
+    rr.observe(Play(19, T0))  # current track: artist 5
+    out = rr.rerank(descending(), 6)
+    artists = [int(cat.artist[i]) for i in out]
+    for k in range(1, len(artists)):
+        assert artists[k] != artists[k - 1]
+        if k >= 2:
+            assert artists[k] != artists[k - 2]
+    assert out[0] == 0
+
+
+def test_artist_rule_gives_way_when_nothing_else_is_left():
+    cat = catalogue(n=4, per_artist=4)  # one artist only
+    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=3))
+    assert rr.rerank(descending(4), 4) == [0, 1, 2, 3]
+
+
+def test_discover_knob_sets_the_share_of_never_played():
+    cat = catalogue()
+    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0))
+    rr.fit([Play(i, T0 + i) for i in range(10)])  # items 0-9 played, 10-19 never
+    scores = descending()
+    familiar = rr.rerank(scores, 10, discover=0.0)
+    assert all(i < 10 for i in familiar)
+    discover = rr.rerank(scores, 10, discover=1.0)
+    assert all(i >= 10 for i in discover)
+    half = rr.rerank(scores, 10, discover=0.5)
+    assert sum(i >= 10 for i in half) == 5
+    assert rr.rerank(scores, 10, discover=None) == list(range(10))
+
+
+def test_discover_from_settings_is_the_default():
+    cat = catalogue()
+    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0, discover=1.0))
+    rr.fit([Play(i, T0 + i) for i in range(10)])
+    assert all(i >= 10 for i in rr.rerank(descending(), 5))
+
+
+def test_settings_from_mapping_ignores_unknown_keys():
+    s = RerankSettings.from_mapping({"discover": 0.3, "bogus": 1})
+    assert s.discover == 0.3 and s.exclude_last == RerankSettings().exclude_last
+
+
+def test_nan_scores_are_never_suggested():
+    cat = catalogue()
+    scores = descending()
+    scores[0] = np.nan
+    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0))
+    assert rr.rerank(scores, 3) == [1, 2, 3]
+
+
+# Explanations name the fact.
+
+
+def test_a_lot_in_a_month():
+    plays = [Play(3, T0 + k * 3600_000) for k in range(6)]  # six plays in March 2024
+    assert play_count_fact(plays, 3) == "you played this a lot in March 2024 (6 times)"
+    assert play_count_fact(plays[:2], 3) == "you played this 2 times"
+    assert play_count_fact(plays, 4) == "new to you"
+
+
+def test_not_heard_for_months():
+    plays = [Play(3, T0)]
+    assert last_played_fact(plays, 3, now_ms=T0 + 245 * DAY) == "not heard for 8 months"
+    assert last_played_fact(plays, 3, now_ms=T0 + 3 * 3600_000) == "you played this 3 hours ago"
+    cat = catalogue()
+    assert history_reason(plays, 3, cat, now_ms=T0 + 245 * DAY) == "not heard for 8 months"
+
+
+def test_new_track_by_a_known_artist_names_the_artist():
+    cat = catalogue()
+    plays = [Play(0, T0), Play(1, T0 + DAY)]
+    assert history_reason(plays, 2, cat, now_ms=T0 + 2 * DAY) == (
+        "new to you, by A1 (you played them 2 times)"
+    )
+    assert history_reason(plays, 12, cat, now_ms=T0) == "new to you"
+
+
+def test_same_artist_names_the_session_track():
+    cat = catalogue()
+    assert session_artist_reason([Play(1, T0)], 2, cat) == "same artist as A1 – T1"
+    assert session_artist_reason([Play(5, T0)], 2, cat) is None
+
+
+def test_markov_says_what_it_follows():
+    cat = catalogue()
+    rec = make_baseline("markov")
+    plays = [Play(0, T0), Play(1, T0 + 60_000), Play(0, T0 + DAY), Play(1, T0 + DAY + 60_000)]
+    rec.fit([*plays, Play(0, T0 + 2 * DAY)], cat)
+    assert rec.suggest(1) == [1]
+    assert rec.explain(1) == "often follows A1 – T0 (2 times before)"
+    assert rec.explain(7) is None
+
+
+def test_content_names_the_shared_artist_or_album():
+    cat = catalogue()
+    cat.album = np.arange(len(cat), dtype=np.int32) % 2 + 1  # two albums across artists
+    cat.album_names = ["", "X", "Y"]
+    rec = make_baseline("content")
+    rec.fit([Play(0, T0)], cat)
+    assert rec.explain(2) == "from the same album as A1 – T0"
+    assert rec.explain(1) == "same artist as A1 – T0"
