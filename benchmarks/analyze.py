@@ -7,8 +7,9 @@
    and M4A (the last through the ffmpeg fallback, when ffmpeg is installed).
 2. Scans them into a fresh store and times `analyse_library` with a pool of workers, from
    the pool's start (spawn and librosa warm-up included) to the last commit. Reports
-   tracks/s, the CPU seconds the workers used per track (robust to other load), the load
-   average, and how often tempo and key match the generated truth.
+   tracks/s, the CPU seconds the workers used (their start included), the load average,
+   and how often tempo and key match the generated truth; then, in this process once warm,
+   the CPU seconds per track: the figure other processes' load cannot distort.
 3. The same on real music (Debian's wesnoth-1.16-music: 41 Ogg Vorbis tracks, GPL) when
    present, with the spread (min/median/max) of every scalar feature.
 
@@ -36,6 +37,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from player_plugin.library.analysis import analyse_file, warm_up  # noqa: E402
 from player_plugin.library.analyze_job import analyse_library, default_workers  # noqa: E402
 from player_plugin.library.scanner import scan  # noqa: E402
 from player_plugin.store import open_db  # noqa: E402
@@ -209,6 +211,37 @@ def measure(folder: Path, workers: int) -> tuple[dict, list[dict]]:
     return timing, rows
 
 
+def _cpu_self_and_children() -> float:
+    return sum(
+        u.ru_utime + u.ru_stime
+        for u in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+
+
+def steady_cpu(folder: Path, count: int) -> dict:
+    """CPU seconds per track in this process once warmed up (decode + analysis, ffmpeg
+    included): the figure other helpers' load cannot distort. 2 / it = tracks/s that two
+    idle cores would reach, less the pool's start."""
+    files = sorted(p for p in folder.iterdir() if p.name != "truth.json" and p.is_file())
+    files = files[:count]
+    warm_up()
+    cpu = _cpu_self_and_children()
+    start = time.perf_counter()
+    for path in files:
+        analyse_file(path)
+    cpu = _cpu_self_and_children() - cpu
+    per_track = cpu / len(files)
+    return {
+        "tracks": len(files),
+        "cpu_s_per_track": round(per_track, 3),
+        "wall_s_per_track": round((time.perf_counter() - start) / len(files), 3),
+        "projected_tracks_per_s_on_2_idle_cores": round(2 / per_track, 2),
+    }
+
+
 def spread(rows: list[dict]) -> dict:
     good = [r for r in rows if r.get("error") is None]
     out: dict = {}
@@ -281,6 +314,7 @@ def main() -> None:
             "track_seconds": SECONDS,
             "formats": sorted({Path(n).suffix for n in truth}),
             "accuracy": accuracy([r for r in rows if r.get("error") is None], truth),
+            "in_process": steady_cpu(folder, 12),
             "spread": spread(rows),
         },
     }
@@ -290,6 +324,7 @@ def main() -> None:
         result["real"] = {
             "source": str(args.real),
             **timing,
+            "in_process": steady_cpu(args.real, 12),
             "spread": spread(rows),
             "errors": [(r["name"], r["error"]) for r in rows if r.get("error")],
         }

@@ -347,7 +347,7 @@ def write_history(
     path: Path,
     *,
     seed: int = 7,
-    days: int = 42,
+    days: int = 84,
     now_ms: int | None = None,
 ) -> int:
     """An invented listening history (ListenBrainz JSON, labelled demo); plays written.

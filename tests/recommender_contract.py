@@ -54,7 +54,10 @@ def contract_history() -> tuple[list[Play], list[Play]]:
             t += 4 * 60 * 1000
         t += 2 * HOUR_MS
         session += 1
-    current = [Play(0, t, 200_000, "listened", session), Play(1, t + 240_000, 200_000, "listened", session)]
+    current = [
+        Play(0, t, 200_000, "listened", session),
+        Play(1, t + 240_000, 200_000, "listened", session),
+    ]
     return plays, current
 
 

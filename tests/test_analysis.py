@@ -117,10 +117,12 @@ def test_a_steady_signal_has_little_dynamic_range_and_a_changing_one_more():
     assert analyse_signal(swell.astype(np.float32))["dynamic_range_db"] > 15
 
 
-def test_silence_is_described_without_errors():
-    found = analyse_signal(np.zeros(3 * SR, dtype=np.float32))
+@pytest.mark.parametrize("level", [0.0, 1e-5])
+def test_silence_and_hiss_have_no_beat_and_no_key(level):
+    y = level * np.random.default_rng(3).standard_normal(3 * SR) + click_track(120, 3.0) * level
+    found = analyse_signal(y.astype(np.float32))
     assert found["loudness_lufs"] == -70.0
-    assert found["tempo_bpm"] is None and found["key"] is None
+    assert found["tempo_bpm"] is None and found["key"] is None and found["beat_strength"] == 0
     vector = to_vector(found)
     assert vector.shape == (VECTOR_SIZE,) and np.all(np.isfinite(vector))
 

@@ -94,6 +94,8 @@ def test_summary_point_values_are_hand_computed():
     assert m["coverage"] == pytest.approx(4 / 100)
     low, high = m["mrr_ci"]
     assert low <= m["mrr"] <= high
+    low, high = m["coverage_ci"]
+    assert low <= m["coverage"] <= high
     new = summary.figures("m", "new")
     assert new["hr@10"] == pytest.approx(0.5)
     assert new["mrr"] == pytest.approx((0.5 + 0.05) / 2)

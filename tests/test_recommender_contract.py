@@ -1,18 +1,18 @@
-"""Every recommender passes one contract on data with a known answer (tests/recommender_contract.py)."""
+"""Every baseline passes the one recommender contract (tests/recommender_contract.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from player_plugin.recommend.base import Recommender
-from player_plugin.recommend.baselines import baseline_names, make_baseline
 from recommender_contract import (
     check_contract,
     check_unplayed_first,
     contract_catalogue,
     contract_history,
 )
+
+from player_plugin.recommend.base import Recommender
+from player_plugin.recommend.baselines import baseline_names, make_baseline
 
 DIAGNOSTICS = {"random-unplayed", "unplayed-same-artist"}
 RANKERS = [name for name in baseline_names() if name not in DIAGNOSTICS]

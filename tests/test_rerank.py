@@ -72,6 +72,15 @@ def test_no_artist_again_within_the_window():
         if k >= 2:
             assert artists[k] != artists[k - 2]
     assert out[0] == 0
+    assert out[:3] == [0, 4, 8]
+
+
+def test_artist_window_may_count_the_current_track():
+    cat = catalogue()
+    rr = Reranker(cat, RerankSettings(exclude_last=1, artist_window=2, artist_after_current=True))
+    rr.observe(Play(3, T0))  # current track: artist 1, whose tracks score best
+    out = rr.rerank(descending(), 3)
+    assert out == [4, 8, 0]
 
 
 def test_artist_rule_gives_way_when_nothing_else_is_left():

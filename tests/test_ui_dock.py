@@ -16,6 +16,7 @@ from player_plugin.store import library_view
 from player_plugin.store.feedback import hidden_track_ids, loved_track_ids
 from player_plugin.ui.plugin import SeguePlugin
 from player_plugin.ui.prefs import Prefs
+from player_plugin.ui.settings_dialog import SettingsDialog
 
 HOUR_MS = 3600 * 1000
 
@@ -116,24 +117,56 @@ def share_never_played(db, items) -> float:
     return len(library_view.never_played_ids(db, ids)) / len(ids)
 
 
-@pytest.mark.parametrize("discover", [0.0, 1.0])
-def test_the_discover_knob_sets_the_share_of_never_played(qtbot, db_path, db, library, discover):
+@pytest.mark.parametrize("slider", [0, 100])
+def test_the_discover_slider_sets_the_share_of_never_played(qtbot, db_path, db, library, slider):
     # (no artist rule here: with 24 tracks it would force a fallback and blur the knob)
-    plugin, _ = make(qtbot, db_path, db, suggestions=4, discover=discover, artist_window=0)
+    plugin, _ = make(qtbot, db_path, db, suggestions=4, discover=0.5, artist_window=0)
     try:
-        items = start(qtbot, plugin, library[0])
-        assert len(items) == 4
-        assert share_never_played(db, items) == discover
+        start(qtbot, plugin, library[0])
+        dialog = SettingsDialog(plugin.db, plugin.prefs)
+        qtbot.addWidget(dialog)
+        dialog.discover.setValue(slider)  # the user drags the slider and presses OK
+        dialog.accept()
+        with qtbot.waitSignal(plugin.suggestions_changed, timeout=15_000):
+            plugin.apply_prefs(dialog.prefs)
+        assert len(plugin.items) == 4
+        assert share_never_played(db, plugin.items) == slider / 100
     finally:
         plugin.shutdown()
 
 
-def test_excluded_genres_are_never_suggested(qtbot, db_path, db, library):
-    plugin, _ = make(qtbot, db_path, db, suggestions=8, excluded_genres=["jazz", "Techno"])
+def repeats_within(artists: list[str], window: int) -> int:
+    return sum(artists[k] in artists[max(0, k - window) : k] for k in range(1, len(artists)))
+
+
+def test_the_artist_repeat_window(qtbot, db_path, db, library):
+    found = {}
+    for window in (0, 3):
+        plugin, _ = make(qtbot, db_path, db, suggestions=8, artist_window=window, discover=0.5)
+        try:
+            found[window] = [i.artist for i in start(qtbot, plugin, library[0])]
+            plugin.host.finish(600, "completed")
+        finally:
+            plugin.shutdown()
+    assert repeats_within(found[3], 3) == 0
+    assert repeats_within(found[0], 3) > 0  # without the rule, artists do repeat here
+
+
+def test_excluded_genres_and_folders_are_never_suggested(qtbot, db_path, db, library, music):
+    plugin, _ = make(
+        qtbot,
+        db_path,
+        db,
+        suggestions=5,
+        excluded_genres=["jazz", "Techno"],
+        excluded_folders=[str(music / "Artist C")],
+    )
     try:
-        items = start(qtbot, plugin, library[0])
-        genres = {t["genres"] for t in library if int(t["id"]) in {int(i.track_id) for i in items}}
-        assert items and not any("Jazz" in g or "Techno" in g for g in genres)
+        chosen = {int(i.track_id) for i in start(qtbot, plugin, library[0])}
+        rows = [t for t in library if int(t["id"]) in chosen]
+        assert len(rows) == 5  # still a full list, from what is left
+        assert not any("Jazz" in t["genres"] or "Techno" in t["genres"] for t in rows)
+        assert not any(t["artist"] == "Artist C" for t in rows)
     finally:
         plugin.shutdown()
 

@@ -98,3 +98,19 @@ def test_format_ms():
     assert format_ms(None) == ""
     assert format_ms(61_400) == "1:01"
     assert format_ms(3_723_000) == "1:02:03"
+
+
+def test_with_a_runner_sorting_and_searching_run_off_the_gui_thread(db, db_path, qtbot):
+    from player_plugin.ui.workers import TaskRunner
+
+    fill(db, 3000)
+    runner = TaskRunner()
+    model = LibraryModel(db, runner=runner, db_path=str(db_path))
+    qtbot.waitUntil(lambda: model.rowCount() == 2997, timeout=5_000)
+    model.sort(0, Qt.SortOrder.AscendingOrder)
+    with qtbot.waitSignal(model.refreshed, timeout=5_000):
+        model.sort(0, Qt.SortOrder.DescendingOrder)  # the older request's answer is dropped
+    assert text(model, 0) == "Title 002998"
+    with qtbot.waitSignal(model.refreshed, timeout=5_000):
+        model.set_search("spoken")
+    assert {text(model, r, "genre") for r in range(model.rowCount())} == {"Spoken Word"}

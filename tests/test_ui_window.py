@@ -23,7 +23,7 @@ def music(tmp_path, db_path, db):
     root = tmp_path / "music"
     write_library(root, artists=2, per_artist=2)
     ImportSession(db_path).scan([os.fsencode(root)])
-    Prefs(autoplay=False, retrain_policy="manual").save(db)
+    Prefs(autoplay=False, retrain_policy="manual", analyse_audio=False).save(db)
     return root
 
 
@@ -42,7 +42,7 @@ def window(qtbot, db_path, music, settings):
 
 
 def test_a_file_added_to_a_watched_folder_appears_within_seconds(window, qtbot, music):
-    assert window.model.rowCount() == 4
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=5_000)
     qtbot.waitUntil(lambda: len(window.watcher.directories()) >= 3, timeout=5_000)
     write_audio(
         music / "Artist A" / "09 Fresh.flac",
@@ -65,6 +65,7 @@ def test_search_as_you_type_filters_the_table(window, qtbot):
 
 
 def test_double_click_plays_the_track_and_the_play_is_logged(window, qtbot, db):
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=5_000)
     index = window.model.index(0, 0)
     path = window.model.data(index, PathRole)
     with qtbot.waitSignal(window.player.track_started, timeout=5_000):
@@ -102,6 +103,84 @@ def test_closing_mid_scan_loses_nothing(qtbot, db_path, music, settings):
     try:
         count = db.execute("SELECT count(*) FROM tracks WHERE missing = 0").fetchone()[0]
         assert 4 <= count <= 64
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
+
+
+def test_an_unplayable_file_is_one_line_in_the_status_bar(window, qtbot, tmp_path):
+    bad = tmp_path / "broken.flac"
+    bad.write_bytes(b"fLaC" + b"\0" * 64)
+    window.player.play_path(str(bad).encode())
+    qtbot.waitUntil(
+        lambda: window.statusBar().currentMessage().startswith("Cannot play"), timeout=10_000
+    )
+    message = window.statusBar().currentMessage()
+    assert "broken.flac" in message and "\n" not in message and "Traceback" not in message
+
+
+def test_menu_actions_open_the_wizard_and_the_report(window, qtbot):
+    actions = window.plugin.actions
+    assert {"import", "retrain", "report", "settings", "autoplay", "pause"} <= set(actions)
+    actions["report"].trigger()
+    qtbot.waitUntil(lambda: window.plugin.report.isVisible())
+    window.plugin.report.close()
+    actions["import"].trigger()
+    qtbot.waitUntil(lambda: window.plugin.wizard.isVisible())
+    assert window.plugin.wizard.folders_page.folders()  # the library folder, remembered
+    window.plugin.wizard.reject()
+
+
+def test_first_run_opens_the_import_wizard(qtbot, tmp_path, settings):
+    from player_plugin.cli.gui import open_player
+
+    window = open_player(str(tmp_path / "fresh.db"), settings=settings)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: getattr(window.plugin, "wizard", None) is not None, timeout=5_000)
+    assert window.plugin.wizard.isVisible()
+    window.plugin.wizard.reject()
+    window.close()
+
+
+def test_new_tracks_are_analysed_in_the_background(window, qtbot, db):
+    from player_plugin.store.features import track_features
+
+    window.plugin.prefs.analyse_audio = True
+    done: list = []
+    window.analyse(then=lambda: done.append(True))
+    qtbot.waitUntil(lambda: bool(done), timeout=60_000)
+    ids = [r[0] for r in db.execute("SELECT id FROM tracks")]
+    assert all(track_features(db, i) is not None for i in ids)
+    assert window.statusBar().currentMessage().startswith("Audio analysed: 4 tracks")
+
+
+def test_closing_mid_training_leaves_no_half_written_model(qtbot, db_path, music, settings):
+    from ui_support import played
+
+    from player_plugin.store.stats import counts
+
+    db = open_db(db_path)
+    try:
+        tracks = list(db.query("SELECT id FROM tracks"))
+        played(db, tracks, played_ids={t["id"] for t in tracks}, sessions=150)  # 600 listens
+    finally:
+        db.close()
+    window = PlayerWindow(db_path, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    finished: list = []
+    window.plugin.training_finished.connect(lambda *args: finished.append(args))
+    assert window.plugin.retrain()
+    models = db_path.parent / "models"
+    qtbot.waitUntil(models.exists, timeout=60_000)  # `segue train` has started its trainer
+    window.close()  # interrupts it; the trainer removes its unfinished folder
+    assert not window.plugin.training_running
+    assert finished and finished[-1][1] in ("training cancelled", "")
+    leftovers = [p.name for p in models.iterdir()] if models.exists() else []
+    assert all(not name.startswith(".") for name in leftovers), leftovers
+    db = open_db(db_path)
+    try:
+        assert counts(db)["models"] == len(leftovers)  # no row without its files
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         db.close()

@@ -30,6 +30,7 @@ class Examples:
     cand_seen: np.ndarray  # bool[P, K+1]: appeared in the history before (ID known)
     cand_logw: np.ndarray  # float32[P, K+1]: log importance weight (0 for target and hard)
     times: np.ndarray  # int64[P]: when the target started
+    weight: np.ndarray  # float32[P]: loss weight (listened targets 1)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -112,10 +113,12 @@ def build_examples(
     seed: int,
     hard_share: float = 0.75,
     first_target: int = 1,
+    other_weight: float = 0.0,
     cancel: threading.Event | None = None,
 ) -> Examples:
     """Examples for every target play from index *first_target* on. Targets are listened
-    plays (a skip-blind model cannot tell, so every play is a target for it)."""
+    plays (a skip-blind model cannot tell, so every play is a target for it); with
+    *other_weight* > 0 the other plays are targets too, with that loss weight."""
     rng = np.random.default_rng(seed)
     state = F.HistoryState(catalogue, blind=blind)
     order = np.argsort(catalogue.artist, kind="stable")
@@ -131,10 +134,12 @@ def build_examples(
     cands, feats, seen_rows, times = [], [], [], []
     seen_items: list[int] = []
     logws: list[np.ndarray] = []
+    weights: list[float] = []
     for index, play in enumerate(plays):
         if cancel is not None and index % 512 == 0 and cancel.is_set():
             raise Cancelled
-        if index >= first_target and state.plays and (blind or play.listened):
+        listened = blind or play.listened
+        if index >= first_target and state.plays and (listened or other_weight > 0):
             negs, logw = _negatives(state, play.item, negatives, rng, by_artist, blind, hard_share,
                              seen_items)
             cand = np.concatenate([[play.item], negs])
@@ -146,6 +151,7 @@ def build_examples(
             feats.append(state.item_features(cand).astype(np.float16))
             seen_rows.append(state.seen[cand])
             times.append(play.started_at)
+            weights.append(1.0 if listened else other_weight)
         if not state.seen[play.item]:
             seen_items.append(play.item)
         state.observe(play)
@@ -160,4 +166,5 @@ def build_examples(
         cand_seen=np.asarray(seen_rows, dtype=bool).reshape(p, k1),
         cand_logw=np.asarray(logws, dtype=np.float32).reshape(p, k1),
         times=np.asarray(times, dtype=np.int64),
+        weight=np.asarray(weights, dtype=np.float32),
     )

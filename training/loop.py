@@ -83,7 +83,8 @@ def _evaluate(model: SegueModel, items: dict[str, torch.Tensor], ex: Examples) -
         for start in range(0, len(ex), 1024):
             part = ex.take(np.arange(start, min(start + 1024, len(ex))))
             s = _scores(model, items, part, None, None)
-            losses.append(TF.cross_entropy(s, torch.zeros(len(part), dtype=torch.long),
+            logw = torch.from_numpy(part.cand_logw)
+            losses.append(TF.cross_entropy(s + logw, torch.zeros(len(part), dtype=torch.long),
                                            reduction="sum").item())
             rank = 1 + (s[:, 1:] >= s[:, :1]).sum(dim=1).numpy()
             ndcg.append(np.where(rank <= 10, 1.0 / np.log2(rank + 1.0), 0.0))
@@ -112,14 +113,16 @@ def train(
     started = time.monotonic()
     examples = build_examples(
         plays, catalogue, blind=blind, negatives=cfg.negatives, seed=cfg.seed,
-        hard_share=cfg.hard_share, cancel=cancel,
+        hard_share=cfg.hard_share, other_weight=0.0 if blind else cfg.other_weight,
+        cancel=cancel,
     )
     n = len(examples)
     if n < 20:
         raise ValueError(f"too few plays to train on ({n} targets; need at least 20)")
     n_val = max(1, int(n * cfg.val_share))
     train_ex = examples.take(np.arange(n - n_val))
-    val_ex = examples.take(np.arange(n - n_val, n))
+    val_idx = np.arange(n - n_val, n)
+    val_ex = examples.take(val_idx[examples.weight[val_idx] >= 1.0])
     emit({"event": "data", "targets": n, "train": len(train_ex), "validation": n_val,
           "seconds": round(time.monotonic() - started, 2)})
     model = SegueModel(vocab.sizes(), cfg)
@@ -139,8 +142,10 @@ def train(
             part = train_ex.take(order[start : start + cfg.batch])
             drop = rng.random(part.cand_items.shape) < cfg.id_dropout
             hist_drop = rng.random(part.hist_items.shape) < cfg.id_dropout
-            s = _scores(model, items, part, drop, hist_drop)
-            loss = TF.cross_entropy(s, torch.zeros(len(part), dtype=torch.long))
+            s = _scores(model, items, part, drop, hist_drop) + torch.from_numpy(part.cand_logw)
+            w = torch.from_numpy(part.weight)
+            loss = (TF.cross_entropy(s, torch.zeros(len(part), dtype=torch.long),
+                                     reduction="none") * w).sum() / w.sum()
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -35,6 +35,7 @@ class Config:
     # the cutoff are unknown at serving time; their content must carry them)
     negatives: int = 64  # sampled negatives per target (hard + random)
     hard_share: float = 0.5  # share of negatives drawn from the hard pools
+    other_weight: float = 0.0  # loss weight of skipped/stopped plays as targets (aware)
     two_tower: int = 1  # 0: history features only (ablation)
     batch: int = 256
     lr: float = 3e-3

@@ -38,7 +38,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--workers must be 0 or more")
     db = store(args)
     summary = analyse_library(
-        db, force=args.force, workers=args.workers, progress=_progress_printer(args)
+        db,
+        force=args.force,
+        retry_failed=args.retry_failed,
+        workers=args.workers,
+        progress=_progress_printer(args),
     )
     emit(
         args,
@@ -55,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     parser.add_argument(
         "--force", action="store_true", help="re-analyse every track, even those up to date"
+    )
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="try again the files that could not be analysed (otherwise skipped until changed)",
     )
     parser.add_argument(
         "--workers",

@@ -21,7 +21,9 @@ def _version(dist: str) -> str | None:
 
 
 def report(args: argparse.Namespace) -> dict:
+    from player_plugin.library.decode import available_decoders
     from player_plugin.recommend.engine import available_providers
+    from player_plugin.store.features import analysis_counts
 
     db = store(args)
     path = args.db or str(default_db_path())
@@ -46,6 +48,8 @@ def report(args: argparse.Namespace) -> dict:
             )
         },
         "providers_available": available_providers(),
+        "decoders": available_decoders(),
+        "analysis": analysis_counts(db),
         "database": {"path": path, "schema_version": schema_version(db), **counts(db)},
         "model": None
         if model is None
@@ -63,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         f"database: {db['path']} (schema {db['schema_version']}, SQLite {info['sqlite']})",
         f"  {db['tracks']} tracks ({db['missing_tracks']} missing), {db['plays']} plays "
         f"({db['unmatched_plays']} unmatched), {db['scan_errors']} scan errors, "
-        f"{db['analysed']} analysed",
+        f"{info['analysis']['analysed']} analysed ({info['analysis']['pending']} pending, "
+        f"{info['analysis']['failed']} undecodable)",
         "model: "
         + (
             f"{info['model']['id']} ({info['model']['state']})"

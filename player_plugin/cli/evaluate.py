@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         unknown = [m for m in methods if m not in baseline_names()]
         if unknown:
-            raise UserError(f"unknown method(s): {', '.join(unknown)} (known: {', '.join(baseline_names())})")
+            raise UserError(
+                f"unknown method(s): {', '.join(unknown)} (known: {', '.join(baseline_names())})"
+            )
     if args.max_listeners is not None and args.max_listeners < 1:
         raise UserError("--max-listeners must be at least 1")
     options = EvalOptions(
@@ -96,9 +98,20 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     parser.add_argument("--format", default="auto", choices=FORMAT_CHOICES, help="history format")
     parser.add_argument("--report", metavar="DIR", help="write report.md and report.png here")
     parser.add_argument(
-        "--distractors", nargs="+", metavar="FILE", help="another history whose tracks join the catalogue"
+        "--distractors",
+        nargs="+",
+        metavar="FILE",
+        help="another history whose tracks join the catalogue",
     )
-    parser.add_argument("--max-listeners", type=int, metavar="N", help="evaluate at most N listeners")
-    parser.add_argument("--methods", metavar="LIST", help="comma-separated baselines (default: all)")
-    parser.add_argument("--no-model", action="store_true", help="baselines only: do not train the model")
-    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples")
+    parser.add_argument(
+        "--max-listeners", type=int, metavar="N", help="evaluate at most N listeners"
+    )
+    parser.add_argument(
+        "--methods", metavar="LIST", help="comma-separated baselines (default: all)"
+    )
+    parser.add_argument(
+        "--no-model", action="store_true", help="baselines only: do not train the model"
+    )
+    parser.add_argument(
+        "--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples"
+    )

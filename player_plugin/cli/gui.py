@@ -19,8 +19,16 @@ def _app():
     return app
 
 
-def open_player(db_path: str, *, wizard: bool = False, settings_scope: str = "player", demo=False):
-    """Create the main window on *db_path* (the wizard first when the library is empty)."""
+def open_player(
+    db_path: str,
+    *,
+    wizard: bool = False,
+    settings_scope: str = "player",
+    demo: bool = False,
+    settings=None,
+):
+    """Create the main window on *db_path* (the wizard first when the library is empty);
+    window state lives in *settings* (default: QSettings "segue"/*settings_scope*)."""
     from PySide6.QtCore import QSettings, QTimer
 
     from player_plugin.store.db import StoreError
@@ -28,12 +36,14 @@ def open_player(db_path: str, *, wizard: bool = False, settings_scope: str = "pl
 
     _app()
     try:
-        window = PlayerWindow(db_path, settings=QSettings("segue", settings_scope))
+        window = PlayerWindow(db_path, settings=settings or QSettings("segue", settings_scope))
     except StoreError as exc:
         raise UserError(str(exc)) from exc
     if demo:
         window.setWindowTitle("Segue — demo library")
-    empty = window.model.rowCount() == 0 and not window.library_folders()
+    from player_plugin.store.stats import counts
+
+    empty = counts(window.db)["tracks"] == 0 and not window.library_folders()
     if wizard or empty:
         QTimer.singleShot(0, window.plugin.open_import_wizard)
     return window
@@ -75,32 +85,11 @@ def start_demo_jobs(window) -> None:
     """Analyse the demo audio, then train a first model, in the background."""
     from player_plugin.store.stats import counts
 
-    def train():
-        if counts(window.db)["models"] == 0:
-            window.plugin.retrain(reason="first model for the demo")
+    def train() -> None:
+        if counts(window.db)["models"] == 0 and not window.plugin.closing:
+            window.plugin.retrain(reason="a first model for the demo")
 
-    try:
-        from player_plugin.library.analysis import analyze
-    except ImportError:
-        train()
-        return
-    db_path = window.db_path
-
-    def job():
-        from player_plugin.store.db import open_db
-
-        db = open_db(db_path)
-        try:
-            return analyze(db)
-        finally:
-            db.close()
-
-    window.show_message("Analysing the demo audio…")
-    window.runner.run_task(
-        job,
-        lambda _: (window.show_message("Audio analysed"), train()),
-        on_error=lambda message: (window.show_error(f"Analysis: {message}"), train()),
-    )
+    window.analyse(then=train)
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

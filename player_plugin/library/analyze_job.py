@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from player_plugin.paths import display
+from player_plugin.store.db import open_db
 from player_plugin.store.features import (
     AnalysisResult,
     PendingTrack,
@@ -129,20 +130,33 @@ class _Queue:
     """Tracks still to submit; thread-safe, reorderable. Suspects (held by a crashed
     worker) go one at a time, with nothing else in flight."""
 
-    def __init__(self, tracks: Iterable[PendingTrack]) -> None:
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._order: deque[PendingTrack] = deque(tracks)
+        self._order: deque[PendingTrack] = deque()
+        self._priority: list[int] = []
         self.suspects: deque[PendingTrack] = deque()
         self.retried: set[int] = set()
 
-    def prioritize(self, track_ids: Iterable[int]) -> None:
-        wanted = {int(i): n for n, i in enumerate(track_ids)}
-        if not wanted:
-            return
+    def load(self, tracks: Iterable[PendingTrack]) -> None:
         with self._lock:
+            self._order = deque(tracks)
+            self._reorder()
+
+    def prioritize(self, track_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._priority = [int(i) for i in track_ids]
+            self._reorder()
+
+    def _reorder(self) -> None:
+        wanted = {track_id: n for n, track_id in enumerate(self._priority)}
+        if wanted:
             first = sorted((t for t in self._order if t.id in wanted), key=lambda t: wanted[t.id])
             rest = [t for t in self._order if t.id not in wanted]
             self._order = deque(first + rest)
+
+    def push_front(self, track: PendingTrack) -> None:
+        with self._lock:
+            self._order.appendleft(track)
 
     def pop(self) -> PendingTrack | None:
         with self._lock:
@@ -154,32 +168,41 @@ class _Queue:
 
 
 class AnalysisJob:
-    """One run of analysis over *db*'s pending tracks (see the module doc).
+    """One run of analysis over the pending tracks of *db* (see the module doc).
 
-    Build it in any thread; call :meth:`run` in the thread that owns *db* (the GUI runs it
-    in a worker thread with its own connection); call :meth:`prioritize` from any thread.
-    ``workers=0`` analyses in the calling process (tests, tiny jobs).
+    *db* is an open store, used by :meth:`run` in the thread that opened it, or the path
+    of one, opened by :meth:`run` in its own thread (what the GUI does: build the job in
+    the GUI thread, run it in a worker thread). :meth:`prioritize` may be called from any
+    thread, before or during the run. ``workers=0`` analyses in the calling process.
     """
 
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        db: sqlite_utils.Database | str | os.PathLike,
         *,
         track_ids: Iterable[int] | None = None,
         priority: Iterable[int] = (),
         force: bool = False,
+        retry_failed: bool = False,
         workers: int | None = None,
         batch_size: int = BATCH_SIZE,
     ) -> None:
-        self.db = db
-        self.pending, self.skipped = pending_tracks(db, force=force, track_ids=track_ids)
-        self._queue = _Queue(self.pending)
+        self._db = db
+        self._select = {
+            "force": force,
+            "retry_failed": retry_failed,
+            "track_ids": None if track_ids is None else list(track_ids),
+        }
+        self._queue = _Queue()
         self._queue.prioritize(priority)
         self.workers = default_workers() if workers is None else max(0, workers)
         self.batch_size = max(1, batch_size)
+        self.pending: list[PendingTrack] = []
+        self.skipped = 0
 
     @property
     def total(self) -> int:
+        """How many tracks this run analyses (known once :meth:`run` has started)."""
         return len(self.pending)
 
     def prioritize(self, track_ids: Iterable[int]) -> None:
@@ -197,13 +220,19 @@ class AnalysisJob:
         self._batch: list[AnalysisResult] = []
         self._progress = progress
         cancel = cancel or threading.Event()
+        own = not isinstance(self._db, sqlite_utils.Database)
+        self.db = open_db(self._db) if own else self._db
         try:
+            self.pending, self.skipped = pending_tracks(self.db, **self._select)
+            self._queue.load(self.pending)
             if self.total and self.workers == 0:
                 self._run_here(cancel)
             elif self.total:
                 self._run_pool(cancel, min(self.workers, self.total))
         finally:
             self._flush()
+            if own:
+                self.db.close()
         return AnalyzeSummary(
             analysed=self._analysed,
             skipped=self.skipped,
@@ -248,35 +277,28 @@ class AnalysisJob:
         )
 
     def _run_pool(self, cancel: threading.Event, workers: int) -> None:
-        queue = self._queue
         pool = self._new_pool(workers)
         in_flight: dict[Future, PendingTrack] = {}
         try:
             while not cancel.is_set():
-                if queue.suspects:  # after a crash: one suspect at a time, alone
-                    if not in_flight:
-                        track = queue.suspects.popleft()
-                        in_flight[pool.submit(analyse_track, track)] = track
-                else:
-                    while len(in_flight) < workers * IN_FLIGHT_PER_WORKER:
-                        track = queue.pop()
-                        if track is None:
-                            break
-                        in_flight[pool.submit(analyse_track, track)] = track
+                broken = False
+                try:
+                    self._fill(pool, in_flight, workers * IN_FLIGHT_PER_WORKER)
+                except BrokenProcessPool:
+                    broken = True
                 if not in_flight:
                     break
-                finished, _ = wait(in_flight, timeout=POLL_S, return_when=FIRST_COMPLETED)
-                broken = False
-                for future in finished:
-                    track = in_flight.pop(future)
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        self._crashed(track)
-                        continue
-                    self._record(result, track)
-                if broken:
+                if not broken:
+                    finished, _ = wait(in_flight, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        track = in_flight.pop(future)
+                        try:
+                            self._record(future.result(), track)
+                        except BrokenProcessPool:
+                            broken = True
+                            self._crashed(track)
+                if broken:  # a worker died: replace the pool, retry what it held
+                    log.warning("an analysis worker died; retrying its tracks one at a time")
                     for track in in_flight.values():
                         self._crashed(track)
                     in_flight.clear()
@@ -284,6 +306,22 @@ class AnalysisJob:
                     pool = self._new_pool(workers)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _fill(self, pool: ProcessPoolExecutor, in_flight: dict, limit: int) -> None:
+        """Submit tracks up to *limit* in flight; after a crash, one suspect at a time."""
+        queue = self._queue
+        if queue.suspects:
+            if not in_flight:
+                track = queue.suspects[0]
+                in_flight[pool.submit(analyse_track, track)] = track
+                queue.suspects.popleft()
+            return
+        while len(in_flight) < limit and (track := queue.pop()) is not None:
+            try:
+                in_flight[pool.submit(analyse_track, track)] = track
+            except BrokenProcessPool:
+                queue.push_front(track)
+                raise
 
     def _crashed(self, track: PendingTrack) -> None:
         queue = self._queue
@@ -303,18 +341,21 @@ def analyse_library(
     track_ids: Iterable[int] | None = None,
     priority: Iterable[int] = (),
     force: bool = False,
+    retry_failed: bool = False,
     workers: int | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[AnalyzeProgress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> AnalyzeSummary:
-    """Analyse the tracks that need it (all present tracks with *force*; only *track_ids*
-    when given), *priority* ids first; see :class:`AnalysisJob`."""
+    """Analyse the tracks that need it (all present tracks with *force*, and those that
+    failed before with *retry_failed*; only *track_ids* when given), *priority* ids first;
+    see :class:`AnalysisJob`."""
     job = AnalysisJob(
         db,
         track_ids=track_ids,
         priority=priority,
         force=force,
+        retry_failed=retry_failed,
         workers=workers,
         batch_size=batch_size,
     )

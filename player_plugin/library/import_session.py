@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ from player_plugin.store.db import open_db
 
 log = logging.getLogger(__name__)
 
-MIN_PLAYS_TO_TRAIN = 100  # listened plays before a first model is worth training
+MIN_PLAYS_TO_TRAIN = 500  # listened plays before a first model (model_eval.MIN_LISTENS)
 FOLDERS_KEY = "library.folders"
 
 
@@ -165,7 +166,11 @@ class ImportSession:
             matched, listened = play_counts(db)
         finally:
             db.close()
-        return Readiness(plays=matched, listened=listened)
+        try:
+            from player_plugin.recommend.model_eval import MIN_LISTENS as needed
+        except ImportError:
+            needed = MIN_PLAYS_TO_TRAIN
+        return Readiness(plays=matched, listened=listened, needed=needed)
 
     def train(self) -> dict:
         """Run the trainer as a subprocess, streaming its progress; its JSON result.
@@ -195,7 +200,11 @@ class ImportSession:
         def watch() -> None:
             while proc.poll() is None:
                 if self.cancel_event.wait(0.2):
-                    proc.terminate()
+                    proc.send_signal(signal.SIGINT)  # it stops its own trainer cleanly
+                    try:
+                        proc.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        proc.terminate()
                     return
 
         watcher = threading.Thread(target=watch, daemon=True)

@@ -216,7 +216,10 @@ class UnplayedSameArtist(RandomUnplayed):
         if self.played[item] or not self.history:
             return super().explain(item)
         last = self.history[-1].item
-        if self.catalogue.artist[item] and self.catalogue.artist[item] == self.catalogue.artist[last]:
+        if (
+            self.catalogue.artist[item]
+            and self.catalogue.artist[item] == self.catalogue.artist[last]
+        ):
             return f"new to you, by the artist of {self.catalogue.describe(last)}"
         return super().explain(item)
 

@@ -172,7 +172,9 @@ class SessionKNN(CountingRecommender):
                 if rank >= best_rank and rank >= 0:
                     best_pos, best_rank = pos, rank
             distance = np.arange(len(order)) - best_pos
-            w = np.where(distance > 0, 1.0 / np.maximum(distance, 1), self.before / (1.0 + np.abs(distance)))
+            w = np.where(
+                distance > 0, 1.0 / np.maximum(distance, 1), self.before / (1.0 + np.abs(distance))
+            )
             items.append(order)
             weights.append(similarity * w)
         return np.bincount(
@@ -180,7 +182,7 @@ class SessionKNN(CountingRecommender):
         )
 
     def explain(self, item: int) -> str | None:
-        candidates, sim = self._neighbours or self._find_neighbours()
+        candidates, _ = self._neighbours or self._find_neighbours()
         with_item = [s for s in candidates.tolist() if item in set(self.sessions[s].tolist())]
         if not with_item:
             return None
@@ -197,4 +199,3 @@ class SessionKNN(CountingRecommender):
         count = shared[other]
         sessions = "a past session" if count == 1 else f"{count} past sessions"
         return f"played with {self.catalogue.describe(other)} in {sessions}"
-

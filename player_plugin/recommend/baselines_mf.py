@@ -31,6 +31,7 @@ class MatrixFactorisation(CountingRecommender):
     def fit(self, plays: Sequence[Play], catalogue: Catalogue) -> None:
         from implicit.als import AlternatingLeastSquares
         from scipy.sparse import csr_matrix
+        from threadpoolctl import threadpool_limits
 
         super().fit(plays, catalogue)
         listened = [p for p in plays if p.listened]
@@ -44,13 +45,14 @@ class MatrixFactorisation(CountingRecommender):
             (np.ones(len(cols), np.float32), (rows, cols)),
             shape=(int(rows.max()) + 1, len(catalogue)),
         )
-        model = AlternatingLeastSquares(
-            factors=self.factors,
-            iterations=self.iterations,
-            regularization=self.regularization,
-            random_state=0,
-        )
-        model.fit(matrix, show_progress=False)
+        with threadpool_limits(1, "blas"):  # implicit's own threads; BLAS ones only slow it
+            model = AlternatingLeastSquares(
+                factors=self.factors,
+                iterations=self.iterations,
+                regularization=self.regularization,
+                random_state=0,
+            )
+            model.fit(matrix, show_progress=False)
         factors = model.item_factors
         self.item_factors = np.asarray(getattr(factors, "to_numpy", lambda: factors)())
 

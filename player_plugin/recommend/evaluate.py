@@ -55,8 +55,6 @@ class EvalOptions:
     progress: Callable[[str], None] | None = None
 
 
-
-
 def model_trainer() -> Callable[..., Recommender] | None:
     """Helper E's ``fit_model(db_path, cutoff_ms, *, skip_blind)``, or None without it."""
     try:
@@ -69,7 +67,7 @@ def model_trainer() -> Callable[..., Recommender] | None:
 
 def split_index(plays: Sequence[Play], share: float = TEST_SHARE) -> int:
     """The first test play: 80% of plays before it, never splitting one timestamp."""
-    split = int(round(len(plays) * (1.0 - share)))
+    split = round(len(plays) * (1.0 - share))
     split = min(max(split, 1), len(plays))
     while 0 < split < len(plays) and plays[split - 1].started_at == plays[split].started_at:
         split -= 1
@@ -117,7 +115,9 @@ def run_protocol(
                 reranker = rerankers.get(name)
                 if reranker is not None:
                     ranked = reranker.rerank(scores, RERANK_DEPTH)
-                    position = ranked.index(play.item) + 1 if play.item in ranked else len(catalogue)
+                    position = (
+                        ranked.index(play.item) + 1 if play.item in ranked else len(catalogue)
+                    )
                     logs.methods[f"{name}-reranked"].add_rank(
                         position, np.asarray(ranked[:10]), artist, recent
                     )
@@ -160,7 +160,7 @@ def evaluate_listener(
     if options.validation:
         plays = plays[: split_index(plays)]
     if len(plays) < MIN_PLAYS:
-        log.warning("listener %s: only %d plays, left out", listener, len(plays))
+        log.info("listener %s: only %d plays, left out", listener, len(plays))
         return None
     split = split_index(plays)
     played_ids = {p.item for p in plays}
@@ -184,7 +184,10 @@ def evaluate_listener(
             recommenders[name] = model
             fitted.append(name)
     reranked = [name for name in options.reranked if name in recommenders]
-    _say(options, f"listener {listener or '-'}: {len(plays)} plays, scoring {len(recommenders)} methods")
+    _say(
+        options,
+        f"listener {listener or '-'}: {len(plays)} plays, scoring {len(recommenders)} methods",
+    )
     logs = run_protocol(plays, catalogue, split, recommenders, reranked, fitted=fitted)
     return ListenerResult(
         listener,
@@ -235,44 +238,63 @@ def evaluate_files(
             )
             if result is not None:
                 results.append(result)
+            for suffix in ("", "-wal", "-shm"):  # many listeners must not fill the disk
+                Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    left_out = len(listeners) - len(results)
+    if left_out:
+        log.warning("%d listener(s) with fewer than %d plays left out", left_out, MIN_PLAYS)
     summary = summarise([r.log for r in results], bootstrap=options.bootstrap)
-    return to_json(results, summary, seconds=time.perf_counter() - started, options=options)
+    out = to_json(results, summary, seconds=time.perf_counter() - started, options=options)
+    out["left_out_listeners"] = left_out
+    out["malformed"] = history.malformed
+    return out
+
+
+DIAGNOSTICS = ("random-unplayed", "unplayed-same-artist")
+
+
+def _baselines(summary: Summary) -> list[str]:
+    """Rankers that are neither a model, a diagnostic nor a re-ranked row."""
+    return [
+        name
+        for name in summary.point
+        if not name.startswith("model")
+        and name not in DIAGNOSTICS
+        and not name.endswith("-reranked")
+    ]
+
+
+def _by_ndcg(summary: Summary, names: list[str], subset: str) -> list[str]:
+    scored = [
+        (summary.point[name][subset]["ndcg@10"], name)
+        for name in names
+        if np.isfinite(summary.point[name][subset]["ndcg@10"])
+    ]
+    return [name for _, name in sorted(scored, reverse=True)]
 
 
 def best_baseline(summary: Summary, subset: str = "all") -> str | None:
     """The baseline (not a diagnostic, not re-ranked, not a model) with the best NDCG@10."""
-    skip = ("model", "random-unplayed", "unplayed-same-artist")
-    candidates = [
-        name
-        for name in summary.point
-        if not name.startswith("model") and name not in skip and not name.endswith("-reranked")
-    ]
-    scored = [
-        (summary.point[name][subset]["ndcg@10"], name)
-        for name in candidates
-        if np.isfinite(summary.point[name][subset]["ndcg@10"])
-    ]
-    return max(scored)[1] if scored else None
+    ranked = _by_ndcg(summary, _baselines(summary), subset)
+    return ranked[0] if ranked else None
 
 
 def comparisons(summary: Summary) -> list[dict]:
-    """Paired bootstraps: the model (or else the best baseline) against the best baseline
-    (or the runner-up), on all and on new plays; and the model against the "new" leak."""
+    """Paired bootstraps on all and on new plays: the model against the best baseline (and,
+    on new plays, against the "new" leak); without a model, the best baseline against the
+    runner-up."""
     out = []
     for subset in ("all", "new"):
-        best = best_baseline(summary, subset)
-        if best is None:
+        ranked = _by_ndcg(summary, _baselines(summary), subset)
+        if not ranked:
             continue
         if "model" in summary.point:
             for metric in ("ndcg@10", "hr@10", "mrr"):
-                out.append(summary.compare("model", best, subset, metric))
+                out.append(summary.compare("model", ranked[0], subset, metric))
             if subset == "new" and "unplayed-same-artist" in summary.point:
                 out.append(summary.compare("model", "unplayed-same-artist", "new"))
-        else:
-            others = [n for n in summary.point if n != best and not n.endswith("-reranked")]
-            others.sort(key=lambda n: -np.nan_to_num(summary.point[n][subset]["ndcg@10"], nan=-1))
-            if others:
-                out.append(summary.compare(best, others[0], subset))
+        elif len(ranked) > 1:
+            out.append(summary.compare(ranked[0], ranked[1], subset))
     return out
 
 
@@ -309,7 +331,10 @@ def to_json(
         "new_plays": sum(int(sum(r.log.new)) for r in results),
         "listeners": len(results),
         "methods": methods,
-        "best_baseline": {"all": best_baseline(summary, "all"), "new": best_baseline(summary, "new")},
+        "best_baseline": {
+            "all": best_baseline(summary, "all"),
+            "new": best_baseline(summary, "new"),
+        },
         "comparisons": comparisons(summary),
         "protocol": {
             "test_share": TEST_SHARE,

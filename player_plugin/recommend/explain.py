@@ -39,7 +39,7 @@ def _ago(days: float) -> str:
 
 
 def play_count_fact(history: Sequence[Play], item: int, catalogue: Catalogue | None = None) -> str:
-    """"you played this a lot in March 2024" / "you played this 3 times" / "new to you"."""
+    """ "you played this a lot in March 2024" / "you played this 3 times" / "new to you"."""
     listens = [p.started_at for p in history if p.item == item and p.listened]
     if not listens:
         return "new to you"
@@ -52,7 +52,7 @@ def play_count_fact(history: Sequence[Play], item: int, catalogue: Catalogue | N
 
 
 def last_played_fact(history: Sequence[Play], item: int, now_ms: int | None = None) -> str:
-    """"you played this 2 hours ago" / "not heard for 8 months" / "new to you"."""
+    """ "you played this 2 hours ago" / "not heard for 8 months" / "new to you"."""
     last = next((p.started_at for p in reversed(history) if p.item == item), None)
     if last is None:
         return "new to you"
@@ -85,7 +85,7 @@ def history_reason(
 
 
 def session_artist_reason(session: Sequence[Play], item: int, catalogue: Catalogue) -> str | None:
-    """"same artist as X" when a track of this session shares the artist."""
+    """ "same artist as X" when a track of this session shares the artist."""
     artist = catalogue.artist[item]
     if not artist:
         return None

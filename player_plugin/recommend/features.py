@@ -51,10 +51,10 @@ HOUR_MS = 3_600_000.0
 DAY_MS = 24 * HOUR_MS
 
 ITEM_FEATURES: tuple[str, ...] = (
-    "log_count",  # log1p(listens)
+    "log_count",  # log1p(plays, however they ended)
     "log_skips",  # log1p(skips)
     "unplayed",  # never appeared in the history at all
-    "rec_1h",  # exp(-time since last listen / 1 h); 0 if never
+    "rec_1h",  # exp(-time since last play / 1 h); 0 if never
     "rec_1d",
     "rec_30d",
     "log_dec_1d",  # log1p(listens decayed with a 1-day time constant)
@@ -70,7 +70,7 @@ ITEM_FEATURES: tuple[str, ...] = (
     "artist_session",  # log1p(listens of its artist in the current session)
     "same_album_last",
     "album_log_count",
-    "markov_log",  # log1p(times it followed the last listened track)
+    "markov_log",  # log1p(times it followed the session's last track)
     "markov_prob",  # ... divided by how often anything followed that track
     "window_log",  # log1p(decayed co-occurrence within 5 plays of the session's last plays)
     "artist_markov_log",  # log1p(times its artist followed the last artist)
@@ -78,6 +78,7 @@ ITEM_FEATURES: tuple[str, ...] = (
     "unknown_artist",
     "artist_log_skips",
     "last_item",  # the very last play
+    "log_listens",  # log1p(plays that were listens)
 )
 N_ITEM_FEATURES = len(ITEM_FEATURES)
 
@@ -235,6 +236,7 @@ class HistoryState:
         n_alb = int(self.album.max(initial=0)) + 1
         self.count = np.zeros(n)
         self.skips = np.zeros(n)
+        self.listens = np.zeros(n)
         self.seen = np.zeros(n, dtype=bool)
         self.last_t = np.full(n, -np.inf)
         self.last_pos = np.full(n, -1, dtype=np.int64)
@@ -262,7 +264,7 @@ class HistoryState:
         self.ses_artist: dict[int, int] = {}
         self.ses_new = 0
         self.ses_skipped = 0
-        self.ses_listened: list[int] = []  # listened items of the session, in order
+        self.ses_listened: list[int] = []  # the session's items, in order
         self._scratch = np.zeros(n)
 
     # -- growing the state ----------------------------------------------------------------
@@ -285,41 +287,44 @@ class HistoryState:
             self.seen[item] = True
             self.a_seen[a] += 1
             self.ses_new += 1
+        # Every play (whatever its end) counts as the listener reaching for the track; a
+        # skip-aware model additionally knows which were listens and which were skips.
+        dt = t - self.dec_t[item]
+        self.dec1[item] = self.dec1[item] * math.exp(-max(dt, 0) / DAY_MS) + 1
+        self.dec30[item] = self.dec30[item] * math.exp(-max(dt, 0) / (30 * DAY_MS)) + 1
+        self.dec_t[item] = t
+        self.count[item] += 1
+        self.last_t[item] = t
+        self.last_pos[item] = pos
+        if a:
+            adt = t - self.a_dec_t[a]
+            self.a_dec[a] = self.a_dec[a] * math.exp(-max(adt, 0) / (30 * DAY_MS)) + 1
+            self.a_dec_t[a] = t
+            self.a_count[a] += 1
+            self.a_last_t[a] = t
+            self.ses_artist[a] = self.ses_artist.get(a, 0) + 1
+        self.al_count[self.album[item]] += 1
+        if self.ses_listened:
+            prev = self.ses_listened[-1]
+            row = self.trans.setdefault(prev, {})
+            row[item] = row.get(item, 0.0) + 1.0
+            self.trans_total[prev] = self.trans_total.get(prev, 0.0) + 1.0
+            pa = int(self.artist[prev])
+            if pa and a:
+                arow = self.a_trans.setdefault(pa, {})
+                arow[a] = arow.get(a, 0.0) + 1.0
+            for back, j in enumerate(reversed(self.ses_listened[-WINDOW:])):
+                if j != item:
+                    wrow = self.window.setdefault(j, {})
+                    wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
+        self.ses_listened.append(item)
+        self.ses_count[item] = self.ses_count.get(item, 0) + 1
+        self.recent[item] = None
+        self.recent.move_to_end(item)
+        if len(self.recent) > 512:
+            self.recent.popitem(last=False)
         if code == 1:
-            dt = t - self.dec_t[item]
-            self.dec1[item] = self.dec1[item] * math.exp(-max(dt, 0) / DAY_MS) + 1
-            self.dec30[item] = self.dec30[item] * math.exp(-max(dt, 0) / (30 * DAY_MS)) + 1
-            self.dec_t[item] = t
-            self.count[item] += 1
-            self.last_t[item] = t
-            self.last_pos[item] = pos
-            if a:
-                adt = t - self.a_dec_t[a]
-                self.a_dec[a] = self.a_dec[a] * math.exp(-max(adt, 0) / (30 * DAY_MS)) + 1
-                self.a_dec_t[a] = t
-                self.a_count[a] += 1
-                self.a_last_t[a] = t
-                self.ses_artist[a] = self.ses_artist.get(a, 0) + 1
-            self.al_count[self.album[item]] += 1
-            if self.ses_listened:
-                prev = self.ses_listened[-1]
-                row = self.trans.setdefault(prev, {})
-                row[item] = row.get(item, 0.0) + 1.0
-                self.trans_total[prev] = self.trans_total.get(prev, 0.0) + 1.0
-                pa = int(self.artist[prev])
-                if pa and a:
-                    arow = self.a_trans.setdefault(pa, {})
-                    arow[a] = arow.get(a, 0.0) + 1.0
-                for back, j in enumerate(reversed(self.ses_listened[-WINDOW:])):
-                    if j != item:
-                        wrow = self.window.setdefault(j, {})
-                        wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
-            self.ses_listened.append(item)
-            self.ses_count[item] = self.ses_count.get(item, 0) + 1
-            self.recent[item] = None
-            self.recent.move_to_end(item)
-            if len(self.recent) > 512:
-                self.recent.popitem(last=False)
+            self.listens[item] += 1
         elif code in (2, 3):
             self.skips[item] += 1
             self.skip_t[item] = t
@@ -433,6 +438,7 @@ class HistoryState:
             out[last_item, 26] = 1.0
         else:
             out[:, 26] = items == last_item
+        out[:, 27] = np.log1p(sel(self.listens))
         return out
 
     def session_inputs(self) -> dict[str, np.ndarray]:

@@ -84,3 +84,87 @@ def fit_model(db_path: str | os.PathLike, cutoff_ms: int | None, *, skip_blind: 
     rec = ModelRecommender(engine)
     rec.name = "model-skip-blind" if skip_blind else "model"
     return rec
+
+
+# -- guarded promotion ---------------------------------------------------------------------
+
+MIN_LISTENS = 500  # "enough history": below this the baselines serve and nothing trains
+MIN_HOLDOUT = 30  # listened plays newer than every compared model's cutoff
+HOLDOUT_SHARE = 0.1
+MAX_HOLDOUT = 2000
+DIAGNOSTICS = ("random-unplayed", "unplayed-same-artist")
+
+
+def holdout_start(plays: list, *, share: float = HOLDOUT_SHARE) -> int | None:
+    """Index of the first held-out play: the newest *share* of listened plays (at least
+    MIN_HOLDOUT, at most MAX_HOLDOUT), never splitting one timestamp; None when the
+    history is too short."""
+    listened = [i for i, p in enumerate(plays) if p.listened]
+    if len(listened) < MIN_LISTENS:
+        return None
+    k = min(max(int(len(listened) * share), MIN_HOLDOUT), MAX_HOLDOUT)
+    start = listened[-k]
+    while start > 0 and plays[start - 1].started_at == plays[start].started_at:
+        start -= 1
+    return start
+
+
+def holdout_ndcg(rec, plays: list, catalogue, start: int) -> list[float]:
+    """NDCG@10 (ties count against) of each listened play from *start* on, the method
+    fitted on the plays before it and observing each one after it is scored."""
+    from player_plugin.recommend.metrics import ndcg, rank_of
+
+    rec.fit(plays[:start], catalogue)
+    out = []
+    for play in plays[start:]:
+        if play.listened:
+            out.append(ndcg(rank_of(rec.scores(), play.item)))
+        rec.observe(play)
+    return out
+
+
+def compare_on_holdout(candidate, active, plays: list, catalogue, start: int) -> dict:
+    """NDCG@10 on the held-out plays of the candidate, the active model (when given) and
+    every baseline (diagnostics aside). Returns {"model", "active", "baselines": {...},
+    "best_baseline", "plays"}."""
+    from player_plugin.recommend.baselines import baseline_names, make_baseline
+
+    def mean(xs: list[float]) -> float:
+        return round(float(sum(xs) / len(xs)), 6) if xs else 0.0
+
+    result: dict = {"plays": 0, "baselines": {}}
+    scores = holdout_ndcg(candidate, plays, catalogue, start)
+    result["plays"] = len(scores)
+    result["model"] = mean(scores)
+    result["active"] = mean(holdout_ndcg(active, plays, catalogue, start)) if active else None
+    for name in baseline_names():
+        if name in DIAGNOSTICS:
+            continue
+        try:
+            result["baselines"][name] = mean(
+                holdout_ndcg(make_baseline(name), plays, catalogue, start))
+        except Exception as exc:  # one broken baseline must not stop a retrain
+            log.warning("baseline %s left out of the comparison: %s", name, exc)
+    if result["baselines"]:
+        result["best_baseline"] = max(result["baselines"], key=result["baselines"].get)
+    return result
+
+
+def decide(comparison: dict) -> tuple[bool, str]:
+    """Promote only if the candidate is at least as good as the active model and the best
+    baseline on the held-out plays; the reason says which figure decided."""
+    model = comparison["model"]
+    n = comparison["plays"]
+    active = comparison.get("active")
+    best = comparison.get("best_baseline")
+    if active is not None and model < active:
+        return False, (f"NDCG@10 {model:.4f} on your {n} newest plays is below the active "
+                       f"model's {active:.4f}")
+    if best is not None and model < comparison["baselines"][best]:
+        return False, (f"NDCG@10 {model:.4f} on your {n} newest plays is below the "
+                       f"{best} baseline's {comparison['baselines'][best]:.4f}")
+    versus = [f"the active model's {active:.4f}"] if active is not None else []
+    if best is not None:
+        versus.append(f"{best}'s {comparison['baselines'][best]:.4f}")
+    return True, f"NDCG@10 {model:.4f} on your {n} newest plays, at least " + (
+        " and ".join(versus) or "nothing to compare")

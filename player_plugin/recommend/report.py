@@ -9,7 +9,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-METRIC_COLUMNS = ("hr@1", "hr@10", "hr@50", "ndcg@10", "mrr", "coverage", "artist_diversity", "repeat_rate")
+METRIC_COLUMNS = (
+    "hr@1",
+    "hr@10",
+    "hr@50",
+    "ndcg@10",
+    "mrr",
+    "coverage",
+    "artist_diversity",
+    "repeat_rate",
+)
 
 
 def _fmt(value: float | None, ci: list | None = None) -> str:
@@ -45,10 +54,19 @@ def markdown(result: dict, title: str = "Segue offline evaluation") -> str:
     comparisons = result.get("comparisons") or []
     if comparisons:
         lines += ["## Paired comparisons (bootstrap over sessions)", ""]
-        lines += ["| a | b | subset | metric | a − b | 95% interval | verdict |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| a | b | subset | metric | a − b | 95% interval | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for c in comparisons:
             low, high = c["difference_ci"]
-            verdict = "a beats b" if c["a_beats_b"] else "b beats a" if c["b_beats_a"] else "no clear difference"
+            verdict = (
+                "a beats b"
+                if c["a_beats_b"]
+                else "b beats a"
+                if c["b_beats_a"]
+                else "no clear difference"
+            )
             lines.append(
                 f"| {c['a']} | {c['b']} | {c['subset']} | {c['metric']} | {_fmt(c['difference'])} "
                 f"| [{_fmt(low)}, {_fmt(high)}] | {verdict} |"
@@ -81,7 +99,9 @@ def chart(result: dict, path: str | os.PathLike, metric: str = "ndcg@10") -> Pat
         painter.drawText(10, 22, f"{metric} per method: all next plays (blue), new ones (orange)")
         peak = max(
             [
-                (methods[n][s].get(f"{metric}_ci") or [None, None])[1] or methods[n][s].get(metric) or 0.0
+                (methods[n][s].get(f"{metric}_ci") or [None, None])[1]
+                or methods[n][s].get(metric)
+                or 0.0
                 for n in order
                 for s in ("all", "new")
             ]
@@ -92,7 +112,11 @@ def chart(result: dict, path: str | os.PathLike, metric: str = "ndcg@10") -> Pat
         for row, name in enumerate(order):
             y = top + row * row_h
             painter.setPen(QColor("black"))
-            painter.drawText(QRectF(5, y, left - 15, row_h), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+            painter.drawText(
+                QRectF(5, y, left - 15, row_h),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                name,
+            )
             for k, subset in enumerate(("all", "new")):
                 value = methods[name][subset].get(metric) or 0.0
                 bar = QRectF(left, y + 3 + k * 10, span * value / peak, 9)
@@ -101,7 +125,9 @@ def chart(result: dict, path: str | os.PathLike, metric: str = "ndcg@10") -> Pat
                 if low is not None and high is not None:
                     painter.setPen(QPen(QColor("black"), 1))
                     yy = y + 7 + k * 10
-                    painter.drawLine(int(left + span * low / peak), yy, int(left + span * high / peak), yy)
+                    painter.drawLine(
+                        int(left + span * low / peak), yy, int(left + span * high / peak), yy
+                    )
         painter.setPen(QColor("gray"))
         painter.drawText(left, height - 12, f"0 … {peak:.3f}")
     finally:
@@ -113,7 +139,9 @@ def chart(result: dict, path: str | os.PathLike, metric: str = "ndcg@10") -> Pat
     return target
 
 
-def write_report(result: dict, folder: str | os.PathLike, title: str = "Segue offline evaluation") -> list[Path]:
+def write_report(
+    result: dict, folder: str | os.PathLike, title: str = "Segue offline evaluation"
+) -> list[Path]:
     """report.md and report.png in *folder*; returns their paths."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@
 Rules, in order: never the current track or the last ``exclude_last`` played; nothing the
 listener hid ("never", or "not now" until it expires); nothing skipped ``skip_limit`` times
 since its last listen within ``skip_days``; no artist twice within ``artist_window``
-suggestions (the current track counts as the one before the first); and a familiar ↔
+suggestions (with ``artist_after_current`` the current track counts as the one before
+the first; off by default, since the next play is often by the same artist); and a familiar ↔
 discover knob, ``discover`` = the share of never-played tracks in the list (None: as the
 scores say). When the rules leave too few tracks, the artist rule gives way first.
 """
@@ -25,6 +26,7 @@ DAY_MS = 24 * 3600 * 1000
 class RerankSettings:
     exclude_last: int = 10
     artist_window: int = 3
+    artist_after_current: bool = False
     skip_limit: int = 2
     skip_days: float = 30.0
     discover: float | None = None  # 0 = only familiar, 1 = only never played
@@ -68,7 +70,9 @@ class Reranker:
         now = self.now if now_ms is None else now_ms
         since = now - self.settings.skip_days * DAY_MS
         limit = self.settings.skip_limit
-        return {item for item, times in self.skips.items() if sum(t >= since for t in times) >= limit}
+        return {
+            item for item, times in self.skips.items() if sum(t >= since for t in times) >= limit
+        }
 
     def excluded(self, hidden: Iterable[int] = (), now_ms: int | None = None) -> set[int]:
         """Items no rule lets through now."""
@@ -84,7 +88,7 @@ class Reranker:
         *,
         hidden: Iterable[int] = (),
         now_ms: int | None = None,
-        discover: float | None | str = "settings",
+        discover: float | str | None = "settings",
     ) -> list[int]:
         """The best *n* items under the rules, best first."""
         s = self.settings
@@ -113,7 +117,9 @@ class Reranker:
         window = self.settings.artist_window
         chosen: list[int] = []
         taken: set[int] = set()
-        lead = [int(artist[self.recent[-1]])] if self.recent and window > 0 else []
+        lead = []
+        if self.recent and window > 0 and self.settings.artist_after_current:
+            lead = [int(artist[self.recent[-1]])]
         queues = {
             "all": pool,
             "familiar": [i for i in pool if self.played[i]],

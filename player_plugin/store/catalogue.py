@@ -124,7 +124,8 @@ def load_plays(
 ) -> list[Play]:
     """Matched plays of catalogue tracks (started before *until_ms*), oldest first.
 
-    Each play's outcome comes from the listen rule (``store.plays.outcome``); sessions split at 30-minute gaps.
+    Each play's outcome comes from the listen rule (``store.plays.outcome``); sessions
+    split at 30-minute gaps.
     """
     index = {int(t): i for i, t in enumerate(catalogue.track_ids)}
     sql = (

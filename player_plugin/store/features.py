@@ -98,10 +98,12 @@ def pending_tracks(
     *,
     version: str = EXTRACTOR_VERSION,
     force: bool = False,
+    retry_failed: bool = False,
     track_ids: Iterable[int] | None = None,
 ) -> tuple[list[PendingTrack], int]:
-    """The present tracks that need analysis (all with *force*), oldest id first, and how
-    many present tracks are up to date (skipped). *track_ids* limits both to those ids."""
+    """The present tracks that need analysis (all with *force*; also those that failed
+    with *retry_failed*), oldest id first, and how many present tracks are up to date
+    (skipped). *track_ids* limits both to those ids."""
     where = "t.missing = 0"
     params: dict = {"version": version}
     if track_ids is not None:
@@ -110,7 +112,7 @@ def pending_tracks(
         where += " AND t.id IN (" + ", ".join(f":id{n}" for n in range(len(ids))) + ")"
         if not ids:
             return [], 0
-    stale = "1" if force else _STALE
+    stale = "1" if force else _STALE + (" OR f.error IS NOT NULL" if retry_failed else "")
     rows = db.execute(
         f"""
         SELECT t.id, t.path, t.size, t.mtime_ns, t.duration_ms, ({stale}) AS stale

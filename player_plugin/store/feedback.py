@@ -59,4 +59,6 @@ def hidden_track_ids(db: sqlite_utils.Database, now_ms: int | None = None) -> se
 
 def loved_track_ids(db: sqlite_utils.Database) -> set[int]:
     """Tracks the listener marked as loved."""
-    return {int(r[0]) for r in db.execute("SELECT DISTINCT track_id FROM feedback WHERE kind = 'love'")}
+    return {
+        int(r[0]) for r in db.execute("SELECT DISTINCT track_id FROM feedback WHERE kind = 'love'")
+    }

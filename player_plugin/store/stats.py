@@ -17,7 +17,6 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
         "plays": one("SELECT count(*) FROM plays"),
         "unmatched_plays": one("SELECT count(*) FROM plays WHERE track_id IS NULL"),
         "scan_errors": one("SELECT count(*) FROM scan_errors"),
-        "analysed": one("SELECT count(*) FROM features WHERE error IS NULL"),
         "imports": one("SELECT count(*) FROM imports"),
         "models": one("SELECT count(*) FROM models"),
     }

@@ -56,7 +56,7 @@ class SuggestionRow(QWidget):
         artist = QLabel(_escape(item.artist or "Unknown artist"))
         self.reason = QLabel(item.reason or "")
         self.reason.setWordWrap(True)
-        self.reason.setStyleSheet("color: palette(mid); font-size: 11px;")
+        self.reason.setStyleSheet("color: #5f6670; font-size: 11px;")
         self.reason.setObjectName("reason")
         for label in (title, artist):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
@@ -104,7 +104,7 @@ class UpNextDock(QDockWidget):
         self.header.setObjectName("header")
         self.header.setWordWrap(True)
         self.header.setContentsMargins(8, 6, 8, 6)
-        self.header.setStyleSheet("color: palette(mid);")
+        self.header.setStyleSheet("color: #5f6670;")
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)

@@ -7,9 +7,11 @@ from collections import OrderedDict
 from typing import Any
 
 import sqlite_utils
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 from player_plugin.store import library_view
+from player_plugin.store.db import open_db
+from player_plugin.ui.workers import TaskRunner
 
 PAGE = 256
 MAX_PAGES = 64
@@ -37,12 +39,36 @@ def format_ms(ms: int | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-class LibraryModel(QAbstractTableModel):
-    """Present tracks; ``set_search`` filters, ``sort`` orders, ``refresh`` re-reads."""
+def _ordered_ids_in_thread(db_path: str, search: str, order: str, descending: bool) -> list[int]:
+    db = open_db(db_path)
+    try:
+        return library_view.ordered_ids(db, search=search, order=order, descending=descending)
+    finally:
+        db.close()
 
-    def __init__(self, db: sqlite_utils.Database, parent=None) -> None:
+
+class LibraryModel(QAbstractTableModel):
+    """Present tracks; ``set_search`` filters, ``sort`` orders, ``refresh`` re-reads.
+
+    With a *runner* (and the store's *db_path*), the ordered ids are read on the thread
+    pool, so sorting or searching 100,000 tracks never blocks the GUI; ``refreshed`` is
+    emitted when the new order is shown. Rows are then read on the GUI thread by the page.
+    """
+
+    refreshed = Signal()
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        parent=None,
+        *,
+        runner: TaskRunner | None = None,
+        db_path: str | None = None,
+    ) -> None:
         super().__init__(parent)
         self.db = db
+        self.runner = runner if db_path else None
+        self.db_path = db_path
         self.search = ""
         self.order = "artist"
         self.descending = False
@@ -53,12 +79,23 @@ class LibraryModel(QAbstractTableModel):
     # -- reading ------------------------------------------------------------------
     def refresh(self) -> None:
         """Re-read the ordered ids (after a scan, a sort or a new search)."""
-        self.beginResetModel()
-        self._ids = library_view.ordered_ids(
-            self.db, search=self.search, order=self.order, descending=self.descending
+        args = (self.search, self.order, self.descending)
+        if self.runner is None:
+            self._apply(
+                library_view.ordered_ids(self.db, search=args[0], order=args[1], descending=args[2])
+            )
+            return
+        db_path = self.db_path
+        self.runner.run_task(
+            lambda: _ordered_ids_in_thread(db_path, *args), self._apply, key=f"library-{id(self)}"
         )
+
+    def _apply(self, ids: list[int]) -> None:
+        self.beginResetModel()
+        self._ids = ids
         self._pages.clear()
         self.endResetModel()
+        self.refreshed.emit()
 
     def set_search(self, text: str) -> None:
         text = text.strip()

@@ -137,18 +137,32 @@ class ModelReport(QDialog):
 
     def _metrics_chart(self, data: ReportData) -> QChart:
         chart = QChart()
-        chart.setTitle(f"Held-out plays: {', '.join(data.metric_names) or 'no metrics yet'}")
+        names = ", ".join(m.upper() for m in data.metric_names)
+        chart.setTitle(f"On held-out plays: {names}" if names else "No held-out figures yet")
         if not data.methods:
             return chart
         series = QBarSeries()
-        for method, values in data.methods.items():
-            bar = QBarSet(method)
-            for metric in data.metric_names:
+        if len(data.metric_names) == 1:  # one figure: a bar per method
+            metric = data.metric_names[0]
+            bar = QBarSet(metric.upper())
+            for values in data.methods.values():
                 bar.append(float(values.get(metric, 0.0) or 0.0))
             series.append(bar)
+            categories = list(data.methods)
+            chart.legend().hide()
+        else:  # a group of bars per metric, a colour per method
+            for method, values in data.methods.items():
+                bar = QBarSet(method)
+                for metric in data.metric_names:
+                    bar.append(float(values.get(metric, 0.0) or 0.0))
+                series.append(bar)
+            categories = [m.upper() for m in data.metric_names]
+        series.setLabelsVisible(True)
+        series.setLabelsFormat("@value")
+        series.setLabelsPrecision(3)
         chart.addSeries(series)
         axis_x = QBarCategoryAxis()
-        axis_x.append(data.metric_names)
+        axis_x.append(categories)
         chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
         series.attachAxis(axis_x)
         axis_y = QValueAxis()

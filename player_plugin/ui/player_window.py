@@ -69,6 +69,18 @@ class _ScanRelay(QObject):
     progress = Signal(int, int)
 
 
+def _analyse_in_thread(db_path: str, relay: _ScanRelay, cancel: threading.Event):
+    from player_plugin.library.analyze_job import analyse_library
+
+    db = open_db(db_path)
+    try:
+        return analyse_library(
+            db, progress=lambda p: relay.progress.emit(int(p.done), int(p.total)), cancel=cancel
+        )
+    finally:
+        db.close()
+
+
 class PlayerWindow(QMainWindow):
     """The reference player. ``library_changed()`` re-reads the table after a scan."""
 
@@ -86,6 +98,8 @@ class PlayerWindow(QMainWindow):
         self.player = ReferencePlayer(self)
         self.plugin = SeguePlugin(self.player, self.db_path, self, runner=self.runner)
         self._scan_cancel: threading.Event | None = None
+        self._analysis_cancel: threading.Event | None = None
+        self._after_analysis: list = []
         self._rescan_pending = False
         self._build()
         self.plugin.install(self)
@@ -114,7 +128,7 @@ class PlayerWindow(QMainWindow):
         self.now_title = QLabel("Nothing playing")
         self.now_title.setStyleSheet("font-size: 17px; font-weight: 600;")
         self.now_detail = QLabel("Double-click a track to play it.")
-        self.now_detail.setStyleSheet("color: palette(mid);")
+        self.now_detail.setStyleSheet("color: #5f6670;")
         texts = QVBoxLayout()
         texts.addStretch(1)
         texts.addWidget(self.now_title)
@@ -139,7 +153,7 @@ class PlayerWindow(QMainWindow):
         self.search.setPlaceholderText("Search artist, album, title, genre…  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         layout.addWidget(self.search)
-        self.model = LibraryModel(self.db, self)
+        self.model = LibraryModel(self.db, self, runner=self.runner, db_path=self.db_path)
         self.table = QTableView()
         self.table.setObjectName("library")
         self.table.setModel(self.model)
@@ -166,14 +180,28 @@ class PlayerWindow(QMainWindow):
         bar.setIconSize(QSize(22, 22))
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, bar)
         self.transport: dict[str, QAction] = {}
-        for key, icon_name, text, shortcut, slot in (
-            ("previous", "previous", "Previous", "Ctrl+Left", self.player.previous),
-            ("play", "play", "Play/Pause", "Ctrl+Space", self.player.toggle),
-            ("stop", "stop", "Stop", "Ctrl+.", self.player.stop),
-            ("next", "next", "Next", "Ctrl+Right", self.player.next),
+        for key, icon_name, text, shortcut, media, slot in (
+            (
+                "previous",
+                "previous",
+                "Previous",
+                "Ctrl+Left",
+                "Media Previous",
+                self.player.previous,
+            ),
+            (
+                "play",
+                "play",
+                "Play/Pause",
+                "Ctrl+Space",
+                "Toggle Media Play/Pause",
+                self.player.toggle,
+            ),
+            ("stop", "stop", "Stop", "Ctrl+.", "Media Stop", self.player.stop),
+            ("next", "next", "Next", "Ctrl+Right", "Media Next", self.player.next),
         ):
             action = QAction(icon(icon_name), text, self)
-            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcuts([QKeySequence(shortcut), QKeySequence(media)])
             action.setToolTip(f"{text} ({shortcut})")
             action.triggered.connect(slot)
             bar.addAction(action)
@@ -247,6 +275,20 @@ class PlayerWindow(QMainWindow):
         find.setShortcut(QKeySequence("Ctrl+F"))
         find.triggered.connect(lambda: (self.search.setFocus(), self.search.selectAll()))
         self.addAction(find)
+        space = QAction("Play/Pause", self.table)
+        space.setShortcut(QKeySequence("Space"))
+        space.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        space.triggered.connect(self.player.toggle)
+        self.table.addAction(space)
+        volume_up = QAction("Louder", self)
+        volume_up.setShortcut(QKeySequence("Ctrl+Up"))
+        volume_up.triggered.connect(lambda: self.volume.setValue(self.volume.value() + 5))
+        volume_down = QAction("Quieter", self)
+        volume_down.setShortcut(QKeySequence("Ctrl+Down"))
+        volume_down.triggered.connect(lambda: self.volume.setValue(self.volume.value() - 5))
+        for action in (volume_up, volume_down):
+            self.addAction(action)
+            play_menu.addAction(action)
         remove = QAction("Remove from queue", self.queue_list)
         remove.setShortcut(QKeySequence.StandardKey.Delete)
         remove.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -368,6 +410,7 @@ class PlayerWindow(QMainWindow):
         if changed:
             self.library_changed()
             self.plugin.refresh()
+            self.analyse()
 
     def _scan_failed(self, message: str) -> None:
         self._scan_done()
@@ -379,6 +422,50 @@ class PlayerWindow(QMainWindow):
         if self._rescan_pending:
             self._rescan_pending = False
             self._rescan_timer.start(RESCAN_DELAY_MS)
+
+    def analyse(self, then=None) -> None:
+        """Compute audio features for tracks that lack them, in the background; *then()*
+        runs afterwards (also when nothing needed analysing or it failed)."""
+        if then is not None:
+            self._after_analysis.append(then)
+        if self._analysis_cancel is not None:
+            return
+        if not self.plugin.prefs.analyse_audio:
+            self._analysed(None)
+            return
+        cancel = self._analysis_cancel = threading.Event()
+        relay = _ScanRelay()
+        relay.progress.connect(self._analysis_progress)
+        self._analysis_relay = relay
+        self._busy(True)
+        db_path = self.db_path
+        self.runner.run_task(
+            lambda: _analyse_in_thread(db_path, relay, cancel),
+            self._analysed,
+            on_error=lambda message: self._analysed(None, message),
+        )
+
+    def _analysis_progress(self, done: int, total: int) -> None:
+        if self._analysis_cancel is None:
+            return
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.statusBar().showMessage(f"Analysing audio… {done:,} of {total:,}")
+
+    def _analysed(self, summary, error: str = "") -> None:
+        self._analysis_cancel = None
+        self._busy(False)
+        if error:
+            self.show_error(f"Audio analysis: {error}")
+        elif summary is not None and (summary.analysed or summary.failed):
+            self.show_message(
+                f"Audio analysed: {summary.analysed:,} tracks"
+                + (f", {summary.failed:,} could not be read" if summary.failed else "")
+            )
+            self.plugin.refresh()
+        waiting, self._after_analysis = self._after_analysis, []
+        for then in waiting:
+            then()
 
     # -- playing ----------------------------------------------------------------------
     def _play_index(self, index) -> None:
@@ -478,7 +565,11 @@ class PlayerWindow(QMainWindow):
         if busy:
             self.progress.setRange(0, 0)
             self.progress.show()
-        elif self._scan_cancel is None and not self.plugin.training_running:
+        elif (
+            self._scan_cancel is None
+            and self._analysis_cancel is None
+            and not self.plugin.training_running
+        ):
             self.progress.hide()
 
     # -- state ------------------------------------------------------------------------
@@ -511,8 +602,9 @@ class PlayerWindow(QMainWindow):
         """Save the window state; end the play as stopped; stop scans and training cleanly."""
         self.save_state()
         self.plugin.closing = True  # the last play ends now: no retraining on the way out
-        if self._scan_cancel is not None:
-            self._scan_cancel.set()
+        for cancel in (self._scan_cancel, self._analysis_cancel):
+            if cancel is not None:
+                cancel.set()
         self.player.shutdown()
         self.plugin.shutdown()
         self.db.close()

@@ -12,6 +12,7 @@ slow work run on a thread pool; training runs as a subprocess.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -29,6 +30,8 @@ from player_plugin.ui.prefs import Prefs
 from player_plugin.ui.workers import TaskRunner, TrainingJob, error_line
 
 log = logging.getLogger(__name__)
+
+EXCLUDED_OVERFETCH = 200  # extra suggestions asked for when exclusions are applied here
 
 
 def now_ms() -> int:
@@ -53,10 +56,15 @@ def fetch_suggestions(
         excluded = library_view.excluded_track_ids(
             db, settings.get("excluded_genres", []), settings.get("excluded_folders", [])
         )
-        want = n + len(skip) + (n if excluded else 0)
         if after is not None and library_view.track_brief(db, after) is None:
             after = None
-        result = suggestions(db, want, after=after, settings=settings)
+        if excluded and "exclude" in inspect.signature(suggestions).parameters:
+            result = suggestions(
+                db, n + len(skip), after=after, settings=settings, exclude=excluded
+            )
+        else:  # ask for enough that the excluded ones can be dropped here
+            want = n + len(skip) + min(len(excluded), EXCLUDED_OVERFETCH)
+            result = suggestions(db, want, after=after, settings=settings)
     finally:
         db.close()
     items = [
@@ -388,10 +396,10 @@ class SeguePlugin(QObject):
         self.training_finished.emit(result, error)
         if error:
             self.status.emit(f"Training: {error}")
-        elif result:
-            verdict = "promoted" if result.get("promoted") else "kept the current model"
-            why = f" ({result['reason']})" if result.get("reason") else ""
-            self.status.emit(f"Training finished: {verdict}{why}")
+        elif result is not None:
+            from player_plugin.ui.wizard import training_summary
+
+            self.status.emit(training_summary(result))
         self.refresh()
 
     # -- dialogs ----------------------------------------------------------------------

@@ -31,6 +31,7 @@ class Prefs:
     artist_window: int = 3  # no artist twice within this many suggestions/plays
     discover: float = 0.2  # 0 = only familiar tracks ... 1 = only never-played ones
     not_now_hours: int = 24
+    analyse_audio: bool = True  # compute audio features of new tracks in the background
 
     @classmethod
     def load(cls, db: sqlite_utils.Database) -> Prefs:

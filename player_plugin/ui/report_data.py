@@ -40,10 +40,26 @@ def _flatten(value: Any) -> dict[str, float] | None:
     return {k: float(v) for k, v in value.items() if isinstance(v, int | float)}
 
 
+def holdout_methods(holdout: Any) -> dict[str, dict[str, float]]:
+    """``segue train``'s comparison — ``{"model": ndcg, "active": ndcg|None, "baselines":
+    {name: ndcg}}`` on the newest plays — as method → ``{"ndcg@10": value}``."""
+    if not isinstance(holdout, dict) or not isinstance(holdout.get("model"), int | float):
+        return {}
+    out = {"model": {"ndcg@10": float(holdout["model"])}}
+    if isinstance(holdout.get("active"), int | float):
+        out["model (previous)"] = {"ndcg@10": float(holdout["active"])}
+    for name, value in (holdout.get("baselines") or {}).items():
+        if isinstance(value, int | float):
+            out[str(name)] = {"ndcg@10": float(value)}
+    return out
+
+
 def find_methods(metrics: Any, depth: int = 0) -> dict[str, dict[str, float]]:
     """The first mapping method name → figures found in a model's metrics (any nesting)."""
     if not isinstance(metrics, dict) or depth > 4:
         return {}
+    if depth == 0 and (found := holdout_methods(metrics.get("holdout"))):
+        return found
     found = {name: flat for name, v in metrics.items() if (flat := _flatten(v)) is not None}
     if len(found) >= 2:
         return found
@@ -72,6 +88,18 @@ def find_curve(metrics: Any, depth: int = 0) -> list[dict]:
     return []
 
 
+def _manifest(db: sqlite_utils.Database, row: dict) -> dict:
+    """The model's manifest (it may carry the training curve); {} when unreadable."""
+    import json
+
+    from player_plugin.store.models import RegistryError, model_folder
+
+    try:
+        return json.loads((model_folder(db, row) / "manifest.json").read_text())
+    except (OSError, ValueError, RegistryError):
+        return {}
+
+
 def load_report(db: sqlite_utils.Database) -> ReportData:
     from player_plugin.store.models import active_model, list_models
     from player_plugin.store.settings import get_setting
@@ -91,9 +119,18 @@ def load_report(db: sqlite_utils.Database) -> ReportData:
             metrics = {}
     methods = find_methods(metrics)
     names = [m for m in METRIC_ORDER if any(m in v for v in methods.values())][:4]
-    ordered = dict(sorted(methods.items(), key=lambda kv: (not kv[0].startswith("model"), kv[0])))
+    first = names[0] if names else ""
+
+    def rank(kv: tuple[str, dict]) -> tuple:
+        return (not kv[0].startswith("model"), kv[0] != "model", -kv[1].get(first, 0.0))
+
+    ordered = dict(sorted(methods.items(), key=rank))  # the model, its predecessor, the best
     data.methods, data.metric_names = ordered, names
-    data.curve = find_curve(metrics) or list(get_setting(db, CURVE_KEY.format(active["id"]), []))
+    data.curve = (
+        find_curve(metrics)
+        or find_curve(_manifest(db, active))
+        or list(get_setting(db, CURVE_KEY.format(active["id"]), []))
+    )
     model_keys = [k for k in ordered if k.startswith("model")]
     baselines = {k: v for k, v in ordered.items() if not k.startswith("model")}
     if model_keys and baselines and names:
@@ -103,9 +140,13 @@ def load_report(db: sqlite_utils.Database) -> ReportData:
             ((k, v.get(metric, 0.0)) for k, v in baselines.items()), key=lambda kv: kv[1]
         )
         verdict = "beats" if mine > best else "does not beat"
+        holdout = metrics.get("holdout") if isinstance(metrics.get("holdout"), dict) else {}
+        where = (
+            f"your {holdout['plays']:,} newest plays" if holdout.get("plays") else "held-out plays"
+        )
         data.headline = (
-            f"On your held-out plays the model {verdict} the best baseline ({best_name}): "
-            f"{metric} {mine:.3f} vs {best:.3f}."
+            f"On {where} (not used in training) the model {verdict} the best baseline "
+            f"({best_name}): {metric.upper()} {mine:.3f} vs {best:.3f}."
         )
     return data
 

@@ -83,10 +83,14 @@ class SettingsDialog(QDialog):
         self.not_now.setSuffix(" hours")
         self.not_now.setValue(self.prefs.not_now_hours)
         form.addRow('"Not now" hides a track for:', self.not_now)
+        self.analyse = QCheckBox("Analyse the audio of new tracks in the background")
+        self.analyse.setObjectName("analyse-audio")
+        self.analyse.setChecked(self.prefs.analyse_audio)
         self.autoplay = QCheckBox("When the queue runs dry, append the best suggestion")
         self.autoplay.setObjectName("autoplay")
         self.autoplay.setChecked(self.prefs.autoplay)
         form.addRow("Auto-play:", self.autoplay)
+        form.addRow("Audio features:", self.analyse)
         layout.addWidget(box)
 
         # exclusions
@@ -192,6 +196,7 @@ class SettingsDialog(QDialog):
         p.artist_window = self.artist_window.value()
         p.not_now_hours = self.not_now.value()
         p.autoplay = self.autoplay.isChecked()
+        p.analyse_audio = self.analyse.isChecked()
         p.excluded_genres = [g.strip() for g in self.genres.text().split(",") if g.strip()]
         p.excluded_folders = [self.folders.item(i).text() for i in range(self.folders.count())]
         p.provider = self.provider.currentData() or ""

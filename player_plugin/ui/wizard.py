@@ -29,6 +29,16 @@ from player_plugin.ui.icons import icon
 from player_plugin.ui.workers import TaskRunner, TrainingJob
 
 
+def training_summary(result: dict) -> str:
+    """One line on what a `segue train` run did, for people."""
+    reason = result.get("reason") or ""
+    if not result.get("model_id"):
+        return f"No model trained: {reason}." if reason else "No model trained."
+    if result.get("promoted"):
+        return f"The new model is trained and serving ({reason})."
+    return f"A model was trained but not promoted; the current suggestions keep serving ({reason})."
+
+
 class _Progress(QObject):
     changed = Signal(int, int, str)
 
@@ -342,16 +352,7 @@ class TrainPage(QWizardPage):
                 f"{error}. Suggestions come from the baselines until a model is trained."
             )
         else:
-            promoted = (result or {}).get("promoted")
-            reason = (result or {}).get("reason") or ""
-            self.status.setText(
-                (
-                    "The model is trained and serving."
-                    if promoted
-                    else "Trained, but the baselines do better for now; they keep serving."
-                )
-                + (f" ({reason})" if reason else "")
-            )
+            self.status.setText(training_summary(result or {}))
         self.completeChanged.emit()
 
     def _cancel(self) -> None:

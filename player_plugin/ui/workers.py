@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -173,10 +175,17 @@ class TrainingJob(QObject):
     def running(self) -> bool:
         return self.process.state() != QProcess.ProcessState.NotRunning
 
-    def cancel(self, wait_ms: int = 10_000) -> None:
+    def cancel(self, wait_ms: int = 15_000) -> None:
+        """Stop the trainer: an interrupt first (``segue train`` then stops its own trainer
+        process, which removes its unfinished folder), terminate and kill as fallbacks."""
         if not self.running:
             return
         self._cancelled = True
+        pid = int(self.process.processId())
+        if pid > 0 and hasattr(signal, "SIGINT") and os.name == "posix":
+            os.kill(pid, signal.SIGINT)
+            if self.process.waitForFinished(wait_ms):
+                return
         self.process.terminate()
         if not self.process.waitForFinished(wait_ms):
             self.process.kill()

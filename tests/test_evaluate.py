@@ -1,0 +1,250 @@
+"""`segue evaluate` end to end on small synthetic histories written by the tests."""
+
+from __future__ import annotations
+
+import csv
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from player_plugin.recommend.base import Play
+from player_plugin.recommend.evaluate import split_index
+from player_plugin.recommend.metrics import METRICS
+
+T0 = 1_500_000_000  # unix seconds
+ARTISTS = ["Aurora Lane", "Basalt", "Cinder & Co", "Delta Moss", "Echo Park"]
+
+
+def album_sessions(seed: int, sessions: int = 70, listener_artists=ARTISTS) -> list[tuple]:
+    """(unix time, artist, album, title): albums played in order, one a session, with a
+    new album now and then — a history where sequence methods must win."""
+    rng = random.Random(seed)
+    rows = []
+    t = T0
+    albums = {a: 1 for a in listener_artists}
+    for s in range(sessions):
+        artist = rng.choice(listener_artists)
+        if s % 9 == 8:
+            albums[artist] += 1
+        album = f"{artist} Vol {albums[artist]}"
+        for n in range(6):
+            rows.append((t, artist, album, f"{album} Track {n + 1}"))
+            t += 240
+        t += 6 * 3600
+    return rows
+
+
+def write_lastfm_csv(path: Path, rows: list[tuple]) -> Path:
+    """The layout of a Last.fm scrobble export: newest first."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["", "artist", "album", "track", "timestamp", "datetime"])
+        for number, (t, artist, album, title) in enumerate(sorted(rows, reverse=True)):
+            stamp = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            writer.writerow([number, artist, album, title, t, stamp])
+    return path
+
+
+def write_lastfm_1k(path: Path, listeners: dict[str, list[tuple]]) -> Path:
+    lines = ["user\ttimestamp\tartist_id\tartist\tartist_id\tsong"]
+    for user, rows in listeners.items():
+        for t, artist, _album, title in rows:
+            stamp = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            lines.append(f"{user}\t{stamp}\t\t{artist}\t\t{title}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    return write_lastfm_csv(tmp_path / "scrobbles.csv", album_sessions(1))
+
+
+def test_evaluate_json_shape_and_figures(segue, history, tmp_path):
+    report = tmp_path / "report"
+    result = segue(
+        "evaluate",
+        "--plays",
+        history,
+        "--format",
+        "lastfm-csv",
+        "--json",
+        "--no-model",
+        "--bootstrap",
+        "100",
+        "--report",
+        report,
+    )
+    assert result.status == 0, result.err
+    data = result.json
+    assert data["listeners"] == 1
+    assert data["plays"] == 70 * 6
+    assert 0 < data["test_plays"] <= data["plays"] * 0.2 + 1
+    methods = data["methods"]
+    for name in (
+        "most-played",
+        "recent",
+        "markov",
+        "item-knn",
+        "session-knn",
+        "content",
+        "random-unplayed",
+        "unplayed-same-artist",
+        "session-knn-reranked",
+    ):
+        assert name in methods, name
+        for subset in ("all", "new"):
+            m = methods[name][subset]
+            for metric in METRICS:
+                assert metric in m and f"{metric}_ci" in m
+    assert "model" not in methods
+    # Albums are played in order: what followed a track before wins, by a wide margin.
+    markov, rand = methods["markov"]["all"], methods["random-unplayed"]["all"]
+    assert markov["ndcg@10"] > 0.3 > rand["ndcg@10"]
+    assert markov["ndcg@10_ci"][0] <= markov["ndcg@10"] <= markov["ndcg@10_ci"][1]
+    # New albums: only methods that look at unplayed tracks find their first tracks.
+    assert methods["unplayed-same-artist"]["new"]["hr@50"] > methods["markov"]["new"]["hr@50"]
+    # The re-ranked row never repeats the recent plays.
+    assert methods["session-knn-reranked"]["all"]["repeat_rate"] == 0
+    assert data["comparisons"] and {"a", "b", "difference_ci"} <= set(data["comparisons"][0])
+    (listener,) = data["per_listener"]
+    assert listener["catalogue"] >= 5 * 6
+    assert set(listener["methods"]) == set(methods)
+    text = (report / "report.md").read_text()
+    assert "| markov |" in text and "ndcg@10" in text
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(report / "report.png"))
+    assert not image.isNull() and image.width() > 100
+
+
+def test_evaluate_text_output(segue, history):
+    result = segue(
+        "evaluate",
+        "--plays",
+        history,
+        "--no-model",
+        "--bootstrap",
+        "50",
+        "--methods",
+        "markov,recent",
+    )
+    assert result.status == 0, result.err
+    assert "markov" in result.out and "NDCG@10" in result.out
+    assert "session-knn" not in result.out
+
+
+def test_listeners_are_evaluated_apart_and_capped(segue, tmp_path):
+    path = write_lastfm_1k(
+        tmp_path / "1k.tsv",
+        {"user_a": album_sessions(2, 30), "user_b": album_sessions(3, 30, ARTISTS[:2])},
+    )
+    both = segue(
+        "evaluate",
+        "--plays",
+        path,
+        "--format",
+        "lastfm-1k",
+        "--json",
+        "--no-model",
+        "--bootstrap",
+        "50",
+        "--methods",
+        "markov,most-played",
+    )
+    assert both.status == 0, both.err
+    assert both.json["listeners"] == 2
+    assert [p["listener"] for p in both.json["per_listener"]] == ["user_a", "user_b"]
+    assert both.json["per_listener"][1]["catalogue"] < both.json["per_listener"][0]["catalogue"]
+    one = segue(
+        "evaluate",
+        "--plays",
+        path,
+        "--format",
+        "lastfm-1k",
+        "--json",
+        "--no-model",
+        "--bootstrap",
+        "50",
+        "--methods",
+        "markov",
+        "--max-listeners",
+        "1",
+    )
+    assert one.json["listeners"] == 1
+
+
+def test_distractors_join_the_catalogue_but_are_never_targets(segue, history, tmp_path):
+    other = write_lastfm_csv(
+        tmp_path / "other.csv",
+        [(t, f"Other {a}", alb, f"Other {title}") for t, a, alb, title in album_sessions(9, 20)],
+    )
+    plain = segue(
+        "evaluate",
+        "--plays",
+        history,
+        "--json",
+        "--no-model",
+        "--bootstrap",
+        "50",
+        "--methods",
+        "random-unplayed",
+    )
+    mixed = segue(
+        "evaluate",
+        "--plays",
+        history,
+        "--json",
+        "--no-model",
+        "--bootstrap",
+        "50",
+        "--methods",
+        "random-unplayed",
+        "--distractors",
+        other,
+    )
+    assert mixed.status == 0, mixed.err
+    a, b = plain.json["per_listener"][0], mixed.json["per_listener"][0]
+    assert b["catalogue"] > a["catalogue"]
+    assert b["never_played"] == b["catalogue"] - a["catalogue"] + a["never_played"]
+    assert b["test_plays"] == a["test_plays"]
+    assert mixed.json["protocol"]["distractor_plays"] > 0
+
+
+def test_bad_input_is_one_line(segue, tmp_path):
+    missing = segue("evaluate", "--plays", tmp_path / "nope.csv")
+    assert missing.status != 0 and missing.err.count("\n") == 1 and "no such file" in missing.err
+    junk = tmp_path / "junk.txt"
+    junk.write_text("this is not a listening history\n")
+    bad = segue("evaluate", "--plays", junk)
+    assert bad.status != 0 and bad.err.count("\n") == 1 and "Traceback" not in bad.err
+    tiny = write_lastfm_csv(tmp_path / "tiny.csv", album_sessions(4, 1))
+    few = segue("evaluate", "--plays", tiny, "--no-model")
+    assert few.status != 0 and "enough" in few.err
+
+
+def test_split_never_cuts_one_timestamp():
+    plays = [Play(0, t) for t in (1, 2, 3, 4, 5, 6, 7, 8, 8, 8)]
+    assert split_index(plays) == 7
+    assert split_index([Play(0, t) for t in range(10)]) == 8
+
+
+def test_smoke_on_the_shared_format_sample(segue, shared_data):
+    sample = shared_data / "format-samples" / "lastfm1k_head.tsv"
+    result = segue(
+        "evaluate",
+        "--plays",
+        sample,
+        "--format",
+        "lastfm-1k",
+        "--json",
+        "--no-model",
+        "--bootstrap",
+        "20",
+        "--max-listeners",
+        "1",
+    )
+    assert result.status == 0, result.err
+    assert result.json["listeners"] == 1 and result.json["test_plays"] > 0

@@ -1,0 +1,122 @@
+"""Tiny synthetic histories and a tiny trained model, shared by the model's tests.
+
+The listener has 12 artists with one 6-track album each and plays albums in order in
+sessions, replaying favourites; some plays are skipped (a "skip artist" is always
+skipped). Structure enough for a model to learn from in a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from player_plugin.recommend.base import Catalogue, Play
+from player_plugin.store.catalogue import HistoryTrack, insert_history_tracks
+from player_plugin.store.plays import log_play
+
+N_ARTISTS, PER_ALBUM = 12, 6
+T0 = 1_700_000_000_000
+MIN = 60_000
+SKIP_ARTIST = 11
+
+_MODEL: dict[tuple, Path] = {}
+
+
+def synthetic_catalogue() -> Catalogue:
+    n = N_ARTISTS * PER_ALBUM
+    artist = (np.arange(n) // PER_ALBUM + 1).astype(np.int32)
+    return Catalogue(
+        track_ids=np.arange(1, n + 1, dtype=np.int64),
+        titles=[f"Track {i}" for i in range(n)],
+        artist=artist,
+        artist_names=[""] + [f"Artist {a}" for a in range(1, N_ARTISTS + 1)],
+        album=artist.copy(),
+        album_names=[""] + [f"Album {a}" for a in range(1, N_ARTISTS + 1)],
+        duration_ms=np.full(n, 200_000, dtype=np.int32),
+    )
+
+
+def synthetic_plays(n_plays: int = 400, seed: int = 0) -> list[Play]:
+    """Album-ordered sessions over favourite artists, with skips, oldest first."""
+    rng = np.random.default_rng(seed)
+    plays: list[Play] = []
+    t, session = T0, 0
+    favourites = rng.permutation(np.arange(1, N_ARTISTS + 1))
+    while len(plays) < n_plays:
+        artist = int(favourites[min(int(rng.geometric(0.35)) - 1, N_ARTISTS - 1)])
+        start = int(rng.integers(0, 3))
+        for k in range(start, PER_ALBUM):
+            item = (artist - 1) * PER_ALBUM + k
+            skipped = artist == SKIP_ARTIST or rng.random() < 0.08
+            ms = 20_000 if skipped else 200_000
+            plays.append(Play(item, t, ms, "skipped" if skipped else "listened", session))
+            t += ms + 2_000
+            if len(plays) >= n_plays:
+                break
+        if rng.random() < 0.4:
+            t += 3 * 60 * MIN
+            session += 1
+    return plays
+
+
+def fill_store(db, n_plays: int = 400, seed: int = 0) -> tuple[Catalogue, list[Play]]:
+    """Write the synthetic catalogue and plays into a real store (history tracks)."""
+    cat = synthetic_catalogue()
+    insert_history_tracks(
+        db,
+        [
+            HistoryTrack(
+                path=f"/music/{i:03d}.flac".encode(),
+                match_key=f"artist {cat.artist[i]}\x1ftrack {i}",
+                artist=cat.artist_names[cat.artist[i]],
+                title=cat.titles[i],
+                album=cat.album_names[cat.album[i]],
+                duration_ms=200_000,
+            )
+            for i in range(len(cat))
+        ],
+    )
+    ids = {bytes(r[1]): int(r[0]) for r in db.execute("SELECT id, path FROM tracks")}
+    plays = synthetic_plays(n_plays, seed)
+    for p in plays:
+        track_id = ids[f"/music/{p.item:03d}.flac".encode()]
+        log_play(db, track_id, started_at=p.started_at, ms_played=p.ms_played,
+                 reason="skipped" if p.outcome == "skipped" else "completed")
+    return cat, plays
+
+
+def tiny_config(**changes):
+    from training.model import Config
+
+    base = {"epochs": 2, "batch": 64, "negatives": 16, "dim": 8, "hidden": 16,
+            "feat_hidden": 8, "threads": 1, "patience": 5}
+    return Config(**(base | changes))
+
+
+def trained_model(tmp_root: Path, *, blind: bool = False, n_plays: int = 300, **cfg) -> Path:
+    """A tiny model trained in-process and exported (cached per process)."""
+    from training.export import export_model
+    from training.loop import train
+
+    key = (blind, n_plays, tuple(sorted(cfg.items())))
+    folder = _MODEL.get(key)
+    if folder is not None and folder.is_dir():
+        return folder
+    cat, plays = synthetic_catalogue(), synthetic_plays(n_plays)
+    config = tiny_config(**cfg)
+    trained = train(plays, cat, config, blind=blind)
+    folder = tmp_root / f"model-{len(_MODEL)}"
+    export_model(trained.model, config, trained.vocab, folder,
+                 {"model_id": folder.name, "blind": blind, "cutoff_ms": plays[-1].started_at + 1,
+                  "data_size": len(plays), "metrics": {"validation": trained.metrics}})
+    _MODEL[key] = folder
+    return folder
+
+
+def test_synthetic_history_has_skips_and_sessions() -> None:
+    plays = synthetic_plays(300)
+    assert len(plays) == 300
+    assert any(p.outcome == "skipped" for p in plays)
+    assert len({p.session for p in plays}) > 5
+    assert all(a.started_at < b.started_at for a, b in zip(plays, plays[1:], strict=False))

@@ -1,0 +1,84 @@
+"""ModelRecommender: the recommender contract, the served scores, load_active fallbacks."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from recommender_contract import check_contract, contract_catalogue, contract_history
+from test_model_fixtures import fill_store, synthetic_catalogue, synthetic_plays, tiny_config
+
+from player_plugin.recommend.engine import Engine
+from player_plugin.recommend.model import ModelRecommender, load_active
+from player_plugin.store import models as reg
+from training.export import export_model
+from training.loop import train
+
+
+@pytest.fixture(scope="module")
+def contract_model(tmp_path_factory):
+    """A tiny model trained on the contract's own past sessions."""
+    past, _ = contract_history()
+    cfg = tiny_config(epochs=6, negatives=12, val_share=0.15)
+    trained = train(past * 3 if False else past, contract_catalogue(), cfg)
+    folder = tmp_path_factory.mktemp("contract") / "m"
+    export_model(trained.model, cfg, trained.vocab, folder, {"model_id": "contract"})
+    return folder
+
+
+def test_contract(contract_model) -> None:
+    engine = Engine(contract_model)
+    rec = check_contract(lambda: ModelRecommender(engine))
+    assert rec.explain(2)
+
+
+def test_scores_are_the_engine_output(contract_model) -> None:
+    engine = Engine(contract_model)
+    rec = ModelRecommender(engine)
+    past, current = contract_history()
+    rec.fit(past, contract_catalogue())
+    for play in current:
+        rec.observe(play)
+    direct = engine.score(rec.scorer_inputs())[0]
+    np.testing.assert_array_equal(rec.scores(), direct)
+    assert rec.model_id == "contract"
+
+
+def _register(db, folder, model_id, state, created):
+    root = reg.models_root(db)
+    root.mkdir(exist_ok=True)
+    shutil.copytree(folder, root / model_id)
+    reg.add_model(db, model_id, folder=model_id, cutoff=1, data_size=10, metrics={},
+                  state=state, created_at=created)
+    return root / model_id
+
+
+@pytest.fixture(scope="module")
+def store_model(tmp_path_factory):
+    cfg = tiny_config()
+    trained = train(synthetic_plays(300), synthetic_catalogue(), cfg)
+    folder = tmp_path_factory.mktemp("store") / "m"
+    export_model(trained.model, cfg, trained.vocab, folder, {"model_id": "x"})
+    return folder
+
+
+def test_load_active_serves_the_active_model(db, store_model) -> None:
+    fill_store(db, 80)
+    assert load_active(db) is None  # no model yet: the baselines serve
+    _register(db, store_model, "a1", "active", 2)
+    rec = load_active(db)
+    assert isinstance(rec, ModelRecommender)
+    assert len(rec.history) == 80 and rec.scores().shape == (72,)
+
+
+def test_load_active_falls_back_to_previous_then_baselines(db, store_model, caplog) -> None:
+    fill_store(db, 50)
+    _register(db, store_model, "old", "retired", 1)
+    active = _register(db, store_model, "new", "active", 2)
+    (active / "scorer.onnx").write_bytes(b"corrupt")
+    rec = load_active(db)
+    assert rec is not None and rec.engine.folder.name == "old"
+    assert any("new" in r.getMessage() and "corrupt" in r.getMessage() for r in caplog.records)
+    shutil.rmtree(reg.models_root(db) / "old")
+    assert load_active(db) is None

@@ -1,0 +1,114 @@
+"""The trainer: deterministic, reports progress as JSON lines, cancels cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_model_fixtures import fill_store, synthetic_catalogue, synthetic_plays, tiny_config
+
+from player_plugin.recommend import features as F
+from player_plugin.recommend.model_eval import TrainingError, run_trainer, trainer_command
+from training.data import build_examples
+from training.loop import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _weights(trained) -> dict[str, np.ndarray]:
+    return {k: v.detach().numpy().copy() for k, v in trained.model.state_dict().items()}
+
+
+def test_same_data_and_seed_give_the_same_model() -> None:
+    cat, plays = synthetic_catalogue(), synthetic_plays(250)
+    a = _weights(train(plays, cat, tiny_config(seed=5)))
+    b = _weights(train(plays, cat, tiny_config(seed=5)))
+    c = _weights(train(plays, cat, tiny_config(seed=6)))
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert any(not np.array_equal(a[k], c[k]) for k in a)
+
+
+def test_examples_use_the_serving_features() -> None:
+    cat, plays = synthetic_catalogue(), synthetic_plays(120)
+    ex = build_examples(plays, cat, blind=False, negatives=10, seed=1)
+    targets = [i for i, p in enumerate(plays) if i >= 1 and p.listened]
+    assert len(ex) == len(targets)
+    assert (ex.cand_items[:, 0] == [plays[i].item for i in targets]).all()
+    k = 7  # the state before target k, rebuilt by the serving code
+    state = F.HistoryState(cat)
+    state.extend(plays[: targets[k]])
+    expected = state.item_features(ex.cand_items[k]).astype(np.float16)
+    np.testing.assert_array_equal(ex.cand_feat[k], expected)
+    duplicate = ex.cand_items[:, 1:] == ex.cand_items[:, :1]
+    assert np.isneginf(ex.cand_logw[:, 1:][duplicate]).all()  # never its own negative
+    assert (ex.cand_logw[:, 0] == 0).all()
+    blind = build_examples(plays, cat, blind=True, negatives=10, seed=1)
+    assert len(blind) == len(plays) - 1  # blind: every play is a target
+    assert set(np.unique(blind.hist_outcome)) <= {0, F.PLAYED}
+
+
+def _run(*args: str, **kw) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "training", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, **kw)
+
+
+def test_python_m_training_writes_a_model(db, db_path, tmp_path) -> None:
+    fill_store(db, 250)
+    out = tmp_path / "model"
+    events: list[dict] = []
+    done = run_trainer(trainer_command(db_path, out, extra=["--epochs", "2", "--dim", "8",
+                                                             "--negatives", "16"]),
+                       on_event=events.append)
+    assert done["event"] == "done"
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert epochs and {"epoch", "loss", "val_loss", "val_ndcg10", "eta_s"} <= epochs[0].keys()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["data_size"] == 250 and manifest["dim"] == 8
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    with pytest.raises(TrainingError, match="already exists"):
+        run_trainer(trainer_command(db_path, out))
+
+
+def test_until_limits_the_training_window(db, db_path, tmp_path) -> None:
+    _, plays = fill_store(db, 250)
+    until = plays[150].started_at
+    run_trainer(trainer_command(db_path, tmp_path / "m", until_ms=until,
+                                extra=["--epochs", "1", "--dim", "8", "--negatives", "8"]))
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["cutoff_ms"] == until
+    assert manifest["data_size"] == 150
+    vocab = json.loads((tmp_path / "m" / "vocab.json").read_text())
+    later_only = {p.item + 1 for p in plays[150:]} - {p.item + 1 for p in plays[:150]}
+    assert not later_only & set(vocab["items"])
+
+
+def test_sigterm_cancels_cleanly(db, db_path, tmp_path) -> None:
+    fill_store(db, 400)
+    out = tmp_path / "model"
+    proc = _run("--db", str(db_path), "--out", str(out), "--epochs", "200", "--patience",
+                "200", "--dim", "8", "--negatives", "8")
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "epoch" or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stdout.read()
+    assert proc.wait(timeout=30) == 130
+    assert json.loads(rest.strip().splitlines()[-1]) == {"event": "cancelled"}
+    assert not out.exists()
+    assert not [p.name for p in tmp_path.iterdir() if not p.name.startswith("segue.db")]
+
+
+def test_too_little_history_is_one_clear_error(db, db_path, tmp_path) -> None:
+    with pytest.raises(TrainingError, match="too few plays"):
+        run_trainer(trainer_command(db_path, tmp_path / "m"))
