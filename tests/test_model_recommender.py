@@ -21,7 +21,7 @@ def contract_model(tmp_path_factory):
     """A tiny model trained on the contract's own past sessions."""
     past, _ = contract_history()
     cfg = tiny_config(epochs=6, negatives=12, val_share=0.15)
-    trained = train(past * 3 if False else past, contract_catalogue(), cfg)
+    trained = train(past, contract_catalogue(), cfg)
     folder = tmp_path_factory.mktemp("contract") / "m"
     export_model(trained.model, cfg, trained.vocab, folder, {"model_id": "contract"})
     return folder

@@ -184,3 +184,24 @@ def test_closing_mid_training_leaves_no_half_written_model(qtbot, db_path, music
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         db.close()
+
+
+def test_keyboard_shortcuts(window, qtbot):
+    from PySide6.QtCore import Qt
+
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=5_000)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    window.volume.setValue(50)
+    qtbot.keyClick(window, Qt.Key.Key_Up, Qt.KeyboardModifier.ControlModifier)
+    assert window.volume.value() == 55 and window.player.volume() == 55
+    window.table.setFocus()
+    window.table.selectRow(0)
+    with qtbot.waitSignal(window.player.track_started, timeout=5_000):
+        qtbot.keyClick(window.table, Qt.Key.Key_Return)  # Enter plays the selected track
+    qtbot.waitUntil(lambda: window.player.state == "playing", timeout=5_000)
+    qtbot.keyClick(window.table, Qt.Key.Key_Space)  # Space pauses
+    qtbot.waitUntil(lambda: window.player.state == "paused", timeout=5_000)
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search.hasFocus()
+    window.player.stop()

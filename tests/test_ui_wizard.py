@@ -113,3 +113,29 @@ def test_a_missing_folder_fails_with_one_line(qtbot, wizard, tmp_path):
     qtbot.waitUntil(lambda: not wizard.scan_page.running, timeout=20_000)
     assert wizard.scan_page.error.startswith("not a folder")
     assert "failed" in wizard.scan_page.label.text()
+
+
+@pytest.mark.slow  # the real `segue train`: about 15-30 s
+def test_wizard_trains_the_first_model_when_history_allows(qtbot, wizard, tmp_path, db):
+    from player_plugin.store.models import active_model
+
+    root = tmp_path / "music"
+    write_library(root, artists=3, per_artist=2)
+    wizard.folders_page.add_folder(str(root))
+    wizard.next()
+    next_page(qtbot, wizard)
+    songs = [(f"Artist {chr(65 + a)}", f"Song {a}{t}") for a in range(3) for t in range(2)]
+    plays = [songs[(i * 7 + i // 6) % 6] for i in range(720)]  # 720 listens, 6 tracks
+    wizard.history_page.add_files([str(listenbrainz(tmp_path / "listens.json", plays))])
+    next_page(qtbot, wizard)
+    page = wizard.train_page
+    assert page.readiness.enough and page.job is not None and page.job.running
+    assert not page.isComplete()  # Next waits for the trainer (or Cancel)
+    qtbot.waitUntil(page.isComplete, timeout=180_000)
+    assert page.error == "", page.error
+    assert page.result["model_id"], page.result
+    row = active_model(db)
+    assert (row is not None) == bool(page.result["promoted"])
+    assert page.result["reason"] in page.status.text()
+    next_page(qtbot, wizard)
+    assert wizard.currentPage() is wizard.done_page

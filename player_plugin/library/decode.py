@@ -28,6 +28,7 @@ import soundfile
 import soxr
 
 from player_plugin.paths import PathLike, display, to_bytes
+from player_plugin.qt_app import ensure_qt_app
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +161,6 @@ def _ffmpeg(path: bytes, seconds: float, sample_rate: int, duration_s: float | N
     return _finish(samples, sample_rate, sample_rate), start_s, duration_s
 
 
-_QT_APP: list = []  # the QCoreApplication this module made, when there was none
-
-
 def _qt_samples(buffer, sample_format) -> np.ndarray:
     """A QAudioBuffer's samples as mono float32."""
     fmt = buffer.format()
@@ -187,13 +185,11 @@ def _qt(path: bytes, seconds: float, sample_rate: int, duration_s: float | None)
     """QtMultimedia's QAudioDecoder (PySide6 ships its own FFmpeg): always at hand, but it
     cannot seek, so it decodes from the start up to the end of the excerpt."""
     try:
-        from PySide6.QtCore import QCoreApplication, QEventLoop, QLoggingCategory, QTimer, QUrl
+        from PySide6.QtCore import QEventLoop, QTimer, QUrl
         from PySide6.QtMultimedia import QAudioDecoder, QAudioFormat
     except ImportError as exc:
         raise DecodeError(path, f"QtMultimedia is not available ({exc})") from exc
-    if QCoreApplication.instance() is None:  # a worker process or the CLI: quiet, ours
-        QLoggingCategory.setFilterRules("qt.multimedia*=false")
-        _QT_APP.append(QCoreApplication([]))
+    ensure_qt_app()
     start_s, length_s = _window(duration_s, seconds)
     # Without a known length, decode up to 20 minutes and take the middle of that.
     stop_s = start_s + length_s if duration_s else 20 * 60.0

@@ -8,6 +8,7 @@ import logging
 import os
 
 from PySide6.QtCharts import (
+    QAbstractBarSeries,
     QBarCategoryAxis,
     QBarSeries,
     QBarSet,
@@ -17,7 +18,7 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -80,7 +81,7 @@ class ModelReport(QDialog):
         layout.addWidget(QLabel("<b>History of models</b>"))
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("models")
-        self.table.setHorizontalHeaderLabels(["Model", "Trained", "Plays", "State", "Why"])
+        self.table.setHorizontalHeaderLabels(["Model", "Trained", "On plays", "State", "Why"])
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -109,6 +110,7 @@ class ModelReport(QDialog):
         self._summary(data)
         self.metrics_view.setChart(self._metrics_chart(data))
         self.curve_view.setChart(self._curve_chart(data))
+        self.curve_view.setVisible(bool(data.curve))
         self._history(data)
         self.rollback_button.setEnabled(data.can_roll_back)
 
@@ -147,6 +149,11 @@ class ModelReport(QDialog):
             bar = QBarSet(metric.upper())
             for values in data.methods.values():
                 bar.append(float(values.get(metric, 0.0) or 0.0))
+            bar.setColor(QColor("#8fa9c4"))
+            bar.setSelectedColor(QColor("#2f6db3"))  # the model's own bar stands out
+            for index, name in enumerate(data.methods):
+                if name.startswith("model"):
+                    bar.selectBar(index)
             series.append(bar)
             categories = list(data.methods)
             chart.legend().hide()
@@ -160,9 +167,12 @@ class ModelReport(QDialog):
         series.setLabelsVisible(True)
         series.setLabelsFormat("@value")
         series.setLabelsPrecision(3)
+        series.setLabelsPosition(QAbstractBarSeries.LabelsPosition.LabelsInsideEnd)
         chart.addSeries(series)
         axis_x = QBarCategoryAxis()
         axis_x.append(categories)
+        if len(categories) > 4:
+            axis_x.setLabelsAngle(-35)
         chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
         series.attachAxis(axis_x)
         axis_y = QValueAxis()

@@ -1,0 +1,58 @@
+"""End to end: tracks and logged plays in a store → `segue train` → suggestions."""
+
+from __future__ import annotations
+
+import pytest
+from test_model_fixtures import fill_store
+
+from player_plugin.recommend.model import load_active
+from player_plugin.store import models as reg
+
+TINY = ["--epochs", "2", "--dim", "8", "--negatives", "16", "--hidden", "16"]
+
+
+@pytest.fixture
+def small_training(monkeypatch):
+    """Keep `segue train`'s trainer tiny for tests."""
+    from player_plugin.recommend import model_eval
+
+    real = model_eval.trainer_command
+
+    def tiny(*args, **kw):
+        kw["extra"] = TINY
+        return real(*args, **kw)
+
+    monkeypatch.setattr(model_eval, "trainer_command", tiny)
+
+
+def test_not_enough_history(db, segue) -> None:
+    fill_store(db, 100)
+    out = segue("train", "--json")
+    assert out.status == 0
+    assert out.json["promoted"] is False and out.json["model_id"] is None
+    assert "not enough history" in out.json["reason"]
+
+
+def test_train_promote_recommend(db, segue, small_training) -> None:
+    fill_store(db, 700)
+    out = segue("train", "--json")
+    assert out.status == 0, out.err
+    data = out.json
+    assert set(data) == {"model_id", "promoted", "reason", "metrics", "seconds"}
+    holdout = data["metrics"]["holdout"]
+    assert holdout["plays"] >= 30 and "markov" in holdout["baselines"]
+    row = reg.get_model(db, data["model_id"])
+    assert row["cutoff"] and row["metrics"]["holdout"] == holdout
+    if data["promoted"]:
+        assert row["state"] == "active"
+        rec = load_active(db)
+        assert rec is not None and rec.model_id == data["model_id"]
+        assert len(rec.suggest(5)) == 5
+    else:
+        assert row["state"] == "rejected" and row["reason"] == data["reason"]
+        assert load_active(db) is None
+    # a second run right away has no new plays to be judged on
+    again = segue("train", "--json")
+    assert again.json["promoted"] is False
+    if data["promoted"]:
+        assert "since the active model" in again.json["reason"]
