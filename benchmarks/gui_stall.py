@@ -81,7 +81,7 @@ class Heartbeat:
         }
 
 
-def scan_stall(count: int) -> dict:
+def scan_stall(count: int, analyse: bool = False) -> dict:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -99,7 +99,8 @@ def scan_stall(count: int) -> dict:
     from player_plugin.store.db import open_db
 
     db = open_db(db_path)
-    Prefs(autoplay=False, retrain_policy="manual").save(db)
+    # the scan alone (audio analysis, which follows a scan, is measured by benchmarks/analyze)
+    Prefs(autoplay=False, retrain_policy="manual", analyse_audio=analyse).save(db)
     db.close()
     window = PlayerWindow(
         db_path, settings=QSettings(str(CACHE / "window.ini"), QSettings.Format.IniFormat)
@@ -122,6 +123,8 @@ def scan_stall(count: int) -> dict:
     QTimer.singleShot(1500, settle.quit)
     settle.exec()
     beat.timer.stop()
+    worst = max(range(len(beat.gaps)), key=beat.gaps.__getitem__) if beat.gaps else 0
+    when_ms = round(sum(beat.gaps[: worst + 1]) - seconds * 1000)  # relative to the scan end
     rows = window.model.rowCount()
     message = window.statusBar().currentMessage()
     window.close()
@@ -130,6 +133,7 @@ def scan_stall(count: int) -> dict:
         "rows_in_table": rows,
         "scan_seconds": round(seconds, 2),
         "last_status": message,
+        "worst_stall_at_ms_after_scan": when_ms,
         **beat.stats(),
     }
 

@@ -116,8 +116,11 @@ def test_garbage_onnx_with_matching_checksum_is_refused(copy) -> None:
 
 
 def test_missing_provider_falls_back_to_cpu_with_one_line(model_dir, caplog) -> None:
-    missing = next(p for p in ("CoreML", "DirectML", "ROCm", "OpenVINO", "CUDA")
-                   if provider_name(p) not in available_providers())
+    missing = next(
+        p
+        for p in ("CoreML", "DirectML", "ROCm", "OpenVINO", "CUDA")
+        if provider_name(p) not in available_providers()
+    )
     with caplog.at_level(logging.WARNING, logger="player_plugin.recommend.engine"):
         engine = Engine(model_dir, provider=missing)
     assert engine.provider == CPU

@@ -248,3 +248,47 @@ def test_smoke_on_the_shared_format_sample(segue, shared_data):
     )
     assert result.status == 0, result.err
     assert result.json["listeners"] == 1 and result.json["test_plays"] > 0
+
+
+def write_spotify_extended(path: Path, rows: list[tuple], skip_every: int = 5) -> Path:
+    """Spotify's Extended Streaming History layout (``ts`` is when the play ended)."""
+    import json
+
+    entries = []
+    for number, (t, artist, album, title) in enumerate(rows):
+        skipped = number % skip_every == 0
+        played = 12_000 if skipped else 200_000
+        end = datetime.fromtimestamp(t + played / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        entries.append(
+            {
+                "ts": end,
+                "platform": "linux",
+                "ms_played": played,
+                "master_metadata_track_name": title,
+                "master_metadata_album_artist_name": artist,
+                "master_metadata_album_album_name": album,
+                "spotify_track_uri": f"spotify:track:{abs(hash(title)) % 10**8}",
+                "episode_name": None,
+                "reason_start": "fwdbtn",
+                "reason_end": "fwdbtn" if skipped else "trackdone",
+                "shuffle": False,
+                "skipped": skipped,
+            }
+        )
+    path.write_text(json.dumps(entries), encoding="utf-8")
+    return path
+
+
+def test_the_model_is_trained_on_the_first_80_percent_and_scored(segue, tmp_path):
+    pytest.importorskip("player_plugin.recommend.model_eval")
+    path = write_spotify_extended(tmp_path / "Streaming_History_Audio_2024.json", album_sessions(5))
+    result = segue(
+        "evaluate", "--plays", path, "--json", "--bootstrap", "50", "--methods", "markov"
+    )
+    assert result.status == 0, result.err
+    methods = result.json["methods"]
+    # The history has skips: the skip-blind model is reported beside the model.
+    assert {"model", "model-skip-blind", "model-reranked", "markov"} <= set(methods)
+    assert methods["model"]["all"]["hr@50"] > 0.2
+    compared = {(c["a"], c["b"], c["subset"], c["metric"]) for c in result.json["comparisons"]}
+    assert ("model", "markov", "all", "ndcg@10") in compared

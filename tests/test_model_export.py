@@ -21,8 +21,9 @@ def exported(tmp_path_factory):
     """A freshly initialised model (random weights) exported, with its torch twin."""
     torch.manual_seed(3)
     cfg = Config(dim=8, hidden=16, feat_hidden=8)
-    vocab = F.Vocab(items={10: 1, 11: 2, 12: 3}, artists={"a": 1, "b": 2}, albums={"x": 1},
-                    genres={"rock": 1})
+    vocab = F.Vocab(
+        items={10: 1, 11: 2, 12: 3}, artists={"a": 1, "b": 2}, albums={"x": 1}, genres={"rock": 1}
+    )
     model = SegueModel(vocab.sizes(), cfg).eval()
     folder = tmp_path_factory.mktemp("export") / "m"
     manifest = export_model(model, cfg, vocab, folder, {"model_id": "m", "cutoff_ms": 5})
@@ -46,9 +47,12 @@ def test_scorer_parity(exported, b: int, length: int, n: int) -> None:
     inputs = example_scorer_inputs(b, length, n, 8, seed=b * 100 + length)
     with torch.no_grad():
         expected = model.scorer(**{k: torch.from_numpy(v) for k, v in inputs.items()}).numpy()
-    got = engine.score(inputs)
+    got, query = engine.score_parts(inputs)
     assert got.shape == (b, n)
     assert np.abs(got - expected).max() <= 1e-4
+    with torch.no_grad():
+        _, expected_query = model.scorer.parts(**{k: torch.from_numpy(v) for k, v in inputs.items()})
+    assert np.abs(query - expected_query.numpy()).max() <= 1e-4
 
 
 def test_trained_model_parity(tmp_path) -> None:
@@ -63,7 +67,8 @@ def test_trained_model_parity(tmp_path) -> None:
     inputs = example_scorer_inputs(2, 12, 30, cfg.dim, seed=9)
     with torch.no_grad():
         expected = trained.model.scorer(
-            **{k: torch.from_numpy(v) for k, v in inputs.items()}).numpy()
+            **{k: torch.from_numpy(v) for k, v in inputs.items()}
+        ).numpy()
     assert np.abs(engine.score(inputs) - expected).max() <= 1e-4
 
 
@@ -74,7 +79,7 @@ def test_manifest_contents(exported) -> None:
     assert manifest["opset"] >= 17
     assert manifest["feature_schema_version"] == F.FEATURE_SCHEMA_VERSION
     assert manifest["inputs"]["scorer"][0] == "hist_vec"
-    assert manifest["outputs"] == {"item_tower": ["item_vec"], "scorer": ["scores"]}
+    assert manifest["outputs"] == {"item_tower": ["item_vec"], "scorer": ["scores", "query"]}
     assert manifest["cutoff_ms"] == 5
     assert set(manifest["sha256"]) == {"item_tower", "scorer", "vocab"}
     vocab = json.loads((folder / "vocab.json").read_text())

@@ -7,6 +7,7 @@ skipped). Structure enough for a model to learn from in a second.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -81,16 +82,29 @@ def fill_store(db, n_plays: int = 400, seed: int = 0) -> tuple[Catalogue, list[P
     plays = synthetic_plays(n_plays, seed)
     for p in plays:
         track_id = ids[f"/music/{p.item:03d}.flac".encode()]
-        log_play(db, track_id, started_at=p.started_at, ms_played=p.ms_played,
-                 reason="skipped" if p.outcome == "skipped" else "completed")
+        log_play(
+            db,
+            track_id,
+            started_at=p.started_at,
+            ms_played=p.ms_played,
+            reason="skipped" if p.outcome == "skipped" else "completed",
+        )
     return cat, plays
 
 
 def tiny_config(**changes):
     from training.model import Config
 
-    base = {"epochs": 2, "batch": 64, "negatives": 16, "dim": 8, "hidden": 16,
-            "feat_hidden": 8, "threads": 1, "patience": 5}
+    base = {
+        "epochs": 2,
+        "batch": 64,
+        "negatives": 16,
+        "dim": 8,
+        "hidden": 16,
+        "feat_hidden": 8,
+        "threads": 1,
+        "patience": 5,
+    }
     return Config(**(base | changes))
 
 
@@ -107,9 +121,19 @@ def trained_model(tmp_root: Path, *, blind: bool = False, n_plays: int = 300, **
     config = tiny_config(**cfg)
     trained = train(plays, cat, config, blind=blind)
     folder = tmp_root / f"model-{len(_MODEL)}"
-    export_model(trained.model, config, trained.vocab, folder,
-                 {"model_id": folder.name, "blind": blind, "cutoff_ms": plays[-1].started_at + 1,
-                  "data_size": len(plays), "metrics": {"validation": trained.metrics}})
+    export_model(
+        trained.model,
+        config,
+        trained.vocab,
+        folder,
+        {
+            "model_id": folder.name,
+            "blind": blind,
+            "cutoff_ms": plays[-1].started_at + 1,
+            "data_size": len(plays),
+            "metrics": {"validation": trained.metrics},
+        },
+    )
     _MODEL[key] = folder
     return folder
 
@@ -119,4 +143,4 @@ def test_synthetic_history_has_skips_and_sessions() -> None:
     assert len(plays) == 300
     assert any(p.outcome == "skipped" for p in plays)
     assert len({p.session for p in plays}) > 5
-    assert all(a.started_at < b.started_at for a, b in zip(plays, plays[1:], strict=False))
+    assert all(a.started_at < b.started_at for a, b in itertools.pairwise(plays))

@@ -49,8 +49,16 @@ def _register(db, folder, model_id, state, created):
     root = reg.models_root(db)
     root.mkdir(exist_ok=True)
     shutil.copytree(folder, root / model_id)
-    reg.add_model(db, model_id, folder=model_id, cutoff=1, data_size=10, metrics={},
-                  state=state, created_at=created)
+    reg.add_model(
+        db,
+        model_id,
+        folder=model_id,
+        cutoff=1,
+        data_size=10,
+        metrics={},
+        state=state,
+        created_at=created,
+    )
     return root / model_id
 
 
@@ -82,3 +90,31 @@ def test_load_active_falls_back_to_previous_then_baselines(db, store_model, capl
     assert any("new" in r.getMessage() and "corrupt" in r.getMessage() for r in caplog.records)
     shutil.rmtree(reg.models_root(db) / "old")
     assert load_active(db) is None
+
+
+def test_fast_scores_match_scoring_everything(store_model) -> None:
+    """Items without history share feature rows; the shortcut gives the same numbers."""
+    small = synthetic_catalogue()
+    extra = 600  # never-played tracks by never-played artists, some with unknown artist
+    n = len(small) + extra
+    artist = np.concatenate([small.artist, 20 + np.arange(extra) % 50]).astype(np.int32)
+    artist[-7:] = 0
+    cat = type(small)(
+        track_ids=np.arange(1, n + 1, dtype=np.int64),
+        titles=[f"T{i}" for i in range(n)],
+        artist=artist,
+        artist_names=[""] + [f"Artist {a}" for a in range(1, 80)],
+        album=artist.copy(),
+        album_names=[""] + [f"Album {a}" for a in range(1, 80)],
+    )
+    rec = ModelRecommender(Engine(store_model))
+    plays = synthetic_plays(200)
+    rec.fit(plays[:100], cat)
+    for play in plays[100:130]:
+        rec.observe(play)
+        active, cold, _, _ = rec.state.cold_split()
+        assert len(cold) >= 256
+        np.testing.assert_allclose(rec.scores(), rec.scores_full(), rtol=1e-5, atol=1e-5)
+    cold_features = rec.state.item_features(cold)
+    _, _, rows, inverse = rec.state.cold_split()
+    np.testing.assert_array_equal(cold_features, rows[inverse])

@@ -12,9 +12,16 @@ def _add(db, model_id: str, state: str, created: int) -> None:
     folder = reg.models_root(db) / model_id
     folder.mkdir(parents=True)
     (folder / "manifest.json").write_text("{}")
-    reg.add_model(db, model_id, folder=model_id, cutoff=created, data_size=100,
-                  metrics={"holdout": {"model": 0.1 * created}}, state=state,
-                  created_at=created)
+    reg.add_model(
+        db,
+        model_id,
+        folder=model_id,
+        cutoff=created,
+        data_size=100,
+        metrics={"holdout": {"model": 0.1 * created}},
+        state=state,
+        created_at=created,
+    )
 
 
 def test_activate_is_one_switch_and_rollback_restores(db) -> None:
@@ -49,8 +56,7 @@ def test_cli_model_commands(db, segue) -> None:
     listed = segue("model", "list", "--json")
     assert listed.status == 0
     assert [m["id"] for m in listed.json["models"]] == ["m2", "m1"]
-    assert segue("model", "activate", "m1", "--json").json == {"active": "m1",
-                                                                "previous": "m2"}
+    assert segue("model", "activate", "m1", "--json").json == {"active": "m1", "previous": "m2"}
     assert reg.active_model(db)["id"] == "m1"
     back = segue("model", "rollback", "--json")
     assert back.json == {"active": "m2", "rolled_back": "m1"}

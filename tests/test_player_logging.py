@@ -84,3 +84,19 @@ def test_a_track_outside_the_library_is_reported_not_logged(plugin, db, qtbot, t
         plugin.host.play(str(tmp_path / "elsewhere.flac").encode())
     assert "Not in the library" in signal.args[0]
     assert plays(db) == []
+
+
+def test_a_play_in_progress_records_how_far_it_got(qtbot, db_path, db, library):
+    from player_plugin.hosts.reference import ReferencePlayer
+
+    player = ReferencePlayer()
+    plugin = SeguePlugin(player, db_path)
+    try:
+        player.play_path(bytes(library[0]["path"]))
+        qtbot.waitUntil(lambda: player.heard_ms >= 200, timeout=5_000)
+        plugin.touch()  # what the plugin's timer does every few seconds
+        row = plays(db)[-1]
+        assert row["ended_at"] is None and row["ms_played"] >= 200  # a crash now keeps it
+    finally:
+        player.shutdown()
+        plugin.shutdown()

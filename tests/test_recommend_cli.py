@@ -160,3 +160,26 @@ def test_empty_library_and_errors(segue, db, tmp_path):
     assert unknown.status != 0 and "not in the library" in unknown.err
     assert unknown.err.count("\n") == 1
     assert segue("recommend", "-n", "0").status != 0
+
+
+def test_the_active_model_serves_and_a_broken_one_falls_back(segue, db, tmp_path):
+    pytest.importorskip("player_plugin.recommend.model")
+    paths = _library(db, tmp_path)
+    _log_album_sessions(db, paths, days=130)  # enough history for the trainer
+    trained = segue("train", "--json")
+    assert trained.status == 0, trained.err
+    model_id = trained.json["model_id"]
+    if not trained.json["promoted"]:
+        assert segue("model", "activate", model_id).status == 0
+    result = segue("recommend", "--json", "--after", paths[1].decode(), "-n", "3")
+    assert result.status == 0, result.err
+    assert result.json["method"] == "model" and result.json["model_id"] == model_id
+    assert all(item["reason"] for item in result.json["items"])
+    from player_plugin.store.models import active_model, model_folder
+
+    folder = model_folder(db, active_model(db))
+    for onnx in Path(folder).glob("*.onnx"):
+        onnx.write_bytes(b"not a model")
+    fallback = segue("recommend", "--json", "-n", "3")
+    assert fallback.status == 0, fallback.err
+    assert fallback.json["method"] == "session-knn" and fallback.json["model_id"] is None

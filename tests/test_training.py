@@ -57,17 +57,25 @@ def test_examples_use_the_serving_features() -> None:
 
 def _run(*args: str, **kw) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "training", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "training", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        **kw,
+    )
 
 
 def test_python_m_training_writes_a_model(db, db_path, tmp_path) -> None:
     fill_store(db, 250)
     out = tmp_path / "model"
     events: list[dict] = []
-    done = run_trainer(trainer_command(db_path, out, extra=["--epochs", "2", "--dim", "8",
-                                                             "--negatives", "16"]),
-                       on_event=events.append)
+    done = run_trainer(
+        trainer_command(db_path, out, extra=["--epochs", "2", "--dim", "8", "--negatives", "16"]),
+        on_event=events.append,
+    )
     assert done["event"] == "done"
     epochs = [e for e in events if e["event"] == "epoch"]
     assert epochs and {"epoch", "loss", "val_loss", "val_ndcg10", "eta_s"} <= epochs[0].keys()
@@ -78,11 +86,34 @@ def test_python_m_training_writes_a_model(db, db_path, tmp_path) -> None:
         run_trainer(trainer_command(db_path, out))
 
 
-def test_until_limits_the_training_window(db, db_path, tmp_path) -> None:
+def _in_process(capsys, *args: str) -> tuple[int, list[dict]]:
+    """`python -m training ARGS` run in this process (the subprocess path is tested above)."""
+    from training.__main__ import main
+
+    capsys.readouterr()
+    status = main(list(args))
+    return status, [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_until_limits_the_training_window(db, db_path, tmp_path, capsys) -> None:
     _, plays = fill_store(db, 250)
     until = plays[150].started_at
-    run_trainer(trainer_command(db_path, tmp_path / "m", until_ms=until,
-                                extra=["--epochs", "1", "--dim", "8", "--negatives", "8"]))
+    status, events = _in_process(
+        capsys,
+        "--db",
+        str(db_path),
+        "--out",
+        str(tmp_path / "m"),
+        "--until",
+        str(until),
+        "--epochs",
+        "1",
+        "--dim",
+        "8",
+        "--negatives",
+        "8",
+    )
+    assert status == 0 and events[-1]["event"] == "done"
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert manifest["cutoff_ms"] == until
     assert manifest["data_size"] == 150
@@ -94,8 +125,20 @@ def test_until_limits_the_training_window(db, db_path, tmp_path) -> None:
 def test_sigterm_cancels_cleanly(db, db_path, tmp_path) -> None:
     fill_store(db, 400)
     out = tmp_path / "model"
-    proc = _run("--db", str(db_path), "--out", str(out), "--epochs", "200", "--patience",
-                "200", "--dim", "8", "--negatives", "8")
+    proc = _run(
+        "--db",
+        str(db_path),
+        "--out",
+        str(out),
+        "--epochs",
+        "200",
+        "--patience",
+        "200",
+        "--dim",
+        "8",
+        "--negatives",
+        "8",
+    )
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     for line in proc.stdout:
@@ -109,6 +152,8 @@ def test_sigterm_cancels_cleanly(db, db_path, tmp_path) -> None:
     assert not [p.name for p in tmp_path.iterdir() if not p.name.startswith("segue.db")]
 
 
-def test_too_little_history_is_one_clear_error(db, db_path, tmp_path) -> None:
-    with pytest.raises(TrainingError, match="too few plays"):
-        run_trainer(trainer_command(db_path, tmp_path / "m"))
+def test_too_little_history_is_one_clear_error(db_path, tmp_path, capsys) -> None:
+    status, events = _in_process(capsys, "--db", str(db_path), "--out", str(tmp_path / "m"))
+    assert status == 2
+    assert events[-1]["event"] == "error" and "too few plays" in events[-1]["message"]
+    assert not (tmp_path / "m").exists()

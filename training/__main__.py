@@ -36,14 +36,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     parser.add_argument("--db", required=True, help="the Segue database to learn from")
     parser.add_argument("--out", required=True, help="model folder to create")
-    parser.add_argument("--until", type=int, default=None,
-                        help="train only on plays that started before this time (ms UTC)")
-    parser.add_argument("--skip-blind", action="store_true",
-                        help="erase how plays ended (a skip-blind model, for evaluation)")
-    for f in fields(Config):
-        if f.type in ("int", "float"):
-            parser.add_argument("--" + f.name.replace("_", "-"), type=eval(f.type),
-                                default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--until",
+        type=int,
+        default=None,
+        help="train only on plays that started before this time (ms UTC)",
+    )
+    parser.add_argument(
+        "--skip-blind",
+        action="store_true",
+        help="erase how plays ended (a skip-blind model, for evaluation)",
+    )
+    kinds = {"int": int, "float": float}
+    for f in fields(Config):  # every numeric setting, for experiments and tests
+        if f.type in kinds:
+            parser.add_argument(
+                "--" + f.name.replace("_", "-"),
+                type=kinds[f.type],
+                default=None,
+                help=argparse.SUPPRESS,
+            )
     return parser.parse_args(argv)
 
 
@@ -81,16 +93,23 @@ def main(argv: list[str] | None = None) -> int:
             plays = load_plays(db, catalogue, until_ms=args.until)
         finally:
             db.close()
-        _say({"event": "start", "plays": len(plays), "tracks": len(catalogue),
-              "until": args.until, "blind": args.skip_blind})
+        _say(
+            {
+                "event": "start",
+                "plays": len(plays),
+                "tracks": len(catalogue),
+                "until": args.until,
+                "blind": args.skip_blind,
+            }
+        )
         if cancel.is_set():
             raise Cancelled
-        trained = train(plays, catalogue, cfg, blind=args.skip_blind, progress=_say,
-                        cancel=cancel)
+        trained = train(plays, catalogue, cfg, blind=args.skip_blind, progress=_say, cancel=cancel)
         if cancel.is_set():
             raise Cancelled
-        cutoff = args.until if args.until is not None else (
-            plays[-1].started_at + 1 if plays else 0)
+        cutoff = (
+            args.until if args.until is not None else (plays[-1].started_at + 1 if plays else 0)
+        )
         meta = {
             "model_id": out.name,
             "blind": bool(args.skip_blind),
@@ -113,8 +132,14 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
         _say({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
         return EXIT_ERROR
-    _say({"event": "done", "folder": str(out), "metrics": trained.metrics,
-          "seconds": round(time.monotonic() - started, 2)})
+    _say(
+        {
+            "event": "done",
+            "folder": str(out),
+            "metrics": trained.metrics,
+            "seconds": round(time.monotonic() - started, 2),
+        }
+    )
     return 0
 
 

@@ -30,7 +30,8 @@ class Examples:
     cand_seen: np.ndarray  # bool[P, K+1]: appeared in the history before (ID known)
     cand_logw: np.ndarray  # float32[P, K+1]: log importance weight (0 for target and hard)
     times: np.ndarray  # int64[P]: when the target started
-    weight: np.ndarray  # float32[P]: loss weight (listened targets 1)
+    weight: np.ndarray  # float32[P]: loss weight
+    listened: np.ndarray  # bool[P]: the target was a listen (what evaluation predicts)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -114,6 +115,7 @@ def build_examples(
     hard_share: float = 0.75,
     first_target: int = 1,
     other_weight: float = 0.0,
+    new_weight: float = 1.0,
     cancel: threading.Event | None = None,
 ) -> Examples:
     """Examples for every target play from index *first_target* on. Targets are listened
@@ -135,13 +137,15 @@ def build_examples(
     seen_items: list[int] = []
     logws: list[np.ndarray] = []
     weights: list[float] = []
+    flags: list[bool] = []
     for index, play in enumerate(plays):
         if cancel is not None and index % 512 == 0 and cancel.is_set():
             raise Cancelled
         listened = blind or play.listened
         if index >= first_target and state.plays and (listened or other_weight > 0):
-            negs, logw = _negatives(state, play.item, negatives, rng, by_artist, blind, hard_share,
-                             seen_items)
+            negs, logw = _negatives(
+                state, play.item, negatives, rng, by_artist, blind, hard_share, seen_items
+            )
             cand = np.concatenate([[play.item], negs])
             session = state.session_inputs()
             for key in rows:
@@ -151,7 +155,9 @@ def build_examples(
             feats.append(state.item_features(cand).astype(np.float16))
             seen_rows.append(state.seen[cand])
             times.append(play.started_at)
-            weights.append(1.0 if listened else other_weight)
+            weight = 1.0 if listened else other_weight
+            weights.append(weight * (new_weight if not state.seen[play.item] else 1.0))
+            flags.append(listened)
         if not state.seen[play.item]:
             seen_items.append(play.item)
         state.observe(play)
@@ -167,4 +173,5 @@ def build_examples(
         cand_logw=np.asarray(logws, dtype=np.float32).reshape(p, k1),
         times=np.asarray(times, dtype=np.int64),
         weight=np.asarray(weights, dtype=np.float32),
+        listened=np.asarray(flags, dtype=bool),
     )

@@ -34,6 +34,15 @@ class _Items(nn.Module):
         return self.tower(item_id, artist, album, genre, year, duration, audio, audio_mask)
 
 
+class _Scorer(nn.Module):
+    def __init__(self, model: SegueModel) -> None:
+        super().__init__()
+        self.scorer = model.scorer
+
+    def forward(self, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
+        return self.scorer.parts(hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat)
+
+
 def example_item_inputs(n: int, sizes: dict[str, int], seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     return {
@@ -64,8 +73,9 @@ def example_scorer_inputs(
     }
 
 
-def _export(module: nn.Module, args: dict, path: Path, names: tuple, output: str,
-            axes: dict) -> None:
+def _export(
+    module: nn.Module, args: dict, path: Path, names: tuple, outputs: list, axes: dict
+) -> None:
     module.eval()
     with torch.no_grad(), warnings.catch_warnings():
         # the exporter's notes about GRU batch sizes and tracing: the parity tests cover
@@ -76,7 +86,7 @@ def _export(module: nn.Module, args: dict, path: Path, names: tuple, output: str
             tuple(torch.from_numpy(args[k]) for k in names),
             str(path),
             input_names=list(names),
-            output_names=[output],
+            output_names=outputs,
             dynamic_axes=axes,
             opset_version=OPSET,
             dynamo=False,
@@ -87,15 +97,19 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export_model(
-    model: SegueModel, cfg: Config, vocab: F.Vocab, folder: Path, meta: dict
-) -> dict:
+def export_model(model: SegueModel, cfg: Config, vocab: F.Vocab, folder: Path, meta: dict) -> dict:
     """Write both graphs and ``manifest.json`` (last) into *folder*; returns the manifest."""
     folder.mkdir(parents=True, exist_ok=True)
     sizes = vocab.sizes()
     item_axes = {k: {0: "n"} for k in ITEM_INPUTS} | {"item_vec": {0: "n"}}
-    _export(_Items(model), example_item_inputs(3, sizes), folder / "item_tower.onnx",
-            ITEM_INPUTS, "item_vec", item_axes)
+    _export(
+        _Items(model),
+        example_item_inputs(3, sizes),
+        folder / "item_tower.onnx",
+        ITEM_INPUTS,
+        ["item_vec"],
+        item_axes,
+    )
     scorer_axes = {
         "hist_vec": {0: "batch", 1: "length"},
         "hist_outcome": {0: "batch", 1: "length"},
@@ -104,9 +118,16 @@ def export_model(
         "cand_vec": {0: "batch", 1: "n"},
         "cand_feat": {0: "batch", 1: "n"},
         "scores": {0: "batch", 1: "n"},
+        "query": {0: "batch"},
     }
-    _export(model.scorer, example_scorer_inputs(2, F.SEQ_LEN, 5, cfg.dim),
-            folder / "scorer.onnx", SCORER_INPUTS, "scores", scorer_axes)
+    _export(
+        _Scorer(model),
+        example_scorer_inputs(2, F.SEQ_LEN, 5, cfg.dim),
+        folder / "scorer.onnx",
+        SCORER_INPUTS,
+        ["scores", "query"],
+        scorer_axes,
+    )
     (folder / "vocab.json").write_text(json.dumps(vocab.to_json(), ensure_ascii=False))
     files = {"item_tower": "item_tower.onnx", "scorer": "scorer.onnx", "vocab": "vocab.json"}
     manifest = {
@@ -120,7 +141,7 @@ def export_model(
         "item_features": list(F.ITEM_FEATURES),
         "context_features": list(F.CONTEXT_FEATURES),
         "inputs": {"item_tower": list(ITEM_INPUTS), "scorer": list(SCORER_INPUTS)},
-        "outputs": {"item_tower": ["item_vec"], "scorer": ["scores"]},
+        "outputs": {"item_tower": ["item_vec"], "scorer": ["scores", "query"]},
         "vocab_sizes": sizes,
         "files": files,
         "sha256": {k: _sha256(folder / v) for k, v in files.items()},

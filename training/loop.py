@@ -53,8 +53,9 @@ def _scores(
 ) -> torch.Tensor:
     cand_np = ex.cand_items
     hist_np = np.maximum(ex.hist_items, 0)
-    used, inverse = np.unique(np.concatenate([cand_np.ravel(), hist_np.ravel()]),
-                              return_inverse=True)
+    used, inverse = np.unique(
+        np.concatenate([cand_np.ravel(), hist_np.ravel()]), return_inverse=True
+    )
     u = torch.from_numpy(used)
     content = model.items.content(*(items[k][u] for k in CONTENT_INPUTS))
     ids = items["item_id"][u]
@@ -63,8 +64,11 @@ def _scores(
     cand_vec = content[cand] + model.items.item(ids[cand]) * keep.unsqueeze(-1)
     hist = torch.from_numpy(inverse[cand_np.size :].reshape(hist_np.shape))
     hmask = torch.from_numpy(ex.hist_items >= 0).unsqueeze(-1).float()
-    hkeep = torch.ones_like(hmask) if hist_drop is None else torch.from_numpy(
-        ~hist_drop).unsqueeze(-1).float()
+    hkeep = (
+        torch.ones_like(hmask)
+        if hist_drop is None
+        else torch.from_numpy(~hist_drop).unsqueeze(-1).float()
+    )
     hist_vec = (content[hist] + model.items.item(ids[hist]) * hkeep) * hmask
     return model.scorer(
         hist_vec,
@@ -84,8 +88,11 @@ def _evaluate(model: SegueModel, items: dict[str, torch.Tensor], ex: Examples) -
             part = ex.take(np.arange(start, min(start + 1024, len(ex))))
             s = _scores(model, items, part, None, None)
             logw = torch.from_numpy(part.cand_logw)
-            losses.append(TF.cross_entropy(s + logw, torch.zeros(len(part), dtype=torch.long),
-                                           reduction="sum").item())
+            losses.append(
+                TF.cross_entropy(
+                    s + logw, torch.zeros(len(part), dtype=torch.long), reduction="sum"
+                ).item()
+            )
             rank = 1 + (s[:, 1:] >= s[:, :1]).sum(dim=1).numpy()
             ndcg.append(np.where(rank <= 10, 1.0 / np.log2(rank + 1.0), 0.0))
     n = max(len(ex), 1)
@@ -112,8 +119,14 @@ def train(
     items = {k: torch.from_numpy(v) for k, v in encoded.items()}
     started = time.monotonic()
     examples = build_examples(
-        plays, catalogue, blind=blind, negatives=cfg.negatives, seed=cfg.seed,
-        hard_share=cfg.hard_share, other_weight=0.0 if blind else cfg.other_weight,
+        plays,
+        catalogue,
+        blind=blind,
+        negatives=cfg.negatives,
+        seed=cfg.seed,
+        hard_share=cfg.hard_share,
+        other_weight=0.0 if blind else cfg.other_weight,
+        new_weight=cfg.new_weight,
         cancel=cancel,
     )
     n = len(examples)
@@ -122,9 +135,16 @@ def train(
     n_val = max(1, int(n * cfg.val_share))
     train_ex = examples.take(np.arange(n - n_val))
     val_idx = np.arange(n - n_val, n)
-    val_ex = examples.take(val_idx[examples.weight[val_idx] >= 1.0])
-    emit({"event": "data", "targets": n, "train": len(train_ex), "validation": n_val,
-          "seconds": round(time.monotonic() - started, 2)})
+    val_ex = examples.take(val_idx[examples.listened[val_idx]])
+    emit(
+        {
+            "event": "data",
+            "targets": n,
+            "train": len(train_ex),
+            "validation": n_val,
+            "seconds": round(time.monotonic() - started, 2),
+        }
+    )
     model = SegueModel(vocab.sizes(), cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best: dict | None = None
@@ -144,8 +164,9 @@ def train(
             hist_drop = rng.random(part.hist_items.shape) < cfg.id_dropout
             s = _scores(model, items, part, drop, hist_drop) + torch.from_numpy(part.cand_logw)
             w = torch.from_numpy(part.weight)
-            loss = (TF.cross_entropy(s, torch.zeros(len(part), dtype=torch.long),
-                                     reduction="none") * w).sum() / w.sum()
+            loss = (
+                TF.cross_entropy(s, torch.zeros(len(part), dtype=torch.long), reduction="none") * w
+            ).sum() / w.sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -162,16 +183,24 @@ def train(
             bad += 1
         stop = bad >= cfg.patience or epoch == cfg.epochs
         left = 0 if stop else (cfg.epochs - epoch) * float(np.mean(epoch_times))
-        emit({"event": "epoch", "epoch": epoch, "epochs": cfg.epochs,
-              "loss": round(total / max(count, 1), 5),
-              "val_loss": round(metrics["val_loss"], 5),
-              "val_ndcg10": round(metrics["val_ndcg10_sampled"], 5),
-              "eta_s": round(left, 1)})
+        emit(
+            {
+                "event": "epoch",
+                "epoch": epoch,
+                "epochs": cfg.epochs,
+                "loss": round(total / max(count, 1), 5),
+                "val_loss": round(metrics["val_loss"], 5),
+                "val_ndcg10": round(metrics["val_ndcg10_sampled"], 5),
+                "eta_s": round(left, 1),
+            }
+        )
         if stop:
             break
     assert best is not None
     model.load_state_dict(best)
     model.eval()
-    best_metrics = {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v)
-                    for k, v in best_metrics.items()}
+    best_metrics = {
+        k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v)
+        for k, v in best_metrics.items()
+    }
     return Trained(model, vocab, best_metrics, train_plays=len(plays), targets=n)

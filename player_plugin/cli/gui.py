@@ -40,7 +40,8 @@ def open_player(
     except StoreError as exc:
         raise UserError(str(exc)) from exc
     if demo:
-        window.setWindowTitle("Segue — demo library")
+        window.app_title = "Segue demo"
+        window.setWindowTitle("Segue demo — invented artists, invented listening history")
     from player_plugin.store.stats import counts
 
     empty = counts(window.db)["tracks"] == 0 and not window.library_folders()

@@ -25,8 +25,10 @@ def _progress(event: dict) -> None:
     elif kind == "data":
         line = f"{event['targets']} targets ({event['validation']} for validation)"
     elif kind == "epoch":
-        line = (f"epoch {event['epoch']}/{event['epochs']}: loss {event['loss']:.4f}, "
-                f"validation NDCG@10 {event['val_ndcg10']:.4f}, ETA {event['eta_s']:.0f} s")
+        line = (
+            f"epoch {event['epoch']}/{event['epochs']}: loss {event['loss']:.4f}, "
+            f"validation NDCG@10 {event['val_ndcg10']:.4f}, ETA {event['eta_s']:.0f} s"
+        )
     else:
         return
     print(f"segue: {line}", file=sys.stderr, flush=True)
@@ -49,17 +51,30 @@ def run_train(args: argparse.Namespace) -> int:
     listens = sum(p.listened for p in plays)
 
     def result(model_id, promoted, reason, metrics) -> int:
-        data = {"model_id": model_id, "promoted": promoted, "reason": reason,
-                "metrics": metrics, "seconds": round(time.monotonic() - started, 2)}
-        emit(args, data, f"{model_id or 'no model'}: "
-             f"{'promoted' if promoted else 'not promoted'} — {reason}")
+        data = {
+            "model_id": model_id,
+            "promoted": promoted,
+            "reason": reason,
+            "metrics": metrics,
+            "seconds": round(time.monotonic() - started, 2),
+        }
+        emit(
+            args,
+            data,
+            f"{model_id or 'no model'}: {'promoted' if promoted else 'not promoted'} — {reason}",
+        )
         return 0
 
     start = me.holdout_start(plays)
     if start is None:
-        return result(None, False, f"not enough history yet: {listens} listened plays; the "
-                      f"model trains from {me.MIN_LISTENS} on (until then the baselines "
-                      "suggest)", {})
+        return result(
+            None,
+            False,
+            f"not enough history yet: {listens} listened plays; the "
+            f"model trains from {me.MIN_LISTENS} on (until then the baselines "
+            "suggest)",
+            {},
+        )
     active_row = reg.active_model(db)
     active = None
     if active_row is not None:
@@ -72,21 +87,35 @@ def run_train(args: argparse.Namespace) -> int:
                 start += 1
     held = sum(p.listened for p in plays[start:])
     if held < me.MIN_HOLDOUT:
-        return result(None, False, f"only {held} listened plays since the active model was "
-                      f"trained; retrain after {me.MIN_HOLDOUT}", {})
+        return result(
+            None,
+            False,
+            f"only {held} listened plays since the active model was "
+            f"trained; retrain after {me.MIN_HOLDOUT}",
+            {},
+        )
     cutoff = plays[start].started_at
     root = reg.models_root(db)
     root.mkdir(parents=True, exist_ok=True)
     model_id = reg.new_model_id(db)
     folder = root / model_id
     try:
-        done = me.run_trainer(me.trainer_command(db_path, folder, until_ms=cutoff),
-                              on_event=None if args.json else _progress)
+        done = me.run_trainer(
+            me.trainer_command(db_path, folder, until_ms=cutoff),
+            on_event=None if args.json else _progress,
+        )
     except me.TrainingError as exc:
         raise UserError(str(exc)) from exc
     metrics: dict = {"validation": done.get("metrics", {})}
-    reg.add_model(db, model_id, folder=model_id, cutoff=cutoff, data_size=start,
-                  metrics=metrics, state="candidate")
+    reg.add_model(
+        db,
+        model_id,
+        folder=model_id,
+        cutoff=cutoff,
+        data_size=start,
+        metrics=metrics,
+        state="candidate",
+    )
     try:
         candidate = ModelRecommender(Engine(folder))
     except ModelError as exc:
@@ -112,10 +141,26 @@ def run_model(args: argparse.Namespace) -> int:
     try:
         if args.action == "list":
             rows = reg.list_models(db)
-            data = [{k: r[k] for k in ("id", "state", "created_at", "cutoff", "data_size",
-                                        "metrics", "reason")} for r in rows]
-            lines = [f"{r['id']}  {r['state']:<11} plays {r['data_size'] or 0:>7}  "
-                     f"{_ndcg(r)}  {r['reason'] or ''}" for r in rows]
+            data = [
+                {
+                    k: r[k]
+                    for k in (
+                        "id",
+                        "state",
+                        "created_at",
+                        "cutoff",
+                        "data_size",
+                        "metrics",
+                        "reason",
+                    )
+                }
+                for r in rows
+            ]
+            lines = [
+                f"{r['id']}  {r['state']:<11} plays {r['data_size'] or 0:>7}  "
+                f"{_ndcg(r)}  {r['reason'] or ''}"
+                for r in rows
+            ]
             emit(args, {"models": data}, "\n".join(lines) or "no models yet")
         elif args.action == "activate":
             if not args.id:
@@ -124,8 +169,7 @@ def run_model(args: argparse.Namespace) -> int:
             emit(args, {"active": args.id, "previous": previous}, f"{args.id} is active")
         else:
             old, new = reg.rollback(db)
-            emit(args, {"active": new, "rolled_back": old},
-                 f"rolled back {old}; {new} is active")
+            emit(args, {"active": new, "rolled_back": old}, f"rolled back {old}; {new} is active")
     except reg.RegistryError as exc:
         raise UserError(str(exc)) from exc
     return 0
@@ -137,10 +181,16 @@ def _ndcg(row: dict) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    add_command(subparsers, common, "train", run_train,
-                "retrain the model, export ONNX, promote it if it beats the current one")
-    parser = add_command(subparsers, common, "model", run_model,
-                         "the model registry: list, activate ID, rollback")
+    add_command(
+        subparsers,
+        common,
+        "train",
+        run_train,
+        "retrain the model, export ONNX, promote it if it beats the current one",
+    )
+    parser = add_command(
+        subparsers, common, "model", run_model, "the model registry: list, activate ID, rollback"
+    )
     parser.add_argument("action", choices=("list", "activate", "rollback"))
     parser.add_argument("id", nargs="?", help="model ID (for activate)")
 

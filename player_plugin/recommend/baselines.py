@@ -25,6 +25,9 @@ DAY_MS = 24 * 3600 * 1000
 # How much each kind of play says "I like this" (skips count against the track).
 OUTCOME_WEIGHT = {"listened": 1.0, "stopped": 0.5, "browsing": 0.0, "skipped": -0.3, "error": 0.0}
 BACKOFF = 1e-3  # share of the score range a backoff may add: it only breaks ties
+# All-time listens, far below the decayed counts: they order tracks whose recent weight
+# has decayed to nothing (else the order among old favourites would be arbitrary).
+LONG_TERM = 1e-6
 
 
 def normalise(values: np.ndarray) -> np.ndarray:
@@ -82,8 +85,12 @@ class CountingRecommender(Recommender):
 
     def with_backoff(self, main: np.ndarray) -> np.ndarray:
         """*main* scaled to [0, 1] plus the recency-weighted counts far below it."""
-        out = normalise(main) + BACKOFF * normalise(np.maximum(self.prior.values(), 0.0))
-        return out.astype(np.float32)
+        return (normalise(main) + BACKOFF * self.popularity()).astype(np.float32)
+
+    def popularity(self) -> np.ndarray:
+        """Recency-weighted play counts in [0, 1], all-time listens breaking their ties."""
+        recent = normalise(np.maximum(self.prior.values(), 0.0))
+        return normalise(recent + LONG_TERM * self.listens)
 
     def in_session(self, play: Play, previous: Play | None) -> bool:
         return previous is not None and play.started_at - previous.started_at <= SESSION_GAP_MS
@@ -93,8 +100,7 @@ class MostPlayed(CountingRecommender):
     """Personal most-played, recency-weighted: recent plays count most, old ones a little."""
 
     name = "most-played"
-    half_life_days = 1.0
-    long_term = 0.0  # weight of the all-time listen count beside the decayed one
+    half_life_days = 1.0  # weight of the all-time listen count beside the decayed one
 
     def reset(self) -> None:
         super().reset()
@@ -105,7 +111,7 @@ class MostPlayed(CountingRecommender):
         self.decayed.add(play.item, play.started_at, OUTCOME_WEIGHT.get(play.outcome, 0.0))
 
     def scores(self) -> np.ndarray:
-        values = self.decayed.values() + self.long_term * self.listens
+        values = normalise(self.decayed.values()) + LONG_TERM * self.listens
         return values.astype(np.float32)
 
     def explain(self, item: int) -> str | None:

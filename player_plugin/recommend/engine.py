@@ -25,6 +25,8 @@ from player_plugin.recommend.base import Catalogue
 log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "segue-model/1"
+ITEM_INPUTS = ("item_id", "artist", "album", "genre", "year", "duration", "audio", "audio_mask")
+SCORER_INPUTS = ("hist_vec", "hist_outcome", "hist_gap", "context", "cand_vec", "cand_feat")
 CPU = "CPUExecutionProvider"
 PROVIDER_NAMES = {
     "cuda": "CUDAExecutionProvider",
@@ -64,8 +66,11 @@ def choose_provider(requested: str | None) -> str:
     wanted = provider_name(requested)
     if wanted in available_providers():
         return wanted
-    log.warning("execution provider %s is not available here (have: %s); using the CPU",
-                requested, ", ".join(available_providers()))
+    log.warning(
+        "execution provider %s is not available here (have: %s); using the CPU",
+        requested,
+        ", ".join(available_providers()),
+    )
     return CPU
 
 
@@ -99,9 +104,11 @@ def read_manifest(folder: Path) -> dict:
         raise ModelError(f"{path}: unreadable manifest ({exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
         raise ModelError(f"{path}: not a Segue model manifest")
-    if manifest.get("feature_schema_version") != F.FEATURE_SCHEMA_VERSION or manifest.get(
-        "item_features"
-    ) != list(F.ITEM_FEATURES) or manifest.get("context_features") != list(F.CONTEXT_FEATURES):
+    if (
+        manifest.get("feature_schema_version") != F.FEATURE_SCHEMA_VERSION
+        or manifest.get("item_features") != list(F.ITEM_FEATURES)
+        or manifest.get("context_features") != list(F.CONTEXT_FEATURES)
+    ):
         raise ModelError(
             f"{folder.name}: made for feature schema {manifest.get('feature_schema_version')}, "
             f"this Segue encodes schema {F.FEATURE_SCHEMA_VERSION}; retrain it"
@@ -125,8 +132,9 @@ def _check_files(folder: Path, manifest: dict) -> None:
 class Engine:
     """One loaded model: item vectors (cached) and per-request scores."""
 
-    def __init__(self, folder: str | Path, *, provider: str | None = None,
-                 threads: int = 1) -> None:
+    def __init__(
+        self, folder: str | Path, *, provider: str | None = None, threads: int = 1
+    ) -> None:
         self.folder = Path(folder)
         self.manifest = read_manifest(self.folder)
         _check_files(self.folder, self.manifest)
@@ -148,16 +156,22 @@ class Engine:
         return str(self.manifest.get("model_id", self.folder.name))
 
     def _check_io(self) -> None:
+        expected = {"item_tower": (ITEM_INPUTS, ["item_vec"]), "scorer": (SCORER_INPUTS,
+                                                                           ["scores", "query"])}
         for sess, key in ((self._items, "item_tower"), (self._scorer, "scorer")):
             names = [i.name for i in sess.get_inputs()]
-            if names != self.manifest["inputs"][key]:
-                raise ModelError(f"{self.folder.name}: {key} inputs {names} do not match")
+            outputs = [o.name for o in sess.get_outputs()]
+            if (names, outputs) != (list(expected[key][0]), expected[key][1]) or (
+                names != self.manifest["inputs"][key]
+            ):
+                raise ModelError(f"{self.folder.name}: {key} inputs/outputs do not match")
 
     def item_vectors(self, catalogue: Catalogue) -> np.ndarray:
         """float32[len(catalogue), dim]; computed by the item tower for tracks not cached."""
         ids = np.asarray(catalogue.track_ids, dtype=np.int64)
-        missing = np.array([i for i, t in enumerate(ids) if int(t) not in self._cache],
-                           dtype=np.int64)
+        missing = np.array(
+            [i for i, t in enumerate(ids) if int(t) not in self._cache], dtype=np.int64
+        )
         if missing.size:
             inputs = F.encode_items(catalogue, self.vocab)
             for start in range(0, missing.size, 8192):
@@ -173,12 +187,18 @@ class Engine:
         """Run the scorer; *inputs* as named in the manifest. Returns float32[batch, n]."""
         return self._scorer.run(None, inputs)[0]
 
+    def score_parts(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(scores float32[batch, n], query float32[batch, dim])."""
+        scores, query = self._scorer.run(None, inputs)
+        return scores, query
+
     def item_tower(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self._items.run(None, inputs)[0]
 
 
-def load_first(folders: Sequence[str | Path], *, provider: str | None = None,
-               threads: int = 1) -> Engine | None:
+def load_first(
+    folders: Sequence[str | Path], *, provider: str | None = None, threads: int = 1
+) -> Engine | None:
     """The first folder that loads, saying (one log line each) why any before it did not."""
     for folder in folders:
         try:

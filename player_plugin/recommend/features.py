@@ -180,13 +180,16 @@ def encode_items(catalogue: Catalogue, vocab: Vocab) -> dict[str, np.ndarray]:
     """Item-tower inputs for every catalogue item (names match the ONNX inputs)."""
     n = len(catalogue)
     ids = np.fromiter((vocab.items.get(int(t), 0) for t in catalogue.track_ids), np.int64, n)
-    artist_idx = {code: vocab.artists.get(_key(name), 0) for code, name in enumerate(
-        catalogue.artist_names)}
+    artist_idx = {
+        code: vocab.artists.get(_key(name), 0) for code, name in enumerate(catalogue.artist_names)
+    }
     artist = np.fromiter((artist_idx[int(a)] for a in catalogue.artist), np.int64, n)
-    album = np.fromiter((vocab.albums.get(album_key(catalogue, i), 0) for i in range(n)),
-                        np.int64, n)
-    genre_idx = {code: vocab.genres.get(_key(name), 0) for code, name in enumerate(
-        catalogue.genre_names)}
+    album = np.fromiter(
+        (vocab.albums.get(album_key(catalogue, i), 0) for i in range(n)), np.int64, n
+    )
+    genre_idx = {
+        code: vocab.genres.get(_key(name), 0) for code, name in enumerate(catalogue.genre_names)
+    }
     genre = np.fromiter((genre_idx[int(g)] for g in catalogue.genre), np.int64, n)
     years = np.asarray(catalogue.year, dtype=np.int64)
     year = np.where(years > 0, 1 + np.clip((years - 1950) // 5, 0, N_YEARS - 2), 0)
@@ -352,8 +355,9 @@ class HistoryState:
                 break
         return out
 
-    def _sparse(self, rows: Iterable[tuple[dict[int, float] | None, float]],
-                items: np.ndarray | None) -> np.ndarray:
+    def _sparse(
+        self, rows: Iterable[tuple[dict[int, float] | None, float]], items: np.ndarray | None
+    ) -> np.ndarray:
         """Sum of weighted sparse rows, read at *items* (all items when None)."""
         scratch = self._scratch
         touched: list[np.ndarray] = []
@@ -440,6 +444,27 @@ class HistoryState:
             out[:, 26] = items == last_item
         out[:, 27] = np.log1p(sel(self.listens))
         return out
+
+    def cold_split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Split the catalogue for fast scoring: ``(active, cold, rows, inverse)``.
+
+        A *cold* item was never played, nor anything by its artist or on its album: all of
+        its history features are zero but ``unplayed``, ``unplayed_artist_pool`` and
+        ``unknown_artist``, which depend on its artist only. ``rows`` are the distinct cold
+        feature rows and ``rows[inverse]`` those of the items ``cold``; ``active`` are the
+        other items, whose features :meth:`item_features` computes."""
+        art, alb = self.artist, self.album
+        active_mask = self.seen | (self.a_count[art] > 0) | ((self.al_count[alb] > 0) & (alb != 0))
+        active = np.flatnonzero(active_mask)
+        cold = np.flatnonzero(~active_mask)
+        cold_art = art[cold]
+        artists, inverse = np.unique(cold_art, return_inverse=True)
+        rows = np.zeros((len(artists), N_ITEM_FEATURES), dtype=np.float32)
+        rows[:, 2] = 1.0
+        pool = np.maximum(self.a_items[artists] - self.a_seen[artists], 1.0)
+        rows[:, 23] = 1.0 / np.log2(2.0 + pool)
+        rows[:, 24] = artists == 0
+        return active, cold, rows, inverse.reshape(-1)
 
     def session_inputs(self) -> dict[str, np.ndarray]:
         """The session tower's inputs for the next play (batch of one):

@@ -59,6 +59,41 @@ class ModelRecommender(Recommender):
 
     def scorer_inputs(self) -> dict[str, np.ndarray]:
         """What the scorer gets for the current session (batch of one)."""
+        inputs = self._session()
+        assert self.state is not None and self.vectors is not None
+        inputs["cand_vec"] = self.vectors[None]
+        inputs["cand_feat"] = self.state.item_features()[None]
+        return inputs
+
+    def scores(self) -> np.ndarray:
+        """Every item's score. Items without any history (nor artist or album history) share
+        a few feature rows: the scorer runs on the other items plus one zero-vector row per
+        distinct cold row, and cold items get ``query · vector`` + their row's part — the
+        same numbers as scoring everything (:meth:`scores_full`), in a fraction of the
+        time on a large library."""
+        if self.catalogue is None or len(self.catalogue) == 0:
+            return np.zeros(0, dtype=np.float32)
+        assert self.state is not None and self.vectors is not None, "fit() first"
+        active, cold, rows, inverse = self.state.cold_split()
+        if len(cold) < 256:
+            return self.scores_full()
+        inputs = self._session()
+        vec = np.zeros((1, len(active) + len(rows), self.vectors.shape[1]), dtype=np.float32)
+        vec[0, : len(active)] = self.vectors[active]
+        feat = np.concatenate([self.state.item_features(active), rows])[None]
+        inputs["cand_vec"], inputs["cand_feat"] = vec, feat
+        part, query = self.engine.score_parts(inputs)
+        out = self.vectors @ query[0]
+        out[active] = part[0, : len(active)]
+        out[cold] += part[0, len(active) :][inverse]
+        return out.astype(np.float32, copy=False)
+
+    def scores_full(self) -> np.ndarray:
+        """Every item through the scorer (the reference :meth:`scores` must match)."""
+        out = self.engine.score(self.scorer_inputs())[0]
+        return np.asarray(out, dtype=np.float32)
+
+    def _session(self) -> dict[str, np.ndarray]:
         assert self.state is not None and self.vectors is not None, "fit() first"
         session = self.state.session_inputs()
         items = session.pop("items")
@@ -68,15 +103,7 @@ class ModelRecommender(Recommender):
             "hist_outcome": session["hist_outcome"],
             "hist_gap": session["hist_gap"],
             "context": session["context"],
-            "cand_vec": self.vectors[None],
-            "cand_feat": self.state.item_features()[None],
         }
-
-    def scores(self) -> np.ndarray:
-        if self.catalogue is None or len(self.catalogue) == 0:
-            return np.zeros(0, dtype=np.float32)
-        out = self.engine.score(self.scorer_inputs())[0]
-        return np.asarray(out, dtype=np.float32)
 
     def explain(self, item: int) -> str | None:
         state, cat = self.state, self.catalogue
@@ -95,8 +122,9 @@ class ModelRecommender(Recommender):
         return "new to you, close to what you play"
 
 
-def load_active(db: sqlite_utils.Database, *, provider: str | None = None,
-                threads: int = 1, fit: bool = True) -> ModelRecommender | None:
+def load_active(
+    db: sqlite_utils.Database, *, provider: str | None = None, threads: int = 1, fit: bool = True
+) -> ModelRecommender | None:
     """The model that should serve: the active one, else the newest retired one that
     loads (each refusal logged with its reason); None means the baselines serve. With
     *fit*, the recommender is ready: the store's catalogue and plays are its history."""

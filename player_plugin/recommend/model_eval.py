@@ -29,8 +29,14 @@ class TrainingError(Exception):
     """The trainer failed or was cancelled; the message says why."""
 
 
-def trainer_command(db_path: str | os.PathLike, out: Path, *, until_ms: int | None = None,
-                    skip_blind: bool = False, extra: list[str] | None = None) -> list[str]:
+def trainer_command(
+    db_path: str | os.PathLike,
+    out: Path,
+    *,
+    until_ms: int | None = None,
+    skip_blind: bool = False,
+    extra: list[str] | None = None,
+) -> list[str]:
     cmd = [sys.executable, "-m", "training", "--db", str(db_path), "--out", str(out)]
     if until_ms is not None:
         cmd += ["--until", str(int(until_ms))]
@@ -45,8 +51,7 @@ def run_trainer(cmd: list[str], *, on_event: Callable[[dict], None] | None = Non
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     last: dict = {}
     assert proc.stdout is not None
     try:
@@ -72,14 +77,20 @@ def run_trainer(cmd: list[str], *, on_event: Callable[[dict], None] | None = Non
     return last
 
 
-def fit_model(db_path: str | os.PathLike, cutoff_ms: int | None, *, skip_blind: bool = False,
-              extra: list[str] | None = None) -> ModelRecommender:
+def fit_model(
+    db_path: str | os.PathLike,
+    cutoff_ms: int | None,
+    *,
+    skip_blind: bool = False,
+    extra: list[str] | None = None,
+) -> ModelRecommender:
     """Train on the plays of *db_path* before *cutoff_ms* and return the served model
     (call its ``fit(plays, catalogue)`` with the history before the split)."""
     with tempfile.TemporaryDirectory(prefix="segue-eval-") as tmp:
         out = Path(tmp) / "model"
-        run_trainer(trainer_command(db_path, out, until_ms=cutoff_ms, skip_blind=skip_blind,
-                                    extra=extra))
+        run_trainer(
+            trainer_command(db_path, out, until_ms=cutoff_ms, skip_blind=skip_blind, extra=extra)
+        )
         engine = Engine(out)  # the ONNX files are read into memory here
     rec = ModelRecommender(engine)
     rec.name = "model-skip-blind" if skip_blind else "model"
@@ -142,7 +153,8 @@ def compare_on_holdout(candidate, active, plays: list, catalogue, start: int) ->
             continue
         try:
             result["baselines"][name] = mean(
-                holdout_ndcg(make_baseline(name), plays, catalogue, start))
+                holdout_ndcg(make_baseline(name), plays, catalogue, start)
+            )
         except Exception as exc:  # one broken baseline must not stop a retrain
             log.warning("baseline %s left out of the comparison: %s", name, exc)
     if result["baselines"]:
@@ -158,13 +170,17 @@ def decide(comparison: dict) -> tuple[bool, str]:
     active = comparison.get("active")
     best = comparison.get("best_baseline")
     if active is not None and model < active:
-        return False, (f"NDCG@10 {model:.4f} on your {n} newest plays is below the active "
-                       f"model's {active:.4f}")
+        return False, (
+            f"NDCG@10 {model:.4f} on your {n} newest plays is below the active model's {active:.4f}"
+        )
     if best is not None and model < comparison["baselines"][best]:
-        return False, (f"NDCG@10 {model:.4f} on your {n} newest plays is below the "
-                       f"{best} baseline's {comparison['baselines'][best]:.4f}")
+        return False, (
+            f"NDCG@10 {model:.4f} on your {n} newest plays is below the "
+            f"{best} baseline's {comparison['baselines'][best]:.4f}"
+        )
     versus = [f"the active model's {active:.4f}"] if active is not None else []
     if best is not None:
         versus.append(f"{best}'s {comparison['baselines'][best]:.4f}")
     return True, f"NDCG@10 {model:.4f} on your {n} newest plays, at least " + (
-        " and ".join(versus) or "nothing to compare")
+        " and ".join(versus) or "nothing to compare"
+    )

@@ -77,13 +77,27 @@ def add_model(
     db.execute(
         "INSERT INTO models (id, folder, created_at, state, cutoff, data_size, metrics, reason) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [model_id, folder, created_at or int(time.time() * 1000), state, cutoff, data_size,
-         json.dumps(metrics), reason],
+        [
+            model_id,
+            folder,
+            created_at or int(time.time() * 1000),
+            state,
+            cutoff,
+            data_size,
+            json.dumps(metrics),
+            reason,
+        ],
     )
 
 
-def update_model(db: sqlite_utils.Database, model_id: str, *, state: str | None = None,
-                 metrics: dict | None = None, reason: str | None = None) -> None:
+def update_model(
+    db: sqlite_utils.Database,
+    model_id: str,
+    *,
+    state: str | None = None,
+    metrics: dict | None = None,
+    reason: str | None = None,
+) -> None:
     if state is not None:
         db.execute("UPDATE models SET state = ? WHERE id = ?", [state, model_id])
     if metrics is not None:
@@ -130,8 +144,9 @@ def activate(db: sqlite_utils.Database, model_id: str) -> str | None:
         raise RegistryError(f"model {model_id} has no files any more")
     previous = active_model(db)
     with db.atomic():
-        db.execute("UPDATE models SET state = 'retired' WHERE state = 'active' AND id != ?",
-                   [model_id])
+        db.execute(
+            "UPDATE models SET state = 'retired' WHERE state = 'active' AND id != ?", [model_id]
+        )
         db.execute("UPDATE models SET state = 'active' WHERE id = ?", [model_id])
     return previous["id"] if previous and previous["id"] != model_id else None
 
@@ -142,8 +157,9 @@ def rollback(db: sqlite_utils.Database) -> tuple[str, str]:
     current = active_model(db)
     if current is None:
         raise RegistryError("no active model to roll back")
-    retired = [r for r in list_models(db) if r["state"] == "retired"
-               and model_folder(db, r).is_dir()]
+    retired = [
+        r for r in list_models(db) if r["state"] == "retired" and model_folder(db, r).is_dir()
+    ]
     if not retired:
         raise RegistryError("no earlier model to roll back to")
     target = retired[0]

@@ -91,7 +91,8 @@ class PlayerWindow(QMainWindow):
         self.db_path = str(db_path)
         self.db = open_db(self.db_path)
         self.qsettings = settings or QSettings("segue", "player")
-        self.setWindowTitle("Segue")
+        self.app_title = "Segue"
+        self.setWindowTitle(self.app_title)
         self.setWindowIcon(icon("segue"))
         self.setObjectName("segue-main")
         self.runner = TaskRunner(self)
@@ -507,7 +508,7 @@ class PlayerWindow(QMainWindow):
         title, detail = self._describe(path)
         self.now_title.setText(title)
         self.now_detail.setText(detail)
-        self.setWindowTitle(f"{title} — Segue")
+        self.setWindowTitle(f"{title} — {self.app_title}")
         self.runner.run_task(
             lambda: cover_bytes(path),
             lambda data: self.cover.setPixmap(cover_pixmap(data, NOW_COVER)),

@@ -32,6 +32,7 @@ from player_plugin.ui.workers import TaskRunner, TrainingJob, error_line
 log = logging.getLogger(__name__)
 
 EXCLUDED_OVERFETCH = 200  # extra suggestions asked for when exclusions are applied here
+TOUCH_MS = 10_000  # how often the play in progress records how far it got
 
 
 def now_ms() -> int:
@@ -56,15 +57,16 @@ def fetch_suggestions(
         excluded = library_view.excluded_track_ids(
             db, settings.get("excluded_genres", []), settings.get("excluded_folders", [])
         )
-        if after is not None and library_view.track_brief(db, after) is None:
-            after = None
+        extra: dict[str, Any] = {}
+        want = n + len(skip)
         if excluded and "exclude" in inspect.signature(suggestions).parameters:
-            result = suggestions(
-                db, n + len(skip), after=after, settings=settings, exclude=excluded
-            )
+            extra["exclude"] = excluded
         else:  # ask for enough that the excluded ones can be dropped here
-            want = n + len(skip) + min(len(excluded), EXCLUDED_OVERFETCH)
-            result = suggestions(db, want, after=after, settings=settings)
+            want += min(len(excluded), EXCLUDED_OVERFETCH)
+        try:
+            result = suggestions(db, want, after=after, settings=settings, **extra)
+        except LookupError:  # the playing file is not (or no longer) in the library
+            result = suggestions(db, want, after=None, settings=settings, **extra)
     finally:
         db.close()
     items = [
@@ -117,6 +119,10 @@ class SeguePlugin(QObject):
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.timeout.connect(self._idle_timeout)
+        self._touch_timer = QTimer(self)
+        self._touch_timer.setInterval(TOUCH_MS)
+        self._touch_timer.timeout.connect(self.touch)
+        self._touch_timer.start()
         host.track_started.connect(self._track_started)
         host.track_ended.connect(self._track_ended)
         host.queue_changed.connect(self._queue_changed)
@@ -216,6 +222,21 @@ class SeguePlugin(QObject):
             return
         self.play_logged.emit(play_id)
         self._check_retrain()
+
+    def touch(self) -> None:
+        """Record how far the play in progress got, for hosts that say (``heard_ms``):
+        a crash then keeps the play so far."""
+        from player_plugin.store.plays import touch_play
+
+        current = self.host.current_track()
+        heard = getattr(self.host, "heard_ms", None)
+        play_id = self._open.get(bytes(current)) if current is not None else None
+        if play_id is None or not isinstance(heard, int):
+            return
+        try:
+            touch_play(self.db, play_id, ms_played=heard)
+        except Exception as exc:
+            self._error("Could not log the play", exc)
 
     def _queue_changed(self) -> None:
         self._maybe_autoplay()
@@ -423,6 +444,8 @@ class SeguePlugin(QObject):
         dialog = SettingsDialog(self.db, self.prefs, self.window)
         if dialog.exec():
             self.apply_prefs(dialog.prefs)
+            if "pause" in self.actions:
+                self.actions["pause"].setChecked(self.logging_paused())
 
     def apply_prefs(self, prefs: Prefs) -> None:
         """Save *prefs* and let them take effect now."""
@@ -447,6 +470,7 @@ class SeguePlugin(QObject):
         """Complete any open play, stop training cleanly, wait for workers: loses nothing."""
         self.closing = True
         self._idle.stop()
+        self._touch_timer.stop()
         if self.training_running:
             self.training.cancel()
         self.runner.shutdown()

@@ -277,6 +277,10 @@ class TrainPage(QWizardPage):
         super().__init__()
         self.wizard_ = wizard
         self.setTitle("Your first model")
+        self.setSubTitle(
+            "A small model learns your taste from your own plays, on this machine; it serves "
+            "only if it beats the simple methods on your newest plays."
+        )
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.bar = QProgressBar()
@@ -371,6 +375,7 @@ class DonePage(QWizardPage):
         super().__init__()
         self.wizard_ = wizard
         self.setTitle("Ready")
+        self.setSubTitle("Segue is set up.")
         self.label = QLabel()
         self.label.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -386,9 +391,21 @@ class DonePage(QWizardPage):
             c = counts(db)
         finally:
             db.close()
+        waiting = (
+            f" ({c['unmatched_plays']:,} history plays wait for a matching file)"
+            if c["unmatched_plays"]
+            else ""
+        )
+        model = (
+            "A model trained on your plays is serving."
+            if c["models"]
+            and self.wizard_.train_page.result
+            and self.wizard_.train_page.result.get("promoted")
+            else "Suggestions come from the baselines until a model beats them."
+        )
         self.label.setText(
-            f"Your library holds {c['tracks']:,} tracks and {c['plays']:,} plays "
-            f"({c['unmatched_plays']:,} history plays wait for a matching file).\n\n"
+            f"Your library holds {c['tracks']:,} tracks and {c['plays']:,} plays{waiting}. "
+            f"{model}\n\n"
             "Play something: the Up next panel suggests what to play after it, and says why. "
             "Segue keeps learning from what you play and skip; the Segue menu has the model "
             "report, settings and this wizard."
