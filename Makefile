@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 MUSIC ?=
 
 .PHONY: run test lint setup bench screenshots clean
+CODE := player_plugin training tests benchmarks scripts
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +24,22 @@ else
 endif
 
 lint: $(STAMP)
-	$(BIN)/ruff check player_plugin training tests benchmarks
-	$(BIN)/ruff format --check player_plugin training tests benchmarks
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q
 
+# Speed and quality figures, saved under benchmarks/results/ (slow: minutes each).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/scan.py
+	$(BIN)/python benchmarks/import_history.py
+	$(BIN)/python benchmarks/analyze.py
+	$(BIN)/python benchmarks/evaluate.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/gui_stall.py
+
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

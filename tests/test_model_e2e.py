@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_model_fixtures import fill_store
 
@@ -41,6 +43,9 @@ def test_train_promote_recommend(db, segue, small_training) -> None:
     assert set(data) == {"model_id", "promoted", "reason", "metrics", "seconds"}
     holdout = data["metrics"]["holdout"]
     assert holdout["plays"] >= 30 and "markov" in holdout["baselines"]
+    progress = [json.loads(line) for line in out.err.splitlines() if line.startswith("{")]
+    assert [e["epoch"] for e in progress if e["event"] == "epoch"] == [1, 2]
+    assert [p["epoch"] for p in data["metrics"]["curve"]] == [1, 2]
     row = reg.get_model(db, data["model_id"])
     assert row["cutoff"] and row["metrics"]["holdout"] == holdout
     if data["promoted"]:

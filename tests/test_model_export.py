@@ -51,7 +51,9 @@ def test_scorer_parity(exported, b: int, length: int, n: int) -> None:
     assert got.shape == (b, n)
     assert np.abs(got - expected).max() <= 1e-4
     with torch.no_grad():
-        _, expected_query = model.scorer.parts(**{k: torch.from_numpy(v) for k, v in inputs.items()})
+        _, expected_query = model.scorer.parts(
+            **{k: torch.from_numpy(v) for k, v in inputs.items()}
+        )
     assert np.abs(query - expected_query.numpy()).max() <= 1e-4
 
 

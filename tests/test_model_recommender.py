@@ -112,9 +112,22 @@ def test_fast_scores_match_scoring_everything(store_model) -> None:
     rec.fit(plays[:100], cat)
     for play in plays[100:130]:
         rec.observe(play)
-        active, cold, _, _ = rec.state.cold_split()
+        _, cold, _, _ = rec.state.cold_split()
         assert len(cold) >= 256
         np.testing.assert_allclose(rec.scores(), rec.scores_full(), rtol=1e-5, atol=1e-5)
     cold_features = rec.state.item_features(cold)
     _, _, rows, inverse = rec.state.cold_split()
     np.testing.assert_array_equal(cold_features, rows[inverse])
+
+
+def test_provider_setting_and_status(db, store_model, caplog) -> None:
+    from player_plugin.recommend.model import PROVIDER_SETTING, model_status
+    from player_plugin.store.settings import set_setting
+
+    assert model_status(db) == {"serving": "baselines", "model_id": None, "provider": None}
+    fill_store(db, 40)
+    _register(db, store_model, "a1", "active", 2)
+    set_setting(db, PROVIDER_SETTING, "CoreML")  # not in this onnxruntime build
+    status = model_status(db)
+    assert status["serving"] == "model" and status["provider"] == "CPUExecutionProvider"
+    assert any("CoreML" in r.getMessage() for r in caplog.records)

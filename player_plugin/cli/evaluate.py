@@ -7,17 +7,9 @@ import sys
 from pathlib import Path
 
 from player_plugin.cli.common import UserError, add_command, emit
+from player_plugin.library.history.readers import FORMATS
 
-FORMAT_CHOICES = (
-    "auto",
-    "listenbrainz",
-    "lastfm-csv",
-    "spotify-extended",
-    "spotify-basic",
-    "scrobbler-log",
-    "lastfm-1k",
-    "mssd",
-)
+FORMAT_CHOICES = ("auto", *FORMATS)
 
 
 def _text(result: dict) -> str:

@@ -9,6 +9,7 @@ active model's and the best baseline's NDCG@10 to become active. Otherwise it is
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -99,14 +100,23 @@ def run_train(args: argparse.Namespace) -> int:
     root.mkdir(parents=True, exist_ok=True)
     model_id = reg.new_model_id(db)
     folder = root / model_id
+    curve: list[dict] = []
+
+    def on_event(event: dict) -> None:
+        if event.get("event") == "epoch":
+            curve.append({k: v for k, v in event.items() if k != "event"})
+        if args.json:  # machine-readable progress on stderr (the GUI reads these lines)
+            print(json.dumps(event), file=sys.stderr, flush=True)
+        else:
+            _progress(event)
+
     try:
         done = me.run_trainer(
-            me.trainer_command(db_path, folder, until_ms=cutoff),
-            on_event=None if args.json else _progress,
+            me.trainer_command(db_path, folder, until_ms=cutoff), on_event=on_event
         )
     except me.TrainingError as exc:
         raise UserError(str(exc)) from exc
-    metrics: dict = {"validation": done.get("metrics", {})}
+    metrics: dict = {"validation": done.get("metrics", {}), "curve": curve}
     reg.add_model(
         db,
         model_id,

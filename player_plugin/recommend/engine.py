@@ -156,8 +156,10 @@ class Engine:
         return str(self.manifest.get("model_id", self.folder.name))
 
     def _check_io(self) -> None:
-        expected = {"item_tower": (ITEM_INPUTS, ["item_vec"]), "scorer": (SCORER_INPUTS,
-                                                                           ["scores", "query"])}
+        expected = {
+            "item_tower": (ITEM_INPUTS, ["item_vec"]),
+            "scorer": (SCORER_INPUTS, ["scores", "query"]),
+        }
         for sess, key in ((self._items, "item_tower"), (self._scorer, "scorer")):
             names = [i.name for i in sess.get_inputs()]
             outputs = [o.name for o in sess.get_outputs()]

@@ -457,13 +457,15 @@ class HistoryState:
         active_mask = self.seen | (self.a_count[art] > 0) | ((self.al_count[alb] > 0) & (alb != 0))
         active = np.flatnonzero(active_mask)
         cold = np.flatnonzero(~active_mask)
-        cold_art = art[cold]
-        artists, inverse = np.unique(cold_art, return_inverse=True)
-        rows = np.zeros((len(artists), N_ITEM_FEATURES), dtype=np.float32)
+        # one row per distinct (pool size, unknown artist): found over artists, not items
+        pool = np.maximum(self.a_items - self.a_seen, 1.0)
+        key = np.where(np.arange(len(pool)) == 0, -pool, pool)
+        keys, by_artist = np.unique(key, return_inverse=True)
+        rows = np.zeros((len(keys), N_ITEM_FEATURES), dtype=np.float32)
         rows[:, 2] = 1.0
-        pool = np.maximum(self.a_items[artists] - self.a_seen[artists], 1.0)
-        rows[:, 23] = 1.0 / np.log2(2.0 + pool)
-        rows[:, 24] = artists == 0
+        rows[:, 23] = 1.0 / np.log2(2.0 + np.abs(keys))
+        rows[:, 24] = keys < 0
+        inverse = by_artist.reshape(-1)[art[cold]]
         return active, cold, rows, inverse.reshape(-1)
 
     def session_inputs(self) -> dict[str, np.ndarray]:

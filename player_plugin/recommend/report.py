@@ -9,16 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-METRIC_COLUMNS = (
-    "hr@1",
-    "hr@10",
-    "hr@50",
-    "ndcg@10",
-    "mrr",
-    "coverage",
-    "artist_diversity",
-    "repeat_rate",
-)
+from player_plugin.recommend.metrics import METRICS
 
 
 def _fmt(value: float | None, ci: list | None = None) -> str:
@@ -44,11 +35,11 @@ def markdown(result: dict, title: str = "Segue offline evaluation") -> str:
     methods = result["methods"]
     order = sorted(methods, key=lambda n: -(methods[n]["all"].get("ndcg@10") or 0.0))
     for subset, heading in (("all", "All next plays"), ("new", "Next plays new to the listener")):
-        lines += [f"## {heading}", "", "| method | " + " | ".join(METRIC_COLUMNS) + " |"]
-        lines.append("|---|" + "---|" * len(METRIC_COLUMNS))
+        lines += [f"## {heading}", "", "| method | " + " | ".join(METRICS) + " |"]
+        lines.append("|---|" + "---|" * len(METRICS))
         for name in order:
             m = methods[name][subset]
-            cells = [_fmt(m.get(c), m.get(f"{c}_ci")) for c in METRIC_COLUMNS]
+            cells = [_fmt(m.get(c), m.get(f"{c}_ci")) for c in METRICS]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
     comparisons = result.get("comparisons") or []
@@ -78,11 +69,12 @@ def markdown(result: dict, title: str = "Segue offline evaluation") -> str:
 def chart(result: dict, path: str | os.PathLike, metric: str = "ndcg@10") -> Path:
     """A PNG bar chart of *metric* per method, all plays and new plays side by side, with
     the bootstrap intervals as whiskers."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QRectF, Qt
-    from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen
+    from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
-    app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841 (keeps Qt alive)
+    from player_plugin.qt_app import ensure_qt_app
+
+    ensure_qt_app()  # text rendering needs a GUI application; offscreen when headless
     methods = result["methods"]
     order = sorted(methods, key=lambda n: -(methods[n]["all"].get(metric) or 0.0))
     row_h, left, width, top = 26, 230, 900, 50

@@ -188,3 +188,51 @@ def prune(db: sqlite_utils.Database, keep: int = KEEP) -> list[str]:
     if removed:
         log.info("removed old models: %s", ", ".join(removed))
     return removed
+
+
+def plays_since(db: sqlite_utils.Database, catalogue, after_id: int) -> tuple[list, int]:
+    """Matched plays of catalogue tracks logged after play row *after_id*, oldest first, as
+    :class:`Play` rows (outcome by the listen rule), and the newest row id seen: what a
+    serving model observes between two suggestions."""
+    import numpy as np
+
+    from player_plugin.recommend.base import Play
+    from player_plugin.store.listen import classify
+
+    ids = np.asarray(catalogue.track_ids)
+    order = np.argsort(ids, kind="stable") if ids.size and (np.diff(ids) < 0).any() else None
+    rows = db.execute(
+        "SELECT p.id, p.track_id, p.started_at, p.ms_played, p.duration_ms, p.reason, "
+        "t.duration_ms FROM plays p JOIN tracks t ON t.id = p.track_id "
+        "WHERE p.id > ? ORDER BY p.id",  # a rowid range; sorted by start time below
+        [int(after_id)],
+    ).fetchall()
+    rows.sort(key=lambda r: (r[2], r[0]))
+    out = []
+    newest = int(after_id)
+    for pid, track_id, started, ms, play_dur, reason, track_dur in rows:
+        newest = max(newest, int(pid))
+        item = _find(ids, order, int(track_id))
+        if item is None:
+            continue
+        ms = int(ms or 0)
+        duration = play_dur or track_dur or None
+        if reason == "completed" and ms <= 0:
+            duration = None
+        out.append(
+            Play(
+                item, int(started), ms, classify(ms, duration, reason, skipped=reason == "skipped")
+            )
+        )
+    return out, newest
+
+
+def _find(ids, order, track_id: int) -> int | None:
+    """Catalogue index of *track_id* (ids ascending unless *order* sorts them)."""
+    import numpy as np
+
+    keys = ids if order is None else ids[order]
+    k = int(np.searchsorted(keys, track_id))
+    if k >= len(keys) or int(keys[k]) != track_id:
+        return None
+    return k if order is None else int(order[k])

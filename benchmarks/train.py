@@ -1,0 +1,80 @@
+"""Training speed: `python -m training` on the 42.7k-play Last.fm history, export included.
+
+    .venv/bin/python benchmarks/train.py
+
+Target: <= 90 s on this machine's 2 cores; model files <= 5 MB (item vectors are never
+stored: the engine computes them). The store is built once from ../shared/data with the
+importer (cached under benchmarks/.cache/). Writes benchmarks/results/train.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from player_plugin.recommend.evaluate_data import build_store, read_listeners  # noqa: E402
+from player_plugin.recommend.model_eval import run_trainer, trainer_command  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "lastfm-2007-2019" / "scrobbles.csv"
+CACHE = ROOT / "benchmarks" / ".cache"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def store() -> Path:
+    path = CACHE / "train_lastfm.db"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        history = read_listeners([DATA], "lastfm-csv")
+        plays = next(iter(history.listeners.values()))
+        build_store(path, plays, fmt="lastfm-csv", files=[DATA]).close()
+    return path
+
+
+def main() -> int:
+    if not DATA.exists():
+        print(f"{DATA} is not available", file=sys.stderr)
+        return 1
+    db = store()
+    events: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "model"
+        started = time.perf_counter()
+        done = run_trainer(trainer_command(db, out), on_event=events.append)
+        seconds = time.perf_counter() - started
+        files = {p.name: p.stat().st_size for p in out.iterdir()}
+        manifest = json.loads((out / "manifest.json").read_text())
+    epochs = [e for e in events if e.get("event") == "epoch"]
+    result = {
+        "benchmark": "train",
+        "history": "lastfm-2007-2019 (all plays)",
+        "plays": manifest["data_size"],
+        "targets": manifest["targets"],
+        "tracks": manifest["tracks"],
+        "seconds_total": round(seconds, 2),
+        "seconds_in_trainer": done["seconds"],
+        "epochs_run": len(epochs),
+        "best_epoch": done["metrics"].get("epoch"),
+        "target_seconds": 90,
+        "model_bytes": sum(files.values()),
+        "files": files,
+        "target_bytes": 5 * 1024 * 1024,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "python": platform.python_version(),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "train.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
