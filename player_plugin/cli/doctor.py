@@ -23,6 +23,7 @@ def _version(dist: str) -> str | None:
 def report(args: argparse.Namespace) -> dict:
     from player_plugin.library.decode import available_decoders
     from player_plugin.recommend.engine import available_providers
+    from player_plugin.recommend.model import model_status
     from player_plugin.store.features import analysis_counts
 
     db = store(args)
@@ -54,6 +55,7 @@ def report(args: argparse.Namespace) -> dict:
         "model": None
         if model is None
         else {"id": model["id"], "state": model["state"], "created_at": model["created_at"]},
+        "serving": model_status(db),
     }
 
 
@@ -74,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
             f"{info['model']['id']} ({info['model']['state']})"
             if info["model"]
             else "none yet — suggestions come from the baselines"
+        ),
+        "serving: "
+        + (
+            f"model {info['serving']['model_id']} on {info['serving']['provider']}"
+            if info["serving"]["serving"] == "model"
+            else "the baselines"
         ),
     ]
     emit(args, info, "\n".join(lines))

@@ -280,9 +280,9 @@ def best_baseline(summary: Summary, subset: str = "all") -> str | None:
 
 
 def comparisons(summary: Summary) -> list[dict]:
-    """Paired bootstraps on all and on new plays: the model against the best baseline (and,
-    on new plays, against the "new" leak); without a model, the best baseline against the
-    runner-up."""
+    """Paired bootstraps on all and on new plays: the model against the best baseline, the
+    same model blind to skips (when the history has skips) and, on new plays, the "new"
+    leak; without a model, the best baseline against the runner-up."""
     out = []
     for subset in ("all", "new"):
         ranked = _by_ndcg(summary, _baselines(summary), subset)
@@ -293,6 +293,8 @@ def comparisons(summary: Summary) -> list[dict]:
                 out.append(summary.compare("model", ranked[0], subset, metric))
             if subset == "new" and "unplayed-same-artist" in summary.point:
                 out.append(summary.compare("model", "unplayed-same-artist", "new"))
+            if "model-skip-blind" in summary.point:  # does knowing the skips help?
+                out.append(summary.compare("model", "model-skip-blind", subset))
         elif len(ranked) > 1:
             out.append(summary.compare(ranked[0], ranked[1], subset))
     return out

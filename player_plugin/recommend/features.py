@@ -79,6 +79,8 @@ ITEM_FEATURES: tuple[str, ...] = (
     "artist_log_skips",
     "last_item",  # the very last play
     "log_listens",  # log1p(plays that were listens)
+    "sknn_log",  # log1p(session co-occurrence with the session's last 3 tracks, decayed)
+    "sknn_rel",  # ... divided by the largest such value
 )
 N_ITEM_FEATURES = len(ITEM_FEATURES)
 
@@ -96,6 +98,9 @@ CONTEXT_FEATURES: tuple[str, ...] = (
 N_CONTEXT = len(CONTEXT_FEATURES)
 
 WINDOW = 5  # co-occurrence window (plays)
+SKNN_SPAN = 50  # session co-occurrence: pairs at most this far apart
+SKNN_QUERY = 3  # ... read from the session's last tracks
+SKNN_TAU_MS = 90 * DAY_MS  # ... older sessions count less (time constant)
 
 
 def _key(text: str) -> str:
@@ -259,6 +264,8 @@ class HistoryState:
         self.trans_total: dict[int, float] = {}
         self.window: dict[int, dict[int, float]] = {}
         self.a_trans: dict[int, dict[int, float]] = {}
+        self.cooc: dict[int, dict[int, float]] = {}  # scaled by exp((t - t0) / SKNN_TAU_MS)
+        self.t0: float | None = None
         self.recent: OrderedDict[int, None] = OrderedDict()  # listened items, newest last
         self.plays: list[tuple[int, int, int, bool]] = []  # item, started_at, code, first
         self.session_start = 0
@@ -320,6 +327,16 @@ class HistoryState:
                 if j != item:
                     wrow = self.window.setdefault(j, {})
                     wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
+            if self.t0 is None:
+                self.t0 = float(t)
+            scale = math.exp((t - self.t0) / SKNN_TAU_MS)
+            cooc = self.cooc
+            mine = cooc.setdefault(item, {})
+            for back, j in enumerate(reversed(self.ses_listened[-SKNN_SPAN:])):
+                if j != item:
+                    row = cooc.setdefault(j, {})
+                    row[item] = row.get(item, 0.0) + scale / (1 + back)  # came after j
+                    mine[j] = mine.get(j, 0.0) + 0.5 * scale / (2 + back)  # came before
         self.ses_listened.append(item)
         self.ses_count[item] = self.ses_count.get(item, 0) + 1
         self.recent[item] = None
@@ -443,7 +460,26 @@ class HistoryState:
         else:
             out[:, 26] = items == last_item
         out[:, 27] = np.log1p(sel(self.listens))
+        if self.ses_listened and self.t0 is not None:
+            query = self.ses_listened[-SKNN_QUERY:]
+            weights: dict[int, float] = {}
+            for position, j in enumerate(query, start=1):
+                weights[j] = max(weights.get(j, 0.0), position / len(query))
+            rows = [(self.cooc.get(j), w) for j, w in weights.items()]
+            sknn = self._sparse(rows, items) * math.exp(-(now - self.t0) / SKNN_TAU_MS)
+            out[:, 28] = np.log1p(sknn)
+            top = self._sparse_max(rows) * math.exp(-(now - self.t0) / SKNN_TAU_MS)
+            if top > 0:
+                out[:, 29] = sknn / top
         return out
+
+    def _sparse_max(self, rows: list[tuple[dict[int, float] | None, float]]) -> float:
+        """The largest value of the weighted sum of sparse rows (0 when empty)."""
+        total: dict[int, float] = {}
+        for row, weight in rows:
+            for k, v in (row or {}).items():
+                total[k] = total.get(k, 0.0) + v * weight
+        return max(total.values(), default=0.0)
 
     def cold_split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Split the catalogue for fast scoring: ``(active, cold, rows, inverse)``.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -19,6 +20,7 @@ from player_plugin.recommend.explain import history_reason, session_artist_reaso
 from player_plugin.recommend.rerank import Reranker, RerankSettings
 from player_plugin.store.catalogue import load_catalogue, load_plays
 from player_plugin.store.feedback import hidden_track_ids
+from player_plugin.store.settings import get_setting
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,10 @@ class SuggestionList:
 
 
 def load_model(db: sqlite_utils.Database) -> Recommender | None:
-    """The active model, fitted on the store's plays, or None when helper E's module or an
-    active model is absent (or it cannot load: the baselines serve then)."""
-    try:
-        from player_plugin.recommend.model import load_active
-    except ImportError:
-        return None
+    """The active model, fitted on the store's plays, or None when there is no active
+    model or it cannot load (the baselines serve then)."""
+    from player_plugin.recommend.model import load_active
+
     try:
         return load_active(db)
     except Exception as exc:  # a model must never stop suggestions
@@ -68,12 +68,7 @@ def _settings(db: sqlite_utils.Database, settings: RerankSettings | dict | None)
     if isinstance(settings, RerankSettings):
         return settings
     if settings is None:
-        try:
-            from player_plugin.store.settings import get_setting
-
-            settings = get_setting(db, SETTINGS_KEY, {}) or {}
-        except ImportError:
-            settings = {}
+        settings = get_setting(db, SETTINGS_KEY, {}) or {}
     return RerankSettings.from_mapping(settings if isinstance(settings, dict) else {})
 
 
@@ -98,9 +93,11 @@ def suggestions(
     settings: RerankSettings | dict | None = None,
     now_ms: int | None = None,
     method: str | None = None,
+    exclude: Iterable[int] = (),
 ) -> SuggestionList:
     """Up to *n* suggestions for the current session (the plays since the last 30-minute
-    gap), or for a session of just the track at *after*."""
+    gap), or for a session of just the track at *after*; never a track id in *exclude*
+    (e.g. what is queued, or an excluded genre)."""
     now = int(time.time() * 1000) if now_ms is None else int(now_ms)
     catalogue = load_catalogue(db)
     if len(catalogue) == 0 or n <= 0:
@@ -130,7 +127,7 @@ def suggestions(
     reranker = Reranker(catalogue, rules).fit(plays)
     if anchor is not None:
         reranker.observe(anchor)
-    hidden_ids = hidden_track_ids(db, now)
+    hidden_ids = hidden_track_ids(db, now) | {int(t) for t in exclude}
     hidden = [i for i, t in enumerate(catalogue.track_ids) if int(t) in hidden_ids]
     scores = rec.scores()
     items = reranker.rerank(scores, n, hidden=hidden, now_ms=now)

@@ -12,7 +12,6 @@ slow work run on a thread pool; training runs as a subprocess.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import time
@@ -31,7 +30,6 @@ from player_plugin.ui.workers import TaskRunner, TrainingJob, error_line
 
 log = logging.getLogger(__name__)
 
-EXCLUDED_OVERFETCH = 200  # extra suggestions asked for when exclusions are applied here
 TOUCH_MS = 10_000  # how often the play in progress records how far it got
 
 
@@ -57,23 +55,14 @@ def fetch_suggestions(
         excluded = library_view.excluded_track_ids(
             db, settings.get("excluded_genres", []), settings.get("excluded_folders", [])
         )
-        extra: dict[str, Any] = {}
         want = n + len(skip)
-        if excluded and "exclude" in inspect.signature(suggestions).parameters:
-            extra["exclude"] = excluded
-        else:  # ask for enough that the excluded ones can be dropped here
-            want += min(len(excluded), EXCLUDED_OVERFETCH)
         try:
-            result = suggestions(db, want, after=after, settings=settings, **extra)
+            result = suggestions(db, want, after=after, settings=settings, exclude=excluded)
         except LookupError:  # the playing file is not (or no longer) in the library
-            result = suggestions(db, want, after=None, settings=settings, **extra)
+            result = suggestions(db, want, after=None, settings=settings, exclude=excluded)
     finally:
         db.close()
-    items = [
-        item
-        for item in result.items
-        if bytes(item.path) not in skip and int(item.track_id) not in excluded
-    ][:n]
+    items = [item for item in result.items if bytes(item.path) not in skip][:n]
     covers = {bytes(item.path): cover_bytes(bytes(item.path)) for item in items}
     return result, items, covers
 
