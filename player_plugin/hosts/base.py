@@ -43,11 +43,8 @@ class Host(QObject):
         raise NotImplementedError
 
 
-class MemoryHost(Host):
-    """A minimal host with a list for a queue: for scripts, tests and as an example.
-
-    ``play(path)`` / ``finish(ms, reason)`` drive it the way a real player would.
-    """
+class ListQueueHost(Host):
+    """A host whose queue is a plain list of paths: the three calls, done once."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -66,6 +63,13 @@ class MemoryHost(Host):
         else:
             self._queue.append(path)
         self.queue_changed.emit()
+
+
+class MemoryHost(ListQueueHost):
+    """A minimal host with a list for a queue: for scripts, tests and as an example.
+
+    ``play(path)`` / ``finish(ms, reason)`` drive it the way a real player would.
+    """
 
     def play(self, path: bytes) -> None:
         """Start *path* (the previous track must have ended)."""

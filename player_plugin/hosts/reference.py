@@ -15,7 +15,7 @@ import os
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 
-from player_plugin.hosts.base import Host
+from player_plugin.hosts.base import ListQueueHost
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ SEEK_JUMP_MS = 1500  # a position jump larger than this is a seek, not listening
 RESTART_MS = 3000  # Previous after this long restarts the track instead
 
 
-class ReferencePlayer(Host):
+class ReferencePlayer(ListQueueHost):
     """Playback, queue and history; emits the Host signals the plugin logs from."""
 
     position_changed = Signal(int)
@@ -41,26 +41,10 @@ class ReferencePlayer(Host):
         self.media.durationChanged.connect(lambda ms: self.duration_changed.emit(int(ms)))
         self.media.playbackStateChanged.connect(self._state)
         self.media.errorOccurred.connect(self._error)
-        self._current: bytes | None = None
-        self._queue: list[bytes] = []
         self._history: list[bytes] = []
         self._heard = 0
         self._last_pos = 0
         self.sources: dict[bytes, str] = {}
-
-    # -- Host -------------------------------------------------------------------------
-    def current_track(self) -> bytes | None:
-        return self._current
-
-    def queue(self) -> list[bytes]:
-        return list(self._queue)
-
-    def enqueue(self, path: bytes, *, next: bool = False) -> None:
-        if next:
-            self._queue.insert(0, path)
-        else:
-            self._queue.append(path)
-        self.queue_changed.emit()
 
     # -- queue editing ----------------------------------------------------------------
     def remove(self, index: int) -> None:
