@@ -84,10 +84,18 @@ def path_of(db: sqlite_utils.Database, track_id: int) -> bytes | None:
     return bytes(row[0]) if row else None
 
 
-def plays_since(db: sqlite_utils.Database, since_ms: int) -> int:
-    """How many plays (logged or imported) started after *since_ms*."""
-    row = db.execute("SELECT count(*) FROM plays WHERE started_at > ?", [since_ms]).fetchone()
+def plays_since(db: sqlite_utils.Database, since_ms: int, after_id: int = 0) -> int:
+    """How many plays (logged or imported) started after *since_ms* and were recorded
+    after play *after_id*."""
+    row = db.execute(
+        "SELECT count(*) FROM plays WHERE started_at > ? AND id > ?", [since_ms, after_id]
+    ).fetchone()
     return int(row[0])
+
+
+def last_play_id(db: sqlite_utils.Database) -> int:
+    """The newest play row's id (0 when there is none)."""
+    return int(db.execute("SELECT coalesce(max(id), 0) FROM plays").fetchone()[0])
 
 
 def open_plays(db: sqlite_utils.Database) -> list[int]:

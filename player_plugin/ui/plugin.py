@@ -350,10 +350,10 @@ class SeguePlugin(QObject):
     def new_plays_since_training(self) -> int:
         from player_plugin.store.settings import get_setting
 
-        since = max(
-            library_view.last_model_ms(self.db), int(get_setting(self.db, "ui.last_train", 0) or 0)
-        )
-        return library_view.plays_since(self.db, since)
+        # Plays newer than the model, recorded after the last training attempt (by row id:
+        # a play in the same millisecond as the attempt must count once, on the right side).
+        after_id = int(get_setting(self.db, "ui.last_train_play", 0) or 0)
+        return library_view.plays_since(self.db, library_view.last_model_ms(self.db), after_id)
 
     def _check_retrain(self) -> None:
         if self.prefs.retrain_policy != "plays" or self.training_running or self.closing:
@@ -379,7 +379,7 @@ class SeguePlugin(QObject):
         if self.training_running:
             self.status.emit("Training is already running")
             return False
-        set_setting(self.db, "ui.last_train", self.clock())
+        set_setting(self.db, "ui.last_train_play", library_view.last_play_id(self.db))
         job = TrainingJob(train_args(self.db_path), self)
         job.progress.connect(self._training_progress)
         job.finished.connect(self._training_done)
