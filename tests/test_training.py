@@ -157,3 +157,29 @@ def test_too_little_history_is_one_clear_error(db_path, tmp_path, capsys) -> Non
     assert status == 2
     assert events[-1]["event"] == "error" and "too few plays" in events[-1]["message"]
     assert not (tmp_path / "m").exists()
+
+
+def test_exploring_and_artist_skip_features() -> None:
+    """A listener two tracks into a new album: its unplayed tracks carry the exploring
+    features, played and other artists' tracks do not; artist skips are a ratio."""
+    from test_model_fixtures import PER_ALBUM, T0
+
+    from player_plugin.recommend.base import Play
+
+    cat = synthetic_catalogue()
+    state = F.HistoryState(cat)
+    state.observe(Play(PER_ALBUM, T0 - 10 * 60_000, 20_000, "skipped", 0))  # artist 2
+    state.observe(Play(0, T0, 200_000, "listened", 0))  # artist 1, album 1
+    state.observe(Play(1, T0 + 210_000, 200_000, "listened", 0))
+    feats = state.item_features(np.array([0, 2, PER_ALBUM + 1, 3 * PER_ALBUM]))
+    col = {name: F.ITEM_FEATURES.index(name) for name in F.ITEM_FEATURES}
+    played, unplayed, other, cold = feats
+    for name in ("new_same_album", "new_same_artist", "new_album_run", "new_artist_run"):
+        assert unplayed[col[name]] > 0, name
+        assert played[col[name]] == 0 and other[col[name]] == 0 and cold[col[name]] == 0
+    assert unplayed[col["album_session"]] == pytest.approx(np.log1p(2))
+    assert other[col["artist_skip_ratio"]] == 1.0 and played[col["artist_skip_ratio"]] == 0
+    assert other[col["artist_session_skips"]] == pytest.approx(np.log1p(1))
+    blind = F.HistoryState(cat, blind=True)
+    blind.observe(Play(PER_ALBUM, T0, 20_000, "skipped", 0))  # seen as a listen
+    assert blind.item_features(np.array([PER_ALBUM + 1]))[0, col["artist_skip_ratio"]] == 0

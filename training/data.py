@@ -64,6 +64,16 @@ def _negatives(
         pools.extend(sorted(row, key=row.get, reverse=True)[:8])
     if not blind:
         pools.extend(state.ses_skips.keys())
+    if state.plays:
+        # where a first play competes: the last artist's tracks not played yet
+        last = state.plays[-1][0]
+        members = by_artist.get(int(state.artist[last]))
+        if members is not None:
+            unplayed = members[~state.seen[members]]
+            if len(unplayed):
+                pools.extend(
+                    rng.choice(unplayed, size=min(4, len(unplayed)), replace=False).tolist()
+                )
     artists: list[int] = []
     for item, *_ in reversed(state.plays[-10:]):
         a = int(state.artist[item])

@@ -8,8 +8,10 @@ Scorer: a GRU over the last plays' item vectors, each with how it ended and the 
 it, plus time-of-day/session context → a query ``q`` and a gate ``u``. Each candidate's
 score is ``q · v_i`` (two-tower) ``+ (u + w) · h(f_i)`` where ``f_i`` are the cheap history
 features the engine computes in numpy (counts, recency, skips, Markov...) and ``h`` a small
-MLP: the session decides how much repeating, recency or exploring matters now (a soft
-repeat/explore mixture in the spirit of RepeatNet), trained end to end.
+MLP whose units the session shifts too (item x session interactions, e.g. "unplayed and by
+the last artist" x "exploring a new album"): the session decides how much repeating, recency
+or exploring matters now (a soft repeat/explore mixture in the spirit of RepeatNet), trained
+end to end.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class Config:
     negatives: int = 64  # sampled negatives per target (hard + random)
     hard_share: float = 0.5  # share of negatives drawn from the hard pools
     other_weight: float = 1.0  # loss weight of skipped/stopped plays as targets (aware)
-    new_weight: float = 3.0  # loss weight multiplier of first plays as targets
+    new_weight: float = 4.0  # loss weight multiplier of first plays as targets
     two_tower: int = 1  # 0: history features only (ablation)
     batch: int = 256
     lr: float = 3e-3
@@ -104,6 +106,10 @@ class Scorer(nn.Module):
         self.u_head = nn.Linear(h + F.N_CONTEXT, fh)
         self.feat = nn.Sequential(nn.Linear(F.N_ITEM_FEATURES, fh), nn.Tanh())
         self.feat_out = nn.Linear(fh, 1)
+        # the session shifts the history-feature units: item x session interactions
+        self.feat_ctx = nn.Linear(h + F.N_CONTEXT, fh)
+        nn.init.zeros_(self.feat_ctx.weight)
+        nn.init.zeros_(self.feat_ctx.bias)
         self.tower_weight = float(cfg.two_tower)
         nn.init.zeros_(self.u_head.weight)
         nn.init.zeros_(self.u_head.bias)
@@ -120,7 +126,7 @@ class Scorer(nn.Module):
         z = torch.cat([self.drop(state[-1]), context], dim=-1)
         q = self.q_head(z)
         u = self.u_head(z)
-        hf = self.feat(cand_feat)
+        hf = torch.tanh(self.feat[0](cand_feat) + self.feat_ctx(z).unsqueeze(1))
         two_tower = torch.einsum("bnd,bd->bn", cand_vec, q) * self.tower_weight
         history = torch.einsum("bnf,bf->bn", hf, u) + self.feat_out(hf).squeeze(-1)
         return two_tower + history, q * self.tower_weight

@@ -8,7 +8,8 @@ Three things are encoded here, and only here:
 - **history features** per item (:class:`HistoryState`): cheap counts the repeat-aware
   scorer combines with the two-tower score — play counts, decayed counts, recency, skips,
   session membership, artist/album affinity, first-order Markov and window co-occurrence
-  counts from the last plays, and whether the track was ever played;
+  counts from the last plays, whether the track was ever played, and where a first play
+  is likely now (unplayed tracks of the last artist or album, while the session explores);
 - **session inputs** for the session tower (:meth:`HistoryState.session_inputs`): the last
   plays' items with how each ended and the gap before it, and the time-of-day context.
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from player_plugin.recommend.base import SESSION_GAP_MS, Catalogue, Play
 
-FEATURE_SCHEMA_VERSION = 1
+FEATURE_SCHEMA_VERSION = 2
 
 SEQ_LEN = 20  # plays the session tower reads
 AUDIO_DIM = 41  # player_plugin.store.features.VECTOR_SIZE; other sizes are padded/cut
@@ -81,6 +82,16 @@ ITEM_FEATURES: tuple[str, ...] = (
     "log_listens",  # log1p(plays that were listens)
     "sknn_log",  # log1p(session co-occurrence with the session's last 3 tracks, decayed)
     "sknn_rel",  # ... divided by the largest such value
+    # exploring: where the listener's next first play is likely to be
+    "new_same_artist",  # unplayed, by the last play's artist, / log2(2 + its unplayed pool)
+    "new_same_album",  # unplayed, on the last play's album, / log2(2 + its unplayed pool)
+    "new_session_artist",  # unplayed, by an artist of this session: log1p(its session plays)
+    "album_session",  # log1p(plays of its album in the current session)
+    "new_artist_run",  # new_same_artist x share of the session's plays that were first plays
+    "new_album_run",  # new_same_album x the last play was a first play
+    # skips, beyond the item's own
+    "artist_skip_ratio",  # skips / plays of its artist
+    "artist_session_skips",  # log1p(skips of its artist in the current session)
 )
 N_ITEM_FEATURES = len(ITEM_FEATURES)
 
@@ -260,6 +271,8 @@ class HistoryState:
         self.a_items = np.bincount(self.artist, minlength=n_art).astype(np.float64)
         self.a_seen = np.zeros(n_art)
         self.al_count = np.zeros(n_alb)
+        self.al_items = np.bincount(self.album, minlength=n_alb).astype(np.float64)
+        self.al_seen = np.zeros(n_alb)
         self.trans: dict[int, dict[int, float]] = {}
         self.trans_total: dict[int, float] = {}
         self.window: dict[int, dict[int, float]] = {}
@@ -272,6 +285,8 @@ class HistoryState:
         self.ses_count: dict[int, int] = {}
         self.ses_skips: dict[int, int] = {}
         self.ses_artist: dict[int, int] = {}
+        self.ses_album: dict[int, int] = {}
+        self.ses_a_skips: dict[int, int] = {}
         self.ses_new = 0
         self.ses_skipped = 0
         self.ses_listened: list[int] = []  # the session's items, in order
@@ -290,12 +305,14 @@ class HistoryState:
         if self.plays and t - self.plays[-1][1] > SESSION_GAP_MS:
             self.session_start = pos
             self.ses_count, self.ses_skips, self.ses_artist = {}, {}, {}
+            self.ses_album, self.ses_a_skips = {}, {}
             self.ses_new = self.ses_skipped = 0
             self.ses_listened = []
         a = int(self.artist[item])
         if first:
             self.seen[item] = True
             self.a_seen[a] += 1
+            self.al_seen[self.album[item]] += 1
             self.ses_new += 1
         # Every play (whatever its end) counts as the listener reaching for the track; a
         # skip-aware model additionally knows which were listens and which were skips.
@@ -313,7 +330,10 @@ class HistoryState:
             self.a_count[a] += 1
             self.a_last_t[a] = t
             self.ses_artist[a] = self.ses_artist.get(a, 0) + 1
-        self.al_count[self.album[item]] += 1
+        alb = int(self.album[item])
+        self.al_count[alb] += 1
+        if alb:
+            self.ses_album[alb] = self.ses_album.get(alb, 0) + 1
         if self.ses_listened:
             prev = self.ses_listened[-1]
             row = self.trans.setdefault(prev, {})
@@ -349,6 +369,8 @@ class HistoryState:
             self.skips[item] += 1
             self.skip_t[item] = t
             self.a_skips[a] += 1
+            if a:
+                self.ses_a_skips[a] = self.ses_a_skips.get(a, 0) + 1
             self.ses_skips[item] = self.ses_skips.get(item, 0) + 1
             self.ses_skipped += 1
         self.plays.append((item, t, code, first))
@@ -471,6 +493,24 @@ class HistoryState:
             top = self._sparse_max(rows) * math.exp(-(now - self.t0) / SKNN_TAU_MS)
             if top > 0:
                 out[:, 29] = sknn / top
+        unseen = ~seen
+        new_artist = unseen & (out[:, 12] > 0)
+        out[:, 30] = new_artist / np.log2(2.0 + pool)
+        al_pool = np.maximum(self.al_items[alb] - self.al_seen[alb], 1.0)
+        out[:, 31] = (unseen & (out[:, 17] > 0)) / np.log2(2.0 + al_pool)
+        out[:, 32] = unseen * np.log1p(ses_art[art]) * known
+        ses_alb = np.zeros(len(self.al_count))
+        for b, c in self.ses_album.items():
+            ses_alb[b] = c
+        out[:, 33] = np.log1p(ses_alb[alb])
+        length = len(self.plays) - self.session_start
+        out[:, 34] = out[:, 30] * (self.ses_new / length)
+        out[:, 35] = out[:, 31] * float(self.plays[-1][3])
+        out[:, 36] = self.a_skips[art] / np.maximum(self.a_count[art], 1.0) * known
+        ses_ask = np.zeros(len(self.a_count))
+        for a, c in self.ses_a_skips.items():
+            ses_ask[a] = c
+        out[:, 37] = np.log1p(ses_ask[art]) * known
         return out
 
     def _sparse_max(self, rows: list[tuple[dict[int, float] | None, float]]) -> float:
