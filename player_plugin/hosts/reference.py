@@ -1,7 +1,8 @@
 """The reference player's engine: QtMultimedia playback with a queue, as a Segue Host.
 
-One ``QMediaPlayer`` is created and reused for every file (a new player per file hung or
-crashed about one run in three without an audio device). The engine measures how much of
+One ``QMediaPlayer`` per process, created once and reused for every file and by every
+ReferencePlayer (a new player per file hung or crashed about one run in three without an
+audio device). The engine measures how much of
 each track was heard (seeks do not count) and says how each track ended: ``completed``
 at the end of the media, ``skipped`` on Next/Previous/another pick, ``stopped`` on Stop,
 ``error`` when the file cannot be played.
@@ -9,10 +10,11 @@ at the end of the media, ``skipped`` on Next/Previous/another pick, ``stopped`` 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QUrl, Signal
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 
 from player_plugin.hosts.base import ListQueueHost
@@ -21,6 +23,19 @@ log = logging.getLogger(__name__)
 
 SEEK_JUMP_MS = 1500  # a position jump larger than this is a seek, not listening
 RESTART_MS = 3000  # Previous after this long restarts the track instead
+
+
+_SHARED: list[QMediaPlayer] = []
+
+
+def shared_media_player() -> QMediaPlayer:
+    """The process's one QMediaPlayer (with its audio output), owned by the application
+    object so that Qt deletes it in order at exit."""
+    if not _SHARED:
+        media = QMediaPlayer(QCoreApplication.instance())
+        media.setAudioOutput(QAudioOutput(media))
+        _SHARED.append(media)
+    return _SHARED[0]
 
 
 class ReferencePlayer(ListQueueHost):
@@ -33,14 +48,18 @@ class ReferencePlayer(ListQueueHost):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.audio = QAudioOutput(self)
-        self.media = QMediaPlayer(self)
-        self.media.setAudioOutput(self.audio)
-        self.media.mediaStatusChanged.connect(self._status)
-        self.media.positionChanged.connect(self._position)
-        self.media.durationChanged.connect(lambda ms: self.duration_changed.emit(int(ms)))
-        self.media.playbackStateChanged.connect(self._state)
-        self.media.errorOccurred.connect(self._error)
+        self.media = shared_media_player()
+        self.media.stop()
+        self.audio = self.media.audioOutput()
+        self._connections = [
+            (self.media.mediaStatusChanged, self._status),
+            (self.media.positionChanged, self._position),
+            (self.media.durationChanged, self._duration),
+            (self.media.playbackStateChanged, self._state),
+            (self.media.errorOccurred, self._error),
+        ]
+        for signal, slot in self._connections:
+            signal.connect(slot)
         self._history: list[bytes] = []
         self._heard = 0
         self._last_pos = 0
@@ -130,9 +149,14 @@ class ReferencePlayer(ListQueueHost):
         return round(self.audio.volume() * 100)
 
     def shutdown(self) -> None:
-        """End the current play as stopped (on window close) so nothing is lost."""
+        """End the current play as stopped (on window close) so nothing is lost, and let
+        go of the shared media player."""
         self._end("stopped")
         self.media.stop()
+        for signal, slot in self._connections:
+            with contextlib.suppress(RuntimeError, TypeError):  # already disconnected
+                signal.disconnect(slot)
+        self._connections = []
 
     # -- internals --------------------------------------------------------------------
     def _start(self, path: bytes) -> None:
@@ -160,6 +184,9 @@ class ReferencePlayer(ListQueueHost):
         self._current = None
         heard = self._heard
         self.track_ended.emit(path, int(heard), reason)
+
+    def _duration(self, ms: int) -> None:
+        self.duration_changed.emit(int(ms))
 
     def _position(self, pos: int) -> None:
         delta = pos - self._last_pos
