@@ -87,7 +87,8 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_log_play(args: argparse.Namespace) -> int:
-    from player_plugin.store.plays import get_play, log_play, outcome, track_by_path
+    from player_plugin.store.plays import get_play, log_play, outcome
+    from player_plugin.store.tracks import track_by_path
 
     if args.played_ms < 0:
         raise UserError("--played-ms must be 0 or more")

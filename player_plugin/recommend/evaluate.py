@@ -46,7 +46,7 @@ MIN_PLAYS = 20  # listeners with fewer plays are left out
 @dataclass
 class EvalOptions:
     methods: list[str] | None = None  # baselines to run; None = every available one
-    model: bool = True  # train and score helper E's model when its module is here
+    model: bool = True  # train and score the learned model too
     reranked: tuple[str, ...] = ("session-knn", "model")  # rows NAME-reranked, when run
     distractors: list = field(default_factory=list)  # HistoryPlay records
     max_listeners: int | None = None
@@ -55,13 +55,12 @@ class EvalOptions:
     progress: Callable[[str], None] | None = None
 
 
-def model_trainer() -> Callable[..., Recommender] | None:
-    """Helper E's ``fit_model(db_path, cutoff_ms, *, skip_blind)``, or None without it."""
-    try:
-        from player_plugin.recommend.model_eval import fit_model
-    except ImportError as exc:
-        log.info("no model to evaluate: %s", exc)
-        return None
+def model_trainer() -> Callable[..., Recommender]:
+    """``fit_model(db_path, cutoff_ms, *, skip_blind)``: trains the model up to a cutoff in
+    a subprocess and serves its ONNX (imported late: evaluation without the model needs
+    neither)."""
+    from player_plugin.recommend.model_eval import fit_model
+
     return fit_model
 
 

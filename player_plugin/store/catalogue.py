@@ -20,6 +20,7 @@ import sqlite_utils
 from player_plugin.library.normalize import clean_artist, fold
 from player_plugin.paths import display
 from player_plugin.recommend.base import SESSION_GAP_MS, Catalogue, Play
+from player_plugin.store.features import feature_matrix
 from player_plugin.store.plays import outcome
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,7 @@ def _first_genre(raw: str | None) -> str:
 
 
 def _audio_matrix(db: sqlite_utils.Database, track_ids: list[int]) -> np.ndarray | None:
-    """Audio descriptors from the analysis store (helper D's module), when present."""
-    try:
-        from player_plugin.store.features import feature_matrix
-    except ImportError:
-        return None
+    """Audio descriptors from the analysis store, when any track is analysed."""
     try:
         matrix = feature_matrix(db, track_ids)
     except Exception:  # a broken feature store must not stop suggestions

@@ -41,23 +41,12 @@ __all__ = [
     "resession",
     "start_play",
     "touch_play",
-    "track_by_path",
     "track_stats",
 ]
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def track_by_path(db: sqlite_utils.Database, path: bytes) -> dict[str, Any] | None:
-    """The track stored under *path* (helper A's query when present)."""
-    try:
-        from player_plugin.store.tracks import track_by_path as by_path
-    except ImportError:  # pragma: no cover - the scanner's module ships with the package
-        rows = list(db.query("SELECT * FROM tracks WHERE path = ?", [bytes(path)]))
-        return rows[0] if rows else None
-    return by_path(db, path)
 
 
 def _track(db: sqlite_utils.Database, track_id: int) -> dict[str, Any]:
