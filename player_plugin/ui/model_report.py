@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 STATE_TEXT = {
     "active": "serving",
     "retired": "retired (kept for fallback)",
-    "rejected": "rejected (lost to the model serving)",
+    "rejected": "rejected (not promoted)",
     "rolled_back": "rolled back",
     "candidate": "candidate",
 }
@@ -122,6 +122,7 @@ class ModelReport(QDialog):
                 f"({data.serving_method or 'most-played, co-occurrence, similar audio'}) "
                 "until a trained model beats them on your own plays. "
                 "Use Segue ▸ Retrain now when you have a few hundred plays."
+                + (f"<br>{data.headline}" if data.headline else "")
             )
             return
         parts = [
@@ -166,13 +167,13 @@ class ModelReport(QDialog):
             categories = [m.upper() for m in data.metric_names]
         series.setLabelsVisible(True)
         series.setLabelsFormat("@value")
-        series.setLabelsPrecision(3)
+        series.setLabelsPrecision(2)
         series.setLabelsPosition(QAbstractBarSeries.LabelsPosition.LabelsInsideEnd)
         chart.addSeries(series)
         axis_x = QBarCategoryAxis()
         axis_x.append(categories)
         if len(categories) > 4:
-            axis_x.setLabelsAngle(-35)
+            axis_x.setLabelsAngle(-90)  # vertical: long names are never cut
         chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
         series.attachAxis(axis_x)
         axis_y = QValueAxis()

@@ -107,9 +107,11 @@ def load_report(db: sqlite_utils.Database) -> ReportData:
     models = list_models(db)
     active = active_model(db)
     data = ReportData(active=active, models=models)
-    if active is None:
+    # The serving model's figures; without one, the newest model's (why it was rejected).
+    subject = active or (models[0] if models else None)
+    if subject is None:
         return data
-    metrics = active.get("metrics") or {}
+    metrics = subject.get("metrics") or {}
     if isinstance(metrics, str):
         import json
 
@@ -128,8 +130,8 @@ def load_report(db: sqlite_utils.Database) -> ReportData:
     data.methods, data.metric_names = ordered, names
     data.curve = (
         find_curve(metrics)
-        or find_curve(_manifest(db, active))
-        or list(get_setting(db, CURVE_KEY.format(active["id"]), []))
+        or find_curve(_manifest(db, subject))
+        or list(get_setting(db, CURVE_KEY.format(subject["id"]), []))
     )
     model_keys = [k for k in ordered if k.startswith("model")]
     baselines = {k: v for k, v in ordered.items() if not k.startswith("model")}
@@ -144,8 +146,9 @@ def load_report(db: sqlite_utils.Database) -> ReportData:
         where = (
             f"your {holdout['plays']:,} newest plays" if holdout.get("plays") else "held-out plays"
         )
+        who = "the model" if subject is active else f"the newest model, {subject['id']},"
         data.headline = (
-            f"On {where} (not used in training) the model {verdict} the best baseline "
+            f"On {where} (not used in training) {who} {verdict} the best baseline "
             f"({best_name}): {metric.upper()} {mine:.3f} vs {best:.3f}."
         )
     return data
