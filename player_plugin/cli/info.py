@@ -9,40 +9,11 @@ from player_plugin.cli.common import UserError, add_command, emit, store
 from player_plugin.paths import display, from_user, json_fields
 from player_plugin.store.features import track_features
 from player_plugin.store.plays import track_stats
-from player_plugin.store.tracks import track_by_path
+from player_plugin.store.tracks import FILE_COLUMNS, track_by_path
 
-FIELDS = (
-    "id",
-    "title",
-    "artist",
-    "artists",
-    "album",
-    "album_artist",
-    "genres",
-    "year",
-    "date",
-    "track_no",
-    "track_total",
-    "disc_no",
-    "disc_total",
-    "composer",
-    "duration_ms",
-    "format",
-    "codec",
-    "bitrate",
-    "sample_rate",
-    "channels",
-    "mb_recording_id",
-    "mb_artist_id",
-    "mb_release_id",
-    "isrc",
-    "bpm",
-    "replaygain_track_gain",
-    "replaygain_album_gain",
-    "has_cover",
-    "size",
-    "missing",
-)
+# What `segue info` shows of a track row: the file's fields, not Segue's bookkeeping.
+INTERNAL_COLUMNS = ("path_text", "mtime_ns", "match_key", "signature")
+FIELDS = ("id", *(c for c in FILE_COLUMNS if c not in INTERNAL_COLUMNS), "missing")
 
 
 def describe(db, path: bytes) -> dict[str, Any]:

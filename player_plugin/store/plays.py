@@ -76,6 +76,26 @@ _INSERT = (
 )
 
 
+def _insert_play(
+    db: sqlite_utils.Database,
+    track: dict[str, Any],
+    started: int,
+    ended: int | None,
+    ms_played: int,
+    duration: int | None,
+    reason: str | None,
+    source: str,
+) -> int:
+    """One play row for a library track (its tags kept beside it), sessions updated."""
+    values = [track["id"], started, ended, ms_played, duration, reason, source]
+    tags = [track["artist"], track["title"], track["album"], track["mb_recording_id"]]
+    with db.atomic():
+        cursor = db.execute(_INSERT, [*values, *tags, match_key(track["artist"], track["title"])])
+        play_id = int(cursor.lastrowid)
+        resession(db, started)
+    return play_id
+
+
 def start_play(
     db: sqlite_utils.Database,
     track_id: int,
@@ -91,27 +111,7 @@ def start_play(
         return None
     track = _track(db, track_id)
     started = int(at_ms if at_ms is not None else now_ms())
-    with db.atomic():
-        cursor = db.execute(
-            _INSERT,
-            [
-                track["id"],
-                started,
-                None,
-                0,
-                track["duration_ms"],
-                None,
-                source,
-                track["artist"],
-                track["title"],
-                track["album"],
-                track["mb_recording_id"],
-                match_key(track["artist"], track["title"]),
-            ],
-        )
-        play_id = int(cursor.lastrowid)
-        resession(db, started)
-    return play_id
+    return _insert_play(db, track, started, None, 0, track["duration_ms"], None, source)
 
 
 def touch_play(db: sqlite_utils.Database, play_id: int, *, ms_played: int) -> None:
@@ -163,27 +163,8 @@ def log_play(
     duration = duration_ms if duration_ms is not None else track["duration_ms"]
     ms_played = max(0, int(ms_played))
     reason = reason or default_reason(ms_played, duration)
-    with db.atomic():
-        cursor = db.execute(
-            _INSERT,
-            [
-                track["id"],
-                int(started_at),
-                int(started_at) + ms_played,
-                ms_played,
-                duration,
-                reason,
-                source,
-                track["artist"],
-                track["title"],
-                track["album"],
-                track["mb_recording_id"],
-                match_key(track["artist"], track["title"]),
-            ],
-        )
-        play_id = int(cursor.lastrowid)
-        resession(db, int(started_at))
-    return play_id
+    start = int(started_at)
+    return _insert_play(db, track, start, start + ms_played, ms_played, duration, reason, source)
 
 
 def get_play(db: sqlite_utils.Database, play_id: int) -> dict[str, Any] | None:
