@@ -149,7 +149,7 @@ class Engine:
         self._check_io()
         self.dim = int(self.manifest["dim"])
         self.blind = bool(self.manifest.get("blind", False))
-        self._cache: dict[int, np.ndarray] = {}
+        self._cache: dict[int, tuple[int, np.ndarray]] = {}  # id -> (inputs key, vector)
 
     @property
     def model_id(self) -> str:
@@ -169,21 +169,28 @@ class Engine:
                 raise ModelError(f"{self.folder.name}: {key} inputs/outputs do not match")
 
     def item_vectors(self, catalogue: Catalogue) -> np.ndarray:
-        """float32[len(catalogue), dim]; computed by the item tower for tracks not cached."""
+        """float32[len(catalogue), dim]; computed by the item tower for tracks not cached.
+        The cache is keyed by track id and that track's encoded inputs, so a re-tagged or
+        newly analysed track gets a fresh vector from an engine reused across calls."""
         ids = np.asarray(catalogue.track_ids, dtype=np.int64)
-        missing = np.array(
-            [i for i, t in enumerate(ids) if int(t) not in self._cache], dtype=np.int64
-        )
-        if missing.size:
-            inputs = F.encode_items(catalogue, self.vocab)
-            for start in range(0, missing.size, 8192):
-                part = missing[start : start + 8192]
-                out = self._items.run(None, {k: v[part] for k, v in inputs.items()})[0]
-                for row, vec in zip(part, out, strict=True):
-                    self._cache[int(ids[row])] = vec
         if not ids.size:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._cache[int(t)] for t in ids]).astype(np.float32, copy=False)
+        inputs = F.encode_items(catalogue, self.vocab)
+        keys = _row_keys(inputs, len(ids))
+        missing = np.array(
+            [
+                i
+                for i, (t, key) in enumerate(zip(ids.tolist(), keys, strict=True))
+                if self._cache.get(t, (None,))[0] != key
+            ],
+            dtype=np.int64,
+        )
+        for start in range(0, missing.size, 8192):
+            part = missing[start : start + 8192]
+            out = self._items.run(None, {k: v[part] for k, v in inputs.items()})[0]
+            for row, vec in zip(part.tolist(), out, strict=True):
+                self._cache[int(ids[row])] = (keys[row], vec)
+        return np.stack([self._cache[t][1] for t in ids.tolist()]).astype(np.float32, copy=False)
 
     def score(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Run the scorer; *inputs* as named in the manifest. Returns float32[batch, n]."""
@@ -196,6 +203,13 @@ class Engine:
 
     def item_tower(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self._items.run(None, inputs)[0]
+
+
+def _row_keys(inputs: dict[str, np.ndarray], n: int) -> list[int]:
+    """One hash per item of its encoded item-tower inputs (the cache's validity key)."""
+    parts = [np.ascontiguousarray(v).reshape(n, -1).view(np.uint8) for v in inputs.values()]
+    rows = np.ascontiguousarray(np.concatenate(parts, axis=1))
+    return [hash(row.tobytes()) for row in rows]
 
 
 def load_first(

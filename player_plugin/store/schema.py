@@ -175,4 +175,17 @@ def _history_play_keys(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS(name="0003_serving_marks")
+def _serving_marks(db: sqlite_utils.Database) -> None:
+    # The serving cache asks "did a scan or the analysis write anything since?" on every
+    # suggestion: the newest last_scanned per missing flag and the newest analysis, by index.
+    _run(
+        db,
+        """
+        CREATE INDEX tracks_missing_scanned ON tracks(missing, last_scanned);
+        CREATE INDEX features_analysed ON features(analysed_at);
+        """,
+    )
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

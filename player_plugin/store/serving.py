@@ -1,0 +1,195 @@
+"""What a cached serving state reads from the store: plays as served, and cheap change marks.
+
+:func:`serving_plays` is :func:`player_plugin.store.catalogue.load_plays` for serving: the
+same rows, order, sessions and listen rule, except that the play in progress (the newest
+row, not ended, started within a session gap of now) counts as listened, and each play
+keeps its row id. The ``*_mark`` functions are small queries whose answers change whenever
+what a serving state was built from changes: the catalogue (scans set ``last_scanned`` on
+every row they write; the missing flag; analysis), the model registry, the plays already
+observed (deleted, rematched). :func:`snapshot` reads them all in one read transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import sqlite_utils
+
+from player_plugin.recommend.base import SESSION_GAP_MS, Catalogue, Play
+from player_plugin.store.plays import outcome
+
+__all__ = [
+    "ServingPlays",
+    "catalogue_mark",
+    "in_progress_id",
+    "models_mark",
+    "observed_mark",
+    "open_outcomes",
+    "serving_plays",
+    "snapshot",
+]
+
+_COLUMNS = (
+    "SELECT p.id, p.track_id, p.started_at, p.ended_at, p.ms_played, p.duration_ms, p.reason, "
+    "p.skipped, t.duration_ms, p.source FROM plays p LEFT JOIN tracks t ON t.id = p.track_id "
+)
+
+
+@contextmanager
+def snapshot(db: sqlite_utils.Database) -> Iterator[None]:
+    """Every read inside sees one state of the database (a read transaction), unless the
+    connection is already inside a transaction."""
+    if db.conn.in_transaction:
+        yield
+        return
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")
+
+
+def _one(db: sqlite_utils.Database, sql: str, params: Sequence = ()) -> object:
+    return db.execute(sql, list(params)).fetchone()[0]
+
+
+def catalogue_mark(db: sqlite_utils.Database) -> tuple:
+    """Changes when tracks are added, removed, flagged missing or back, re-tagged or moved
+    by a scan (every write sets ``last_scanned`` to the wall clock), or analysed. Each
+    query is answered from an index or a b-tree count, not by reading every row."""
+    return (
+        _one(db, "SELECT count(*) FROM tracks"),
+        _one(db, "SELECT max(id) FROM tracks"),
+        _one(db, "SELECT max(last_scanned) FROM tracks WHERE missing = 0"),
+        db.execute(
+            "SELECT count(*), total(id), max(last_scanned) FROM tracks WHERE missing = 1"
+        ).fetchone(),
+        _one(db, "SELECT count(*) FROM features"),
+        _one(db, "SELECT max(analysed_at) FROM features"),
+    )
+
+
+def models_mark(db: sqlite_utils.Database) -> tuple:
+    """The models that may serve, in order, and the execution provider setting."""
+    rows = db.execute(
+        "SELECT id, state, folder, created_at FROM models "
+        "WHERE state IN ('active', 'retired') ORDER BY state, created_at DESC, id DESC"
+    ).fetchall()
+    provider = db.execute("SELECT value FROM settings WHERE key = 'recommend.provider'").fetchone()
+    return (tuple(tuple(r) for r in rows), provider[0] if provider else None)
+
+
+def observed_mark(db: sqlite_utils.Database, last_id: int) -> tuple:
+    """Changes when a play row up to *last_id* is deleted or rematched, or when the row
+    *last_id* itself is replaced (a new row may reuse the highest id after a delete).
+    Counts of all rows (a b-tree count; unmatched rows by their partial index) less those
+    of the few rows after *last_id*."""
+    last = int(last_id)
+    count = _one(db, "SELECT count(*) FROM plays")
+    newer = _one(db, "SELECT count(*) FROM plays WHERE id > ?", [last])
+    unmatched = _one(db, "SELECT count(*) FROM plays WHERE track_id IS NULL")
+    unmatched_newer = _one(
+        db, "SELECT count(*) FROM plays WHERE id > ? AND track_id IS NULL", [last]
+    )
+    row = db.execute("SELECT started_at, track_id FROM plays WHERE id = ?", [last]).fetchone()
+    return (count - newer, unmatched - unmatched_newer, tuple(row) if row else None)
+
+
+def in_progress_id(db: sqlite_utils.Database, now_ms: int) -> int | None:
+    """The play in progress: the newest row, logged by the player (not imported), not
+    ended, started within a session gap of *now_ms*; None when there is none (a row left
+    open by a crash long ago is not in progress)."""
+    row = db.execute(
+        "SELECT id, started_at, ended_at, reason, source FROM plays "
+        "ORDER BY started_at DESC, id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    pid, started, ended, reason, source = row
+    if ended is not None or reason is not None or source == "import":
+        return None
+    return int(pid) if int(started) >= int(now_ms) - SESSION_GAP_MS else None
+
+
+def _outcome(row: tuple, live: int | None) -> str:
+    pid, _tid, _started, _ended, ms, play_dur, reason, skipped, track_dur, _source = row
+    if pid == live:
+        return "listened"  # the listener is hearing it; its end updates the row
+    return outcome(ms, play_dur or track_dur or None, reason, skipped)
+
+
+@dataclass
+class ServingPlays:
+    """Plays of catalogue tracks as served, oldest first, with what a cache must remember."""
+
+    plays: list[Play] = field(default_factory=list)
+    last_id: int = 0  # the highest play row id read (matched or not)
+    open_rows: dict[int, str] = field(default_factory=dict)  # not ended: id -> outcome served
+    last_started: int | None = None  # start of the last play returned (sessions go on)
+    session: int = 0  # its session number
+
+
+def serving_plays(
+    db: sqlite_utils.Database,
+    catalogue: Catalogue,
+    *,
+    now_ms: int,
+    after_id: int = 0,
+    last_started: int | None = None,
+    session: int = 0,
+) -> ServingPlays:
+    """Plays of catalogue tracks with a row id above *after_id*, oldest first (by start,
+    then id, as ``load_plays``), sessions numbered on from *last_started*/*session*."""
+    live = in_progress_id(db, now_ms)
+    rows = db.execute(
+        _COLUMNS + "WHERE p.id > ? ORDER BY p.started_at, p.id", [int(after_id)]
+    ).fetchall()
+    items = _items(catalogue, [r[1] for r in rows])
+    out = ServingPlays(last_id=int(after_id), last_started=last_started, session=session)
+    for row, item in zip(rows, items, strict=True):
+        pid, started, ended = row[0], int(row[2]), row[3]
+        out.last_id = max(out.last_id, int(pid))
+        if item < 0:
+            continue
+        kind = _outcome(row, live)
+        if out.last_started is not None and started - out.last_started > SESSION_GAP_MS:
+            out.session += 1
+        out.last_started = started
+        out.plays.append(Play(item, started, int(row[4] or 0), kind, out.session))
+        if ended is None and row[9] != "import":  # imports are never completed later
+            out.open_rows[int(pid)] = kind
+    return out
+
+
+def _items(catalogue: Catalogue, track_ids: list[int | None]) -> list[int]:
+    """Catalogue index of each track id (-1: not in the catalogue or unmatched), without
+    a dict of the whole catalogue (its ids are ascending: ``load_catalogue`` orders them)."""
+    ids = np.asarray(catalogue.track_ids, dtype=np.int64)
+    if not track_ids or not ids.size:
+        return [-1] * len(track_ids)
+    wanted = np.array([-1 if t is None else int(t) for t in track_ids], dtype=np.int64)
+    order = None if bool((np.diff(ids) > 0).all()) else np.argsort(ids, kind="stable")
+    keys = ids if order is None else ids[order]
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    found = keys[at] == wanted
+    index = at if order is None else order[at]
+    return np.where(found, index, -1).tolist()
+
+
+def open_outcomes(
+    db: sqlite_utils.Database, ids: Iterable[int], now_ms: int
+) -> dict[int, tuple[bool, str | None]]:
+    """For each play row in *ids*: (still open, its outcome as served now); a deleted row
+    answers (False, None)."""
+    wanted = [int(i) for i in ids]
+    out: dict[int, tuple[bool, str | None]] = dict.fromkeys(wanted, (False, None))
+    if not wanted:
+        return out
+    live = in_progress_id(db, now_ms)
+    marks = ", ".join("?" * len(wanted))
+    for row in db.execute(_COLUMNS + f"WHERE p.id IN ({marks})", wanted).fetchall():
+        out[int(row[0])] = (row[3] is None, _outcome(row, live))
+    return out

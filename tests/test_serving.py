@@ -1,0 +1,282 @@
+"""The serving cache: after every kind of store change, cached suggestions equal uncached ones.
+
+Real stores (SQLite files), a real tiny model served by onnxruntime, real threads. Each step
+of a scripted session changes the store the way the player, a scan, a privacy delete or the
+model registry does, and the cached answer (ids, order, scores, reasons) must equal
+``suggestions(..., cached=False)``; the counters show which steps observed incrementally.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import numpy as np
+import pytest
+from test_model_fixtures import fill_store, trained_model
+
+from player_plugin.recommend.base import SESSION_GAP_MS
+from player_plugin.recommend.engine import Engine
+from player_plugin.recommend.service import SETTINGS_KEY, suggestions
+from player_plugin.recommend.serving import CACHE
+from player_plugin.store import models as reg
+from player_plugin.store import open_db
+from player_plugin.store.catalogue import (
+    HistoryTrack,
+    insert_history_tracks,
+    load_catalogue,
+    load_plays,
+)
+from player_plugin.store.feedback import add_feedback
+from player_plugin.store.plays import delete_plays, end_play, log_play, start_play, touch_play
+from player_plugin.store.serving import serving_plays
+from player_plugin.store.settings import set_setting
+from player_plugin.store.tracks import set_missing
+
+MIN = 60_000
+N = 8
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("serving-models")
+    return trained_model(root), trained_model(root, n_plays=200)
+
+
+def _register(db, folder, model_id: str, created: int) -> None:
+    root = reg.models_root(db)
+    root.mkdir(exist_ok=True)
+    shutil.copytree(folder, root / model_id)
+    reg.add_model(
+        db, model_id, folder=model_id, cutoff=1, data_size=1, metrics={}, created_at=created
+    )
+    reg.activate(db, model_id)
+
+
+def _same(db, now: int, **kw):
+    """The cached answer, checked against the uncached one."""
+    cached = suggestions(db, N, now_ms=now, **kw)
+    fresh = suggestions(db, N, now_ms=now, cached=False, **kw)
+    assert (cached.method, cached.model_id) == (fresh.method, fresh.model_id)
+    assert [s.track_id for s in cached.items] == [s.track_id for s in fresh.items]
+    np.testing.assert_allclose(
+        [s.score for s in cached.items], [s.score for s in fresh.items], rtol=0, atol=1e-5
+    )
+    assert [s.reason for s in cached.items] == [s.reason for s in fresh.items]
+    assert len(cached.items) == N
+    return cached
+
+
+def _track_ids(db) -> list[int]:
+    return [int(r[0]) for r in db.execute("SELECT id FROM tracks ORDER BY id")]
+
+
+@pytest.mark.parametrize("with_model", [True, False], ids=["model", "baseline"])
+def test_cached_equals_uncached_after_every_step(db, models, with_model) -> None:
+    _cat, plays = fill_store(db, 200)
+    if with_model:
+        _register(db, models[0], "m1", 1)
+    ids = _track_ids(db)
+    now = plays[-1].started_at + 5 * MIN
+    entry = CACHE.entry(db)
+
+    first = _same(db, now)
+    assert first.method == ("model" if with_model else "session-knn")
+    assert entry.rebuilds == 1
+
+    # the GUI: a track starts, is touched, completes as a listen -- all incremental
+    pid = start_play(db, ids[3], at_ms=now)
+    _same(db, now + 1000)
+    assert CACHE.entry(db).state.plays[-1].outcome == "listened"  # served as heard
+    touch_play(db, pid, ms_played=30_000)
+    _same(db, now + 30_000)
+    end_play(db, pid, ms_played=200_000, reason="completed", at_ms=now + 200_000)
+    now += 201_000
+    _same(db, now)
+    assert entry.rebuilds == 1 and entry.observed == 1
+
+    # a track starts and is skipped: served as listened while playing, then rebuilt
+    pid = start_play(db, ids[40], at_ms=now)
+    _same(db, now + 1000)
+    end_play(db, pid, ms_played=12_000, reason="skipped", at_ms=now + 12_000)
+    now += 13_000
+    _same(db, now)
+    assert entry.rebuilds == 2 and "skipped" in entry.last_reason
+
+    # a few plays logged at once (another player, a script): incremental
+    for k in range(4):
+        log_play(db, ids[20 + k], started_at=now, ms_played=200_000, reason="completed")
+        now += 201_000
+    _same(db, now)
+    assert entry.rebuilds == 2
+
+    # a scan adds tracks, re-tags one (every scanner write sets last_scanned), flags one
+    insert_history_tracks(
+        db, [HistoryTrack(b"/music/new.flac", "new\x1fsong", "Artist 3", "New song", "Album 3")]
+    )
+    _same(db, now)
+    assert entry.rebuilds == 3
+    scanned = int(time.time() * 1000) + 1  # a scan stamps what it writes with the wall clock
+    db["tracks"].update(
+        ids[21], {"artist": "Artist 9", "album": "Album 9", "last_scanned": scanned}
+    )
+    _same(db, now)
+    set_missing(db, [ids[22]], True)
+    after_missing = _same(db, now)
+    assert ids[22] not in [s.track_id for s in after_missing.items]
+    assert entry.rebuilds == 5
+
+    # privacy: delete an old play; delete the newest and let a new play reuse its id
+    delete_plays(db, play_id=5)
+    _same(db, now)
+    assert entry.rebuilds == 6
+    newest = int(db.execute("SELECT max(id) FROM plays").fetchone()[0])
+    delete_plays(db, play_id=newest)
+    reused = log_play(db, ids[50], started_at=now, ms_played=200_000, reason="completed")
+    assert reused == newest
+    now += 201_000
+    _same(db, now)
+    assert entry.rebuilds == 7
+
+    if with_model:  # activate another model, then roll back to the first
+        _register(db, models[1], "m2", 2)
+        assert _same(db, now).model_id == models[1].name
+        reg.rollback(db)
+        assert _same(db, now).model_id == models[0].name
+        assert entry.rebuilds == 9
+
+    # feedback and the GUI's knobs: no rebuild needed, same answers
+    top = _same(db, now).items[0].track_id
+    add_feedback(db, top, "never", at_ms=now)
+    assert top not in [s.track_id for s in _same(db, now).items]
+    set_setting(db, SETTINGS_KEY, {"artist_window": 0, "exclude_last": 2})
+    _same(db, now)
+    _same(db, now, settings={"discover": 0.5})
+    rebuilt = entry.rebuilds
+
+    # an import of old plays (logged out of order): rebuilt
+    log_play(db, ids[60], started_at=plays[0].started_at - MIN, ms_played=200_000)
+    _same(db, now)
+    assert entry.rebuilds == rebuilt + 1
+
+    # an anchor (`after`) is never kept in the cached state
+    path = bytes(db.execute("SELECT path FROM tracks WHERE id = ?", [ids[7]]).fetchone()[0])
+    anchored = suggestions(db, N, now_ms=now, after=path)
+    assert [s.track_id for s in anchored.items] != [s.track_id for s in _same(db, now).items]
+    assert entry.rebuilds == rebuilt + 1
+
+
+def test_the_play_in_progress_is_served_as_listened(tmp_path, models) -> None:
+    stores = {}
+    for name in ("playing", "completed"):
+        (tmp_path / name).mkdir()
+        db = stores[name] = open_db(tmp_path / name / "segue.db")
+        _cat, plays = fill_store(db, 150)
+        _register(db, models[0], "m1", 1)
+    now = plays[-1].started_at + 5 * MIN
+    track = _track_ids(stores["playing"])[30]
+    pid = start_play(stores["playing"], track, at_ms=now)
+    touch_play(stores["playing"], pid, ms_played=2_000)  # "browsing" by its ms so far
+    log_play(stores["completed"], track, started_at=now, ms_played=200_000, reason="completed")
+
+    playing = _same(stores["playing"], now + 2_000)
+    completed = _same(stores["completed"], now + 2_000)
+    assert [s.track_id for s in playing.items] == [s.track_id for s in completed.items]
+    np.testing.assert_allclose(
+        [s.score for s in playing.items], [s.score for s in completed.items], atol=1e-5
+    )
+    # only for serving: training and evaluation still read it by the listen rule
+    db = stores["playing"]
+    assert load_plays(db, load_catalogue(db))[-1].outcome == "browsing"
+    assert serving_plays(db, load_catalogue(db), now_ms=now + 2_000).plays[-1].outcome == (
+        "listened"
+    )
+    for db in stores.values():
+        db.close()
+
+
+def test_a_row_left_open_by_a_crash_is_not_in_progress(db) -> None:
+    _cat, plays = fill_store(db, 120)
+    start = plays[-1].started_at + 5 * MIN
+    pid = start_play(db, _track_ids(db)[10], at_ms=start)
+    touch_play(db, pid, ms_played=2_000)
+    catalogue = load_catalogue(db)
+    assert serving_plays(db, catalogue, now_ms=start + MIN).plays[-1].outcome == "listened"
+    later = start + SESSION_GAP_MS + 3 * 3600_000  # hours later, nothing ended it
+    assert serving_plays(db, catalogue, now_ms=later).plays[-1].outcome == "browsing"
+    _same(db, start + MIN)
+    _same(db, later)  # the cached state notices that the row is no longer in progress
+    assert CACHE.entry(db).state.plays[-1].outcome == "browsing"
+
+
+def test_two_threads_at_once_get_correct_answers(db_path, models) -> None:
+    db = open_db(db_path)
+    _cat, plays = fill_store(db, 200)
+    _register(db, models[0], "m1", 1)
+    ids = _track_ids(db)
+    now = plays[-1].started_at + 5 * MIN
+    results: dict[tuple[int, int], list[int]] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def worker(k: int, step: int, at: int) -> None:
+        conn = open_db(db_path)  # one connection per thread, as the GUI's workers do
+        try:
+            barrier.wait()
+            found = suggestions(conn, N, now_ms=at)
+            results[(step, k)] = [s.track_id for s in found.items]
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    for step in range(3):
+        log_play(db, ids[step * 7], started_at=now, ms_played=200_000, reason="completed")
+        now += 201_000
+        threads = [threading.Thread(target=worker, args=(k, step, now)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors, errors
+        expected = [s.track_id for s in suggestions(db, N, now_ms=now, cached=False).items]
+        assert results[(step, 0)] == results[(step, 1)] == expected
+    entry = CACHE.entry(db)
+    assert entry.rebuilds == 1 and entry.observed == 2
+    db.close()
+
+
+def test_appended_plays_are_observed_without_a_rebuild(db) -> None:
+    _cat, plays = fill_store(db, 150)
+    ids = _track_ids(db)
+    now = plays[-1].started_at + 5 * MIN
+    _same(db, now)
+    entry = CACHE.entry(db)
+    for k in range(5):
+        pid = start_play(db, ids[k * 5], at_ms=now)
+        end_play(db, pid, ms_played=200_000, reason="completed", at_ms=now + 200_000)
+        now += 201_000
+        suggestions(db, N, now_ms=now)
+    assert (entry.rebuilds, entry.updates, entry.observed) == (1, 5, 5)
+    _same(db, now)
+
+
+def test_engine_cache_follows_retagged_tracks(db, models) -> None:
+    fill_store(db, 50)
+    engine = Engine(models[0])
+    before = engine.item_vectors(load_catalogue(db))
+    track = _track_ids(db)[40]  # item 40: Artist 7's album
+    db["tracks"].update(track, {"artist": "Artist 1", "album": "Album 1"})
+    retagged = load_catalogue(db)
+    after = engine.item_vectors(retagged)
+    np.testing.assert_array_equal(after, Engine(models[0]).item_vectors(retagged))
+    assert not np.allclose(after[40], before[40])
+    np.testing.assert_array_equal(np.delete(after, 40, 0), np.delete(before, 40, 0))
+
+
+def test_no_cache_for_an_in_memory_store() -> None:
+    db = open_db(":memory:")
+    fill_store(db, 30)
+    assert CACHE.entry(db) is None
+    assert len(suggestions(db, 3, now_ms=1_800_000_000_000).items) == 3
