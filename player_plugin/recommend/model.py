@@ -21,7 +21,21 @@ from player_plugin.recommend.engine import Engine, ModelError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ModelRecommender", "load_active"]
+__all__ = ["ModelRecommender", "load_active", "tie_breaker"]
+
+TIE_BREAK = 1e-3  # the largest share of a score that breaking ties may add
+
+
+def tie_breaker(track_ids: np.ndarray) -> np.ndarray:
+    """A fixed number in [0, 1) per track (splitmix64 of its store id): an order for tracks
+    the model cannot tell apart that says nothing about them (not their age, not when
+    they were added)."""
+    with np.errstate(over="ignore"):
+        h = np.asarray(track_ids, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        h = h ^ (h >> np.uint64(31))
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 class ModelRecommender(Recommender):
@@ -34,6 +48,7 @@ class ModelRecommender(Recommender):
         self.engine = engine
         self.state: F.HistoryState | None = None
         self.vectors: np.ndarray | None = None
+        self.ties: np.ndarray | None = None
 
     @property
     def model_id(self) -> str:
@@ -46,6 +61,7 @@ class ModelRecommender(Recommender):
     def fit(self, plays: Sequence[Play], catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self.vectors = self.engine.item_vectors(catalogue)
+        self.ties = tie_breaker(catalogue.track_ids)
         super().fit(plays, catalogue)
 
     def reset(self) -> None:
@@ -70,7 +86,12 @@ class ModelRecommender(Recommender):
         a few feature rows: the scorer runs on the other items plus one zero-vector row per
         distinct cold row, and cold items get ``query · vector`` + their row's part — the
         same numbers as scoring everything (:meth:`scores_full`), in a fraction of the
-        time on a large library."""
+        time on a large library.
+
+        Exact ties are broken: never-played tracks of one album with no audio analysis
+        get the same score, yet a list needs an order. A fixed per-track number
+        (:func:`tie_breaker`) adds at most ``TIE_BREAK`` of a score's size, so it orders
+        only what the model scores (almost) the same."""
         if self.catalogue is None or len(self.catalogue) == 0:
             return np.zeros(0, dtype=np.float32)
         assert self.state is not None and self.vectors is not None, "fit() first"
@@ -87,12 +108,16 @@ class ModelRecommender(Recommender):
         out = np.einsum("ij,j->i", self.vectors, query[0])
         out[active] = part[0, : len(active)]
         out[cold] += part[0, len(active) :][inverse]
-        return out.astype(np.float32, copy=False)
+        return self._untie(out)
 
     def scores_full(self) -> np.ndarray:
         """Every item through the scorer (the reference :meth:`scores` must match)."""
-        out = self.engine.score(self.scorer_inputs())[0]
-        return np.asarray(out, dtype=np.float32)
+        return self._untie(self.engine.score(self.scorer_inputs())[0])
+
+    def _untie(self, scores: np.ndarray) -> np.ndarray:
+        assert self.ties is not None, "fit() first"
+        out = np.asarray(scores, dtype=np.float64)
+        return (out + TIE_BREAK * self.ties * np.maximum(1.0, np.abs(out))).astype(np.float32)
 
     def _session(self) -> dict[str, np.ndarray]:
         assert self.state is not None and self.vectors is not None, "fit() first"
