@@ -61,7 +61,7 @@ class ModelRecommender(Recommender):
     def fit(self, plays: Sequence[Play], catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self.vectors = self.engine.item_vectors(catalogue)
-        self.ties = tie_breaker(catalogue.track_ids)
+        self.ties = (TIE_BREAK * tie_breaker(catalogue.track_ids)).astype(np.float32)
         super().fit(plays, catalogue)
 
     def reset(self) -> None:
@@ -116,8 +116,8 @@ class ModelRecommender(Recommender):
 
     def _untie(self, scores: np.ndarray) -> np.ndarray:
         assert self.ties is not None, "fit() first"
-        out = np.asarray(scores, dtype=np.float64)
-        return (out + TIE_BREAK * self.ties * np.maximum(1.0, np.abs(out))).astype(np.float32)
+        out = np.asarray(scores, dtype=np.float32)
+        return out + self.ties * np.maximum(np.float32(1.0), np.abs(out))
 
     def _session(self) -> dict[str, np.ndarray]:
         assert self.state is not None and self.vectors is not None, "fit() first"
