@@ -174,3 +174,18 @@ def test_content_names_the_shared_artist_or_album():
     rec.fit([Play(0, T0)], cat)
     assert rec.explain(2) == "from the same album as A1 – T0"
     assert rec.explain(1) == "same artist as A1 – T0"
+
+
+def test_equal_scores_keep_a_fixed_order_that_is_not_the_catalogue_order():
+    """Catalogue order is the order tracks were added (in a catalogue built from a history,
+    the order of first plays): equal scores must not be ranked by it."""
+    cat = catalogue(n=60, per_artist=1)
+    settings = RerankSettings(artist_window=0, exclude_last=0)
+    picks = Reranker(cat, settings).rerank(np.ones(60, dtype=np.float32), 20, discover=None)
+    again = Reranker(cat, settings).rerank(np.ones(60, dtype=np.float32), 20, discover=None)
+    assert picks == again and len(set(picks)) == 20
+    assert picks != sorted(picks) and picks != list(range(20))
+    # a real difference in score still wins over the tie order
+    scores = np.ones(60, dtype=np.float32)
+    scores[37] = 1.5
+    assert Reranker(cat, settings).rerank(scores, 5, discover=None)[0] == 37

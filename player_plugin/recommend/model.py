@@ -16,26 +16,14 @@ import numpy as np
 import sqlite_utils
 
 from player_plugin.recommend import features as F
-from player_plugin.recommend.base import Catalogue, Play, Recommender
+from player_plugin.recommend.base import Catalogue, Play, Recommender, tie_breaker
 from player_plugin.recommend.engine import Engine, ModelError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ModelRecommender", "load_active", "tie_breaker"]
+__all__ = ["ModelRecommender", "load_active"]
 
 TIE_BREAK = 1e-3  # the largest share of a score that breaking ties may add
-
-
-def tie_breaker(track_ids: np.ndarray) -> np.ndarray:
-    """A fixed number in [0, 1) per track (splitmix64 of its store id): an order for tracks
-    the model cannot tell apart that says nothing about them (not their age, not when
-    they were added)."""
-    with np.errstate(over="ignore"):
-        h = np.asarray(track_ids, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        h = h ^ (h >> np.uint64(31))
-    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 class ModelRecommender(Recommender):

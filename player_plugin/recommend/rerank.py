@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from player_plugin.recommend.base import Catalogue, Play
+from player_plugin.recommend.base import Catalogue, Play, tie_breaker
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -49,6 +49,10 @@ class Reranker:
         self.recent: deque[int] = deque(maxlen=max(1, self.settings.exclude_last))
         self.skips: defaultdict[int, list[int]] = defaultdict(list)  # since the last listen
         self.played = np.zeros(len(catalogue), dtype=bool)
+        # equal scores in a fixed order that says nothing about the tracks (catalogue order
+        # is the order tracks were added: in a history-built catalogue, the order of
+        # first plays, which would leak the future into an evaluation)
+        self.ties = tie_breaker(catalogue.track_ids)
         self.now = 0
 
     def fit(self, plays: Iterable[Play]) -> Reranker:
@@ -102,12 +106,12 @@ class Reranker:
         if pool_size == 0 or n <= 0:
             return []
         pool = np.argpartition(-values, pool_size - 1)[:pool_size]
-        pool = pool[np.lexsort((pool, -values[pool]))]
+        pool = pool[np.lexsort((self.ties[pool], -values[pool]))]
         pool = [int(i) for i in pool if np.isfinite(values[i])]
         if knob is not None:  # never-played tracks may score -inf-ish low: widen their pool
             fresh = np.flatnonzero(~self.played & np.isfinite(values))
             if len(fresh):
-                extra = fresh[np.argsort(-values[fresh], kind="stable")][:pool_size]
+                extra = fresh[np.lexsort((self.ties[fresh], -values[fresh]))][:pool_size]
                 seen = set(pool)
                 pool += [int(i) for i in extra if int(i) not in seen]
         return self._pick(pool, n, knob)
