@@ -183,3 +183,29 @@ def test_exploring_and_artist_skip_features() -> None:
     blind = F.HistoryState(cat, blind=True)
     blind.observe(Play(PER_ALBUM, T0, 20_000, "skipped", 0))  # seen as a listen
     assert blind.item_features(np.array([PER_ALBUM + 1]))[0, col["artist_skip_ratio"]] == 0
+
+
+def test_hard_negatives_drawn_from_a_pool_stand_for_the_whole_pool() -> None:
+    """Four of the last artist's 39 unplayed tracks are drawn: each stands for 39 / 4 of
+    them in the softmax (else the model learns to over-score such tracks); tracks taken
+    whole (the recently played one) count once."""
+    from player_plugin.recommend.base import Catalogue, Play
+    from training.data import _negatives
+
+    artist = np.array([1] * 40 + [2] * 5, dtype=np.int32)
+    cat = Catalogue(
+        track_ids=np.arange(1, 46, dtype=np.int64),
+        titles=[f"T{i}" for i in range(45)],
+        artist=artist,
+        artist_names=["", "A", "B"],
+        album=artist.copy(),
+        album_names=["", "LA", "LB"],
+    )
+    state = F.HistoryState(cat)
+    state.observe(Play(0, 1_700_000_000_000, 200_000, "listened", 0))
+    by_artist = {1: np.arange(40), 2: np.arange(40, 45)}
+    items, logw = _negatives(state, 42, 24, np.random.default_rng(3), by_artist, False, 0.75, [0])
+    assert items[0] == 0 and logw[0] == 0  # the recent track, taken whole
+    drawn = items[1:5]
+    assert all(1 <= i < 40 for i in drawn)  # the last artist's unplayed tracks
+    np.testing.assert_allclose(logw[1:5], np.log(39 / 4), rtol=1e-6)

@@ -57,13 +57,22 @@ def _negatives(
     """Hard negatives first (up to ``hard_share`` of *k*), then tracks drawn uniformly from
     those already played (so the features of the whole played catalogue are represented,
     not only of recent tracks), then uniformly from the whole catalogue."""
-    pools: list[int] = state.recent_items(16)
+    # (item, log weight): a random k of a pool of P stands for P / k of its pool, as the
+    # uniform negatives below do for theirs (a sampled-softmax correction); whole pools
+    # are taken with weight 1
+    pools: list[tuple[int, float]] = [(i, 0.0) for i in state.recent_items(16)]
     prev = state.ses_listened[-1] if state.ses_listened else None
     if prev is not None and prev in state.trans:
         row = state.trans[prev]
-        pools.extend(sorted(row, key=row.get, reverse=True)[:8])
+        pools.extend((i, 0.0) for i in sorted(row, key=row.get, reverse=True)[:8])
     if not blind:
-        pools.extend(state.ses_skips.keys())
+        pools.extend((i, 0.0) for i in state.ses_skips)
+
+    def sample(members: np.ndarray) -> None:
+        size = min(4, len(members))
+        weight = float(np.log(len(members) / size))
+        pools.extend((int(i), weight) for i in rng.choice(members, size=size, replace=False))
+
     if state.plays:
         # where a first play competes: the last artist's tracks not played yet
         last = state.plays[-1][0]
@@ -71,9 +80,7 @@ def _negatives(
         if members is not None:
             unplayed = members[~state.seen[members]]
             if len(unplayed):
-                pools.extend(
-                    rng.choice(unplayed, size=min(4, len(unplayed)), replace=False).tolist()
-                )
+                sample(unplayed)
     artists: list[int] = []
     for item, *_ in reversed(state.plays[-10:]):
         a = int(state.artist[item])
@@ -84,15 +91,17 @@ def _negatives(
     for a in artists:
         members = by_artist.get(a)
         if members is not None:
-            pools.extend(rng.choice(members, size=min(4, len(members)), replace=False).tolist())
+            sample(members)
     dec = state.dec30 * np.exp(-np.maximum(state.now - state.dec_t, 0) / (30 * F.DAY_MS))
-    pools.extend(np.argpartition(-dec, min(8, state.n - 1))[:8].tolist())
+    pools.extend((int(i), 0.0) for i in np.argpartition(-dec, min(8, state.n - 1))[:8])
     taken: set[int] = {target}
     out: list[int] = []
-    for item in pools:
+    hard_w: list[float] = []
+    for item, weight in pools:
         if item not in taken:
             taken.add(item)
             out.append(item)
+            hard_w.append(weight)
             if len(out) >= int(k * hard_share):
                 break
     n_hard = len(out)
@@ -106,6 +115,7 @@ def _negatives(
     # so the loss estimates the full softmax and a flexible scorer cannot learn the
     # sampling design instead of the ranking.
     logw = np.zeros(k, dtype=np.float32)
+    logw[:n_hard] = hard_w
     if n_seen:
         logw[n_hard : n_hard + n_seen] = np.log(len(seen_items) / n_seen)
     if n_all:
