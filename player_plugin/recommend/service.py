@@ -1,8 +1,9 @@
 """Suggestions for the current session: the best available method, re-ranked, explained.
 
-Used by `segue recommend` and the GUI. The active model serves when there is one (helper
-E's ``load_active``); otherwise the strongest baseline (measured by `segue evaluate`, see
+Used by `segue recommend` and the GUI. The active model serves when there is one
+(``model.load_active``); otherwise the strongest baseline (measured by `segue evaluate`, see
 benchmarks/results/evaluate_*.json); with no plays at all, a cold-start pick that says so.
+By default the fitted state is kept between calls (:mod:`player_plugin.recommend.serving`).
 """
 
 from __future__ import annotations
