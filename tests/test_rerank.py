@@ -189,3 +189,19 @@ def test_equal_scores_keep_a_fixed_order_that_is_not_the_catalogue_order():
     scores = np.ones(60, dtype=np.float32)
     scores[37] = 1.5
     assert Reranker(cat, settings).rerank(scores, 5, discover=None)[0] == 37
+
+
+def test_a_listen_reclassified_as_a_skip_restores_what_the_listen_cleared():
+    """A track skipped once, then played (served as a listen while it plays, which clears
+    its skips), then skipped again: counted in place it is skipped twice, as observed."""
+    cat = catalogue()
+    earlier = Play(5, T0, 10_000, "skipped", 0)
+    playing = Play(5, T0 + DAY, 0, "listened", 1)
+    skipped = Play(5, T0 + DAY, 10_000, "skipped", 1)
+    patched = Reranker(cat).fit([earlier, playing])
+    assert 5 not in patched.skipped_of_late(T0 + DAY)
+    assert patched.reclassify_last(skipped)
+    direct = Reranker(cat).fit([earlier, skipped])
+    assert patched.skipped_of_late(T0 + DAY) == direct.skipped_of_late(T0 + DAY) == {5}
+    assert patched.rerank(descending(), 5) == direct.rerank(descending(), 5)
+    assert not patched.reclassify_last(Play(6, T0 + DAY, 10_000, "skipped", 1))

@@ -209,3 +209,23 @@ def test_hard_negatives_drawn_from_a_pool_stand_for_the_whole_pool() -> None:
     drawn = items[1:5]
     assert all(1 <= i < 40 for i in drawn)  # the last artist's unplayed tracks
     np.testing.assert_allclose(logw[1:5], np.log(39 / 4), rtol=1e-6)
+
+
+@pytest.mark.parametrize("outcome", ["skipped", "browsing", "stopped"])
+def test_a_listen_reclassified_in_place_equals_observing_the_real_outcome(outcome) -> None:
+    """Serving observes the play in progress as a listen; when it ends otherwise, the
+    state is corrected in place and must equal one that saw the real outcome."""
+    from dataclasses import replace
+
+    cat, plays = synthetic_catalogue(), synthetic_plays(200)
+    last = replace(plays[150], outcome="listened")
+    ended = replace(last, outcome=outcome)
+    patched, direct = F.HistoryState(cat), F.HistoryState(cat)
+    patched.extend([*plays[:150], last])
+    direct.extend([*plays[:150], ended])
+    assert patched.reclassify_last(ended)
+    np.testing.assert_array_equal(patched.item_features(), direct.item_features())
+    np.testing.assert_array_equal(patched.context(), direct.context())
+    for key, value in direct.session_inputs().items():
+        np.testing.assert_array_equal(patched.session_inputs()[key], value)
+    assert not patched.reclassify_last(replace(plays[3], outcome=outcome))  # not the last play

@@ -375,6 +375,32 @@ class HistoryState:
             self.ses_skipped += 1
         self.plays.append((item, t, code, first))
 
+    def reclassify_last(self, play: Play) -> bool:
+        """The last play was observed as a listen while it played and ended otherwise
+        (*play*, the same start and track): move it from the listens to where its outcome
+        puts it, the state then equal to observing *play* in the first place. False when
+        the last play is not that one (the caller rebuilds)."""
+        if not self.plays:
+            return False
+        item, t, code, first = self.plays[-1]
+        new = self.code(play)
+        if item != play.item or t != int(play.started_at) or code != 1:
+            return False
+        if new == 1:
+            return True
+        self.listens[item] -= 1
+        if new in (2, 3):
+            a = int(self.artist[item])
+            self.skips[item] += 1
+            self.skip_t[item] = t
+            self.a_skips[a] += 1
+            if a:
+                self.ses_a_skips[a] = self.ses_a_skips.get(a, 0) + 1
+            self.ses_skips[item] = self.ses_skips.get(item, 0) + 1
+            self.ses_skipped += 1
+        self.plays[-1] = (item, t, new, first)
+        return True
+
     def extend(self, plays: Iterable[Play]) -> None:
         for play in plays:
             self.observe(play)

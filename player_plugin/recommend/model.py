@@ -61,6 +61,14 @@ class ModelRecommender(Recommender):
         assert self.state is not None, "fit() first"
         self.state.observe(play)
 
+    def reclassify_last(self, play: Play) -> bool:
+        """The last play, observed as a listen while it played, ended as *play* says (a
+        skip): update the state in place (see :meth:`HistoryState.reclassify_last`)."""
+        if self.state is None or not self.history or not self.state.reclassify_last(play):
+            return False
+        self.history[-1] = play
+        return True
+
     def scorer_inputs(self) -> dict[str, np.ndarray]:
         """What the scorer gets for the current session (batch of one)."""
         inputs = self._session()

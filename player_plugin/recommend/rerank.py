@@ -54,6 +54,7 @@ class Reranker:
         # first plays, which would leak the future into an evaluation)
         self.ties = tie_breaker(catalogue.track_ids)
         self.now = 0
+        self.last: tuple[Play, list[int] | None] | None = None  # and the skips a listen cleared
 
     def fit(self, plays: Iterable[Play]) -> Reranker:
         for play in plays:
@@ -64,10 +65,30 @@ class Reranker:
         self.recent.append(play.item)
         self.played[play.item] = True
         self.now = max(self.now, play.started_at)
+        self._count(play)
+
+    def _count(self, play: Play) -> None:
+        cleared = None
         if play.outcome == "skipped":
             self.skips[play.item].append(play.started_at)
         elif play.listened:
-            self.skips.pop(play.item, None)
+            cleared = self.skips.pop(play.item, None)
+        self.last = (play, cleared)
+
+    def reclassify_last(self, play: Play) -> bool:
+        """The last play, observed as a listen while it played, ended as *play* says:
+        count it so instead. False when the last play observed is not that one."""
+        if self.last is None:
+            return False
+        before, cleared = self.last
+        if (before.item, before.started_at) != (play.item, play.started_at) or not (
+            before.listened
+        ):
+            return False
+        if cleared is not None:
+            self.skips[play.item] = cleared
+        self._count(play)
+        return True
 
     def skipped_of_late(self, now_ms: int | None = None) -> set[int]:
         """Tracks skipped ``skip_limit`` times since their last listen, within the window."""
@@ -75,7 +96,9 @@ class Reranker:
         since = now - self.settings.skip_days * DAY_MS
         limit = self.settings.skip_limit
         return {
-            item for item, times in self.skips.items() if sum(t >= since for t in times) >= limit
+            item
+            for item, times in self.skips.items()
+            if len(times) >= limit and sum(t >= since for t in times) >= limit
         }
 
     def excluded(self, hidden: Iterable[int] = (), now_ms: int | None = None) -> set[int]:
@@ -107,7 +130,7 @@ class Reranker:
             return []
         pool = np.argpartition(-values, pool_size - 1)[:pool_size]
         pool = pool[np.lexsort((self.ties[pool], -values[pool]))]
-        pool = [int(i) for i in pool if np.isfinite(values[i])]
+        pool = pool[np.isfinite(values[pool])].tolist()
         if knob is not None:  # never-played tracks may score -inf-ish low: widen their pool
             fresh = np.flatnonzero(~self.played & np.isfinite(values))
             if len(fresh):

@@ -19,7 +19,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlite_utils
 
@@ -32,6 +32,7 @@ from player_plugin.store.serving import (
     models_mark,
     observed_mark,
     open_outcomes,
+    played_ms,
     serving_plays,
     snapshot,
 )
@@ -64,6 +65,7 @@ class ServingState:
     last_id: int  # the highest play row id read
     observed_mark: tuple
     open_rows: dict[int, str] = field(default_factory=dict)  # open when observed: outcome
+    last_pid: int | None = None  # the row id of plays[-1]
     last_started: int | None = None
     session: int = 0
 
@@ -81,6 +83,7 @@ class ServingEntry:
     rebuilds: int = 0  # full builds (the first included)
     updates: int = 0  # calls answered by observing only new plays (or nothing new)
     observed: int = 0  # plays observed incrementally
+    reclassified: int = 0  # plays in progress that ended as a skip, counted so in place
     last_reason: str | None = None  # why the last rebuild happened
 
 
@@ -156,6 +159,8 @@ class ServingCache:
         with snapshot(db):
             cmark, mmark = catalogue_mark(db), models_mark(db)
             state = entry.state
+            if state is not None and _settle_last(state, db, now):
+                entry.reclassified += 1
             why = _stale(db, state, cmark, mmark, method, now)
             if why is None:
                 assert state is not None
@@ -195,6 +200,8 @@ class ServingCache:
         state.open_rows = {pid: kind for pid, kind in state.open_rows.items() if still[pid][0]}
         state.open_rows.update(new.open_rows)
         state.last_id = new.last_id
+        if new.plays:
+            state.last_pid = new.last_pid
         state.last_started, state.session = new.last_started, new.session
         state.observed_mark = observed_mark(db, state.last_id)
         entry.updates += 1
@@ -225,6 +232,29 @@ def _stale(
         if outcomes[pid][1] != served:
             return f"play {pid} was served as {served}, is now {outcomes[pid][1]}"
     return None
+
+
+def _settle_last(state: ServingState, db: sqlite_utils.Database, now: int) -> bool:
+    """The play in progress was served as a listen and has ended otherwise (the listener
+    skipped it, the GUI's most common refresh): count it so in place — the recommender
+    and the re-ranker then hold what observing it so would have given — instead of a
+    rebuild. False when that is not the case or they cannot (``_stale`` rebuilds then)."""
+    pid = state.last_pid
+    if pid is None or state.open_rows.get(pid) != "listened" or not state.plays:
+        return False
+    still_open, outcome = open_outcomes(db, [pid], now)[pid]
+    if outcome is None or outcome == "listened":
+        return False
+    play = replace(state.plays[-1], outcome=outcome, ms_played=played_ms(db, pid))
+    fix = getattr(state.rec, "reclassify_last", None)
+    if fix is None or not fix(play) or not state.reranker.reclassify_last(play):
+        return False
+    state.plays[-1] = play
+    if still_open:
+        state.open_rows[pid] = outcome
+    else:
+        del state.open_rows[pid]
+    return True
 
 
 def _cannot_append(state: ServingState, plays: list[Play]) -> str | None:
@@ -267,6 +297,7 @@ def _build(
         last_id=loaded.last_id,
         observed_mark=observed_mark(db, loaded.last_id),
         open_rows=dict(loaded.open_rows),
+        last_pid=loaded.last_pid,
         last_started=loaded.last_started,
         session=loaded.session,
     )

@@ -28,6 +28,7 @@ __all__ = [
     "models_mark",
     "observed_mark",
     "open_outcomes",
+    "played_ms",
     "serving_plays",
     "snapshot",
 ]
@@ -128,6 +129,7 @@ class ServingPlays:
     plays: list[Play] = field(default_factory=list)
     last_id: int = 0  # the highest play row id read (matched or not)
     open_rows: dict[int, str] = field(default_factory=dict)  # not ended: id -> outcome served
+    last_pid: int | None = None  # the row id of the last play returned
     last_started: int | None = None  # start of the last play returned (sessions go on)
     session: int = 0  # its session number
 
@@ -159,6 +161,7 @@ def serving_plays(
             out.session += 1
         out.last_started = started
         out.plays.append(Play(item, started, int(row[4] or 0), kind, out.session))
+        out.last_pid = int(pid)
         if ended is None and row[9] != "import":  # imports are never completed later
             out.open_rows[int(pid)] = kind
     return out
@@ -193,3 +196,9 @@ def open_outcomes(
     for row in db.execute(_COLUMNS + f"WHERE p.id IN ({marks})", wanted).fetchall():
         out[int(row[0])] = (row[3] is None, _outcome(row, live))
     return out
+
+
+def played_ms(db: sqlite_utils.Database, play_id: int) -> int:
+    """How far play row *play_id* got (0 when it is gone)."""
+    row = db.execute("SELECT ms_played FROM plays WHERE id = ?", [int(play_id)]).fetchone()
+    return int(row[0] or 0) if row else 0
