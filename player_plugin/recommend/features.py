@@ -363,9 +363,17 @@ class HistoryState:
         self.recent.move_to_end(item)
         if len(self.recent) > 512:
             self.recent.popitem(last=False)
+        self._count_outcome(item, t, code, +1)
+        self.plays.append((item, t, code, first))
+
+    def _count_outcome(self, item: int, t: int, code: int, sign: int) -> None:
+        """Add (sign +1) or take back (-1) what how a play ended counts: a listen, or a
+        skip with its time (taking back a skip is never needed, so never done)."""
         if code == 1:
-            self.listens[item] += 1
+            self.listens[item] += sign
         elif code in (2, 3):
+            assert sign > 0
+            a = int(self.artist[item])
             self.skips[item] += 1
             self.skip_t[item] = t
             self.a_skips[a] += 1
@@ -373,7 +381,6 @@ class HistoryState:
                 self.ses_a_skips[a] = self.ses_a_skips.get(a, 0) + 1
             self.ses_skips[item] = self.ses_skips.get(item, 0) + 1
             self.ses_skipped += 1
-        self.plays.append((item, t, code, first))
 
     def reclassify_last(self, play: Play) -> bool:
         """The last play was observed as a listen while it played and ended otherwise
@@ -388,16 +395,8 @@ class HistoryState:
             return False
         if new == 1:
             return True
-        self.listens[item] -= 1
-        if new in (2, 3):
-            a = int(self.artist[item])
-            self.skips[item] += 1
-            self.skip_t[item] = t
-            self.a_skips[a] += 1
-            if a:
-                self.ses_a_skips[a] = self.ses_a_skips.get(a, 0) + 1
-            self.ses_skips[item] = self.ses_skips.get(item, 0) + 1
-            self.ses_skipped += 1
+        self._count_outcome(item, t, 1, -1)
+        self._count_outcome(item, t, new, +1)
         self.plays[-1] = (item, t, new, first)
         return True
 
