@@ -41,8 +41,9 @@ from player_plugin.store.catalogue import (  # noqa: E402
     load_catalogue,
     load_plays,
 )
-from player_plugin.store.models import activate, add_model, plays_since  # noqa: E402
+from player_plugin.store.models import activate, add_model  # noqa: E402
 from player_plugin.store.plays import end_play, log_play, start_play  # noqa: E402
+from player_plugin.store.serving import serving_plays  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache" / "recommend"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -177,8 +178,9 @@ def main() -> int:
         log_play(db, int(track_ids[item]), started_at=now, ms_played=200_000, reason="completed")
         now += 201_000
         start = time.perf_counter()
-        new, last_id = plays_since(db, catalogue, last_id)
-        for play in new:
+        new = serving_plays(db, catalogue, now_ms=now, after_id=last_id)
+        last_id = new.last_id
+        for play in new.plays:
             rec.observe(play)
             reranker.observe(play)
         top = reranker.rerank(rec.scores(), 10)
