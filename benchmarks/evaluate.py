@@ -1,12 +1,14 @@
 """Offline evaluation on the real histories in ../shared/data (never copied into the repo).
 
     .venv/bin/python benchmarks/evaluate.py [lastfm] [spotify] [--no-model] [--distractors]
-        [--validation]
+        [--validation] [--seeds N]
 
 Writes benchmarks/results/evaluate_<name>.json and evaluate_<name>.md (the same object and
 tables as `segue evaluate --json --report`). With --distractors each history gets the
 other's tracks as never-played distractors (results under evaluate_<name>_distractors.*).
 --validation scores inside the first 80% only (the split used for tuning defaults).
+--seeds N (default 5) trains each model variant with N seeds: the ``model`` rows are the
+default seed's, the ``NAME-seeds`` rows average each target over all N.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ def main() -> int:
     parser.add_argument("--distractors", action="store_true")
     parser.add_argument("--validation", action="store_true")
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument(
+        "--seeds", type=int, default=5, help="trainings per model variant (NAME-seeds rows)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if not DATA.is_dir():
@@ -54,7 +59,10 @@ def main() -> int:
         fmt, files = DATASETS[name]
         others = [f for other, (_, fs) in DATASETS.items() if other != name for f in fs()]
         options = EvalOptions(
-            model=not args.no_model, bootstrap=args.bootstrap, validation=args.validation
+            model=not args.no_model,
+            bootstrap=args.bootstrap,
+            validation=args.validation,
+            seeds=args.seeds,
         )
         started = time.perf_counter()
         result = evaluate_files(

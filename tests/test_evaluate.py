@@ -283,7 +283,9 @@ def test_the_model_is_trained_on_the_first_80_percent_and_scored(segue, tmp_path
     pytest.importorskip("player_plugin.recommend.model_eval")
     path = write_spotify_extended(tmp_path / "Streaming_History_Audio_2024.json", album_sessions(5))
     result = segue(
-        "evaluate", "--plays", path, "--json", "--bootstrap", "50", "--methods", "markov"
+        "evaluate",
+        *("--plays", path, "--json", "--bootstrap", "50", "--methods", "markov"),
+        *("--seeds", "2"),
     )
     assert result.status == 0, result.err
     methods = result.json["methods"]
@@ -292,3 +294,18 @@ def test_the_model_is_trained_on_the_first_80_percent_and_scored(segue, tmp_path
     assert methods["model"]["all"]["hr@50"] > 0.2
     compared = {(c["a"], c["b"], c["subset"], c["metric"]) for c in result.json["comparisons"]}
     assert ("model", "markov", "all", "ndcg@10") in compared
+    # Two seeds of each variant; the -seeds rows average each target over both.
+    assert result.json["protocol"]["seeds"] == [42, 43]
+    for variant in ("model", "model-skip-blind"):
+        one, other = methods[variant]["all"], methods[f"{variant}@seed43"]["all"]
+        both = methods[f"{variant}-seeds"]["all"]
+        for metric in ("ndcg@10", "hr@10", "mrr"):
+            assert both[metric] == pytest.approx((one[metric] + other[metric]) / 2, abs=2e-5)
+    assert ("model-seeds", "model-skip-blind-seeds", "all", "ndcg@10") in compared
+    assert ("model-seeds", "markov", "new", "ndcg@10") in compared
+
+
+def test_seeds_must_be_positive(segue, history):
+    result = segue("evaluate", "--plays", history, "--seeds", "0", "--no-model")
+    assert result.status != 0
+    assert "--seeds must be at least 1" in result.err

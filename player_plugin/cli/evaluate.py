@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(
                 f"unknown method(s): {', '.join(unknown)} (known: {', '.join(baseline_names())})"
             )
+    if args.seeds < 1:
+        raise UserError("--seeds must be at least 1")
     if args.max_listeners is not None and args.max_listeners < 1:
         raise UserError("--max-listeners must be at least 1")
     options = EvalOptions(
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         model=not args.no_model,
         max_listeners=args.max_listeners,
         bootstrap=args.bootstrap,
+        seeds=args.seeds,
         progress=(lambda msg: print(f"segue: {msg}", file=sys.stderr)) if args.verbose else None,
     )
     try:
@@ -106,4 +109,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     parser.add_argument(
         "--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples"
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train each model variant with N seeds and compare their averages",
     )

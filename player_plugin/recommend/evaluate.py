@@ -6,6 +6,14 @@ chronological split (the first 80% of plays train, the last 20% test), and for e
 plays before it. Count-based baselines keep observing the test plays; learned models are
 trained on the first 80% only and held fixed (their inputs — the session — stay live).
 Raw rankers are scored; re-ranked output is its own row (``NAME-reranked``).
+
+Training draws at random (initial weights, negatives, batches), and on these histories two
+seeds of the same model differ by more than some of the effects measured. With
+``seeds`` > 1 each model variant is also trained with the seeds after the default
+(``NAME@seedS`` rows) and ``NAME-seeds`` averages each target's figures over all of them:
+the comparison of two training methods (skip-aware or blind) then measures the methods,
+not the luck of one draw. ``NAME`` stays the default seed's model, the one the player
+would serve.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ TEST_SHARE = 0.2
 RECENT = 10  # "just played" for the repeat rate: the last 10 plays
 RERANK_DEPTH = 50  # re-ranked rows rank this deep (HR@50); anything below is a miss
 MIN_PLAYS = 20  # listeners with fewer plays are left out
+SEED = 42  # the trainer's default seed (training.model.Config.seed)
 
 
 @dataclass
@@ -52,6 +61,7 @@ class EvalOptions:
     max_listeners: int | None = None
     bootstrap: int = 1000
     validation: bool = False  # evaluate inside the first 80% only (for tuning)
+    seeds: int = 1  # > 1: each model variant also trained with seeds SEED+1... (NAME-seeds)
     progress: Callable[[str], None] | None = None
 
 
@@ -129,6 +139,20 @@ def run_protocol(
     return logs
 
 
+def seeded_names(variant: str, seeds: int) -> list[tuple[str, int]]:
+    """(row name, trainer seed) of each training of *variant*: the default seed first."""
+    return [(variant if k == 0 else f"{variant}@seed{SEED + k}", SEED + k) for k in range(seeds)]
+
+
+def average_logs(logs: Sequence[MethodLog]) -> MethodLog:
+    """Each prediction's figures averaged over *logs* (one method, several trainings); the
+    top lists (for coverage) are the first's."""
+    out = MethodLog(tops=list(logs[0].tops))
+    for metric in out.values:
+        out.values[metric] = np.mean([log_.values[metric] for log_ in logs], axis=0).tolist()
+    return out
+
+
 @dataclass
 class ListenerResult:
     listener: str | None
@@ -172,22 +196,29 @@ def evaluate_listener(
         variants = [("model", False)]
         if any(p.outcome == "skipped" for p in plays[:split]):
             variants.append(("model-skip-blind", True))
-        for name, blind in variants:
-            _say(options, f"training {name} on {split} plays")
-            try:
-                model = trainer(db_path, cutoff, skip_blind=blind)
-                model.fit(plays[:split], catalogue)
-            except Exception as exc:  # a failed model is reported, the baselines still run
-                log.warning("%s left out: %s", name, exc)
-                continue
-            recommenders[name] = model
-            fitted.append(name)
+        for variant, blind in variants:
+            for name, seed in seeded_names(variant, options.seeds):
+                _say(options, f"training {name} on {split} plays")
+                extra = None if seed == SEED else ["--seed", str(seed)]
+                try:
+                    model = trainer(db_path, cutoff, skip_blind=blind, extra=extra)
+                    model.fit(plays[:split], catalogue)
+                except Exception as exc:  # a failed model is reported, the rest still run
+                    log.warning("%s left out: %s", name, exc)
+                    continue
+                recommenders[name] = model
+                fitted.append(name)
     reranked = [name for name in options.reranked if name in recommenders]
     _say(
         options,
         f"listener {listener or '-'}: {len(plays)} plays, scoring {len(recommenders)} methods",
     )
     logs = run_protocol(plays, catalogue, split, recommenders, reranked, fitted=fitted)
+    if trainer is not None and options.seeds > 1:
+        for variant, _blind in variants:
+            runs = [logs.methods.get(name) for name, _ in seeded_names(variant, options.seeds)]
+            if all(runs):  # a left-out seed would bias the average: no row then
+                logs.methods[f"{variant}-seeds"] = average_logs(runs)
     return ListenerResult(
         listener,
         len(plays),
@@ -281,7 +312,8 @@ def best_baseline(summary: Summary, subset: str = "all") -> str | None:
 def comparisons(summary: Summary) -> list[dict]:
     """Paired bootstraps on all and on new plays: the model against the best baseline, the
     same model blind to skips (when the history has skips) and, on new plays, the "new"
-    leak; without a model, the best baseline against the runner-up."""
+    leak; the seed averages (``--seeds``) against the best baseline and each other;
+    without a model, the best baseline against the runner-up."""
     out = []
     for subset in ("all", "new"):
         ranked = _by_ndcg(summary, _baselines(summary), subset)
@@ -294,6 +326,12 @@ def comparisons(summary: Summary) -> list[dict]:
                 out.append(summary.compare("model", "unplayed-same-artist", "new"))
             if "model-skip-blind" in summary.point:  # does knowing the skips help?
                 out.append(summary.compare("model", "model-skip-blind", subset))
+            if "model-seeds" in summary.point:  # the same questions, over training seeds
+                out.append(summary.compare("model-seeds", ranked[0], subset))
+                if subset == "new" and "unplayed-same-artist" in summary.point:
+                    out.append(summary.compare("model-seeds", "unplayed-same-artist", "new"))
+                if "model-skip-blind-seeds" in summary.point:
+                    out.append(summary.compare("model-seeds", "model-skip-blind-seeds", subset))
         elif len(ranked) > 1:
             out.append(summary.compare(ranked[0], ranked[1], subset))
     return out
@@ -343,6 +381,7 @@ def to_json(
             "distractor_plays": len(options.distractors),
             "bootstrap": options.bootstrap,
             "rerank_depth": RERANK_DEPTH,
+            "seeds": [seed for _, seed in seeded_names("model", options.seeds)],
         },
         "per_listener": per_listener,
         "seconds": round(seconds, 2),
