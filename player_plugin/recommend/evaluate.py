@@ -312,28 +312,30 @@ def best_baseline(summary: Summary, subset: str = "all") -> str | None:
 def comparisons(summary: Summary) -> list[dict]:
     """Paired bootstraps on all and on new plays: the model against the best baseline, the
     same model blind to skips (when the history has skips) and, on new plays, the "new"
-    leak; the seed averages (``--seeds``) against the best baseline and each other;
-    without a model, the best baseline against the runner-up."""
+    leak; the seed averages (``--seeds``) the same way; without a model, the best baseline
+    against the runner-up."""
     out = []
     for subset in ("all", "new"):
         ranked = _by_ndcg(summary, _baselines(summary), subset)
         if not ranked:
             continue
-        if "model" in summary.point:
-            for metric in ("ndcg@10", "hr@10", "mrr"):
-                out.append(summary.compare("model", ranked[0], subset, metric))
+        if "model" not in summary.point:
+            if len(ranked) > 1:
+                out.append(summary.compare(ranked[0], ranked[1], subset))
+            continue
+        for model, metrics in (
+            ("model", ("ndcg@10", "hr@10", "mrr")),
+            ("model-seeds", ("ndcg@10",)),
+        ):
+            if model not in summary.point:
+                continue
+            for metric in metrics:
+                out.append(summary.compare(model, ranked[0], subset, metric))
             if subset == "new" and "unplayed-same-artist" in summary.point:
-                out.append(summary.compare("model", "unplayed-same-artist", "new"))
-            if "model-skip-blind" in summary.point:  # does knowing the skips help?
-                out.append(summary.compare("model", "model-skip-blind", subset))
-            if "model-seeds" in summary.point:  # the same questions, over training seeds
-                out.append(summary.compare("model-seeds", ranked[0], subset))
-                if subset == "new" and "unplayed-same-artist" in summary.point:
-                    out.append(summary.compare("model-seeds", "unplayed-same-artist", "new"))
-                if "model-skip-blind-seeds" in summary.point:
-                    out.append(summary.compare("model-seeds", "model-skip-blind-seeds", subset))
-        elif len(ranked) > 1:
-            out.append(summary.compare(ranked[0], ranked[1], subset))
+                out.append(summary.compare(model, "unplayed-same-artist", "new"))
+            blind = model.replace("model", "model-skip-blind", 1)
+            if blind in summary.point:  # does knowing the skips help?
+                out.append(summary.compare(model, blind, subset))
     return out
 
 
