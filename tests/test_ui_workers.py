@@ -3,6 +3,7 @@ arrive as one line; the trainer-style subprocess streams JSON progress and can b
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 
@@ -25,6 +26,34 @@ def test_result_arrives_on_the_gui_thread(qtbot):
     qtbot.waitUntil(lambda: bool(seen))
     assert seen[0][0] == 42 and seen[0][1] is gui
     assert worker_thread[0] is not gui
+
+
+def test_garbage_cycles_are_never_collected_on_a_pool_thread(qtbot):
+    """A collection on a pool thread would destroy the Qt objects of garbage cycles there,
+    off the GUI thread (seen: a deadlock between ~QObject on a pool thread and
+    QObject::connect on the GUI thread). Cycles made and dropped in a task, with enough
+    allocations after them for many automatic collections, are collected on the GUI
+    thread afterwards."""
+    collected_on: list[int] = []
+
+    class Probe:
+        def __del__(self) -> None:
+            collected_on.append(threading.get_ident())
+
+    def job():
+        for _ in range(10):
+            probe = Probe()
+            probe.cycle = probe
+            del probe
+        return len([[] for _ in range(200_000)])
+
+    runner = TaskRunner()
+    done: list = []
+    runner.run_task(job, done.append)
+    qtbot.waitUntil(lambda: bool(done))
+    assert gc.isenabled()
+    gc.collect()
+    assert collected_on == [threading.get_ident()] * 10
 
 
 def test_stale_results_are_dropped(qtbot):
