@@ -28,6 +28,17 @@ def test_result_arrives_on_the_gui_thread(qtbot):
     assert worker_thread[0] is not gui
 
 
+class Probe:
+    """A reference cycle that notes the thread it is collected on."""
+
+    def __init__(self, collected_on: list[int]) -> None:
+        self.collected_on = collected_on
+        self.cycle = self
+
+    def __del__(self) -> None:
+        self.collected_on.append(threading.get_ident())
+
+
 def test_garbage_cycles_are_never_collected_on_a_pool_thread(qtbot):
     """A collection on a pool thread would destroy the Qt objects of garbage cycles there,
     off the GUI thread (seen: a deadlock between ~QObject on a pool thread and
@@ -36,24 +47,29 @@ def test_garbage_cycles_are_never_collected_on_a_pool_thread(qtbot):
     thread afterwards."""
     collected_on: list[int] = []
 
-    class Probe:
-        def __del__(self) -> None:
-            collected_on.append(threading.get_ident())
-
     def job():
         for _ in range(10):
-            probe = Probe()
-            probe.cycle = probe
-            del probe
+            Probe(collected_on)
         return len([[] for _ in range(200_000)])
 
     runner = TaskRunner()
+    assert not gc.isenabled()  # automatic collection is off: it runs from the event loop
     done: list = []
     runner.run_task(job, done.append)
     qtbot.waitUntil(lambda: bool(done))
-    assert gc.isenabled()
-    gc.collect()
+    gc.collect()  # (the event loop's timer may have collected them already: also here)
     assert collected_on == [threading.get_ident()] * 10
+
+
+def test_the_event_loop_collects_garbage_cycles(qtbot):
+    """With automatic collection off, the GUI thread's timer collects once there is as
+    much new garbage as would have tripped Python's own collection."""
+    TaskRunner()
+    collected_on: list[int] = []
+    for _ in range(gc.get_threshold()[0] + 100):
+        Probe(collected_on)
+    qtbot.waitUntil(lambda: len(collected_on) > 0, timeout=5_000)
+    assert set(collected_on) == {threading.get_ident()}
 
 
 def test_stale_results_are_dropped(qtbot):

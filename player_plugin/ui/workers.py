@@ -5,13 +5,12 @@ trainer as a subprocess streaming JSON progress lines (Picard ``picard/util/thre
 *on_error(message)*) runs later on the GUI thread. Tasks started under the same *key* make
 earlier ones stale: their results are dropped, so a slow answer never overwrites a newer
 one. A task that needs the store opens its own connection (one connection per thread).
-Automatic garbage collection is paused while tasks run (:class:`_CollectionPause`), so
-that cycles holding Qt objects are only ever collected on the GUI thread.
+Python's garbage collection runs from the GUI event loop once a runner exists
+(:mod:`player_plugin.ui.collector`), never on a pool thread.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -23,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QRunnable, QThreadPool, Signal
+
+from player_plugin.ui import collector
 
 log = logging.getLogger(__name__)
 
@@ -50,37 +51,6 @@ class Task:
         return self.cancel_event.is_set()
 
 
-class _CollectionPause:
-    """Python's cyclic garbage collection runs in whichever thread allocates when its
-    thresholds trip. On a pool thread it would destroy the Qt objects of any garbage cycle
-    there, off the GUI thread: seen as a deadlock, ``~QObject`` on a pool thread holding
-    Qt's connection lock while it waited for the GIL, the GUI thread holding the GIL in
-    ``QObject::connect``. So automatic collection is off while any task runs; once the
-    last one ends it is back, and collections run on the GUI thread, the one that
-    allocates then."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-        self._resume = False
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._running == 0:
-                self._resume = gc.isenabled()
-                gc.disable()
-            self._running += 1
-
-    def __exit__(self, *_exc: object) -> None:
-        with self._lock:
-            self._running -= 1
-            if self._running == 0 and self._resume:
-                gc.enable()
-
-
-_PAUSE = _CollectionPause()
-
-
 class _Relay(QObject):
     finished = Signal(int, bool, object)  # token, ok, result-or-message
 
@@ -92,24 +62,26 @@ class _Runnable(QRunnable):
         self._token, self._fn, self._relay = token, fn, relay
 
     def run(self) -> None:
-        with _PAUSE:
-            try:
-                result = self._fn()
-            except Exception as exc:  # reported to the GUI as one line
-                log.warning("background task failed: %s", error_line(exc))
-                log.debug("background task failed", exc_info=True)
-                self._relay.finished.emit(self._token, False, error_line(exc))
-            else:
-                self._relay.finished.emit(self._token, True, result)
+        try:
+            result = self._fn()
+        except Exception as exc:  # reported to the GUI as one line
+            log.warning("background task failed: %s", error_line(exc))
+            log.debug("background task failed", exc_info=True)
+            self._relay.finished.emit(self._token, False, error_line(exc))
+        else:
+            self._relay.finished.emit(self._token, True, result)
 
 
 class TaskRunner(QObject):
-    """``run_task`` over a ``QThreadPool``; results reach the GUI thread by a signal."""
+    """``run_task`` over a ``QThreadPool``; results reach the GUI thread by a signal. The
+    first runner moves garbage collection to the GUI event loop (:func:`collector.install`):
+    a collection on a pool thread would destroy Qt objects there."""
 
     busy_changed = Signal(int)  # number of tasks running
 
     def __init__(self, parent: QObject | None = None, pool: QThreadPool | None = None) -> None:
         super().__init__(parent)
+        collector.install()
         self.pool = pool or QThreadPool(self)
         self._relay = _Relay(self)
         self._relay.finished.connect(self._finished)
