@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
+from shiboken6 import isValid
 
 INTERVAL_MS = 500
 
@@ -40,12 +41,12 @@ class _Collector(QObject):
 
 
 def install() -> None:
-    """Collect from the GUI event loop from now on (once per process; call it on the GUI
-    thread, with the Qt application made)."""
+    """Collect from the GUI event loop from now on (call it on the GUI thread, with the Qt
+    application made; again after a new application, a no-op otherwise)."""
     app = QCoreApplication.instance()
     if app is None:
         raise RuntimeError("the Qt application must exist before the collector")
-    if _installed:
+    if _installed and isValid(_installed[0]):
         return
-    _installed.append(_Collector(app))
+    _installed[:] = [_Collector(app)]
     gc.disable()
