@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from player_plugin.recommend.base import Play
-from player_plugin.recommend.evaluate import split_index
+from player_plugin.recommend.evaluate import SEED, split_index
 from player_plugin.recommend.metrics import METRICS
 
 T0 = 1_500_000_000  # unix seconds
@@ -303,6 +303,13 @@ def test_the_model_is_trained_on_the_first_80_percent_and_scored(segue, tmp_path
             assert both[metric] == pytest.approx((one[metric] + other[metric]) / 2, abs=2e-5)
     assert ("model-seeds", "model-skip-blind-seeds", "all", "ndcg@10") in compared
     assert ("model-seeds", "markov", "new", "ndcg@10") in compared
+
+
+def test_the_first_seed_is_the_trainers_default():
+    """The ``model`` row trains without --seed (what the player serves) yet is reported as
+    seed SEED: the two must not drift apart."""
+    config = pytest.importorskip("training.model").Config
+    assert config().seed == SEED
 
 
 def test_seeds_must_be_positive(segue, history):
