@@ -38,9 +38,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from player_plugin.domain.normalize import match_key  # noqa: E402
 from player_plugin.library.history.importer import import_files  # noqa: E402
 from player_plugin.library.history.readers import HistoryPlay, read_history  # noqa: E402
-from player_plugin.library.normalize import match_key  # noqa: E402
 from player_plugin.store import open_db  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

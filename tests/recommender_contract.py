@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from player_plugin.recommend.base import Catalogue, Play, Recommender
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import Play
+from player_plugin.recommend.base import Recommender
 
 HOUR_MS = 3600 * 1000
 T0 = 1_700_000_000_000

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import Play
 from player_plugin.recommend import baselines_mf
-from player_plugin.recommend.base import Catalogue, Play
 from player_plugin.recommend.baselines import DecayedCounts, baseline_names, make_baseline
 
 DAY = 24 * 3600 * 1000

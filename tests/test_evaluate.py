@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from player_plugin.recommend.base import Play
+from player_plugin.domain.play import Play
 from player_plugin.recommend.evaluate import SEED, split_index
 from player_plugin.recommend.metrics import METRICS
 

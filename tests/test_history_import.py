@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from player_plugin.domain.normalize import match_key
 from player_plugin.library.history.importer import import_files, import_plays, undo_import
 from player_plugin.library.history.readers import HistoryFormatError, HistoryPlay, Malformed
-from player_plugin.library.normalize import match_key
 
 T0 = int(datetime(2024, 2, 10, 18, 0, tzinfo=UTC).timestamp() * 1000)
 MIN = 60_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from player_plugin.store.listen import classify, default_reason, is_listened
+from player_plugin.domain.listen import classify, default_reason, is_listened
 
 MIN = 60_000
 

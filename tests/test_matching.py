@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from player_plugin.domain.normalize import match_key
 from player_plugin.library.history.matching import Matcher, compatible_titles, rematch_unmatched
 from player_plugin.library.history.records import HistoryPlay
-from player_plugin.library.normalize import match_key
 
 
 def add_track(db, artist, title, album=None, *, duration_ms=200_000, mbid=None, missing=0):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from player_plugin.recommend.base import Catalogue, Play
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import Play
 from player_plugin.store.catalogue import HistoryTrack, insert_history_tracks
 from player_plugin.store.plays import log_play
 

@@ -9,7 +9,7 @@ import pytest
 from recommender_contract import check_contract, contract_catalogue, contract_history
 from test_model_fixtures import fill_store, synthetic_catalogue, synthetic_plays, tiny_config
 
-from player_plugin.recommend.base import tie_breaker
+from player_plugin.domain.catalogue import tie_breaker
 from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.model import TIE_BREAK, ModelRecommender, load_active
 from player_plugin.store import models as reg

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from player_plugin.library.normalize import clean_artist, clean_title, fold, match_key
+from player_plugin.domain.normalize import clean_artist, clean_title, fold, match_key
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 
-from player_plugin import paths
+from player_plugin.domain import paths
 
 
 def test_non_utf8_name_round_trips(tmp_path):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from ui_support import scanned, write_library
 
+from player_plugin.domain.listen import classify
 from player_plugin.hosts.base import MemoryHost
-from player_plugin.store.listen import classify
 from player_plugin.ui.plugin import SeguePlugin
 from player_plugin.ui.prefs import Prefs
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from player_plugin.domain.normalize import match_key
+from player_plugin.domain.paths import display
 from player_plugin.library.history.importer import import_files
-from player_plugin.library.normalize import match_key
-from player_plugin.paths import display
 from player_plugin.store import open_db
 from player_plugin.store.plays import (
     delete_plays,

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from player_plugin.recommend.base import Catalogue, Play
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import Play
 from player_plugin.recommend.baselines import make_baseline
 from player_plugin.recommend.explain import (
     history_reason,

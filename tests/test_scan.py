@@ -13,8 +13,8 @@ import audio_fixtures
 import pytest
 from audio_fixtures import COVER, FULL_TAG_FORMATS, FULL_TAGS, SCANNED_FORMAT, write_audio
 
+from player_plugin.domain.normalize import match_key
 from player_plugin.library import scanner
-from player_plugin.library.normalize import match_key
 from player_plugin.library.scanner import ScanError, scan
 from player_plugin.store.tracks import get_track, scan_errors, track_by_path
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from test_model_fixtures import fill_store, trained_model
 
-from player_plugin.recommend.base import SESSION_GAP_MS
+from player_plugin.domain.play import SESSION_GAP_MS
 from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.service import SETTINGS_KEY, suggestions
 from player_plugin.recommend.serving import CACHE

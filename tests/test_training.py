@@ -164,7 +164,7 @@ def test_exploring_and_artist_skip_features() -> None:
     features, played and other artists' tracks do not; artist skips are a ratio."""
     from test_model_fixtures import PER_ALBUM, T0
 
-    from player_plugin.recommend.base import Play
+    from player_plugin.domain.play import Play
 
     cat = synthetic_catalogue()
     state = F.HistoryState(cat)
@@ -189,7 +189,8 @@ def test_hard_negatives_drawn_from_a_pool_stand_for_the_whole_pool() -> None:
     """Four of the last artist's 39 unplayed tracks are drawn: each stands for 39 / 4 of
     them in the softmax (else the model learns to over-score such tracks); tracks taken
     whole (the recently played one) count once."""
-    from player_plugin.recommend.base import Catalogue, Play
+    from player_plugin.domain.catalogue import Catalogue
+    from player_plugin.domain.play import Play
     from training.data import _negatives
 
     artist = np.array([1] * 40 + [2] * 5, dtype=np.int32)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
-from player_plugin.recommend.base import Catalogue, Play
 
 
 @dataclass

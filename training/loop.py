@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch.nn import functional as TF
 
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
-from player_plugin.recommend.base import Catalogue, Play
 from training.data import Cancelled, Examples, build_examples
 from training.model import Config, SegueModel
 

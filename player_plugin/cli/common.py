@@ -7,10 +7,11 @@ import json
 import sys
 from typing import Any
 
+from player_plugin.domain.errors import SegueError
 from player_plugin.store.db import StoreError, open_db
 
 
-class UserError(Exception):
+class UserError(SegueError):
     """A problem the user can fix; printed as one line, no traceback."""
 
     def __init__(self, message: str, status: int = 2) -> None:

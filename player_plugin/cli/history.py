@@ -7,9 +7,10 @@ import os
 from datetime import UTC, datetime
 
 from player_plugin.cli.common import UserError, add_command, emit, store
+from player_plugin.domain.clock import now_ms
+from player_plugin.domain.paths import display, from_user, json_fields
 from player_plugin.library.history.readers import FORMATS
-from player_plugin.paths import display, from_user, json_fields
-from player_plugin.store.plays import REASONS, SOURCES, now_ms
+from player_plugin.store.plays import REASONS, SOURCES
 from player_plugin.store.settings import logging_paused, set_logging_paused
 
 MAX_MALFORMED_LINES = 5

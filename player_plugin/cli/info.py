@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from player_plugin.cli.common import UserError, add_command, emit, store
-from player_plugin.paths import display, from_user, json_fields
+from player_plugin.domain.paths import display, from_user, json_fields
 from player_plugin.store.features import track_features
 from player_plugin.store.plays import track_stats
 from player_plugin.store.tracks import FILE_COLUMNS, track_by_path

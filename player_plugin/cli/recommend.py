@@ -6,7 +6,7 @@ import argparse
 import math
 
 from player_plugin.cli.common import UserError, add_command, emit, store
-from player_plugin.paths import display, from_user, json_fields
+from player_plugin.domain.paths import display, from_user, json_fields
 
 
 def run(args: argparse.Namespace) -> int:

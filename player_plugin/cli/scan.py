@@ -9,8 +9,8 @@ import sys
 import time
 
 from player_plugin.cli.common import UserError, add_command, emit, store
+from player_plugin.domain.paths import display, from_user
 from player_plugin.library.scanner import ScanProgress, scan
-from player_plugin.paths import display, from_user
 
 MAX_ERROR_LINES = 5
 

@@ -2,7 +2,7 @@
 
 A host emits three signals and answers three calls; it never touches the database. The
 plugin logs every play from ``track_started`` / ``track_ended`` and feeds suggestions back
-through ``enqueue``. Paths are the file name's bytes (``player_plugin.paths``); a host
+through ``enqueue``. Paths are the file name's bytes (``player_plugin.domain.paths``); a host
 that has ``str`` paths passes them through ``os.fsencode``.
 """
 

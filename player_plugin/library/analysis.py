@@ -27,12 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from player_plugin.domain.errors import SegueError
+from player_plugin.domain.paths import PathLike, display, to_bytes
 from player_plugin.library.decode import (
     EXCERPT_SECONDS,
     SAMPLE_RATE,
     read_excerpt,
 )
-from player_plugin.paths import PathLike, display, to_bytes
 from player_plugin.store.features import N_MFCC, PITCH_CLASSES, VECTOR_SIZE
 
 log = logging.getLogger(__name__)
@@ -62,13 +63,13 @@ __all__ = [
 ]
 
 
-class AnalysisError(Exception):
+class AnalysisError(SegueError):
     """The audio was decoded but could not be analysed; ``reason`` says why."""
 
+    path: bytes
+
     def __init__(self, path: PathLike, reason: str) -> None:
-        super().__init__(f"{display(path)}: {reason}")
-        self.path = to_bytes(path)
-        self.reason = reason
+        super().__init__(reason, to_bytes(path))
 
 
 @dataclass(frozen=True)

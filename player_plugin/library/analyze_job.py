@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from player_plugin.paths import display
+from player_plugin.domain.paths import display
 from player_plugin.store.db import open_db
 from player_plugin.store.features import (
     AnalysisResult,

@@ -27,7 +27,8 @@ import numpy as np
 import soundfile
 import soxr
 
-from player_plugin.paths import PathLike, display, to_bytes
+from player_plugin.domain.errors import SegueError
+from player_plugin.domain.paths import PathLike, to_bytes
 from player_plugin.qt_app import ensure_qt_app
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,13 @@ __all__ = [
 ]
 
 
-class DecodeError(Exception):
+class DecodeError(SegueError):
     """The file's audio cannot be decoded; ``reason`` says why, for people."""
 
+    path: bytes
+
     def __init__(self, path: PathLike, reason: str) -> None:
-        super().__init__(f"{display(path)}: {reason}")
-        self.path = to_bytes(path)
-        self.reason = reason
+        super().__init__(reason, to_bytes(path))
 
 
 @dataclass(frozen=True)

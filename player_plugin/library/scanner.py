@@ -24,11 +24,13 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from player_plugin.domain.clock import now_ms
+from player_plugin.domain.errors import SegueError
+from player_plugin.domain.normalize import match_key
+from player_plugin.domain.paths import PathLike, display
 from player_plugin.library import walk as walking
 from player_plugin.library.history.matching import rematch_unmatched
-from player_plugin.library.normalize import match_key
 from player_plugin.library.tags import TagError, TrackTags, read_many, try_read_tags
-from player_plugin.paths import PathLike, display
 from player_plugin.store import tracks as store
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ class ScanSummary:
 ProgressCallback = Callable[[ScanProgress], None]
 
 
-class ScanError(Exception):
+class ScanError(SegueError):
     """The scan cannot start (no folder given)."""
 
 
@@ -116,10 +118,6 @@ def track_row(found: walking.FoundFile, tags: TrackTags, now_ms: int) -> dict[st
         now=now_ms,
     )
     return row
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _ignore_sigint() -> None:
@@ -188,7 +186,7 @@ class _Batch:
             store.move_tracks(db, self.moves)
             store.set_missing(db, self.restores, False)
             store.set_missing(db, self.missing, True)
-            store.record_errors(db, self.errors, _now_ms())
+            store.record_errors(db, self.errors, now_ms())
             store.clear_errors(db, self.cleared)
         for items in vars(self).values():
             items.clear()
@@ -281,7 +279,7 @@ class _Scan:
         total = len(self.seen)
         self.done = total - len(self.to_read)
         self.report(self.done, total, "", "read", force=True)
-        now = _now_ms()
+        now = now_ms()
         results = self.reader.read(list(self.to_read), self.cancel)
         try:
             for path, result in results:

@@ -45,6 +45,8 @@ from mutagen import _util as mutagen_util
 from mutagen._vorbis import VCommentDict
 from mutagen.id3 import _specs as id3_specs
 
+from player_plugin.domain.errors import SegueError
+from player_plugin.domain.paths import display, to_bytes
 from player_plugin.library.tag_values import (
     MAX_NAME_TEXT,
     MAX_TEXT,
@@ -58,7 +60,6 @@ from player_plugin.library.tag_values import (
     values,
     year,
 )
-from player_plugin.paths import display
 
 log = logging.getLogger(__name__)
 
@@ -158,17 +159,14 @@ __all__ = [
 ]
 
 
-class TagError(Exception):
+class TagError(SegueError):
     """A file whose tags or audio properties cannot be read; carries the path and why."""
 
-    def __init__(self, path: bytes, reason: str) -> None:
-        super().__init__(path, reason)
-        self.path = path
-        self.reason = reason
-        self.os_error = False  # the file could not be opened or read at all
+    path: bytes
 
-    def __str__(self) -> str:
-        return f"{display(self.path)}: {self.reason}"
+    def __init__(self, path: bytes, reason: str) -> None:
+        super().__init__(reason, to_bytes(path))
+        self.os_error = False  # the file could not be opened or read at all
 
 
 @dataclass(slots=True)

@@ -15,8 +15,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from player_plugin.domain.paths import PathLike, display, to_bytes
 from player_plugin.library.tags import is_audio_name
-from player_plugin.paths import PathLike, display, to_bytes
 
 log = logging.getLogger(__name__)
 

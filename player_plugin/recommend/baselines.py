@@ -18,7 +18,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from player_plugin.recommend.base import SESSION_GAP_MS, Catalogue, Play, Recommender
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import SESSION_GAP_MS, Play
+from player_plugin.recommend.base import Recommender
 
 DAY_MS = 24 * 3600 * 1000
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from player_plugin.recommend.base import Play
+from player_plugin.domain.play import Play
 from player_plugin.recommend.baselines import CountingRecommender
 
 

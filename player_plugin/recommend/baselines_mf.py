@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from player_plugin.recommend.base import Catalogue, Play
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import Play
 from player_plugin.recommend.baselines import CountingRecommender
 
 

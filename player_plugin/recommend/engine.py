@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.errors import SegueError
 from player_plugin.recommend import features as F
-from player_plugin.recommend.base import Catalogue
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ PROVIDER_NAMES = {
 }
 
 
-class ModelError(Exception):
+class ModelError(SegueError):
     """A model folder that cannot serve: missing, corrupt, or made for other code."""
 
 

@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from player_plugin.recommend.base import Catalogue, Play, Recommender
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import Play
+from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.baselines import baseline_names, make_baseline
 from player_plugin.recommend.evaluate_data import build_store, read_listeners
 from player_plugin.recommend.metrics import (

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from player_plugin.domain.normalize import match_key
 from player_plugin.library.history.readers import ReadStats, read_history
 from player_plugin.library.history.records import HistoryPlay, Malformed
-from player_plugin.library.normalize import match_key
 from player_plugin.store.catalogue import HistoryTrack, insert_history_tracks
 from player_plugin.store.db import open_db
 

@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from player_plugin.recommend.base import Catalogue, Play
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import Play
 
 DAY_MS = 24 * 3600 * 1000
 A_LOT = 5  # plays in one month that make it "a lot"

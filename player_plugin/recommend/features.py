@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from player_plugin.recommend.base import SESSION_GAP_MS, Catalogue, Play
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import SESSION_GAP_MS, Play
 
 FEATURE_SCHEMA_VERSION = 2
 

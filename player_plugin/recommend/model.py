@@ -15,8 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 import sqlite_utils
 
+from player_plugin.domain.catalogue import Catalogue, tie_breaker
+from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
-from player_plugin.recommend.base import Catalogue, Play, Recommender, tie_breaker
+from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.engine import Engine, ModelError
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from player_plugin.domain.errors import SegueError
 from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.model import ModelRecommender
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 __all__ = ["TrainingError", "fit_model", "run_trainer"]
 
 
-class TrainingError(Exception):
+class TrainingError(SegueError):
     """The trainer failed or was cancelled; the message says why."""
 
 

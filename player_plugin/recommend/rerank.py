@@ -17,7 +17,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from player_plugin.recommend.base import Catalogue, Play, tie_breaker
+from player_plugin.domain.catalogue import Catalogue, tie_breaker
+from player_plugin.domain.play import Play
 
 DAY_MS = 24 * 3600 * 1000
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlite_utils
 
-from player_plugin.recommend.base import SESSION_GAP_MS, Catalogue, Play, Recommender
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import SESSION_GAP_MS, Play
+from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.baselines import make_baseline
 from player_plugin.recommend.explain import history_reason, session_artist_reason
 from player_plugin.recommend.rerank import Reranker, RerankSettings

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field, replace
 
 import sqlite_utils
 
-from player_plugin.recommend.base import Catalogue, Play, Recommender
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import Play
+from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.rerank import Reranker, RerankSettings
 from player_plugin.store.catalogue import load_catalogue
 from player_plugin.store.models import db_file

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import sqlite_utils
 
-from player_plugin.library.normalize import clean_artist, fold
-from player_plugin.paths import display
-from player_plugin.recommend.base import SESSION_GAP_MS, Catalogue, Play
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.normalize import clean_artist, fold
+from player_plugin.domain.paths import display
+from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.store.features import feature_matrix
 from player_plugin.store.plays import outcome
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import platformdirs
 import sqlite_utils
 
+from player_plugin.domain.errors import SegueError
 from player_plugin.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 10_000
@@ -21,7 +22,7 @@ BUSY_TIMEOUT_MS = 10_000
 __all__ = ["BUSY_TIMEOUT_MS", "SCHEMA_VERSION", "StoreError", "default_db_path", "open_db"]
 
 
-class StoreError(Exception):
+class StoreError(SegueError):
     """The database cannot be opened or is not a Segue database."""
 
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 import sqlite_utils
+
+from player_plugin.domain import clock
 
 FeedbackKind = Literal["love", "not_now", "never"]
 NOT_NOW_MS = 7 * 24 * 3600 * 1000  # "not now" hides a track for a week unless told otherwise
 
 __all__ = ["NOT_NOW_MS", "add_feedback", "clear_feedback", "hidden_track_ids", "loved_track_ids"]
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def add_feedback(
@@ -28,7 +25,7 @@ def add_feedback(
     """Record one piece of feedback; "not now" lasts until *until_ms* (default a week)."""
     if kind not in ("love", "not_now", "never"):
         raise ValueError(f"unknown feedback kind {kind!r}")
-    at = _now_ms() if at_ms is None else int(at_ms)
+    at = clock.now_ms() if at_ms is None else int(at_ms)
     if kind == "not_now" and until_ms is None:
         until_ms = at + NOT_NOW_MS
     cursor = db.execute(
@@ -48,7 +45,7 @@ def clear_feedback(db: sqlite_utils.Database, track_id: int, kind: FeedbackKind)
 
 def hidden_track_ids(db: sqlite_utils.Database, now_ms: int | None = None) -> set[int]:
     """Tracks never to suggest now: every "never", and "not now" that has not expired."""
-    now = _now_ms() if now_ms is None else int(now_ms)
+    now = clock.now_ms() if now_ms is None else int(now_ms)
     rows = db.execute(
         "SELECT DISTINCT track_id FROM feedback "
         "WHERE kind = 'never' OR (kind = 'not_now' AND until > ?)",

@@ -138,7 +138,7 @@ def last_model_ms(db: sqlite_utils.Database) -> int:
 
 def play_counts(db: sqlite_utils.Database) -> tuple[int, int]:
     """(matched plays, of which listened by the one listen rule)."""
-    from player_plugin.store.listen import is_listened
+    from player_plugin.domain.listen import is_listened
 
     matched = listened = 0
     for ms_played, duration_ms, reason in db.execute(

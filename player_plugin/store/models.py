@@ -17,12 +17,14 @@ from pathlib import Path
 
 import sqlite_utils
 
+from player_plugin.domain.errors import SegueError
+
 log = logging.getLogger(__name__)
 
 KEEP = 3
 
 
-class RegistryError(Exception):
+class RegistryError(SegueError):
     """A registry request that cannot be done (unknown id, nothing to roll back to)."""
 
 

@@ -12,41 +12,35 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
 
-from player_plugin.library.normalize import match_key
-from player_plugin.paths import json_fields
-from player_plugin.store.listen import Reason, classify, default_reason
+from player_plugin.domain.clock import now_ms
+from player_plugin.domain.listen import Reason, classify, default_reason
+from player_plugin.domain.normalize import match_key
+from player_plugin.domain.paths import json_fields
+from player_plugin.domain.play import SESSION_GAP_MS
 from player_plugin.store.settings import logging_paused
 
-SESSION_GAP_MS = 30 * 60 * 1000  # the same gap recommend.base uses
 SOURCES = ("user", "queue", "suggestion", "autoplay", "shuffle", "import")
 REASONS = ("completed", "skipped", "stopped", "error")
 
 __all__ = [
     "REASONS",
-    "SESSION_GAP_MS",
     "SOURCES",
     "delete_plays",
     "end_play",
     "export_listenbrainz",
     "get_play",
     "log_play",
-    "now_ms",
     "outcome",
     "resession",
     "start_play",
     "touch_play",
     "track_stats",
 ]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _track(db: sqlite_utils.Database, track_id: int) -> dict[str, Any]:

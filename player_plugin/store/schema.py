@@ -1,7 +1,7 @@
 """The schema as named, forward-only migrations (sqlite-utils ``Migrations``).
 
 Never edit a migration that has shipped: add a new one at the end. Times are integers:
-milliseconds since the Unix epoch, UTC. Paths are BLOBs (see ``player_plugin.paths``).
+milliseconds since the Unix epoch, UTC. Paths are BLOBs (see ``player_plugin.domain.paths``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlite_utils
 
-from player_plugin.recommend.base import SESSION_GAP_MS, Catalogue, Play
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.store.plays import outcome
 
 __all__ = [

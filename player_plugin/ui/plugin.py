@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
+from player_plugin.domain.clock import now_ms
 from player_plugin.hosts.base import END_REASONS, Host
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
@@ -31,10 +31,6 @@ from player_plugin.ui.workers import TaskRunner, TrainingJob, error_line
 log = logging.getLogger(__name__)
 
 TOUCH_MS = 10_000  # how often the play in progress records how far it got
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def fetch_suggestions(

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from player_plugin.domain.errors import SegueError
 from player_plugin.library.history.records import HistoryPlay
 
 EARLIEST_MS = 946_684_800_000  # 2000-01-01: earlier times are unset clocks, not plays
 FUTURE_SLACK_MS = 2 * 24 * 3600 * 1000
 
 
-class HistoryFormatError(Exception):
+class HistoryFormatError(SegueError):
     """The file is not a history of the given (or any known) format; one clear line."""
 
 

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import sqlite_utils
 
+from player_plugin.domain.clock import now_ms
+from player_plugin.domain.normalize import match_key
 from player_plugin.library.history.common import HistoryFormatError, ReadStats
 from player_plugin.library.history.matching import Matcher
 from player_plugin.library.history.readers import read_file
 from player_plugin.library.history.records import HistoryPlay, Malformed
-from player_plugin.library.normalize import match_key
 from player_plugin.store import imports as store
-from player_plugin.store.plays import SOURCES, now_ms, resession
+from player_plugin.store.plays import SOURCES, resession
 
 log = logging.getLogger(__name__)
 

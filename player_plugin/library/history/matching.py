@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import sqlite_utils
 from rapidfuzz import fuzz, process
 
+from player_plugin.domain.normalize import clean_artist, clean_title, fold
 from player_plugin.library.history.records import HistoryPlay
-from player_plugin.library.normalize import clean_artist, clean_title, fold
 from player_plugin.store.imports import set_play_matches, tracks_for_matching, unmatched_plays
 
 ARTIST_CUTOFF = 88.0  # rapidfuzz ratio, 0-100

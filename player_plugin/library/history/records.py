@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from player_plugin.store.listen import Reason
+from player_plugin.domain.listen import Reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,56 @@
+"""The catalogue: every track a recommender may suggest, and a fixed order for ties."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def tie_breaker(track_ids: np.ndarray) -> np.ndarray:
+    """A fixed number in [0, 1) per track (splitmix64 of its store id): an order for equal
+    scores that says nothing about the tracks (not when they were added: in a catalogue
+    built from a history that is the order of first plays, the future of an evaluation)."""
+    with np.errstate(over="ignore"):
+        h = np.asarray(track_ids, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        h = h ^ (h >> np.uint64(31))
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+@dataclass
+class Catalogue:
+    """Every track a recommender may suggest, with what we know about each.
+
+    Item ``i`` is store track ``track_ids[i]``. Categorical fields are indices into the
+    name lists, 0 meaning unknown. ``audio`` holds one analysis vector per item (NaN rows
+    where a track is not analysed) or is None when nothing is analysed.
+    """
+
+    track_ids: np.ndarray  # int64[n]
+    titles: list[str]
+    artist: np.ndarray  # int32[n], index into artist_names
+    artist_names: list[str]  # artist_names[0] == "" (unknown)
+    album: np.ndarray  # int32[n], index into album_names
+    album_names: list[str]
+    genre: np.ndarray = field(default=None)  # int32[n], first genre
+    genre_names: list[str] = field(default_factory=lambda: [""])
+    year: np.ndarray = field(default=None)  # int32[n], 0 = unknown
+    duration_ms: np.ndarray = field(default=None)  # int32[n], 0 = unknown
+    audio: np.ndarray | None = None  # float32[n, d]
+    paths: list[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.track_ids)
+        for name in ("genre", "year", "duration_ms"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(n, dtype=np.int32))
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+    def describe(self, item: int) -> str:
+        """ "Artist – Title" for messages and explanations."""
+        artist = self.artist_names[self.artist[item]]
+        return f"{artist} – {self.titles[item]}" if artist else self.titles[item]
