@@ -8,7 +8,8 @@ MUSIC ?=
 .PHONY: run test lint setup bench screenshots clean
 CODE := player_plugin training tests benchmarks scripts
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt scripts/setup-system.sh
+	bash scripts/setup-system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
