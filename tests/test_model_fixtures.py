@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.store.catalogue import HistoryTrack, insert_history_tracks
 from player_plugin.store.plays import log_play
@@ -88,7 +89,7 @@ def fill_store(db, n_plays: int = 400, seed: int = 0) -> tuple[Catalogue, list[P
             track_id,
             started_at=p.started_at,
             ms_played=p.ms_played,
-            reason="skipped" if p.outcome == "skipped" else "completed",
+            reason="skipped" if p.outcome is Outcome.SKIPPED else "completed",
         )
     return cat, plays
 
@@ -142,6 +143,6 @@ def trained_model(tmp_root: Path, *, blind: bool = False, n_plays: int = 300, **
 def test_synthetic_history_has_skips_and_sessions() -> None:
     plays = synthetic_plays(300)
     assert len(plays) == 300
-    assert any(p.outcome == "skipped" for p in plays)
+    assert any(p.outcome is Outcome.SKIPPED for p in plays)
     assert len({p.session for p in plays}) > 5
     assert all(a.started_at < b.started_at for a, b in itertools.pairwise(plays))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from ui_support import scanned, write_library
 
-from player_plugin.domain.listen import classify
+from player_plugin.domain.listen import Outcome, classify
 from player_plugin.hosts.base import MemoryHost
 from player_plugin.ui.plugin import SeguePlugin
 from player_plugin.ui.prefs import Prefs
@@ -47,7 +47,7 @@ def test_played_through_skipped_and_stopped_are_logged(plugin, db, library):
     assert [r["ms_played"] for r in rows] == [600, 300, 50]
     assert all(r["source"] == "user" and r["ended_at"] is not None for r in rows)
     outcomes = [classify(r["ms_played"], r["duration_ms"], r["reason"]) for r in rows]
-    assert outcomes[0] == "listened" and outcomes[2] == "stopped"
+    assert outcomes[0] is Outcome.LISTENED and outcomes[2] is Outcome.STOPPED
 
 
 def test_a_play_is_written_when_the_track_starts(plugin, db, library):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from player_plugin.domain.listen import Outcome
 from player_plugin.recommend.service import suggestions
 from player_plugin.store.catalogue import (
     HistoryTrack,
@@ -70,7 +71,7 @@ def test_catalogue_and_plays_read_back(db, tmp_path):
     plays = load_plays(db, cat)
     assert len(plays) == 9
     assert [p.started_at for p in plays] == sorted(p.started_at for p in plays)
-    assert plays[-1].outcome == "browsing" and plays[0].outcome == "listened"
+    assert plays[-1].outcome is Outcome.BROWSING and plays[0].outcome is Outcome.LISTENED
     assert plays[0].session != plays[4].session  # a day apart
     assert len(load_plays(db, cat, until_ms=plays[4].started_at)) == 4
 

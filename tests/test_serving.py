@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from test_model_fixtures import fill_store, trained_model
 
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS
 from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.service import SETTINGS_KEY, suggestions
@@ -88,7 +89,7 @@ def test_cached_equals_uncached_after_every_step(db, models, with_model) -> None
     # the GUI: a track starts, is touched, completes as a listen -- all incremental
     pid = start_play(db, ids[3], at_ms=now)
     _same(db, now + 1000)
-    assert CACHE.entry(db).state.plays[-1].outcome == "listened"  # served as heard
+    assert CACHE.entry(db).state.plays[-1].outcome is Outcome.LISTENED  # served as heard
     touch_play(db, pid, ms_played=30_000)
     _same(db, now + 30_000)
     end_play(db, pid, ms_played=200_000, reason="completed", at_ms=now + 200_000)
@@ -103,7 +104,7 @@ def test_cached_equals_uncached_after_every_step(db, models, with_model) -> None
     end_play(db, pid, ms_played=12_000, reason="skipped", at_ms=now + 12_000)
     now += 13_000
     _same(db, now)
-    assert CACHE.entry(db).state.plays[-1].outcome == "skipped"
+    assert CACHE.entry(db).state.plays[-1].outcome is Outcome.SKIPPED
     if with_model:
         assert (entry.rebuilds, entry.reclassified) == (1, 1)
     else:
@@ -194,9 +195,9 @@ def test_the_play_in_progress_is_served_as_listened(tmp_path, models) -> None:
     )
     # only for serving: training and evaluation still read it by the listen rule
     db = stores["playing"]
-    assert load_plays(db, load_catalogue(db))[-1].outcome == "browsing"
-    assert serving_plays(db, load_catalogue(db), now_ms=now + 2_000).plays[-1].outcome == (
-        "listened"
+    assert load_plays(db, load_catalogue(db))[-1].outcome is Outcome.BROWSING
+    assert serving_plays(db, load_catalogue(db), now_ms=now + 2_000).plays[-1].outcome is (
+        Outcome.LISTENED
     )
     for db in stores.values():
         db.close()
@@ -208,12 +209,12 @@ def test_a_row_left_open_by_a_crash_is_not_in_progress(db) -> None:
     pid = start_play(db, _track_ids(db)[10], at_ms=start)
     touch_play(db, pid, ms_played=2_000)
     catalogue = load_catalogue(db)
-    assert serving_plays(db, catalogue, now_ms=start + MIN).plays[-1].outcome == "listened"
+    assert serving_plays(db, catalogue, now_ms=start + MIN).plays[-1].outcome is Outcome.LISTENED
     later = start + SESSION_GAP_MS + 3 * 3600_000  # hours later, nothing ended it
-    assert serving_plays(db, catalogue, now_ms=later).plays[-1].outcome == "browsing"
+    assert serving_plays(db, catalogue, now_ms=later).plays[-1].outcome is Outcome.BROWSING
     _same(db, start + MIN)
     _same(db, later)  # the cached state notices that the row is no longer in progress
-    assert CACHE.entry(db).state.plays[-1].outcome == "browsing"
+    assert CACHE.entry(db).state.plays[-1].outcome is Outcome.BROWSING
 
 
 def test_two_threads_at_once_get_correct_answers(db_path, models) -> None:

@@ -62,7 +62,7 @@ def example_scorer_inputs(
 ) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     outcome = rng.integers(0, F.N_OUTCOMES, (b, length)).astype(np.int64)
-    outcome[:, -1] = 1
+    outcome[:, -1] = F.HistoryCode.LISTENED
     return {
         "hist_vec": rng.normal(scale=0.2, size=(b, length, dim)).astype(np.float32),
         "hist_outcome": outcome,

@@ -124,10 +124,10 @@ def run_log_play(args: argparse.Namespace) -> int:
         "ms_played": play["ms_played"],
         "reason": play["reason"],
         "source": play["source"],
-        "outcome": kind,
+        "outcome": kind.label,
         "session": play["session"],
     }
-    emit(args, data, f"play {play_id} logged: {display(path)} ({play['reason']}, {kind})")
+    emit(args, data, f"play {play_id} logged: {display(path)} ({play['reason']}, {kind.label})")
     return 0
 
 

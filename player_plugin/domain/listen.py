@@ -1,15 +1,51 @@
 """The one rule for every play: listened, skipped, browsing, stopped (DESIGN.md).
 
 Importers, the play logger, the trainer and evaluation all call :func:`classify` (or
-:func:`is_listened`), so "a listen" means the same thing everywhere.
+:func:`is_listened`), so "a listen" means the same thing everywhere. What a play was is an
+:class:`Outcome`; how it ended (a :data:`Reason`) is the stored word of the plays table and
+the CLI, and stays a string.
 """
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Literal
 
-Outcome = Literal["listened", "skipped", "browsing", "stopped", "error"]
 Reason = Literal["completed", "skipped", "stopped", "error"]
+
+
+class Outcome(IntEnum):
+    """What a play was, by the listen rule. Compare members, never their numbers or words:
+    the CLI prints :attr:`label`; the session tower's codes are
+    ``recommend.features.HISTORY_CODES``."""
+
+    LISTENED = 1
+    SKIPPED = 2
+    BROWSING = 3
+    STOPPED = 4
+    ERROR = 5
+
+    @property
+    def label(self) -> str:
+        """The word the CLI and messages use: ``"listened"``, ``"skipped"``..."""
+        return self.name.lower()
+
+    def __str__(self) -> str:
+        return self.label
+
+    def __format__(self, spec: str) -> str:
+        return format(self.label, spec)
+
+    @classmethod
+    def parse(cls, value: Outcome | str) -> Outcome:
+        """*value* as a member: a member, or its label (``"skipped"``); ValueError else."""
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls[str(value).upper()]
+        except KeyError:
+            raise ValueError(f"not a play outcome: {value!r}") from None
+
 
 LISTEN_MIN_MS = 4 * 60 * 1000  # four minutes always counts
 SHORT_TRACK_MS = 30 * 1000  # tracks this short count only when played to the end
@@ -48,12 +84,14 @@ def classify(
     """What a play was: ``listened`` wins; then error/stopped; then browsing (< 5 s) or
     skipped (the user moved on before the listen threshold)."""
     if is_listened(ms_played, duration_ms, reason, skipped=skipped):
-        return "listened"
-    if reason in ("error", "stopped"):
-        return reason
+        return Outcome.LISTENED
+    if reason == "error":
+        return Outcome.ERROR
+    if reason == "stopped":
+        return Outcome.STOPPED
     if ms_played < BROWSE_MS:
-        return "browsing"
-    return "skipped"
+        return Outcome.BROWSING
+    return Outcome.SKIPPED
 
 
 def default_reason(ms_played: int, duration_ms: int | None) -> Reason:

@@ -16,9 +16,13 @@ class Play:
     item: int  # index into the catalogue
     started_at: int  # ms since the epoch, UTC
     ms_played: int = 0
-    outcome: Outcome = "listened"
+    outcome: Outcome = Outcome.LISTENED
     session: int = 0
+
+    def __post_init__(self) -> None:
+        if type(self.outcome) is not Outcome:  # a label ("skipped") becomes its member
+            object.__setattr__(self, "outcome", Outcome.parse(self.outcome))
 
     @property
     def listened(self) -> bool:
-        return self.outcome == "listened"
+        return self.outcome is Outcome.LISTENED

@@ -19,13 +19,20 @@ from collections.abc import Callable
 import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.recommend.base import Recommender
 
 DAY_MS = 24 * 3600 * 1000
 
 # How much each kind of play says "I like this" (skips count against the track).
-OUTCOME_WEIGHT = {"listened": 1.0, "stopped": 0.5, "browsing": 0.0, "skipped": -0.3, "error": 0.0}
+OUTCOME_WEIGHT = {
+    Outcome.LISTENED: 1.0,
+    Outcome.STOPPED: 0.5,
+    Outcome.BROWSING: 0.0,
+    Outcome.SKIPPED: -0.3,
+    Outcome.ERROR: 0.0,
+}
 BACKOFF = 1e-3  # share of the score range a backoff may add: it only breaks ties
 # All-time listens, far below the decayed counts: they order tracks whose recent weight
 # has decayed to nothing (else the order among old favourites would be arbitrary).

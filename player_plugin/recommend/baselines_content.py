@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from player_plugin.domain.listen import Outcome
 from player_plugin.recommend.baselines import CountingRecommender
 
 WEIGHTS = {"artist": 1.0, "album": 0.5, "genre": 0.3, "year": 0.2, "audio": 0.6}
@@ -49,7 +50,8 @@ class Content(CountingRecommender):
         return sim
 
     def _query(self) -> list[tuple[int, float]]:
-        session = [p for p in self.session if p.outcome != "browsing"][-self.query_length :]
+        heard = [p for p in self.session if p.outcome is not Outcome.BROWSING]
+        session = heard[-self.query_length :]
         return [(p.item, 1.0 / (len(session) - k)) for k, p in enumerate(session)]
 
     def scores(self) -> np.ndarray:

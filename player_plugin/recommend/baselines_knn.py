@@ -12,8 +12,12 @@ from collections import defaultdict
 
 import numpy as np
 
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.recommend.baselines import CountingRecommender
+
+# plays that do not make a track a neighbour (a stopped play still counts)
+PASSED_OVER = (Outcome.SKIPPED, Outcome.BROWSING, Outcome.ERROR)
 
 
 class ItemKNN(CountingRecommender):
@@ -34,12 +38,12 @@ class ItemKNN(CountingRecommender):
         if not self.in_session(play, previous):
             self._session_start = len(self.history)
         super().observe(play)
-        if play.outcome in ("skipped", "browsing", "error"):
+        if play.outcome in PASSED_OVER:
             return
         self.occurrences[play.item] += 1
         start = max(getattr(self, "_session_start", 0), len(self.history) - 1 - self.window)
         for distance, other in enumerate(reversed(self.history[start:-1]), start=1):
-            if other.outcome in ("skipped", "browsing", "error") or other.item == play.item:
+            if other.outcome in PASSED_OVER or other.item == play.item:
                 continue
             weight = 1.0 / distance
             row = self.cooc[other.item]
@@ -110,7 +114,7 @@ class SessionKNN(CountingRecommender):
         if not self.in_session(play, previous):
             self._close_session()
         super().observe(play)
-        if play.outcome not in ("browsing", "error"):
+        if play.outcome not in (Outcome.BROWSING, Outcome.ERROR):
             self.current.append(play.item)
 
     def _query(self) -> list[tuple[int, float]]:

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.baselines import baseline_names, make_baseline
@@ -196,7 +197,7 @@ def evaluate_listener(
     if trainer is not None:
         cutoff = plays[split].started_at if split < len(plays) else None
         variants = [("model", False)]
-        if any(p.outcome == "skipped" for p in plays[:split]):
+        if any(p.outcome is Outcome.SKIPPED for p in plays[:split]):
             variants.append(("model-skip-blind", True))
         for variant, blind in variants:
             for name, seed in seeded_names(variant, options.seeds):

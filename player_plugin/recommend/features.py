@@ -1,6 +1,6 @@
 """Feature encoding shared by the trainer and the serving engine (no train/serve skew).
 
-Three things are encoded here, and only here:
+Three things are encoded here (the first in :mod:`.item_inputs`, re-exported), and only here:
 
 - **item inputs** for the item tower (:func:`encode_items`): vocabulary indices of the
   track, artist, album and genre (0 = not in the training vocabulary), year and duration
@@ -13,41 +13,80 @@ Three things are encoded here, and only here:
 - **session inputs** for the session tower (:meth:`HistoryState.session_inputs`): the last
   plays' items with how each ended and the gap before it, and the time-of-day context.
 
+Columns are addressed by name: :data:`ITEM_FEATURES` and :data:`CONTEXT_FEATURES` are the
+one list of them, their indices (:data:`ITEM_COLUMN`, :data:`CONTEXT_COLUMN`) are derived
+from it, and the model's manifest records the names. How a play ended is an
+:class:`~player_plugin.domain.listen.Outcome`; the session tower reads it as a
+:class:`HistoryCode` (:data:`HISTORY_CODES`).
+
 Any change to what these compute bumps :data:`FEATURE_SCHEMA_VERSION`; a model whose
-manifest names another version is refused by the engine.
+manifest names another version, or other columns, is refused by the engine.
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from enum import IntEnum
+from types import MappingProxyType
 
 import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play
+
+# the item tower's inputs live in their own module; the trainer and the engine read them here
+from player_plugin.recommend.item_inputs import (  # noqa: F401 (re-exported)
+    AUDIO_DIM,
+    DURATION_EDGES_MS,
+    N_DURATIONS,
+    N_YEARS,
+    VOCAB_KEYS,
+    Vocab,
+    album_key,
+    artist_key,
+    build_vocab,
+    encode_items,
+    genre_key,
+)
 
 FEATURE_SCHEMA_VERSION = 2
 
 SEQ_LEN = 20  # plays the session tower reads
-AUDIO_DIM = 41  # player_plugin.store.features.VECTOR_SIZE; other sizes are padded/cut
 
-# Outcome codes for the session tower; 0 is padding. A skip-blind model sees every play
-# as PLAYED: it knows a play happened, never how it ended.
-OUTCOME_CODES = {"listened": 1, "skipped": 2, "browsing": 3, "stopped": 4, "error": 4}
-PLAYED = 1
-N_OUTCOMES = 5
+
+class HistoryCode(IntEnum):
+    """How a play ended, as the session tower reads it (``hist_outcome``); 0 is padding.
+    Stopped and failed plays share a code."""
+
+    PADDING = 0
+    LISTENED = 1
+    SKIPPED = 2
+    BROWSING = 3
+    ENDED = 4  # stopped or failed
+
+
+HISTORY_CODES: Mapping[Outcome, HistoryCode] = MappingProxyType(
+    {
+        Outcome.LISTENED: HistoryCode.LISTENED,
+        Outcome.SKIPPED: HistoryCode.SKIPPED,
+        Outcome.BROWSING: HistoryCode.BROWSING,
+        Outcome.STOPPED: HistoryCode.ENDED,
+        Outcome.ERROR: HistoryCode.ENDED,
+    }
+)
+# A skip-blind model sees every play as PLAYED: it knows a play happened, never how it ended.
+PLAYED = HistoryCode.LISTENED
+SKIP_CODES = (HistoryCode.SKIPPED, HistoryCode.BROWSING)  # what counts as a skip
+N_OUTCOMES = len(HistoryCode)
 
 # Gap before a play (ms since the previous play started): bucket 1..len+1, 0 = padding.
 GAP_EDGES_MS = np.array(
     [30e3, 120e3, 300e3, 900e3, 1800e3, 7200e3, 28800e3, 86400e3, 259200e3, 1209600e3]
 )
 N_GAPS = len(GAP_EDGES_MS) + 2
-N_YEARS = 18  # 0 unknown, then 5-year buckets from 1950
-DURATION_EDGES_MS = np.array([60e3, 120e3, 180e3, 240e3, 300e3, 420e3, 600e3, 900e3])
-N_DURATIONS = len(DURATION_EDGES_MS) + 2
 
 HOUR_MS = 3_600_000.0
 DAY_MS = 24 * HOUR_MS
@@ -109,134 +148,44 @@ CONTEXT_FEATURES: tuple[str, ...] = (
 )
 N_CONTEXT = len(CONTEXT_FEATURES)
 
+
+def column_index(names: Sequence[str]) -> Mapping[str, int]:
+    """Name → column, in the order of *names* (which must be distinct)."""
+    index = {name: i for i, name in enumerate(names)}
+    if len(index) != len(names):
+        raise ValueError("feature names repeat")
+    return MappingProxyType(index)
+
+
+ITEM_COLUMN = column_index(ITEM_FEATURES)
+CONTEXT_COLUMN = column_index(CONTEXT_FEATURES)
+
+
+class Columns:
+    """A float32 matrix of feature rows whose columns are written and read by name."""
+
+    __slots__ = ("array", "index")
+
+    def __init__(self, array: np.ndarray, index: Mapping[str, int] = ITEM_COLUMN) -> None:
+        self.array = array
+        self.index = index
+
+    def __setitem__(self, name: str, value: np.ndarray | float) -> None:
+        self.array[:, self.index[name]] = value
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.array[:, self.index[name]]
+
+
+def item_rows(k: int) -> Columns:
+    """*k* rows of zero history features."""
+    return Columns(np.zeros((k, N_ITEM_FEATURES), dtype=np.float32))
+
+
 WINDOW = 5  # co-occurrence window (plays)
 SKNN_SPAN = 50  # session co-occurrence: pairs at most this far apart
 SKNN_QUERY = 3  # ... read from the session's last tracks
 SKNN_TAU_MS = 90 * DAY_MS  # ... older sessions count less (time constant)
-
-
-def _key(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
-def artist_key(catalogue: Catalogue, item: int) -> str:
-    return _key(catalogue.artist_names[catalogue.artist[item]])
-
-
-def album_key(catalogue: Catalogue, item: int) -> str:
-    name = _key(catalogue.album_names[catalogue.album[item]])
-    return f"{artist_key(catalogue, item)}\x1f{name}" if name else ""
-
-
-def genre_key(catalogue: Catalogue, item: int) -> str:
-    return _key(catalogue.genre_names[catalogue.genre[item]])
-
-
-@dataclass
-class Vocab:
-    """Training-window vocabularies: key → index (1-based; 0 = unknown)."""
-
-    items: dict[int, int] = field(default_factory=dict)  # store track id → index
-    artists: dict[str, int] = field(default_factory=dict)
-    albums: dict[str, int] = field(default_factory=dict)
-    genres: dict[str, int] = field(default_factory=dict)
-
-    def sizes(self) -> dict[str, int]:
-        return {
-            "items": len(self.items) + 1,
-            "artists": len(self.artists) + 1,
-            "albums": len(self.albums) + 1,
-            "genres": len(self.genres) + 1,
-        }
-
-    def to_json(self) -> dict:
-        def ordered(d: dict) -> list:
-            return [k for k, _ in sorted(d.items(), key=lambda kv: kv[1])]
-
-        return {
-            "items": ordered(self.items),
-            "artists": ordered(self.artists),
-            "albums": ordered(self.albums),
-            "genres": ordered(self.genres),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> Vocab:
-        def index(keys: list) -> dict:
-            return {k: i + 1 for i, k in enumerate(keys)}
-
-        return cls(
-            items=index([int(k) for k in data["items"]]),
-            artists=index(data["artists"]),
-            albums=index(data["albums"]),
-            genres=index(data["genres"]),
-        )
-
-
-def build_vocab(catalogue: Catalogue, plays: Sequence[Play]) -> Vocab:
-    """Vocabularies from the tracks played in *plays* only (the training window), in
-    order of first play, so the same data always gives the same indices."""
-    vocab = Vocab()
-    for play in plays:
-        item = play.item
-        tid = int(catalogue.track_ids[item])
-        if tid in vocab.items:
-            continue
-        vocab.items[tid] = len(vocab.items) + 1
-        for table, key in (
-            (vocab.artists, artist_key(catalogue, item)),
-            (vocab.albums, album_key(catalogue, item)),
-            (vocab.genres, genre_key(catalogue, item)),
-        ):
-            if key and key not in table:
-                table[key] = len(table) + 1
-    return vocab
-
-
-def encode_items(catalogue: Catalogue, vocab: Vocab) -> dict[str, np.ndarray]:
-    """Item-tower inputs for every catalogue item (names match the ONNX inputs)."""
-    n = len(catalogue)
-    ids = np.fromiter((vocab.items.get(int(t), 0) for t in catalogue.track_ids), np.int64, n)
-    artist_idx = {
-        code: vocab.artists.get(_key(name), 0) for code, name in enumerate(catalogue.artist_names)
-    }
-    artist = np.fromiter((artist_idx[int(a)] for a in catalogue.artist), np.int64, n)
-    album = np.fromiter(
-        (vocab.albums.get(album_key(catalogue, i), 0) for i in range(n)), np.int64, n
-    )
-    genre_idx = {
-        code: vocab.genres.get(_key(name), 0) for code, name in enumerate(catalogue.genre_names)
-    }
-    genre = np.fromiter((genre_idx[int(g)] for g in catalogue.genre), np.int64, n)
-    years = np.asarray(catalogue.year, dtype=np.int64)
-    year = np.where(years > 0, 1 + np.clip((years - 1950) // 5, 0, N_YEARS - 2), 0)
-    dur = np.asarray(catalogue.duration_ms, dtype=np.float64)
-    duration = np.where(dur > 0, 1 + np.searchsorted(DURATION_EDGES_MS, dur), 0)
-    audio = np.zeros((n, AUDIO_DIM), dtype=np.float32)
-    mask = np.zeros((n, 1), dtype=np.float32)
-    if catalogue.audio is not None and n:
-        raw = np.asarray(catalogue.audio, dtype=np.float32)[:, :AUDIO_DIM]
-        ok = ~np.isnan(raw).any(axis=1)
-        audio[ok, : raw.shape[1]] = np.clip(raw[ok], -5, 5)
-        mask[ok, 0] = 1.0
-    return {
-        "item_id": ids,
-        "artist": artist,
-        "album": album,
-        "genre": genre.astype(np.int64),
-        "year": year.astype(np.int64),
-        "duration": duration.astype(np.int64),
-        "audio": audio,
-        "audio_mask": mask,
-    }
-
-
-def _groups(codes: np.ndarray) -> np.ndarray:
-    """Per item: how many catalogue items share its code (0 for code 0)."""
-    counts = np.bincount(codes, minlength=int(codes.max(initial=0)) + 1)
-    out = counts[codes].astype(np.float64)
-    out[codes == 0] = 0
-    return out
 
 
 class HistoryState:
@@ -281,7 +230,7 @@ class HistoryState:
         self.cooc: dict[int, dict[int, float]] = {}  # scaled by exp((t - t0) / SKNN_TAU_MS)
         self.t0: float | None = None
         self.recent: OrderedDict[int, None] = OrderedDict()  # listened items, newest last
-        self.plays: list[tuple[int, int, int, bool]] = []  # item, started_at, code, first
+        self.plays: list[tuple[int, int, HistoryCode, bool]] = []  # item, start, code, first
         self.session_start = 0
         self.ses_count: dict[int, int] = {}
         self.ses_skips: dict[int, int] = {}
@@ -295,8 +244,8 @@ class HistoryState:
 
     # -- growing the state ----------------------------------------------------------------
 
-    def code(self, play: Play) -> int:
-        return PLAYED if self.blind else OUTCOME_CODES.get(play.outcome, 4)
+    def code(self, play: Play) -> HistoryCode:
+        return PLAYED if self.blind else HISTORY_CODES[play.outcome]
 
     def observe(self, play: Play) -> None:
         item, t = play.item, int(play.started_at)
@@ -367,12 +316,12 @@ class HistoryState:
         self._count_outcome(item, t, code, +1)
         self.plays.append((item, t, code, first))
 
-    def _count_outcome(self, item: int, t: int, code: int, sign: int) -> None:
+    def _count_outcome(self, item: int, t: int, code: HistoryCode, sign: int) -> None:
         """Add (sign +1) or take back (-1) what how a play ended counts: a listen, or a
         skip with its time (taking back a skip is never needed, so never done)."""
-        if code == 1:
+        if code == HistoryCode.LISTENED:
             self.listens[item] += sign
-        elif code in (2, 3):
+        elif code in SKIP_CODES:
             assert sign > 0
             a = int(self.artist[item])
             self.skips[item] += 1
@@ -392,11 +341,11 @@ class HistoryState:
             return False
         item, t, code, first = self.plays[-1]
         new = self.code(play)
-        if item != play.item or t != int(play.started_at) or code != 1:
+        if item != play.item or t != int(play.started_at) or code != HistoryCode.LISTENED:
             return False
-        if new == 1:
+        if new == HistoryCode.LISTENED:
             return True
-        self._count_outcome(item, t, 1, -1)
+        self._count_outcome(item, t, HistoryCode.LISTENED, -1)
         self._count_outcome(item, t, new, +1)
         self.plays[-1] = (item, t, new, first)
         return True
@@ -442,72 +391,72 @@ class HistoryState:
         """float32[k, N_ITEM_FEATURES] for *items* (every catalogue item when None)."""
         sel = (lambda a: a) if items is None else (lambda a: a[items])
         k = self.n if items is None else len(items)
-        out = np.zeros((k, N_ITEM_FEATURES), dtype=np.float32)
+        f = item_rows(k)
         if not self.plays:
-            out[:, 2] = 1.0
-            return out
+            f["unplayed"] = 1.0
+            return f.array
         now = self.now
         count = sel(self.count)
-        out[:, 0] = np.log1p(count)
-        out[:, 1] = np.log1p(sel(self.skips))
+        f["log_count"] = np.log1p(count)
+        f["log_skips"] = np.log1p(sel(self.skips))
         seen = sel(self.seen)
-        out[:, 2] = ~seen
+        f["unplayed"] = ~seen
         dt = now - sel(self.last_t)  # inf when never listened
-        out[:, 3] = np.exp(-dt / HOUR_MS)
-        out[:, 4] = np.exp(-dt / DAY_MS)
-        out[:, 5] = np.exp(-dt / (30 * DAY_MS))
+        f["rec_1h"] = np.exp(-dt / HOUR_MS)
+        f["rec_1d"] = np.exp(-dt / DAY_MS)
+        f["rec_30d"] = np.exp(-dt / (30 * DAY_MS))
         ddt = np.maximum(now - sel(self.dec_t), 0)
-        out[:, 6] = np.log1p(sel(self.dec1) * np.exp(-ddt / DAY_MS))
-        out[:, 7] = np.log1p(sel(self.dec30) * np.exp(-ddt / (30 * DAY_MS)))
+        f["log_dec_1d"] = np.log1p(sel(self.dec1) * np.exp(-ddt / DAY_MS))
+        f["log_dec_30d"] = np.log1p(sel(self.dec30) * np.exp(-ddt / (30 * DAY_MS)))
         last_pos = sel(self.last_pos)
         ago = len(self.plays) - 1 - last_pos
-        out[:, 8] = np.where(last_pos >= 0, 1.0 / (1.0 + ago), 0.0)
-        out[:, 9] = np.log1p(self._sparse([(self.ses_count, 1.0)], items))
-        out[:, 10] = np.exp(-(now - sel(self.skip_t)) / DAY_MS)
-        out[:, 11] = np.log1p(self._sparse([(self.ses_skips, 1.0)], items))
+        f["plays_ago"] = np.where(last_pos >= 0, 1.0 / (1.0 + ago), 0.0)
+        f["session_count"] = np.log1p(self._sparse([(self.ses_count, 1.0)], items))
+        f["skip_rec_1d"] = np.exp(-(now - sel(self.skip_t)) / DAY_MS)
+        f["session_skips"] = np.log1p(self._sparse([(self.ses_skips, 1.0)], items))
         last_item, _, _, _ = self.plays[-1]
         art = sel(self.artist)
         last_art = int(self.artist[last_item])
         known = art != 0
-        out[:, 12] = (art == last_art) & known
-        out[:, 13] = np.log1p(self.a_count[art])
+        f["same_artist_last"] = (art == last_art) & known
+        f["artist_log_count"] = np.log1p(self.a_count[art])
         adt = np.maximum(now - self.a_dec_t[art], 0)
-        out[:, 14] = np.log1p(self.a_dec[art] * np.exp(-adt / (30 * DAY_MS)))
-        out[:, 15] = np.exp(-(now - self.a_last_t[art]) / DAY_MS)
+        f["artist_log_dec_30d"] = np.log1p(self.a_dec[art] * np.exp(-adt / (30 * DAY_MS)))
+        f["artist_rec_1d"] = np.exp(-(now - self.a_last_t[art]) / DAY_MS)
         ses_art = np.zeros(len(self.a_count))
         for a, c in self.ses_artist.items():
             ses_art[a] = c
-        out[:, 16] = np.log1p(ses_art[art])
+        f["artist_session"] = np.log1p(ses_art[art])
         alb = sel(self.album)
         last_alb = int(self.album[last_item])
-        out[:, 17] = (alb == last_alb) & (alb != 0)
-        out[:, 18] = np.log1p(self.al_count[alb]) * (alb != 0)
+        f["same_album_last"] = (alb == last_alb) & (alb != 0)
+        f["album_log_count"] = np.log1p(self.al_count[alb]) * (alb != 0)
         prev = self.ses_listened[-1] if self.ses_listened else None
         if prev is not None:
             markov = self._sparse([(self.trans.get(prev), 1.0)], items)
-            out[:, 19] = np.log1p(markov)
-            out[:, 20] = markov / max(self.trans_total.get(prev, 0.0), 1.0)
+            f["markov_log"] = np.log1p(markov)
+            f["markov_prob"] = markov / max(self.trans_total.get(prev, 0.0), 1.0)
             rows = [
                 (self.window.get(j), 1.0 / (1 + back))
                 for back, j in enumerate(reversed(self.ses_listened[-WINDOW:]))
             ]
-            out[:, 21] = np.log1p(self._sparse(rows, items))
+            f["window_log"] = np.log1p(self._sparse(rows, items))
             pa = int(self.artist[prev])
             arow = self.a_trans.get(pa)
             if pa and arow:
                 a_scores = np.zeros(len(self.a_count))
                 for a, c in arow.items():
                     a_scores[a] = c
-                out[:, 22] = np.log1p(a_scores[art])
+                f["artist_markov_log"] = np.log1p(a_scores[art])
         pool = np.maximum(self.a_items[art] - self.a_seen[art], 1.0)
-        out[:, 23] = (~seen) / np.log2(2.0 + pool)
-        out[:, 24] = ~known
-        out[:, 25] = np.log1p(self.a_skips[art]) * known
+        f["unplayed_artist_pool"] = (~seen) / np.log2(2.0 + pool)
+        f["unknown_artist"] = ~known
+        f["artist_log_skips"] = np.log1p(self.a_skips[art]) * known
         if items is None:
-            out[last_item, 26] = 1.0
+            f.array[last_item, ITEM_COLUMN["last_item"]] = 1.0
         else:
-            out[:, 26] = items == last_item
-        out[:, 27] = np.log1p(sel(self.listens))
+            f["last_item"] = items == last_item
+        f["log_listens"] = np.log1p(sel(self.listens))
         if self.ses_listened and self.t0 is not None:
             query = self.ses_listened[-SKNN_QUERY:]
             weights: dict[int, float] = {}
@@ -515,29 +464,29 @@ class HistoryState:
                 weights[j] = max(weights.get(j, 0.0), position / len(query))
             rows = [(self.cooc.get(j), w) for j, w in weights.items()]
             sknn = self._sparse(rows, items) * math.exp(-(now - self.t0) / SKNN_TAU_MS)
-            out[:, 28] = np.log1p(sknn)
+            f["sknn_log"] = np.log1p(sknn)
             top = self._sparse_max(rows) * math.exp(-(now - self.t0) / SKNN_TAU_MS)
             if top > 0:
-                out[:, 29] = sknn / top
+                f["sknn_rel"] = sknn / top
         unseen = ~seen
-        new_artist = unseen & (out[:, 12] > 0)
-        out[:, 30] = new_artist / np.log2(2.0 + pool)
+        new_artist = unseen & (f["same_artist_last"] > 0)
+        f["new_same_artist"] = new_artist / np.log2(2.0 + pool)
         al_pool = np.maximum(self.al_items[alb] - self.al_seen[alb], 1.0)
-        out[:, 31] = (unseen & (out[:, 17] > 0)) / np.log2(2.0 + al_pool)
-        out[:, 32] = unseen * np.log1p(ses_art[art]) * known
+        f["new_same_album"] = (unseen & (f["same_album_last"] > 0)) / np.log2(2.0 + al_pool)
+        f["new_session_artist"] = unseen * np.log1p(ses_art[art]) * known
         ses_alb = np.zeros(len(self.al_count))
         for b, c in self.ses_album.items():
             ses_alb[b] = c
-        out[:, 33] = np.log1p(ses_alb[alb])
+        f["album_session"] = np.log1p(ses_alb[alb])
         length = len(self.plays) - self.session_start
-        out[:, 34] = out[:, 30] * (self.ses_new / length)
-        out[:, 35] = out[:, 31] * float(self.plays[-1][3])
-        out[:, 36] = self.a_skips[art] / np.maximum(self.a_count[art], 1.0) * known
+        f["new_artist_run"] = f["new_same_artist"] * (self.ses_new / length)
+        f["new_album_run"] = f["new_same_album"] * float(self.plays[-1][3])
+        f["artist_skip_ratio"] = self.a_skips[art] / np.maximum(self.a_count[art], 1.0) * known
         ses_ask = np.zeros(len(self.a_count))
         for a, c in self.ses_a_skips.items():
             ses_ask[a] = c
-        out[:, 37] = np.log1p(ses_ask[art]) * known
-        return out
+        f["artist_session_skips"] = np.log1p(ses_ask[art]) * known
+        return f.array
 
     def _sparse_max(self, rows: list[tuple[dict[int, float] | None, float]]) -> float:
         """The largest value of the weighted sum of sparse rows (0 when empty)."""
@@ -563,12 +512,12 @@ class HistoryState:
         pool = np.maximum(self.a_items - self.a_seen, 1.0)
         key = np.where(np.arange(len(pool)) == 0, -pool, pool)
         keys, by_artist = np.unique(key, return_inverse=True)
-        rows = np.zeros((len(keys), N_ITEM_FEATURES), dtype=np.float32)
-        rows[:, 2] = 1.0
-        rows[:, 23] = 1.0 / np.log2(2.0 + np.abs(keys))
-        rows[:, 24] = keys < 0
+        rows = item_rows(len(keys))
+        rows["unplayed"] = 1.0
+        rows["unplayed_artist_pool"] = 1.0 / np.log2(2.0 + np.abs(keys))
+        rows["unknown_artist"] = keys < 0
         inverse = by_artist.reshape(-1)[art[cold]]
-        return active, cold, rows, inverse.reshape(-1)
+        return active, cold, rows.array, inverse.reshape(-1)
 
     def session_inputs(self) -> dict[str, np.ndarray]:
         """The session tower's inputs for the next play (batch of one):
@@ -597,20 +546,23 @@ class HistoryState:
         }
 
     def context(self) -> np.ndarray:
-        ctx = np.zeros(N_CONTEXT, dtype=np.float32)
+        """float32[N_CONTEXT]: the time of day and week of the last play and how this
+        session went so far (zeros before any play)."""
         if not self.plays:
-            return ctx
+            return np.zeros(N_CONTEXT, dtype=np.float32)
         _, t, code, first = self.plays[-1]
         hours = (t / HOUR_MS) % 24.0
         days = (t / DAY_MS + 3.0) % 7.0  # 1970-01-01 was a Thursday
-        ctx[0] = math.sin(2 * math.pi * hours / 24)
-        ctx[1] = math.cos(2 * math.pi * hours / 24)
-        ctx[2] = math.sin(2 * math.pi * days / 7)
-        ctx[3] = math.cos(2 * math.pi * days / 7)
         length = len(self.plays) - self.session_start
-        ctx[4] = math.log1p(length) / 3.0
-        ctx[5] = self.ses_new / length
-        ctx[6] = float(first)
-        ctx[7] = self.ses_skipped / length
-        ctx[8] = float(code in (2, 3))
-        return ctx
+        values = {
+            "hour_sin": math.sin(2 * math.pi * hours / 24),
+            "hour_cos": math.cos(2 * math.pi * hours / 24),
+            "weekday_sin": math.sin(2 * math.pi * days / 7),
+            "weekday_cos": math.cos(2 * math.pi * days / 7),
+            "session_len": math.log1p(length) / 3.0,
+            "session_new_frac": self.ses_new / length,
+            "last_new": float(first),
+            "session_skip_frac": self.ses_skipped / length,
+            "last_skipped": float(code in SKIP_CODES),
+        }
+        return np.array([values[name] for name in CONTEXT_FEATURES], dtype=np.float32)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue, tie_breaker
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 
 DAY_MS = 24 * 3600 * 1000
@@ -70,7 +71,7 @@ class Reranker:
 
     def _count(self, play: Play) -> None:
         cleared = None
-        if play.outcome == "skipped":
+        if play.outcome is Outcome.SKIPPED:
             self.skips[play.item].append(play.started_at)
         elif play.listened:
             cleared = self.skips.pop(play.item, None)

@@ -17,6 +17,7 @@ import numpy as np
 import sqlite_utils
 
 from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.baselines import make_baseline
@@ -206,7 +207,7 @@ def suggestions(
         if bytes(after) not in index:
             raise UnknownTrack(after)
         start = max(now, plays[-1].started_at + SESSION_GAP_MS + 1) if plays else now
-        anchor = Play(index[bytes(after)], start, 0, "listened", -1)
+        anchor = Play(index[bytes(after)], start, 0, Outcome.LISTENED, -1)
     rec, model_id = build_recommender(db, plays, catalogue, method, anchor=anchor is not None)
     if anchor is not None:
         rec.observe(anchor)

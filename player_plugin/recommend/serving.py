@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 import sqlite_utils
 
 from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.rerank import Reranker, RerankSettings
@@ -66,7 +67,7 @@ class ServingState:
     plays: list[Play]
     last_id: int  # the highest play row id read
     observed_mark: tuple
-    open_rows: dict[int, str] = field(default_factory=dict)  # open when observed: outcome
+    open_rows: dict[int, Outcome] = field(default_factory=dict)  # open when observed: outcome
     last_pid: int | None = None  # the row id of plays[-1]
     last_started: int | None = None
     session: int = 0
@@ -242,10 +243,10 @@ def _settle_last(state: ServingState, db: sqlite_utils.Database, now: int) -> bo
     and the re-ranker then hold what observing it so would have given — instead of a
     rebuild. False when that is not the case or they cannot (``_stale`` rebuilds then)."""
     pid = state.last_pid
-    if pid is None or state.open_rows.get(pid) != "listened" or not state.plays:
+    if pid is None or state.open_rows.get(pid) is not Outcome.LISTENED or not state.plays:
         return False
     still_open, outcome = open_outcomes(db, [pid], now)[pid]
-    if outcome is None or outcome == "listened":
+    if outcome is None or outcome is Outcome.LISTENED:
         return False
     play = replace(state.plays[-1], outcome=outcome, ms_played=played_ms(db, pid))
     fix = getattr(state.rec, "reclassify_last", None)

@@ -18,7 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from player_plugin.domain.clock import now_ms
-from player_plugin.domain.listen import Reason, classify, default_reason
+from player_plugin.domain.listen import Outcome, Reason, classify, default_reason
 from player_plugin.domain.normalize import match_key
 from player_plugin.domain.paths import json_fields
 from player_plugin.domain.play import SESSION_GAP_MS
@@ -168,7 +168,7 @@ def get_play(db: sqlite_utils.Database, play_id: int) -> dict[str, Any] | None:
 
 def outcome(
     ms_played: int | None, duration_ms: int | None, reason: str | None, skipped: int | None
-) -> str:
+) -> Outcome:
     """The listen rule for a stored row. A scrobble (completed, ms unknown = 0) is a listen
     whatever the track's length; the export's own skip flag wins when it has one."""
     ms = int(ms_played or 0)
@@ -190,10 +190,10 @@ def track_stats(db: sqlite_utils.Database, track_id: int) -> dict[str, int | Non
     )
     for started, ms, duration, reason, skipped in rows:
         kind = outcome(ms, duration, reason, skipped)
-        if kind == "listened":
+        if kind is Outcome.LISTENED:
             plays += 1
             last = started if last is None else max(last, started)
-        elif kind == "skipped":
+        elif kind is Outcome.SKIPPED:
             skips += 1
     return {"plays": plays, "skips": skips, "last_played": last}
 

@@ -19,6 +19,7 @@ import numpy as np
 import sqlite_utils
 
 from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.store.plays import outcome
 
@@ -116,10 +117,10 @@ def in_progress_id(db: sqlite_utils.Database, now_ms: int) -> int | None:
     return int(pid) if int(started) >= int(now_ms) - SESSION_GAP_MS else None
 
 
-def _outcome(row: tuple, live: int | None) -> str:
+def _outcome(row: tuple, live: int | None) -> Outcome:
     pid, _tid, _started, _ended, ms, play_dur, reason, skipped, track_dur, _source = row
     if pid == live:
-        return "listened"  # the listener is hearing it; its end updates the row
+        return Outcome.LISTENED  # the listener is hearing it; its end updates the row
     return outcome(ms, play_dur or track_dur or None, reason, skipped)
 
 
@@ -129,7 +130,7 @@ class ServingPlays:
 
     plays: list[Play] = field(default_factory=list)
     last_id: int = 0  # the highest play row id read (matched or not)
-    open_rows: dict[int, str] = field(default_factory=dict)  # not ended: id -> outcome served
+    open_rows: dict[int, Outcome] = field(default_factory=dict)  # not ended: id -> served as
     last_pid: int | None = None  # the row id of the last play returned
     last_started: int | None = None  # start of the last play returned (sessions go on)
     session: int = 0  # its session number
@@ -186,11 +187,11 @@ def _items(catalogue: Catalogue, track_ids: list[int | None]) -> list[int]:
 
 def open_outcomes(
     db: sqlite_utils.Database, ids: Iterable[int], now_ms: int
-) -> dict[int, tuple[bool, str | None]]:
+) -> dict[int, tuple[bool, Outcome | None]]:
     """For each play row in *ids*: (still open, its outcome as served now); a deleted row
     answers (False, None)."""
     wanted = [int(i) for i in ids]
-    out: dict[int, tuple[bool, str | None]] = dict.fromkeys(wanted, (False, None))
+    out: dict[int, tuple[bool, Outcome | None]] = dict.fromkeys(wanted, (False, None))
     if not wanted:
         return out
     live = in_progress_id(db, now_ms)

@@ -1,0 +1,490 @@
+"""A frozen copy of the history features as ``recommend/features.py`` encoded them before
+the columns were addressed by name (feature schema 2, commit 8833624): the reference that
+``test_feature_columns.py`` compares the current encoding with, column by column.
+
+Copied verbatim but for three things: the vocabulary code (not compared here) is left out,
+``OUTCOME_CODES`` is read with the outcome's name (plays now carry ``Outcome`` members, the
+old code keyed it by the string), and this docstring. Do not edit it to follow the code:
+a difference is exactly what the test exists to find.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterable
+
+import numpy as np
+
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import SESSION_GAP_MS, Play
+
+FEATURE_SCHEMA_VERSION = 2
+
+SEQ_LEN = 20  # plays the session tower reads
+AUDIO_DIM = 41  # player_plugin.store.features.VECTOR_SIZE; other sizes are padded/cut
+
+# Outcome codes for the session tower; 0 is padding. A skip-blind model sees every play
+# as PLAYED: it knows a play happened, never how it ended.
+OUTCOME_CODES = {"listened": 1, "skipped": 2, "browsing": 3, "stopped": 4, "error": 4}
+PLAYED = 1
+N_OUTCOMES = 5
+
+# Gap before a play (ms since the previous play started): bucket 1..len+1, 0 = padding.
+GAP_EDGES_MS = np.array(
+    [30e3, 120e3, 300e3, 900e3, 1800e3, 7200e3, 28800e3, 86400e3, 259200e3, 1209600e3]
+)
+N_GAPS = len(GAP_EDGES_MS) + 2
+N_YEARS = 18  # 0 unknown, then 5-year buckets from 1950
+DURATION_EDGES_MS = np.array([60e3, 120e3, 180e3, 240e3, 300e3, 420e3, 600e3, 900e3])
+N_DURATIONS = len(DURATION_EDGES_MS) + 2
+
+HOUR_MS = 3_600_000.0
+DAY_MS = 24 * HOUR_MS
+
+ITEM_FEATURES: tuple[str, ...] = (
+    "log_count",  # log1p(plays, however they ended)
+    "log_skips",  # log1p(skips)
+    "unplayed",  # never appeared in the history at all
+    "rec_1h",  # exp(-time since last play / 1 h); 0 if never
+    "rec_1d",
+    "rec_30d",
+    "log_dec_1d",  # log1p(listens decayed with a 1-day time constant)
+    "log_dec_30d",
+    "plays_ago",  # 1 / (1 + plays since its last listen); 0 if never
+    "session_count",  # log1p(listens in the current session)
+    "skip_rec_1d",  # exp(-time since last skip / 1 day)
+    "session_skips",  # log1p(skips in the current session)
+    "same_artist_last",  # same artist as the last play
+    "artist_log_count",
+    "artist_log_dec_30d",
+    "artist_rec_1d",
+    "artist_session",  # log1p(listens of its artist in the current session)
+    "same_album_last",
+    "album_log_count",
+    "markov_log",  # log1p(times it followed the session's last track)
+    "markov_prob",  # ... divided by how often anything followed that track
+    "window_log",  # log1p(decayed co-occurrence within 5 plays of the session's last plays)
+    "artist_markov_log",  # log1p(times its artist followed the last artist)
+    "unplayed_artist_pool",  # unplayed / log2(2 + unplayed tracks by its artist)
+    "unknown_artist",
+    "artist_log_skips",
+    "last_item",  # the very last play
+    "log_listens",  # log1p(plays that were listens)
+    "sknn_log",  # log1p(session co-occurrence with the session's last 3 tracks, decayed)
+    "sknn_rel",  # ... divided by the largest such value
+    # exploring: where the listener's next first play is likely to be
+    "new_same_artist",  # unplayed, by the last play's artist, / log2(2 + its unplayed pool)
+    "new_same_album",  # unplayed, on the last play's album, / log2(2 + its unplayed pool)
+    "new_session_artist",  # unplayed, by an artist of this session: log1p(its session plays)
+    "album_session",  # log1p(plays of its album in the current session)
+    "new_artist_run",  # new_same_artist x share of the session's plays that were first plays
+    "new_album_run",  # new_same_album x the last play was a first play
+    # skips, beyond the item's own
+    "artist_skip_ratio",  # skips / plays of its artist
+    "artist_session_skips",  # log1p(skips of its artist in the current session)
+)
+N_ITEM_FEATURES = len(ITEM_FEATURES)
+
+CONTEXT_FEATURES: tuple[str, ...] = (
+    "hour_sin",
+    "hour_cos",
+    "weekday_sin",
+    "weekday_cos",
+    "session_len",  # log1p(plays in the current session) / 3
+    "session_new_frac",  # share of the session's plays that were first plays
+    "last_new",  # the last play was a first play
+    "session_skip_frac",
+    "last_skipped",
+)
+N_CONTEXT = len(CONTEXT_FEATURES)
+
+WINDOW = 5  # co-occurrence window (plays)
+SKNN_SPAN = 50  # session co-occurrence: pairs at most this far apart
+SKNN_QUERY = 3  # ... read from the session's last tracks
+SKNN_TAU_MS = 90 * DAY_MS  # ... older sessions count less (time constant)
+
+
+def _groups(codes: np.ndarray) -> np.ndarray:
+    """Per item: how many catalogue items share its code (0 for code 0)."""
+    counts = np.bincount(codes, minlength=int(codes.max(initial=0)) + 1)
+    out = counts[codes].astype(np.float64)
+    out[codes == 0] = 0
+    return out
+
+
+class HistoryState:
+    """The listener's history as incremental per-item state; computes the history
+    features of any items and the session tower's inputs in a few vector operations.
+
+    ``blind`` erases how plays ended: every play counts as a listen (the skip-blind model).
+    """
+
+    def __init__(self, catalogue: Catalogue, *, blind: bool = False) -> None:
+        n = len(catalogue)
+        self.n = n
+        self.blind = blind
+        self.artist = np.asarray(catalogue.artist, dtype=np.int64)
+        self.album = np.asarray(catalogue.album, dtype=np.int64)
+        n_art = int(self.artist.max(initial=0)) + 1
+        n_alb = int(self.album.max(initial=0)) + 1
+        self.count = np.zeros(n)
+        self.skips = np.zeros(n)
+        self.listens = np.zeros(n)
+        self.seen = np.zeros(n, dtype=bool)
+        self.last_t = np.full(n, -np.inf)
+        self.last_pos = np.full(n, -1, dtype=np.int64)
+        self.skip_t = np.full(n, -np.inf)
+        self.dec_t = np.zeros(n)
+        self.dec1 = np.zeros(n)
+        self.dec30 = np.zeros(n)
+        self.a_count = np.zeros(n_art)
+        self.a_skips = np.zeros(n_art)
+        self.a_dec = np.zeros(n_art)
+        self.a_dec_t = np.zeros(n_art)
+        self.a_last_t = np.full(n_art, -np.inf)
+        self.a_items = np.bincount(self.artist, minlength=n_art).astype(np.float64)
+        self.a_seen = np.zeros(n_art)
+        self.al_count = np.zeros(n_alb)
+        self.al_items = np.bincount(self.album, minlength=n_alb).astype(np.float64)
+        self.al_seen = np.zeros(n_alb)
+        self.trans: dict[int, dict[int, float]] = {}
+        self.trans_total: dict[int, float] = {}
+        self.window: dict[int, dict[int, float]] = {}
+        self.a_trans: dict[int, dict[int, float]] = {}
+        self.cooc: dict[int, dict[int, float]] = {}  # scaled by exp((t - t0) / SKNN_TAU_MS)
+        self.t0: float | None = None
+        self.recent: OrderedDict[int, None] = OrderedDict()  # listened items, newest last
+        self.plays: list[tuple[int, int, int, bool]] = []  # item, started_at, code, first
+        self.session_start = 0
+        self.ses_count: dict[int, int] = {}
+        self.ses_skips: dict[int, int] = {}
+        self.ses_artist: dict[int, int] = {}
+        self.ses_album: dict[int, int] = {}
+        self.ses_a_skips: dict[int, int] = {}
+        self.ses_new = 0
+        self.ses_skipped = 0
+        self.ses_listened: list[int] = []  # the session's items, in order
+        self._scratch = np.zeros(n)
+
+    # -- growing the state ----------------------------------------------------------------
+
+    def code(self, play: Play) -> int:
+        return PLAYED if self.blind else OUTCOME_CODES.get(play.outcome.name.lower(), 4)
+
+    def observe(self, play: Play) -> None:
+        item, t = play.item, int(play.started_at)
+        code = self.code(play)
+        pos = len(self.plays)
+        first = not self.seen[item]
+        if self.plays and t - self.plays[-1][1] > SESSION_GAP_MS:
+            self.session_start = pos
+            self.ses_count, self.ses_skips, self.ses_artist = {}, {}, {}
+            self.ses_album, self.ses_a_skips = {}, {}
+            self.ses_new = self.ses_skipped = 0
+            self.ses_listened = []
+        a = int(self.artist[item])
+        if first:
+            self.seen[item] = True
+            self.a_seen[a] += 1
+            self.al_seen[self.album[item]] += 1
+            self.ses_new += 1
+        # Every play (whatever its end) counts as the listener reaching for the track; a
+        # skip-aware model additionally knows which were listens and which were skips.
+        dt = t - self.dec_t[item]
+        self.dec1[item] = self.dec1[item] * math.exp(-max(dt, 0) / DAY_MS) + 1
+        self.dec30[item] = self.dec30[item] * math.exp(-max(dt, 0) / (30 * DAY_MS)) + 1
+        self.dec_t[item] = t
+        self.count[item] += 1
+        self.last_t[item] = t
+        self.last_pos[item] = pos
+        if a:
+            adt = t - self.a_dec_t[a]
+            self.a_dec[a] = self.a_dec[a] * math.exp(-max(adt, 0) / (30 * DAY_MS)) + 1
+            self.a_dec_t[a] = t
+            self.a_count[a] += 1
+            self.a_last_t[a] = t
+            self.ses_artist[a] = self.ses_artist.get(a, 0) + 1
+        alb = int(self.album[item])
+        self.al_count[alb] += 1
+        if alb:
+            self.ses_album[alb] = self.ses_album.get(alb, 0) + 1
+        if self.ses_listened:
+            prev = self.ses_listened[-1]
+            row = self.trans.setdefault(prev, {})
+            row[item] = row.get(item, 0.0) + 1.0
+            self.trans_total[prev] = self.trans_total.get(prev, 0.0) + 1.0
+            pa = int(self.artist[prev])
+            if pa and a:
+                arow = self.a_trans.setdefault(pa, {})
+                arow[a] = arow.get(a, 0.0) + 1.0
+            for back, j in enumerate(reversed(self.ses_listened[-WINDOW:])):
+                if j != item:
+                    wrow = self.window.setdefault(j, {})
+                    wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
+            if self.t0 is None:
+                self.t0 = float(t)
+            scale = math.exp((t - self.t0) / SKNN_TAU_MS)
+            cooc = self.cooc
+            mine = cooc.setdefault(item, {})
+            for back, j in enumerate(reversed(self.ses_listened[-SKNN_SPAN:])):
+                if j != item:
+                    row = cooc.setdefault(j, {})
+                    row[item] = row.get(item, 0.0) + scale / (1 + back)  # came after j
+                    mine[j] = mine.get(j, 0.0) + 0.5 * scale / (2 + back)  # came before
+        self.ses_listened.append(item)
+        self.ses_count[item] = self.ses_count.get(item, 0) + 1
+        self.recent[item] = None
+        self.recent.move_to_end(item)
+        if len(self.recent) > 512:
+            self.recent.popitem(last=False)
+        self._count_outcome(item, t, code, +1)
+        self.plays.append((item, t, code, first))
+
+    def _count_outcome(self, item: int, t: int, code: int, sign: int) -> None:
+        """Add (sign +1) or take back (-1) what how a play ended counts: a listen, or a
+        skip with its time (taking back a skip is never needed, so never done)."""
+        if code == 1:
+            self.listens[item] += sign
+        elif code in (2, 3):
+            assert sign > 0
+            a = int(self.artist[item])
+            self.skips[item] += 1
+            self.skip_t[item] = t
+            self.a_skips[a] += 1
+            if a:
+                self.ses_a_skips[a] = self.ses_a_skips.get(a, 0) + 1
+            self.ses_skips[item] = self.ses_skips.get(item, 0) + 1
+            self.ses_skipped += 1
+
+    def reclassify_last(self, play: Play) -> bool:
+        """The last play was observed as a listen while it played and ended otherwise
+        (*play*, the same start and track): move it from the listens to where its outcome
+        puts it, the state then equal to observing *play* in the first place. False when
+        the last play is not that one (the caller rebuilds)."""
+        if not self.plays:
+            return False
+        item, t, code, first = self.plays[-1]
+        new = self.code(play)
+        if item != play.item or t != int(play.started_at) or code != 1:
+            return False
+        if new == 1:
+            return True
+        self._count_outcome(item, t, 1, -1)
+        self._count_outcome(item, t, new, +1)
+        self.plays[-1] = (item, t, new, first)
+        return True
+
+    def extend(self, plays: Iterable[Play]) -> None:
+        for play in plays:
+            self.observe(play)
+
+    # -- reading it ------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return float(self.plays[-1][1]) if self.plays else 0.0
+
+    def recent_items(self, k: int) -> list[int]:
+        """Up to *k* distinct listened items, newest first."""
+        out = []
+        for item in reversed(self.recent):
+            out.append(item)
+            if len(out) >= k:
+                break
+        return out
+
+    def _sparse(
+        self, rows: Iterable[tuple[dict[int, float] | None, float]], items: np.ndarray | None
+    ) -> np.ndarray:
+        """Sum of weighted sparse rows, read at *items* (all items when None)."""
+        scratch = self._scratch
+        touched: list[np.ndarray] = []
+        for row, weight in rows:
+            if not row:
+                continue
+            keys = np.fromiter(row.keys(), np.int64, len(row))
+            vals = np.fromiter(row.values(), np.float64, len(row))
+            np.add.at(scratch, keys, vals * weight)
+            touched.append(keys)
+        out = scratch[items] if items is not None else scratch.copy()
+        for keys in touched:
+            scratch[keys] = 0.0
+        return out
+
+    def item_features(self, items: np.ndarray | None = None) -> np.ndarray:
+        """float32[k, N_ITEM_FEATURES] for *items* (every catalogue item when None)."""
+        sel = (lambda a: a) if items is None else (lambda a: a[items])
+        k = self.n if items is None else len(items)
+        out = np.zeros((k, N_ITEM_FEATURES), dtype=np.float32)
+        if not self.plays:
+            out[:, 2] = 1.0
+            return out
+        now = self.now
+        count = sel(self.count)
+        out[:, 0] = np.log1p(count)
+        out[:, 1] = np.log1p(sel(self.skips))
+        seen = sel(self.seen)
+        out[:, 2] = ~seen
+        dt = now - sel(self.last_t)  # inf when never listened
+        out[:, 3] = np.exp(-dt / HOUR_MS)
+        out[:, 4] = np.exp(-dt / DAY_MS)
+        out[:, 5] = np.exp(-dt / (30 * DAY_MS))
+        ddt = np.maximum(now - sel(self.dec_t), 0)
+        out[:, 6] = np.log1p(sel(self.dec1) * np.exp(-ddt / DAY_MS))
+        out[:, 7] = np.log1p(sel(self.dec30) * np.exp(-ddt / (30 * DAY_MS)))
+        last_pos = sel(self.last_pos)
+        ago = len(self.plays) - 1 - last_pos
+        out[:, 8] = np.where(last_pos >= 0, 1.0 / (1.0 + ago), 0.0)
+        out[:, 9] = np.log1p(self._sparse([(self.ses_count, 1.0)], items))
+        out[:, 10] = np.exp(-(now - sel(self.skip_t)) / DAY_MS)
+        out[:, 11] = np.log1p(self._sparse([(self.ses_skips, 1.0)], items))
+        last_item, _, _, _ = self.plays[-1]
+        art = sel(self.artist)
+        last_art = int(self.artist[last_item])
+        known = art != 0
+        out[:, 12] = (art == last_art) & known
+        out[:, 13] = np.log1p(self.a_count[art])
+        adt = np.maximum(now - self.a_dec_t[art], 0)
+        out[:, 14] = np.log1p(self.a_dec[art] * np.exp(-adt / (30 * DAY_MS)))
+        out[:, 15] = np.exp(-(now - self.a_last_t[art]) / DAY_MS)
+        ses_art = np.zeros(len(self.a_count))
+        for a, c in self.ses_artist.items():
+            ses_art[a] = c
+        out[:, 16] = np.log1p(ses_art[art])
+        alb = sel(self.album)
+        last_alb = int(self.album[last_item])
+        out[:, 17] = (alb == last_alb) & (alb != 0)
+        out[:, 18] = np.log1p(self.al_count[alb]) * (alb != 0)
+        prev = self.ses_listened[-1] if self.ses_listened else None
+        if prev is not None:
+            markov = self._sparse([(self.trans.get(prev), 1.0)], items)
+            out[:, 19] = np.log1p(markov)
+            out[:, 20] = markov / max(self.trans_total.get(prev, 0.0), 1.0)
+            rows = [
+                (self.window.get(j), 1.0 / (1 + back))
+                for back, j in enumerate(reversed(self.ses_listened[-WINDOW:]))
+            ]
+            out[:, 21] = np.log1p(self._sparse(rows, items))
+            pa = int(self.artist[prev])
+            arow = self.a_trans.get(pa)
+            if pa and arow:
+                a_scores = np.zeros(len(self.a_count))
+                for a, c in arow.items():
+                    a_scores[a] = c
+                out[:, 22] = np.log1p(a_scores[art])
+        pool = np.maximum(self.a_items[art] - self.a_seen[art], 1.0)
+        out[:, 23] = (~seen) / np.log2(2.0 + pool)
+        out[:, 24] = ~known
+        out[:, 25] = np.log1p(self.a_skips[art]) * known
+        if items is None:
+            out[last_item, 26] = 1.0
+        else:
+            out[:, 26] = items == last_item
+        out[:, 27] = np.log1p(sel(self.listens))
+        if self.ses_listened and self.t0 is not None:
+            query = self.ses_listened[-SKNN_QUERY:]
+            weights: dict[int, float] = {}
+            for position, j in enumerate(query, start=1):
+                weights[j] = max(weights.get(j, 0.0), position / len(query))
+            rows = [(self.cooc.get(j), w) for j, w in weights.items()]
+            sknn = self._sparse(rows, items) * math.exp(-(now - self.t0) / SKNN_TAU_MS)
+            out[:, 28] = np.log1p(sknn)
+            top = self._sparse_max(rows) * math.exp(-(now - self.t0) / SKNN_TAU_MS)
+            if top > 0:
+                out[:, 29] = sknn / top
+        unseen = ~seen
+        new_artist = unseen & (out[:, 12] > 0)
+        out[:, 30] = new_artist / np.log2(2.0 + pool)
+        al_pool = np.maximum(self.al_items[alb] - self.al_seen[alb], 1.0)
+        out[:, 31] = (unseen & (out[:, 17] > 0)) / np.log2(2.0 + al_pool)
+        out[:, 32] = unseen * np.log1p(ses_art[art]) * known
+        ses_alb = np.zeros(len(self.al_count))
+        for b, c in self.ses_album.items():
+            ses_alb[b] = c
+        out[:, 33] = np.log1p(ses_alb[alb])
+        length = len(self.plays) - self.session_start
+        out[:, 34] = out[:, 30] * (self.ses_new / length)
+        out[:, 35] = out[:, 31] * float(self.plays[-1][3])
+        out[:, 36] = self.a_skips[art] / np.maximum(self.a_count[art], 1.0) * known
+        ses_ask = np.zeros(len(self.a_count))
+        for a, c in self.ses_a_skips.items():
+            ses_ask[a] = c
+        out[:, 37] = np.log1p(ses_ask[art]) * known
+        return out
+
+    def _sparse_max(self, rows: list[tuple[dict[int, float] | None, float]]) -> float:
+        """The largest value of the weighted sum of sparse rows (0 when empty)."""
+        total: dict[int, float] = {}
+        for row, weight in rows:
+            for k, v in (row or {}).items():
+                total[k] = total.get(k, 0.0) + v * weight
+        return max(total.values(), default=0.0)
+
+    def cold_split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Split the catalogue for fast scoring: ``(active, cold, rows, inverse)``.
+
+        A *cold* item was never played, nor anything by its artist or on its album: all of
+        its history features are zero but ``unplayed``, ``unplayed_artist_pool`` and
+        ``unknown_artist``, which depend on its artist only. ``rows`` are the distinct cold
+        feature rows and ``rows[inverse]`` those of the items ``cold``; ``active`` are the
+        other items, whose features :meth:`item_features` computes."""
+        art, alb = self.artist, self.album
+        active_mask = self.seen | (self.a_count[art] > 0) | ((self.al_count[alb] > 0) & (alb != 0))
+        active = np.flatnonzero(active_mask)
+        cold = np.flatnonzero(~active_mask)
+        # one row per distinct (pool size, unknown artist): found over artists, not items
+        pool = np.maximum(self.a_items - self.a_seen, 1.0)
+        key = np.where(np.arange(len(pool)) == 0, -pool, pool)
+        keys, by_artist = np.unique(key, return_inverse=True)
+        rows = np.zeros((len(keys), N_ITEM_FEATURES), dtype=np.float32)
+        rows[:, 2] = 1.0
+        rows[:, 23] = 1.0 / np.log2(2.0 + np.abs(keys))
+        rows[:, 24] = keys < 0
+        inverse = by_artist.reshape(-1)[art[cold]]
+        return active, cold, rows, inverse.reshape(-1)
+
+    def session_inputs(self) -> dict[str, np.ndarray]:
+        """The session tower's inputs for the next play (batch of one):
+        ``items`` int64[1, SEQ_LEN] (catalogue indices, -1 = padding, oldest first),
+        ``hist_outcome``, ``hist_gap`` int64[1, SEQ_LEN], ``context`` float32[1, C]."""
+        items = np.full((1, SEQ_LEN), -1, dtype=np.int64)
+        outcome = np.zeros((1, SEQ_LEN), dtype=np.int64)
+        gap = np.zeros((1, SEQ_LEN), dtype=np.int64)
+        tail = self.plays[-SEQ_LEN:]
+        start = len(self.plays) - len(tail)
+        offset = SEQ_LEN - len(tail)
+        for k, (item, t, code, _) in enumerate(tail):
+            items[0, offset + k] = item
+            outcome[0, offset + k] = code
+            before = start + k - 1
+            if before >= 0:
+                g = t - self.plays[before][1]
+                gap[0, offset + k] = 1 + int(np.searchsorted(GAP_EDGES_MS, g))
+            else:
+                gap[0, offset + k] = N_GAPS - 1
+        return {
+            "items": items,
+            "hist_outcome": outcome,
+            "hist_gap": gap,
+            "context": self.context()[None, :],
+        }
+
+    def context(self) -> np.ndarray:
+        ctx = np.zeros(N_CONTEXT, dtype=np.float32)
+        if not self.plays:
+            return ctx
+        _, t, code, first = self.plays[-1]
+        hours = (t / HOUR_MS) % 24.0
+        days = (t / DAY_MS + 3.0) % 7.0  # 1970-01-01 was a Thursday
+        ctx[0] = math.sin(2 * math.pi * hours / 24)
+        ctx[1] = math.cos(2 * math.pi * hours / 24)
+        ctx[2] = math.sin(2 * math.pi * days / 7)
+        ctx[3] = math.cos(2 * math.pi * days / 7)
+        length = len(self.plays) - self.session_start
+        ctx[4] = math.log1p(length) / 3.0
+        ctx[5] = self.ses_new / length
+        ctx[6] = float(first)
+        ctx[7] = self.ses_skipped / length
+        ctx[8] = float(code in (2, 3))
+        return ctx
