@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from player_plugin.domain.listen import classify, default_reason, is_listened
+from player_plugin.domain.listen import Outcome, classify, default_reason, is_listened
 
 MIN = 60_000
 
@@ -24,7 +24,15 @@ MIN = 60_000
     ],
 )
 def test_classify(played, duration, reason, expected):
-    assert classify(played, duration, reason) == expected
+    assert classify(played, duration, reason) is Outcome.parse(expected)
+
+
+def test_outcomes_are_members_named_by_their_word() -> None:
+    assert [o.label for o in Outcome] == ["listened", "skipped", "browsing", "stopped", "error"]
+    assert all(Outcome.parse(o.label) is o and f"{o}" == o.label for o in Outcome)
+    assert len(set(Outcome)) == 5  # no aliases: error is not stopped
+    with pytest.raises(ValueError, match="not a play outcome"):
+        Outcome.parse("heard")
 
 
 def test_without_duration_uses_spotify_rule():

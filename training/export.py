@@ -140,6 +140,8 @@ def export_model(model: SegueModel, cfg: Config, vocab: F.Vocab, folder: Path, m
         "audio_dim": F.AUDIO_DIM,
         "item_features": list(F.ITEM_FEATURES),
         "context_features": list(F.CONTEXT_FEATURES),
+        "history_codes": list(F.HISTORY_CODE_NAMES),
+        "vocab_keys": F.VOCAB_KEYS,
         "inputs": {"item_tower": list(ITEM_INPUTS), "scorer": list(SCORER_INPUTS)},
         "outputs": {"item_tower": ["item_vec"], "scorer": ["scores", "query"]},
         "vocab_sizes": sizes,

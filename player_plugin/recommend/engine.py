@@ -105,18 +105,40 @@ def read_manifest(folder: Path) -> dict:
         raise ModelError(f"{path}: unreadable manifest ({exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
         raise ModelError(f"{path}: not a Segue model manifest")
-    if (
-        manifest.get("feature_schema_version") != F.FEATURE_SCHEMA_VERSION
-        or manifest.get("item_features") != list(F.ITEM_FEATURES)
-        or manifest.get("context_features") != list(F.CONTEXT_FEATURES)
-    ):
+    if manifest.get("feature_schema_version") != F.FEATURE_SCHEMA_VERSION:
         raise ModelError(
             f"{folder.name}: made for feature schema {manifest.get('feature_schema_version')}, "
             f"this Segue encodes schema {F.FEATURE_SCHEMA_VERSION}; retrain it"
         )
+    for key, names in (
+        ("item_features", F.ITEM_FEATURES),
+        ("context_features", F.CONTEXT_FEATURES),
+        ("history_codes", F.HISTORY_CODE_NAMES),
+    ):
+        if key == "history_codes" and key not in manifest:
+            continue  # exported before the codes were recorded: schema 2 fixes them
+        difference = name_difference(manifest.get(key), names)
+        if difference:
+            raise ModelError(
+                f"{folder.name}: its {key.replace('_', ' ')} differ from this Segue's "
+                f"({difference}); retrain it"
+            )
     if manifest.get("seq_len") != F.SEQ_LEN or manifest.get("audio_dim") != F.AUDIO_DIM:
         raise ModelError(f"{folder.name}: sequence or audio layout differs from this code")
     return manifest
+
+
+def name_difference(found: object, expected: Sequence[str]) -> str | None:
+    """Where a manifest's column names differ from this code's, in a few words (None
+    when they are the same)."""
+    if not isinstance(found, list):
+        return "none recorded"
+    for column, (have, want) in enumerate(zip(found, expected, strict=False)):
+        if have != want:
+            return f"column {column} is {have!r}, expected {want!r}"
+    if len(found) != len(expected):
+        return f"{len(found)} columns, expected {len(expected)}"
+    return None
 
 
 def _check_files(folder: Path, manifest: dict) -> None:
@@ -141,7 +163,8 @@ class Engine:
         _check_files(self.folder, self.manifest)
         files = self.manifest["files"]
         try:
-            self.vocab = F.Vocab.from_json(json.loads((self.folder / files["vocab"]).read_text()))
+            vocab = json.loads((self.folder / files["vocab"]).read_text())
+            self.vocab = F.Vocab.from_json(vocab, self.manifest.get("vocab_keys"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{self.folder.name}: bad vocabulary ({exc})") from exc
         chosen = choose_provider(provider)

@@ -77,6 +77,8 @@ HISTORY_CODES: Mapping[Outcome, HistoryCode] = MappingProxyType(
         Outcome.ERROR: HistoryCode.ENDED,
     }
 )
+# the manifest records them: code k is named HISTORY_CODE_NAMES[k]
+HISTORY_CODE_NAMES = tuple(code.name.lower() for code in sorted(HistoryCode))
 # A skip-blind model sees every play as PLAYED: it knows a play happened, never how it ended.
 PLAYED = HistoryCode.LISTENED
 SKIP_CODES = (HistoryCode.SKIPPED, HistoryCode.BROWSING)  # what counts as a skip
