@@ -71,7 +71,7 @@ def _negatives(
     prev = state.ses_listened[-1] if state.ses_listened else None
     if prev is not None and prev in state.trans:
         row = state.trans[prev]
-        pools.extend((i, 0.0) for i in sorted(row, key=row.get, reverse=True)[:8])
+        pools.extend((i, 0.0) for i in sorted(row, key=row.__getitem__, reverse=True)[:8])
     if not blind:
         pools.extend((i, 0.0) for i in state.ses_skips)
 

@@ -372,7 +372,7 @@ class HistoryState:
         return out
 
     def _sparse(
-        self, rows: Iterable[tuple[dict[int, float] | None, float]], items: np.ndarray | None
+        self, rows: Iterable[tuple[Mapping[int, float] | None, float]], items: np.ndarray | None
     ) -> np.ndarray:
         """Sum of weighted sparse rows, read at *items* (all items when None)."""
         scratch = self._scratch
@@ -447,8 +447,8 @@ class HistoryState:
             arow = self.a_trans.get(pa)
             if pa and arow:
                 a_scores = np.zeros(len(self.a_count))
-                for a, c in arow.items():
-                    a_scores[a] = c
+                for follower, times in arow.items():
+                    a_scores[follower] = times
                 f["artist_markov_log"] = np.log1p(a_scores[art])
         pool = np.maximum(self.a_items[art] - self.a_seen[art], 1.0)
         f["unplayed_artist_pool"] = (~seen) / np.log2(2.0 + pool)
@@ -490,7 +490,7 @@ class HistoryState:
         f["artist_session_skips"] = np.log1p(ses_ask[art]) * known
         return f.array
 
-    def _sparse_max(self, rows: list[tuple[dict[int, float] | None, float]]) -> float:
+    def _sparse_max(self, rows: Sequence[tuple[Mapping[int, float] | None, float]]) -> float:
         """The largest value of the weighted sum of sparse rows (0 when empty)."""
         total: dict[int, float] = {}
         for row, weight in rows:
