@@ -5,7 +5,7 @@
 End to end per call, on one intra-op thread: read the plays logged since the last call
 from SQLite, observe them, score the whole library (history features in numpy, session
 tower + scorer in onnxruntime, cached item vectors), re-rank to the top 10. p50 and p99
-over the calls; target p99 <= 5 ms. Then the same through ``service.suggestions`` (the
+over the calls; target p99 <= 5 ms. Then the same through ``app.suggest.suggestions`` (the
 serving cache, as the GUI calls it) on a copy of the store with the model registered: the
 first call (cold: builds the state) and per-call p50/p99 with one play ended (every third
 one skipped) and the next started between calls (the GUI's track change); ``service_*``
@@ -28,12 +28,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from player_plugin.app.suggest import CACHE as SERVING  # noqa: E402
+from player_plugin.app.suggest import suggestions  # noqa: E402
 from player_plugin.recommend.engine import Engine  # noqa: E402
 from player_plugin.recommend.model import ModelRecommender  # noqa: E402
 from player_plugin.recommend.model_eval import run_trainer, trainer_command  # noqa: E402
 from player_plugin.recommend.rerank import Reranker  # noqa: E402
-from player_plugin.recommend.service import suggestions  # noqa: E402
-from player_plugin.recommend.serving import CACHE as SERVING  # noqa: E402
 from player_plugin.store import open_db  # noqa: E402
 from player_plugin.store.catalogue import (  # noqa: E402
     HistoryTrack,
@@ -92,7 +92,7 @@ def build(db_path: Path) -> None:
 
 
 def service_figures(db, model: Path, calls: int) -> dict:
-    """``service.suggestions`` on a copy of the store with *model* active: the cold first
+    """``app.suggest.suggestions`` on a copy of the store with *model* active: the cold first
     call, one uncached call for reference, then *calls* track changes (end the play in
     progress as completed, start the next; untimed) each followed by a timed call."""
     folder = CACHE / "service"

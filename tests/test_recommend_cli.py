@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from player_plugin.app.settings import set_value
+from player_plugin.app.suggest import suggestions
 from player_plugin.domain.listen import Outcome
-from player_plugin.recommend.service import suggestions
 from player_plugin.store.catalogue import (
     HistoryTrack,
     insert_history_tracks,
@@ -18,7 +19,6 @@ from player_plugin.store.catalogue import (
 )
 from player_plugin.store.feedback import add_feedback, hidden_track_ids, loved_track_ids
 from player_plugin.store.plays import log_play
-from player_plugin.store.settings import set_setting
 
 MIN = 60_000
 NOW = int(time.time() * 1000)
@@ -94,7 +94,8 @@ def test_recommend_json_follows_the_session(segue, db, tmp_path):
     _log_album_sessions(db, paths)
     ids = _ids(db)
     log_play(db, ids[paths[0]], started_at=NOW - 5 * MIN, ms_played=200_000)  # current session
-    set_setting(db, "recommend.rerank", {"exclude_last": 1})  # a tiny library: allow replays
+    set_value(db, "exclude_last", 1)  # a tiny library: allow replays
+    set_value(db, "discover", 0.0)  # familiar only (the default blend leads with a new track)
     result = segue("recommend", "--json", "-n", "3")
     assert result.status == 0, result.err
     data = result.json
@@ -106,7 +107,7 @@ def test_recommend_json_follows_the_session(segue, db, tmp_path):
     assert items[0]["title"] == "Song 0.1"  # always came next
     assert all(item["reason"] for item in items)
     assert paths[0].decode() not in [item["path"] for item in items]  # the current track
-    set_setting(db, "recommend.rerank", {})  # the default: none of the last 10 plays
+    set_value(db, "exclude_last", 10)  # the default: none of the last 10 plays
     recent = {p.decode() for p in paths[:4]}
     assert not recent & {i["path"] for i in segue("recommend", "--json").json["items"]}
 
@@ -114,7 +115,8 @@ def test_recommend_json_follows_the_session(segue, db, tmp_path):
 def test_recommend_after_path_and_text_output(segue, db, tmp_path):
     paths = _library(db, tmp_path)
     _log_album_sessions(db, paths)
-    set_setting(db, "recommend.rerank", {"exclude_last": 1})
+    set_value(db, "exclude_last", 1)
+    set_value(db, "discover", 0.0)
     result = segue("recommend", "--after", paths[1].decode(), "--json", "-n", "2")
     assert result.status == 0, result.err
     assert result.json["items"][0]["title"] == "Song 0.2"
@@ -129,7 +131,7 @@ def test_hidden_and_settings_reach_the_suggestions(db, tmp_path):
     add_feedback(db, ids[paths[2]], "never")
     out = suggestions(db, 16, after=paths[1])
     assert ids[paths[2]] not in [s.track_id for s in out.items]
-    set_setting(db, "recommend.rerank", {"discover": 1.0})
+    set_value(db, "discover", 1.0)
     fresh = suggestions(db, 5, after=paths[1])
     assert fresh.items and all(
         "new to you" in s.reason or "same artist" in s.reason for s in fresh.items

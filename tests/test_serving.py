@@ -18,9 +18,10 @@ from test_model_fixtures import fill_store, trained_model
 
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS
+from player_plugin.app import settings as app_settings
+from player_plugin.app.settings import Settings
+from player_plugin.app.suggest import CACHE, suggestions
 from player_plugin.recommend.engine import Engine
-from player_plugin.recommend.service import SETTINGS_KEY, suggestions
-from player_plugin.recommend.serving import CACHE
 from player_plugin.store import models as reg
 from player_plugin.store import open_db
 from player_plugin.store.catalogue import (
@@ -32,7 +33,6 @@ from player_plugin.store.catalogue import (
 from player_plugin.store.feedback import add_feedback
 from player_plugin.store.plays import delete_plays, end_play, log_play, start_play, touch_play
 from player_plugin.store.serving import serving_plays
-from player_plugin.store.settings import set_setting
 from player_plugin.store.tracks import set_missing
 
 MIN = 60_000
@@ -157,9 +157,10 @@ def test_cached_equals_uncached_after_every_step(db, models, with_model) -> None
     top = _same(db, now).items[0].track_id
     add_feedback(db, top, "never", at_ms=now)
     assert top not in [s.track_id for s in _same(db, now).items]
-    set_setting(db, SETTINGS_KEY, {"artist_window": 0, "exclude_last": 2})
+    app_settings.set_value(db, "artist_window", 0)
+    app_settings.set_value(db, "exclude_last", 2)
     _same(db, now)
-    _same(db, now, settings={"discover": 0.5})
+    _same(db, now, settings=Settings(discover=0.5))
     rebuilt = entry.rebuilds
 
     # an import of old plays (logged out of order): rebuilt

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "player_plugin.cli.history",
     "player_plugin.cli.analyze",
     "player_plugin.cli.recommend",
+    "player_plugin.cli.settings",
     "player_plugin.cli.evaluate",
     "player_plugin.cli.train",
     "player_plugin.cli.doctor",

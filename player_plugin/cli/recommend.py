@@ -1,4 +1,7 @@
-"""`segue recommend`: what to play next for the current session, each with a reason."""
+"""`segue recommend`: what to play next for the current session, each with a reason.
+
+The list is :func:`player_plugin.app.suggest.suggestions` with the stored settings: the
+same the dock shows (the same exclusions, feedback and variety)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ from player_plugin.domain.paths import display, from_user, json_fields
 
 
 def run(args: argparse.Namespace) -> int:
-    from player_plugin.recommend.service import UnknownTrack, suggestions
+    # numpy and onnxruntime: imported only when this command runs (`segue` imports every
+    # command module to build its parser)
+    from player_plugin.app.suggest import UnknownTrack, suggestions
 
     if args.n < 1:
         raise UserError("-n must be at least 1")
@@ -19,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = suggestions(db, args.n, after=after)
     except UnknownTrack as exc:
-        raise UserError(f"not in the library: {display(exc.args[0])} (scan it first)") from exc
+        raise UserError(f"not in the library: {display(exc.subject)} (scan it first)") from exc
     items = [
         {
             **json_fields(s.path),

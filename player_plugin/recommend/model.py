@@ -20,6 +20,7 @@ from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
 from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.engine import Engine, ModelError
+from player_plugin.store.settings import PROVIDER_KEY
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +147,8 @@ class ModelRecommender(Recommender):
         return "new to you, close to what you play"
 
 
-PROVIDER_SETTING = "recommend.provider"  # the settings dialog's choice; "" = automatic (CPU:
-# for a model this small the CPU beats copying every request to a GPU)
+PROVIDER_SETTING = PROVIDER_KEY  # the settings' choice; "" = automatic (CPU: for a model
+# this small the CPU beats copying every request to a GPU)
 
 
 def _provider_setting(db: sqlite_utils.Database) -> str | None:

@@ -7,6 +7,8 @@ fetches only the rows it shows, by id, so scrolling and sorting stay smooth at a
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 
 import sqlite_utils
 
@@ -151,19 +153,35 @@ def play_counts(db: sqlite_utils.Database) -> tuple[int, int]:
 
 
 def excluded_track_ids(
-    db: sqlite_utils.Database, genres: list[str], folders: list[str]
+    db: sqlite_utils.Database, genres: Iterable[str], folders: Iterable[str]
 ) -> set[int]:
-    """Tracks never to suggest: any of *genres* (case-insensitive), or under *folders*."""
-    clauses: list[str] = []
-    params: list[str] = []
-    for genre in genres:
-        clauses.append("lower(genres) LIKE ?")
-        params.append('%"' + genre.lower().replace('"', "") + '"%')
+    """Tracks never to suggest: tagged with any of *genres* (compared case-folded, any of
+    a track's genres), or under one of *folders* (compared as bytes, so folder names
+    that are not UTF-8 work too)."""
+    wanted = {g.strip().casefold() for g in genres if g.strip()}
+    out: set[int] = set()
+    if wanted:
+        rows = db.execute("SELECT id, genres FROM tracks WHERE genres IS NOT NULL AND genres != ''")
+        for track_id, raw in rows:
+            if not wanted.isdisjoint(g.casefold() for g in _genre_list(raw)):
+                out.add(int(track_id))
     for folder in folders:
-        prefix = folder.rstrip("/") + "/"
-        clauses.append("substr(path_text, 1, ?) = ?")
-        params.extend([len(prefix), prefix])  # type: ignore[list-item]
-    if not clauses:
-        return set()
-    sql = f"SELECT id FROM tracks WHERE {' OR '.join(clauses)}"
-    return {int(r[0]) for r in db.execute(sql, params)}
+        prefix = os.fsencode(folder).rstrip(b"/") + b"/"
+        out.update(
+            int(r[0])
+            for r in db.execute(
+                "SELECT id FROM tracks WHERE substr(path, 1, ?) = ?", [len(prefix), prefix]
+            )
+        )
+    return out
+
+
+def _genre_list(raw: str) -> list[str]:
+    """A track's genres as stored (a JSON list; older rows may hold plain text)."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return [raw.strip()]
+    if isinstance(value, list):
+        return [str(v).strip() for v in value]
+    return [str(value).strip()]

@@ -22,6 +22,7 @@ from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.store.plays import outcome
+from player_plugin.store.settings import PROVIDER_KEY
 
 __all__ = [
     "ServingPlays",
@@ -81,7 +82,7 @@ def models_mark(db: sqlite_utils.Database) -> tuple:
         "SELECT id, state, folder, created_at FROM models "
         "WHERE state IN ('active', 'retired') ORDER BY state, created_at DESC, id DESC"
     ).fetchall()
-    provider = db.execute("SELECT value FROM settings WHERE key = 'recommend.provider'").fetchone()
+    provider = db.execute("SELECT value FROM settings WHERE key = ?", [PROVIDER_KEY]).fetchone()
     return (tuple(tuple(r) for r in rows), provider[0] if provider else None)
 
 

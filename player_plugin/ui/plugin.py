@@ -12,6 +12,7 @@ slow work run on a thread pool; training runs as a subprocess.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
+from player_plugin.app.settings import Settings
+from player_plugin.app.suggest import UnknownTrack, suggestions
 from player_plugin.domain.clock import now_ms
 from player_plugin.hosts.base import END_REASONS, Host
 from player_plugin.store import library_view
@@ -34,31 +37,33 @@ TOUCH_MS = 10_000  # how often the play in progress records how far it got
 
 
 def fetch_suggestions(
-    db_path: str, n: int, after: bytes | None, settings: dict, skip: set[bytes]
+    db_path: str,
+    n: int,
+    after: bytes | None,
+    settings: Settings,
+    playing: bytes | None,
+    queued: list[bytes],
 ) -> Any:
-    """Suggestions for the current session, in a worker thread (its own connection).
+    """Suggestions for the current session, in a worker thread (its own connection):
+    :func:`player_plugin.app.suggest.suggestions`, which leaves out the track *playing*,
+    the *queued* ones and everything else never to suggest.
 
     *after* is the track playing when its play is not in the log (logging paused, or not
-    in the library); otherwise the logged session already ends with it. Tracks in *skip*
-    (playing now or queued) and excluded genres or folders are left out. Covers are read
+    in the library); otherwise the logged session already ends with it. Covers are read
     here too, so the GUI thread never reads a file.
     """
-    from player_plugin.recommend.service import suggestions
     from player_plugin.ui.covers import cover_bytes
 
     db = open_db(db_path)
     try:
-        excluded = library_view.excluded_track_ids(
-            db, settings.get("excluded_genres", []), settings.get("excluded_folders", [])
-        )
-        want = n + len(skip)
+        kw = {"settings": settings, "playing": playing, "queued": queued}
         try:
-            result = suggestions(db, want, after=after, settings=settings, exclude=excluded)
-        except LookupError:  # the playing file is not (or no longer) in the library
-            result = suggestions(db, want, after=None, settings=settings, exclude=excluded)
+            result = suggestions(db, n, after=after, **kw)
+        except UnknownTrack:  # the playing file is not (or no longer) in the library
+            result = suggestions(db, n, **kw)
     finally:
         db.close()
-    items = [item for item in result.items if bytes(item.path) not in skip][:n]
+    items = list(result.items)
     covers = {bytes(item.path): cover_bytes(bytes(item.path)) for item in items}
     return result, items, covers
 
@@ -224,6 +229,7 @@ class SeguePlugin(QObject):
             self._error("Could not log the play", exc)
 
     def _queue_changed(self) -> None:
+        self.refresh()  # a queued track leaves the suggestions
         self._maybe_autoplay()
 
     # -- suggestions ------------------------------------------------------------------
@@ -232,13 +238,14 @@ class SeguePlugin(QObject):
         if self.closing:
             return
         current = self.host.current_track()
-        skip = {bytes(p) for p in self.host.queue()}
-        if current is not None:
-            skip.add(bytes(current))
+        playing = bytes(current) if current is not None else None
+        queued = [bytes(p) for p in self.host.queue()]
         after = self._after(current)
-        settings = self.prefs.rerank_settings()
+        settings = copy.deepcopy(self.prefs)  # plain data for the worker, never shared
         self.runner.run_task(
-            lambda: fetch_suggestions(self.db_path, self.prefs.suggestions, after, settings, skip),
+            lambda: fetch_suggestions(
+                self.db_path, settings.suggestions, after, settings, playing, queued
+            ),
             self._got_suggestions,
             on_error=lambda message: self.status.emit(f"No suggestions: {message}"),
             key="suggestions",
@@ -252,10 +259,16 @@ class SeguePlugin(QObject):
 
     def _got_suggestions(self, payload: Any) -> None:
         result, items, covers = payload
+        # the queue may have changed while the worker ran (a refresh follows): until
+        # then, never show what is playing or queued now
+        taken = {bytes(p) for p in self.host.queue()}
+        current = self.host.current_track()
+        if current is not None:
+            taken.add(bytes(current))
         self.covers = covers
-        self.items = items
+        self.items = [item for item in items if bytes(item.path) not in taken]
         self.method = getattr(result, "method", "")
-        self.suggestions_changed.emit(items)
+        self.suggestions_changed.emit(self.items)
 
     def _maybe_autoplay(self) -> None:
         """When the queue runs dry while a track plays, append the best suggestion."""
@@ -265,11 +278,10 @@ class SeguePlugin(QObject):
         if current is None or self.host.queue():
             return
         self._autoplay_pending = True
-        skip = {bytes(current)}
         after = self._after(current)
-        settings = self.prefs.rerank_settings()
+        settings = copy.deepcopy(self.prefs)
         self.runner.run_task(
-            lambda: fetch_suggestions(self.db_path, 1, after, settings, skip),
+            lambda: fetch_suggestions(self.db_path, 1, after, settings, bytes(current), []),
             self._autoplay_ready,
             on_error=self._autoplay_failed,
             key="autoplay",

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from player_plugin.app.settings import SettingError, bounds, parse
 from player_plugin.ui.icons import icon
 from player_plugin.ui.prefs import Prefs
 
@@ -41,6 +42,20 @@ def provider_choices(db: sqlite_utils.Database, wanted: str) -> tuple[list[str],
 
     serving = choose_provider(wanted or None) if active_model(db) is not None else None
     return list(available_providers()), serving
+
+
+def _range(name: str) -> tuple[int, int]:
+    low, high = bounds(name)
+    return int(low), int(high)
+
+
+def _genres(text: str, before: list[str]) -> list[str]:
+    """The genres typed (comma-separated, as `segue settings set` reads them); what was
+    there before when the text cannot be read."""
+    try:
+        return list(parse("excluded_genres", text))
+    except SettingError:
+        return list(before)
 
 
 class SettingsDialog(QDialog):
@@ -69,17 +84,17 @@ class SettingsDialog(QDialog):
         slider_row.addWidget(QLabel("Discover"))
         form.addRow("Balance:", slider_row)
         self.count = QSpinBox()
-        self.count.setRange(3, 50)
+        self.count.setRange(*_range("suggestions"))
         self.count.setValue(self.prefs.suggestions)
         form.addRow("Suggestions shown:", self.count)
         self.artist_window = QSpinBox()
         self.artist_window.setObjectName("artist-window")
-        self.artist_window.setRange(0, 20)
+        self.artist_window.setRange(*_range("artist_window"))
         self.artist_window.setValue(self.prefs.artist_window)
         self.artist_window.setSuffix(" tracks")
         form.addRow("Same artist again after:", self.artist_window)
         self.not_now = QSpinBox()
-        self.not_now.setRange(1, 24 * 30)
+        self.not_now.setRange(*_range("not_now_hours"))
         self.not_now.setSuffix(" hours")
         self.not_now.setValue(self.prefs.not_now_hours)
         form.addRow('"Not now" hides a track for:', self.not_now)
@@ -138,12 +153,12 @@ class SettingsDialog(QDialog):
         self.policy = QButtonGroup(self)
         self.policy_plays = QRadioButton("After")
         self.after_plays = QSpinBox()
-        self.after_plays.setRange(1, 10_000)
+        self.after_plays.setRange(*_range("retrain_after_plays"))
         self.after_plays.setValue(self.prefs.retrain_after_plays)
         self.after_plays.setSuffix(" new plays")
         self.policy_idle = QRadioButton("When idle for")
         self.idle_minutes = QSpinBox()
-        self.idle_minutes.setRange(1, 24 * 60)
+        self.idle_minutes.setRange(*_range("retrain_idle_minutes"))
         self.idle_minutes.setValue(self.prefs.retrain_idle_minutes)
         self.idle_minutes.setSuffix(" minutes")
         self.policy_manual = QRadioButton("Only when I choose Retrain now")
@@ -197,7 +212,7 @@ class SettingsDialog(QDialog):
         p.not_now_hours = self.not_now.value()
         p.autoplay = self.autoplay.isChecked()
         p.analyse_audio = self.analyse.isChecked()
-        p.excluded_genres = [g.strip() for g in self.genres.text().split(",") if g.strip()]
+        p.excluded_genres = _genres(self.genres.text(), p.excluded_genres)
         p.excluded_folders = [self.folders.item(i).text() for i in range(self.folders.count())]
         p.provider = self.provider.currentData() or ""
         p.retrain_after_plays = self.after_plays.value()

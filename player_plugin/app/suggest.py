@@ -1,0 +1,562 @@
+"""What to play next: the one use case behind `segue recommend`, the dock, auto-play, hosts.
+
+:func:`suggestions` is called by every face, so they all give the same list. It owns every
+rule of what is never suggested: the listener's *never* and unexpired *not now*, the
+excluded genres and folders (:class:`~player_plugin.app.settings.Settings`), the track
+playing now and the queued ones (the caller passes them), and the re-ranker's own rules
+(recent plays, repeated skips, the artist window, the familiar ↔ discover balance).
+
+What serves: the active model when there is one (``model.load_active``), else the
+strongest baseline (measured by `segue evaluate`, see benchmarks/results/evaluate_*.json);
+with no plays at all, a cold-start pick that says so.
+
+Serving keeps state: the GUI asks on every track change, and building from scratch (load
+the catalogue and every play, load the model, replay the history) takes seconds on a large
+library. :data:`CACHE` keeps, per database file, the catalogue, the fitted recommender (the
+model's engine with its item-vector cache, or a baseline), the fitted re-ranker, the
+exclusions resolved to items and the newest play row observed. Each call first asks the
+store a few cheap questions (:mod:`player_plugin.store.serving`): did the catalogue change,
+the model registry, the plays already observed (deleted, rematched), or the outcome of a
+play observed while open (the play in progress ends as a skip)? Any of these, a method that
+cannot learn incrementally, or plays logged out of order rebuilds the state exactly as the
+uncached path does; otherwise only the new play rows are observed. The answers equal
+``suggestions(..., cached=False)``: tests/test_serving.py checks that after every step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import sqlite_utils
+
+from player_plugin.app.settings import Settings
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.errors import SegueError
+from player_plugin.domain.listen import Outcome
+from player_plugin.domain.play import SESSION_GAP_MS, Play
+from player_plugin.recommend.base import Recommender
+from player_plugin.recommend.baselines import make_baseline
+from player_plugin.recommend.explain import history_reason, session_artist_reason
+from player_plugin.recommend.model import ModelRecommender, load_active
+from player_plugin.recommend.rerank import Reranker, RerankSettings
+from player_plugin.store.catalogue import load_catalogue
+from player_plugin.store.feedback import hidden_track_ids
+from player_plugin.store.library_view import excluded_track_ids
+from player_plugin.store.models import db_file
+from player_plugin.store.serving import (
+    ServingPlays,
+    catalogue_mark,
+    models_mark,
+    observed_mark,
+    open_outcomes,
+    played_ms,
+    serving_plays,
+    snapshot,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_METHOD = "session-knn"  # the strongest baseline on both real histories
+COLD_START_METHOD = "random-unplayed"
+COLD_REASON = "a random pick from your library to start with: play something and suggestions follow"
+# Methods whose fit is a replay of observe (and whose scores do not draw at random), so
+# observing new plays gives the same state as fitting on all of them.
+INCREMENTAL = frozenset(
+    {"model", "session-knn", "item-knn", "most-played", "recent", "markov", "content"}
+)
+MAX_ENTRIES = 4  # database files kept (the GUI uses one)
+
+__all__ = [
+    "CACHE",
+    "Suggestion",
+    "SuggestionList",
+    "UnknownTrack",
+    "build_recommender",
+    "rules",
+    "suggestions",
+]
+
+
+class UnknownTrack(SegueError, LookupError):
+    """``after`` names a file that is not in the library (``subject``: its path)."""
+
+    def __init__(self, path: bytes) -> None:
+        super().__init__("not in the library (scan it first)", bytes(path))
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    track_id: int
+    path: bytes
+    artist: str
+    title: str
+    score: float
+    reason: str
+
+
+@dataclass
+class SuggestionList:
+    method: str
+    model_id: str | None
+    items: list[Suggestion] = field(default_factory=list)
+
+
+def suggestions(
+    db: sqlite_utils.Database,
+    n: int = 10,
+    *,
+    after: bytes | None = None,
+    settings: Settings | None = None,
+    playing: bytes | None = None,
+    queued: Iterable[bytes] = (),
+    exclude: Iterable[int] = (),
+    now_ms: int | None = None,
+    method: str | None = None,
+    cached: bool = True,
+) -> SuggestionList:
+    """Up to *n* suggestions for the current session (the plays since the last 30-minute
+    gap), or for a session of just the track at *after*. Never the track *playing*, one in
+    *queued* (paths), one in *exclude* (track ids), nor what the rules above leave out.
+    *settings* default to the stored ones. The play in progress counts as listened.
+
+    With *cached* (the default) the fitted state is kept per database file between calls
+    and only the plays logged since are observed; ``cached=False`` builds everything from
+    the store, as a reference. An anchor (*after*) is never kept in the cached state."""
+    now = int(time.time() * 1000) if now_ms is None else int(now_ms)
+    settings = Settings.load(db) if settings is None else settings
+    never = _Never(settings, playing, queued, exclude, now)
+    if cached and after is None:
+        found = CACHE.suggestions(db, n, settings=settings, never=never, method=method)
+        if found is not None:
+            return found
+    catalogue = load_catalogue(db)
+    if len(catalogue) == 0 or n <= 0:
+        return SuggestionList(method or DEFAULT_METHOD, None, [])
+    plays = serving_plays(db, catalogue, now_ms=now).plays
+    index = _Index(catalogue)
+    anchor: Play | None = None
+    if after is not None:
+        item = index.items_of_paths([after])
+        if not item:
+            raise UnknownTrack(after)
+        start = max(now, plays[-1].started_at + SESSION_GAP_MS + 1) if plays else now
+        anchor = Play(item[0], start, 0, Outcome.LISTENED, -1)
+    rec, model_id = build_recommender(db, plays, catalogue, method, anchor=anchor is not None)
+    reranker = Reranker(catalogue, rules(settings)).fit(plays)
+    if anchor is not None:
+        rec.observe(anchor)
+        reranker.observe(anchor)
+    cold = not plays and anchor is None
+    hidden = never.items(db, index)
+    return _answer(rec, model_id, reranker, n, now=now, cold=cold, hidden=hidden)
+
+
+def rules(settings: Settings) -> RerankSettings:
+    """The re-ranker's rules the settings set (its other knobs keep their defaults)."""
+    return RerankSettings(
+        exclude_last=int(settings.exclude_last),
+        artist_window=int(settings.artist_window),
+        discover=float(settings.discover),
+    )
+
+
+def build_recommender(
+    db: sqlite_utils.Database,
+    plays: list[Play],
+    catalogue: Catalogue,
+    method: str | None,
+    *,
+    anchor: bool = False,
+    engine: object = None,
+) -> tuple[Recommender, str | None]:
+    """The recommender that serves (the active model, else a baseline), fitted on *plays*,
+    and the model id (None for a baseline)."""
+    rec: Recommender | None = None
+    if method is None and plays:
+        rec = _fitted_model(db, plays, catalogue, engine)
+    if rec is not None:
+        return rec, getattr(rec, "model_id", None)
+    name = method or (DEFAULT_METHOD if plays or anchor else COLD_START_METHOD)
+    rec = make_baseline(name)
+    rec.fit(plays, catalogue)
+    return rec, None
+
+
+def _fitted_model(
+    db: sqlite_utils.Database, plays: list[Play], catalogue: Catalogue, engine: object = None
+) -> Recommender | None:
+    """The serving model fitted on *plays* (or None: the baselines serve). *engine*, when
+    given, is the one already loaded for the same registry state (its vector cache kept)."""
+    try:
+        rec = ModelRecommender(engine) if engine is not None else load_active(db, fit=False)
+    except Exception as exc:  # a model must never stop suggestions
+        log.warning("model not used: %s: %s", type(exc).__name__, exc)
+        return None
+    if rec is None:
+        return None
+    try:
+        rec.fit(plays, catalogue)
+    except Exception as exc:
+        log.warning("model %s not used: %s: %s", rec.model_id, type(exc).__name__, exc)
+        return None
+    return rec
+
+
+# -- what is never suggested ------------------------------------------------------------
+class _Index:
+    """Track ids and paths to catalogue items, and the excluded genres and folders as
+    items: built when first needed, kept with a cached state (valid while its catalogue
+    is)."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self._by_id: dict[int, int] | None = None
+        self._by_path: dict[bytes, int] | None = None
+        self._excluded: tuple[tuple, frozenset[int]] | None = None
+
+    def items_of_ids(self, track_ids: Iterable[int]) -> list[int]:
+        if self._by_id is None:
+            self._by_id = {int(t): i for i, t in enumerate(self.catalogue.track_ids.tolist())}
+        found = (self._by_id.get(int(t)) for t in track_ids)
+        return [i for i in found if i is not None]
+
+    def items_of_paths(self, paths: Iterable[bytes]) -> list[int]:
+        if self._by_path is None:
+            self._by_path = {bytes(p): i for i, p in enumerate(self.catalogue.paths or [])}
+        found = (self._by_path.get(bytes(p)) for p in paths)
+        return [i for i in found if i is not None]
+
+    def excluded(
+        self, db: sqlite_utils.Database, genres: list[str], folders: list[str]
+    ) -> frozenset[int]:
+        key = (tuple(g.casefold() for g in genres), tuple(folders))
+        if self._excluded is None or self._excluded[0] != key:
+            ids = excluded_track_ids(db, genres, folders)
+            self._excluded = (key, frozenset(self.items_of_ids(ids)))
+        return self._excluded[1]
+
+
+@dataclass
+class _Never:
+    """The rules of what is never suggested for one call, resolved to items by
+    :meth:`items` (the re-ranker adds its own: recent plays, repeated skips)."""
+
+    settings: Settings
+    playing: bytes | None
+    queued: Iterable[bytes]
+    exclude: Iterable[int]
+    now: int
+
+    def items(self, db: sqlite_utils.Database, index: _Index) -> set[int]:
+        s = self.settings
+        out = set(index.excluded(db, list(s.excluded_genres), list(s.excluded_folders)))
+        out.update(index.items_of_ids(hidden_track_ids(db, self.now)))  # never, not now
+        out.update(index.items_of_ids(self.exclude))
+        paths = [bytes(p) for p in self.queued]
+        if self.playing is not None:
+            paths.append(bytes(self.playing))
+        out.update(index.items_of_paths(paths))
+        return out
+
+
+def _answer(
+    rec: Recommender,
+    model_id: str | None,
+    reranker: Reranker,
+    n: int,
+    *,
+    now: int,
+    cold: bool,
+    hidden: set[int],
+) -> SuggestionList:
+    """Score, re-rank and explain: the list a fitted recommender and re-ranker give now."""
+    catalogue = reranker.catalogue
+    scores = rec.scores()
+    out = []
+    for item in reranker.rerank(scores, n, hidden=hidden, now_ms=now):
+        out.append(
+            Suggestion(
+                int(catalogue.track_ids[item]),
+                catalogue.paths[item] if catalogue.paths else b"",
+                catalogue.artist_names[catalogue.artist[item]],
+                catalogue.titles[item],
+                float(scores[item]),
+                COLD_REASON if cold else _reason(rec, item, catalogue, now),
+            )
+        )
+    return SuggestionList(getattr(rec, "name", "model"), model_id, out)
+
+
+def _reason(rec: Recommender, item: int, catalogue: Catalogue, now: int) -> str:
+    try:
+        said = rec.explain(item)
+    except Exception:  # an explanation must never stop a suggestion
+        log.debug("explain failed for %s", rec.name, exc_info=True)
+        said = None
+    if said:
+        return said
+    return session_artist_reason(rec.session, item, catalogue) or history_reason(
+        rec.history, item, catalogue, now
+    )
+
+
+# -- the serving state, kept per database file -------------------------------------------
+@dataclass
+class ServingState:
+    """Everything one database's suggestions are built from, and what it was built on."""
+
+    method: str | None  # as asked (None: the active model, else the default baseline)
+    catalogue_mark: tuple
+    models_mark: tuple
+    catalogue: Catalogue
+    rec: Recommender
+    model_id: str | None
+    rules: RerankSettings
+    reranker: Reranker
+    plays: list[Play]
+    last_id: int  # the highest play row id read
+    observed_mark: tuple
+    index: _Index
+    open_rows: dict[int, Outcome] = field(default_factory=dict)  # open when observed: outcome
+    last_pid: int | None = None  # the row id of plays[-1]
+    last_started: int | None = None
+    session: int = 0
+
+    @property
+    def engine(self) -> object:
+        return getattr(self.rec, "engine", None)
+
+
+@dataclass
+class ServingEntry:
+    """One database file's state, its lock, and counters for tests and benchmarks."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    state: ServingState | None = None
+    rebuilds: int = 0  # full builds (the first included)
+    updates: int = 0  # calls answered by observing only new plays (or nothing new)
+    observed: int = 0  # plays observed incrementally
+    reclassified: int = 0  # plays in progress that ended as a skip, counted so in place
+    last_reason: str | None = None  # why the last rebuild happened
+
+
+class ServingCache:
+    """Serving states by resolved database path (an in-memory database is not cached)."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, ServingEntry] = OrderedDict()
+
+    def entry(self, db: sqlite_utils.Database) -> ServingEntry | None:
+        """The entry for *db*'s file (created on first use), or None for :memory:."""
+        path = db_file(db)
+        if path is None or not str(path):
+            return None
+        key = str(path.resolve())
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                found = self._entries[key] = ServingEntry()
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+            self._entries.move_to_end(key)
+            return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def suggestions(
+        self,
+        db: sqlite_utils.Database,
+        n: int,
+        *,
+        settings: Settings,
+        never: _Never,
+        method: str | None = None,
+    ) -> SuggestionList | None:
+        """What :func:`suggestions` gives (without *after*), from the cached state
+        brought up to date; None when *db* is not a file (the caller builds then)."""
+        entry = self.entry(db)
+        if entry is None:
+            return None
+        with entry.lock:
+            state = self._refresh(entry, db, rules(settings), never.now, method)
+            if len(state.catalogue) == 0 or n <= 0:
+                return SuggestionList(method or DEFAULT_METHOD, None, [])
+            hidden = never.items(db, state.index)
+            return _answer(
+                state.rec,
+                state.model_id,
+                state.reranker,
+                n,
+                now=never.now,
+                cold=not state.plays,
+                hidden=hidden,
+            )
+
+    def _refresh(
+        self,
+        entry: ServingEntry,
+        db: sqlite_utils.Database,
+        rules: RerankSettings,
+        now: int,
+        method: str | None,
+    ) -> ServingState:
+        with snapshot(db):
+            cmark, mmark = catalogue_mark(db), models_mark(db)
+            state = entry.state
+            if state is not None and _settle_last(state, db, now):
+                entry.reclassified += 1
+            why = _stale(db, state, cmark, mmark, method, now)
+            if why is None:
+                assert state is not None
+                new = serving_plays(
+                    db,
+                    state.catalogue,
+                    now_ms=now,
+                    after_id=state.last_id,
+                    last_started=state.last_started,
+                    session=state.session,
+                )
+                why = _cannot_append(state, new.plays)
+                if why is None:
+                    self._append(entry, state, db, new, now)
+            if why is not None:
+                engine = state.engine if state is not None and state.models_mark == mmark else None
+                state = entry.state = _build(db, cmark, mmark, method, rules, now, engine)
+                entry.rebuilds += 1
+                entry.last_reason = why
+                log.debug("serving state rebuilt (%s)", why)
+        assert state is not None
+        if state.rules != rules:  # the settings changed: only the re-ranker refits
+            state.rules = rules
+            state.reranker = Reranker(state.catalogue, rules).fit(state.plays)
+        return state
+
+    @staticmethod
+    def _append(
+        entry: ServingEntry,
+        state: ServingState,
+        db: sqlite_utils.Database,
+        new: ServingPlays,
+        now: int,
+    ) -> None:
+        for play in new.plays:
+            state.rec.observe(play)
+            state.reranker.observe(play)
+        state.plays.extend(new.plays)
+        # open rows that ended the way they were served need no more watching
+        still = open_outcomes(db, state.open_rows, now)
+        state.open_rows = {pid: kind for pid, kind in state.open_rows.items() if still[pid][0]}
+        state.open_rows.update(new.open_rows)
+        state.last_id = new.last_id
+        if new.plays:
+            state.last_pid = new.last_pid
+        state.last_started, state.session = new.last_started, new.session
+        state.observed_mark = observed_mark(db, state.last_id)
+        entry.updates += 1
+        entry.observed += len(new.plays)
+
+
+def _stale(
+    db: sqlite_utils.Database,
+    state: ServingState | None,
+    cmark: tuple,
+    mmark: tuple,
+    method: str | None,
+    now: int,
+) -> str | None:
+    """Why *state* cannot simply observe the new plays, or None when it can."""
+    if state is None:
+        return "first call"
+    if state.method != method:
+        return "another method"
+    if state.catalogue_mark != cmark:
+        return "the catalogue changed"
+    if state.models_mark != mmark:
+        return "the model registry changed"
+    if observed_mark(db, state.last_id) != state.observed_mark:
+        return "observed plays were deleted or rematched"
+    outcomes = open_outcomes(db, state.open_rows, now)
+    for pid, served in state.open_rows.items():
+        if outcomes[pid][1] != served:
+            return f"play {pid} was served as {served}, is now {outcomes[pid][1]}"
+    return None
+
+
+def _settle_last(state: ServingState, db: sqlite_utils.Database, now: int) -> bool:
+    """The play in progress was served as a listen and has ended otherwise (the listener
+    skipped it, the GUI's most common refresh): count it so in place — the recommender
+    and the re-ranker then hold what observing it so would have given — instead of a
+    rebuild. False when that is not the case or they cannot (``_stale`` rebuilds then)."""
+    pid = state.last_pid
+    if pid is None or state.open_rows.get(pid) is not Outcome.LISTENED or not state.plays:
+        return False
+    still_open, outcome = open_outcomes(db, [pid], now)[pid]
+    if outcome is None or outcome is Outcome.LISTENED:
+        return False
+    play = replace(state.plays[-1], outcome=outcome, ms_played=played_ms(db, pid))
+    fix = getattr(state.rec, "reclassify_last", None)
+    if fix is None or not fix(play) or not state.reranker.reclassify_last(play):
+        return False
+    state.plays[-1] = play
+    if still_open:
+        state.open_rows[pid] = outcome
+    else:
+        del state.open_rows[pid]
+    return True
+
+
+def _cannot_append(state: ServingState, plays: list[Play]) -> str | None:
+    if not plays:
+        return None
+    if not state.plays:
+        return "the first plays (the method changes)"
+    if getattr(state.rec, "name", "") not in INCREMENTAL:
+        return f"{state.rec.name} does not learn incrementally"
+    if plays[0].started_at < state.plays[-1].started_at:
+        return "plays logged out of order (an import)"
+    return None
+
+
+def _build(
+    db: sqlite_utils.Database,
+    cmark: tuple,
+    mmark: tuple,
+    method: str | None,
+    rules: RerankSettings,
+    now: int,
+    engine: object,
+) -> ServingState:
+    """A state built from scratch: what the uncached path computes."""
+    catalogue = load_catalogue(db)
+    loaded = serving_plays(db, catalogue, now_ms=now)
+    rec, model_id = build_recommender(db, loaded.plays, catalogue, method, engine=engine)
+    return ServingState(
+        method=method,
+        catalogue_mark=cmark,
+        models_mark=mmark,
+        catalogue=catalogue,
+        rec=rec,
+        model_id=model_id,
+        rules=rules,
+        reranker=Reranker(catalogue, rules).fit(loaded.plays),
+        plays=list(loaded.plays),
+        last_id=loaded.last_id,
+        observed_mark=observed_mark(db, loaded.last_id),
+        index=_Index(catalogue),
+        open_rows=dict(loaded.open_rows),
+        last_pid=loaded.last_pid,
+        last_started=loaded.last_started,
+        session=loaded.session,
+    )
+
+
+CACHE = ServingCache()
