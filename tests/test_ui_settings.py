@@ -4,9 +4,12 @@ is met (after N plays, when idle) and never on "manual"."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from ui_support import scanned, write_library
 
+from player_plugin.app.suggest import rules
 from player_plugin.hosts.base import MemoryHost
 from player_plugin.store.settings import get_setting, logging_paused
 from player_plugin.ui.plugin import SeguePlugin
@@ -25,13 +28,14 @@ def make_plugin(db_path, db, **prefs):
 
 
 def test_prefs_round_trip_through_the_store(db):
-    prefs = Prefs(discover=0.8, artist_window=5, excluded_genres=["Podcast"], provider="X")
+    prefs = Prefs(discover=0.8, artist_window=5, excluded_genres=["Podcast"], provider="cuda")
     prefs.save(db)
     loaded = Prefs.load(db)
-    assert loaded == prefs
+    assert loaded == replace(prefs, provider="CUDAExecutionProvider")  # onnxruntime's name
     assert get_setting(db, "ui.discover") == 0.8
-    assert loaded.rerank_settings()["discover"] == 0.8
-    assert loaded.rerank_settings()["artist_window"] == 5
+    assert get_setting(db, "recommend.provider") == "CUDAExecutionProvider"  # the engine's key
+    assert rules(loaded).discover == 0.8
+    assert rules(loaded).artist_window == 5
 
 
 def test_the_dialog_edits_every_setting(qtbot, db):
@@ -66,7 +70,7 @@ def test_applied_settings_are_saved_and_used(qtbot, db_path, db, library):
         prefs.discover = 1.0
         plugin.apply_prefs(prefs)
         assert Prefs.load(db).discover == 1.0
-        assert plugin.prefs.rerank_settings()["discover"] == 1.0
+        assert rules(plugin.prefs).discover == 1.0
     finally:
         plugin.shutdown()
 

@@ -82,10 +82,11 @@ class Settings:
     exclude_last: int = _setting(
         10, "the last N plays are not suggested again (0: replays allowed)", low=0, high=1000
     )
-    excluded_genres: list[str] = _setting(
+    # (_setting returns a dataclasses.field with a default_factory for a list)
+    excluded_genres: list[str] = _setting(  # noqa: RUF009
         DEFAULT_EXCLUDED_GENRES, "genres never suggested (any letter case)"
     )
-    excluded_folders: list[str] = _setting([], "folders whose tracks are never suggested")
+    excluded_folders: list[str] = _setting([], "folders whose tracks are never suggested")  # noqa: RUF009
     not_now_hours: int = _setting(24, '"not now" hides a track this many hours', low=1, high=720)
     provider: str = _setting(
         "", 'execution provider for the model ("" = automatic)', key=PROVIDER_KEY
@@ -165,9 +166,7 @@ def _field(name: str):
     try:
         return _FIELDS[name]
     except KeyError:
-        raise SettingError(
-            f"unknown setting (known: {', '.join(_FIELDS)})", name
-        ) from None
+        raise SettingError(f"unknown setting (known: {', '.join(_FIELDS)})", name) from None
 
 
 def validate(name: str, value: Any) -> Any:

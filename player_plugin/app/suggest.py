@@ -41,6 +41,7 @@ from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.baselines import make_baseline
+from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.explain import history_reason, session_artist_reason
 from player_plugin.recommend.model import ModelRecommender, load_active
 from player_plugin.recommend.rerank import Reranker, RerankSettings
@@ -172,7 +173,7 @@ def build_recommender(
     method: str | None,
     *,
     anchor: bool = False,
-    engine: object = None,
+    engine: Engine | None = None,
 ) -> tuple[Recommender, str | None]:
     """The recommender that serves (the active model, else a baseline), fitted on *plays*,
     and the model id (None for a baseline)."""
@@ -188,7 +189,10 @@ def build_recommender(
 
 
 def _fitted_model(
-    db: sqlite_utils.Database, plays: list[Play], catalogue: Catalogue, engine: object = None
+    db: sqlite_utils.Database,
+    plays: list[Play],
+    catalogue: Catalogue,
+    engine: Engine | None = None,
 ) -> Recommender | None:
     """The serving model fitted on *plays* (or None: the baselines serve). *engine*, when
     given, is the one already loaded for the same registry state (its vector cache kept)."""
@@ -328,7 +332,7 @@ class ServingState:
     session: int = 0
 
     @property
-    def engine(self) -> object:
+    def engine(self) -> Engine | None:
         return getattr(self.rec, "engine", None)
 
 
@@ -533,7 +537,7 @@ def _build(
     method: str | None,
     rules: RerankSettings,
     now: int,
-    engine: object,
+    engine: Engine | None,
 ) -> ServingState:
     """A state built from scratch: what the uncached path computes."""
     catalogue = load_catalogue(db)

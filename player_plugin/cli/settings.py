@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
         "settings:\n" + keys + "\n\nlists are JSON arrays, e.g. "
-        "segue settings set excluded_genres '[\"Jazz\", \"Podcast\"]'"
+        'segue settings set excluded_genres \'["Jazz", "Podcast"]\''
     )
     parser.add_argument(
         "action", nargs="?", choices=("list", "get", "set"), default="list", help="default: list"
