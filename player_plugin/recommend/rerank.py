@@ -135,6 +135,9 @@ class Reranker:
         pool = pool[np.isfinite(values[pool])].tolist()
         if knob is not None:  # never-played tracks may score -inf-ish low: widen their pool
             fresh = np.flatnonzero(~self.played & np.isfinite(values))
+            if len(fresh) > pool_size:  # sort only the best (all tied at the cut kept)
+                cut = np.partition(values[fresh], len(fresh) - pool_size)[len(fresh) - pool_size]
+                fresh = fresh[values[fresh] >= cut]
             if len(fresh):
                 extra = fresh[np.lexsort((self.ties[fresh], -values[fresh]))][:pool_size]
                 seen = set(pool)
