@@ -21,7 +21,6 @@ from player_plugin.app.settings import Settings
 from player_plugin.app.suggest import CACHE, suggestions
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS
-from player_plugin.domain.play import SESSION_GAP_MS
 from player_plugin.recommend.engine import Engine
 from player_plugin.store import models as reg
 from player_plugin.store import open_db

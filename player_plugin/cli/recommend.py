@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = suggestions(db, args.n, after=after)
     except UnknownTrack as exc:
-        raise UserError(f"not in the library: {display(exc.subject)} (scan it first)") from exc
+        raise UserError(f"not in the library: {display(exc.path or b'')} (scan it first)") from exc
     items = [
         {
             **json_fields(s.path),
