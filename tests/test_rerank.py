@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
@@ -16,6 +17,7 @@ from player_plugin.recommend.explain import (
     session_artist_reason,
 )
 from player_plugin.recommend.rerank import Reranker, RerankSettings
+from player_plugin.recommend.variety import DIAL_POSITIONS, DialRules, VarietyProfile, dial_rules
 
 DAY = 24 * 3600 * 1000
 T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)
@@ -39,7 +41,7 @@ def descending(n: int = 20) -> np.ndarray:
 
 def test_never_the_current_track_or_the_last_played():
     cat = catalogue()
-    rr = Reranker(cat, RerankSettings(exclude_last=3, artist_window=0))
+    rr = Reranker(cat, RerankSettings(exclude_last=3, repeat_slots=0, artist_cap=0))
     rr.fit([Play(i, T0 + i * 60_000) for i in (5, 0, 1, 2)])
     out = rr.rerank(descending(), 5)
     assert out == [3, 4, 5, 6, 7]  # 0, 1, 2 are the last three; 5 was before them
@@ -47,13 +49,16 @@ def test_never_the_current_track_or_the_last_played():
 
 def test_hidden_tracks_are_left_out():
     cat = catalogue()
-    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0))
+    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0, artist_cap=0))
     assert rr.rerank(descending(), 3, hidden={0, 2}) == [1, 3, 4]
 
 
 def test_skipped_repeatedly_of_late_is_left_out_until_listened_again():
     cat = catalogue()
-    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0, skip_limit=2, skip_days=30))
+    rr = Reranker(
+        cat,
+        RerankSettings(exclude_last=0, artist_window=0, artist_cap=0, skip_limit=2, skip_days=30),
+    )
     rr.fit([Play(0, T0, 10_000, "skipped"), Play(0, T0 + DAY, 10_000, "skipped")])
     assert 0 not in rr.rerank(descending(), 5)
     # Skips long ago do not count.
@@ -64,7 +69,9 @@ def test_skipped_repeatedly_of_late_is_left_out_until_listened_again():
 
 def test_no_artist_again_within_the_window():
     cat = catalogue()  # artists: items 0-3 -> 1, 4-7 -> 2, ...
-    rr = Reranker(cat, RerankSettings(exclude_last=1, artist_window=2))
+    rr = Reranker(
+        cat, RerankSettings(exclude_last=1, repeat_slots=0, artist_cap=0, artist_window=2)
+    )
     rr.observe(Play(19, T0))  # current track: artist 5
     out = rr.rerank(descending(), 6)
     artists = [int(cat.artist[i]) for i in out]
@@ -78,7 +85,12 @@ def test_no_artist_again_within_the_window():
 
 def test_artist_window_may_count_the_current_track():
     cat = catalogue()
-    rr = Reranker(cat, RerankSettings(exclude_last=1, artist_window=2, artist_after_current=True))
+    rr = Reranker(
+        cat,
+        RerankSettings(
+            exclude_last=1, repeat_slots=0, artist_cap=0, artist_window=2, artist_after_current=True
+        ),
+    )
     rr.observe(Play(3, T0))  # current track: artist 1, whose tracks score best
     out = rr.rerank(descending(), 3)
     assert out == [4, 8, 0]
@@ -92,7 +104,7 @@ def test_artist_rule_gives_way_when_nothing_else_is_left():
 
 def test_discover_knob_sets_the_share_of_never_played():
     cat = catalogue()
-    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0))
+    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0, artist_cap=0))
     rr.fit([Play(i, T0 + i) for i in range(10)])  # items 0-9 played, 10-19 never
     scores = descending()
     familiar = rr.rerank(scores, 10, discover=0.0)
@@ -106,7 +118,7 @@ def test_discover_knob_sets_the_share_of_never_played():
 
 def test_discover_from_settings_is_the_default():
     cat = catalogue()
-    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0, discover=1.0))
+    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0, artist_cap=0, discover=1.0))
     rr.fit([Play(i, T0 + i) for i in range(10)])
     assert all(i >= 10 for i in rr.rerank(descending(), 5))
 
@@ -120,7 +132,7 @@ def test_nan_scores_are_never_suggested():
     cat = catalogue()
     scores = descending()
     scores[0] = np.nan
-    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0))
+    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_window=0, artist_cap=0))
     assert rr.rerank(scores, 3) == [1, 2, 3]
 
 
@@ -181,7 +193,7 @@ def test_equal_scores_keep_a_fixed_order_that_is_not_the_catalogue_order():
     """Catalogue order is the order tracks were added (in a catalogue built from a history,
     the order of first plays): equal scores must not be ranked by it."""
     cat = catalogue(n=60, per_artist=1)
-    settings = RerankSettings(artist_window=0, exclude_last=0)
+    settings = RerankSettings(artist_window=0, artist_cap=0, exclude_last=0)
     picks = Reranker(cat, settings).rerank(np.ones(60, dtype=np.float32), 20, discover=None)
     again = Reranker(cat, settings).rerank(np.ones(60, dtype=np.float32), 20, discover=None)
     assert picks == again and len(set(picks)) == 20
@@ -206,3 +218,73 @@ def test_a_listen_reclassified_as_a_skip_restores_what_the_listen_cleared():
     assert patched.skipped_of_late(T0 + DAY) == direct.skipped_of_late(T0 + DAY) == {5}
     assert patched.rerank(descending(), 5) == direct.rerank(descending(), 5)
     assert not patched.reclassify_last(Play(6, T0 + DAY, 10_000, "skipped", 1))
+
+
+def replaying_history(cat: Catalogue, n: int, replay_every: int) -> list[Play]:
+    """*n* listens cycling through the catalogue, every *replay_every*-th replaying the last."""
+    plays: list[Play] = []
+    for k in range(n):
+        item = plays[-1].item if k and k % replay_every == 0 else k % len(cat)
+        plays.append(Play(item, T0 + k * 60_000))
+    return plays
+
+
+def test_the_profile_measures_replays_first_plays_and_artist_runs():
+    cat = catalogue(n=400, per_artist=4)  # runs of four tracks by one artist
+    profile = VarietyProfile.learn(replaying_history(cat, 600, replay_every=4), cat)
+    assert profile.listens == 600
+    assert 0.2 < profile.repeat_share < 0.3  # a quarter of listens replay the one before
+    assert profile.repeat_slots in (2, 3)
+    assert profile.artist_cap >= 4  # the artist's four tracks (and the replays) in a row
+    assert 0.5 < profile.fresh_share < 0.8
+    shuffled = [Play(i * 7 % 400, T0 + i * 60_000) for i in range(600)]
+    other = VarietyProfile.learn(shuffled, cat)
+    assert other.repeat_share == 0 and other.repeat_slots == 0
+    assert other.artist_cap < profile.artist_cap
+
+
+def test_too_few_listens_keep_the_default_profile():
+    cat = catalogue()
+    assert VarietyProfile.learn([Play(i, T0 + i) for i in range(10)], cat) == VarietyProfile()
+
+
+def test_a_replaying_listener_gets_replays_up_to_their_slots():
+    cat = catalogue(n=400, per_artist=1)
+    history = replaying_history(cat, 600, replay_every=4)
+    rr = Reranker(cat, RerankSettings(artist_cap=0)).fit(history)
+    recent = set(rr.recent)
+    scores = np.zeros(400, dtype=np.float32)
+    scores[list(recent)] = 10.0  # the just-played tracks score best
+    ranked = rr.rerank(scores, 10)
+    assert sum(i in recent for i in ranked) == rr.profile.repeat_slots > 0
+    strict = Reranker(cat, RerankSettings(artist_cap=0, repeat_slots=0)).fit(history)
+    assert not set(strict.rerank(scores, 10)) & recent
+
+
+def test_no_more_tracks_by_one_artist_than_the_cap():
+    cat = catalogue(n=20, per_artist=10)  # two artists
+    rr = Reranker(cat, RerankSettings(exclude_last=0, artist_cap=3))
+    assert rr.rerank(descending(), 6) == [0, 1, 2, 10, 11, 12]
+    assert rr.rerank(descending(), 8)[6:] == [3, 4]  # then the cap gives way
+
+
+def test_the_dial_moves_first_plays_from_none_to_all():
+    cat = catalogue(n=200, per_artist=1)
+    history = [Play(i % 100, T0 + i * 60_000) for i in range(300)]  # items 100+ never played
+    rr = Reranker(cat, RerankSettings(artist_cap=0)).fit(history)
+    rng = np.random.default_rng(0)
+    scores = rng.random(200).astype(np.float32)
+    fresh = [sum(i >= 100 for i in rr.rerank(scores, 20, dial=d)) for d in DIAL_POSITIONS]
+    assert fresh[0] == 0 and fresh[-1] == 20
+    assert fresh[3] >= fresh[2] and fresh[3] > fresh[1]
+    middle = rr.rerank(scores, 20, dial=0.5)
+    assert middle == rr.rerank(scores, 20, discover=None)  # the middle: as the scores say
+
+
+def test_dial_rules_around_the_listeners_own_mix():
+    profile = VarietyProfile(repeat_share=0.2, artist_cap=3, fresh_share=0.3, listens=1000)
+    assert dial_rules(0.5, profile) == DialRules(None, 2)
+    assert dial_rules(0.0, profile).discover == 0.0
+    assert dial_rules(0.25, profile).discover == pytest.approx(0.15)
+    assert dial_rules(0.75, profile).discover == pytest.approx(0.65)
+    assert dial_rules(1.0, profile) == DialRules(1.0, 0)

@@ -1,18 +1,21 @@
-"""The re-ranker over any recommender: no repeats, no recent skips, variety, a discover knob.
+"""The re-ranker over any recommender: the listener's own variety, no recent skips, a dial.
 
-Rules, in order: never the current track or the last ``exclude_last`` played; nothing the
-listener hid ("never", or "not now" until it expires); nothing skipped ``skip_limit`` times
-since its last listen within ``skip_days``; no artist twice within ``artist_window``
-suggestions (with ``artist_after_current`` the current track counts as the one before
-the first; off by default, since the next play is often by the same artist); and a familiar ↔
-discover knob, ``discover`` = the share of never-played tracks in the list (None: as the
-scores say). When the rules leave too few tracks, the artist rule gives way first.
+Rules, in order: nothing the listener hid ("never", or "not now" until it expires);
+nothing skipped ``skip_limit`` times since its last listen within ``skip_days``; at most
+``repeat_slots`` of the last ``exclude_last`` plays (the current track among them) and at
+most ``artist_cap`` tracks by one artist in the list; optionally no artist twice within
+``artist_window`` suggestions (with ``artist_after_current`` the current track counts as
+the one before the first). Left unset (None), the slots and the cap are the listener's
+own (:class:`~player_plugin.recommend.variety.VarietyProfile`, learned in ``fit``), and
+the familiar ↔ discover ``dial`` moves the share of never-played tracks around the
+listener's own mix (``discover`` sets that share outright). When the rules leave too few
+tracks, the artist rules give way first.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -20,18 +23,22 @@ import numpy as np
 from player_plugin.domain.catalogue import Catalogue, tie_breaker
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
+from player_plugin.recommend.variety import MIDDLE, DialRules, VarietyProfile, dial_rules
 
 DAY_MS = 24 * 3600 * 1000
 
 
 @dataclass
 class RerankSettings:
-    exclude_last: int = 10
-    artist_window: int = 3
+    exclude_last: int = 10  # "just played": the last this many plays
+    repeat_slots: int | None = None  # just-played tracks a list may hold; None: the listener's
+    artist_cap: int | None = None  # tracks by one artist in a list; None: the listener's; 0: any
+    artist_window: int = 0  # no artist twice within this many suggestions (0: off)
     artist_after_current: bool = False
     skip_limit: int = 2
     skip_days: float = 30.0
-    discover: float | None = None  # 0 = only familiar, 1 = only never played
+    dial: float = MIDDLE  # familiar (0) ↔ discover (1); the middle is the listener's own mix
+    discover: float | None = None  # the share of never-played tracks outright (overrides dial)
     pool: int = 500  # how many of the best-scored tracks the rules pick from
 
     @classmethod
@@ -57,11 +64,30 @@ class Reranker:
         self.ties = tie_breaker(catalogue.track_ids)
         self.now = 0
         self.last: tuple[Play, list[int] | None] | None = None  # and the skips a listen cleared
+        self.profile = VarietyProfile()
 
-    def fit(self, plays: Iterable[Play]) -> Reranker:
+    def fit(self, plays: Sequence[Play]) -> Reranker:
+        """Observe *plays* (oldest first) and learn the listener's variety from them."""
+        self.profile = VarietyProfile.learn(plays, self.catalogue)
         for play in plays:
             self.observe(play)
         return self
+
+    def rules(self, dial: float | None = None) -> DialRules:
+        """The share of never-played tracks and the replay slots a list gets now."""
+        s = self.settings
+        rules = dial_rules(s.dial if dial is None else dial, self.profile)
+        if s.repeat_slots is not None:
+            rules = DialRules(rules.discover, s.repeat_slots)
+        if s.discover is not None:
+            rules = DialRules(s.discover, rules.repeat_slots)
+        return rules
+
+    @property
+    def artist_cap(self) -> int:
+        """Tracks by one artist a list may hold (0: any number)."""
+        cap = self.settings.artist_cap
+        return self.profile.artist_cap if cap is None else cap
 
     def observe(self, play: Play) -> None:
         self.recent.append(play.item)
@@ -104,9 +130,9 @@ class Reranker:
         }
 
     def excluded(self, hidden: Iterable[int] = (), now_ms: int | None = None) -> set[int]:
-        """Items no rule lets through now."""
-        out = set(self.recent) if self.settings.exclude_last > 0 else set()
-        out.update(int(i) for i in hidden)
+        """Items no rule lets through now (just-played tracks count against their slots
+        instead)."""
+        out = {int(i) for i in hidden}
         out.update(self.skipped_of_late(now_ms))
         return out
 
@@ -118,10 +144,13 @@ class Reranker:
         hidden: Iterable[int] = (),
         now_ms: int | None = None,
         discover: float | str | None = "settings",
+        dial: float | None = None,
     ) -> list[int]:
-        """The best *n* items under the rules, best first."""
+        """The best *n* items under the rules, best first. *discover* (a share, or None
+        for as the scores say) and *dial* override the settings for this list."""
         s = self.settings
-        knob = s.discover if discover == "settings" else discover
+        rules = self.rules(dial)
+        knob = rules.discover if discover == "settings" else discover
         values = np.asarray(scores, dtype=np.float64).copy()
         values[np.isnan(values)] = -np.inf
         blocked = self.excluded(hidden, now_ms)
@@ -142,13 +171,17 @@ class Reranker:
                 extra = fresh[np.lexsort((self.ties[fresh], -values[fresh]))][:pool_size]
                 seen = set(pool)
                 pool += [int(i) for i in extra if int(i) not in seen]
-        return self._pick(pool, n, knob)
+        return self._pick(pool, n, knob, rules.repeat_slots)
 
-    def _pick(self, pool: list[int], n: int, knob: float | None) -> list[int]:
+    def _pick(self, pool: list[int], n: int, knob: float | None, slots: int) -> list[int]:
         artist = self.catalogue.artist
         window = self.settings.artist_window
+        cap = self.artist_cap
+        recent = set(self.recent) if self.settings.exclude_last > 0 else set()
         chosen: list[int] = []
         taken: set[int] = set()
+        per_artist: defaultdict[int, int] = defaultdict(int)
+        replays = 0
         lead = []
         if self.recent and window > 0 and self.settings.artist_after_current:
             lead = [int(artist[self.recent[-1]])]
@@ -165,12 +198,17 @@ class Reranker:
                 heads[name] += 1
             for k in range(heads[name], len(queue)):
                 item = queue[k]
-                if item not in taken and int(artist[item]) not in blocked:
-                    return item
+                if item in taken or int(artist[item]) in blocked:
+                    continue
+                if replays >= slots and item in recent:
+                    continue
+                return item
             return None
 
         while len(chosen) < n:
             blocked = set((lead + [int(artist[i]) for i in chosen])[-window:]) if window else set()
+            if cap:
+                blocked.update(a for a, count in per_artist.items() if count >= cap)
             blocked.discard(0)
             if knob is None:
                 order = ["all"]
@@ -190,4 +228,6 @@ class Reranker:
                 break
             chosen.append(pick)
             taken.add(pick)
+            per_artist[int(artist[pick])] += 1
+            replays += pick in recent
         return chosen
