@@ -150,7 +150,9 @@ class Reranker:
         for as the scores say) and *dial* override the settings for this list."""
         s = self.settings
         rules = self.rules(dial)
-        knob = rules.discover if discover == "settings" else discover
+        if discover != "settings":
+            rules = DialRules(None if discover is None else float(discover), rules.repeat_slots)
+        knob = rules.discover
         values = np.asarray(scores, dtype=np.float64).copy()
         values[np.isnan(values)] = -np.inf
         blocked = self.excluded(hidden, now_ms)
@@ -171,9 +173,10 @@ class Reranker:
                 extra = fresh[np.lexsort((self.ties[fresh], -values[fresh]))][:pool_size]
                 seen = set(pool)
                 pool += [int(i) for i in extra if int(i) not in seen]
-        return self._pick(pool, n, knob, rules.repeat_slots)
+        return self._pick(pool, n, rules)
 
-    def _pick(self, pool: list[int], n: int, knob: float | None, slots: int) -> list[int]:
+    def _pick(self, pool: list[int], n: int, rules: DialRules) -> list[int]:
+        knob, slots = rules.discover, rules.repeat_slots
         artist = self.catalogue.artist
         window = self.settings.artist_window
         cap = self.artist_cap
@@ -210,11 +213,13 @@ class Reranker:
             if cap:
                 blocked.update(a for a, count in per_artist.items() if count >= cap)
             blocked.discard(0)
+            fresh_so_far = sum(not self.played[i] for i in chosen)
             if knob is None:
                 order = ["all"]
-            else:
-                fresh_so_far = sum(not self.played[i] for i in chosen)
-                want_fresh = fresh_so_far < knob * (len(chosen) + 1) - 1e-9
+            elif rules.at_most:  # as the scores say, until the first plays reach the ceiling
+                order = ["all"] if fresh_so_far < _rounded(knob * n) else ["familiar", "fresh"]
+            else:  # first plays spread through the list, each where its share is due
+                want_fresh = fresh_so_far < _rounded(knob * (len(chosen) + 1))
                 order = ["fresh", "familiar"] if want_fresh else ["familiar", "fresh"]
             pick = None
             for rule in (blocked, set()):  # the artist rule gives way last
@@ -231,3 +236,8 @@ class Reranker:
             per_artist[int(artist[pick])] += 1
             replays += pick in recent
         return chosen
+
+
+def _rounded(x: float) -> int:
+    """Half up (a share of 0.5 of one slot is due), with float noise ignored."""
+    return int(np.floor(x + 0.5 + 1e-9))

@@ -94,6 +94,7 @@ class DialRules:
 
     discover: float | None  # the share of never-played tracks; None: as the scores say
     repeat_slots: int  # just-played tracks the list may hold
+    at_most: bool = False  # *discover* is a ceiling (as the scores say below it), not a share
 
 
 DIAL_POSITIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -102,14 +103,15 @@ MIDDLE = 0.5
 
 def dial_rules(dial: float, profile: VarietyProfile) -> DialRules:
     """The familiar (0) ↔ discover (1) dial: the middle is the listener's own mix (the
-    scores decide, with as many replays as they make); towards familiar, fewer first
-    plays (none at 0); towards discover, more first plays (all at 1) and fewer replays."""
+    scores decide, with as many replays as the listener makes); towards familiar, at most
+    a shrinking share of first plays (none at 0); towards discover, a growing share of
+    them (all at 1) and fewer replays."""
     dial = min(max(float(dial), 0.0), 1.0)
     slots = profile.repeat_slots
     if abs(dial - MIDDLE) < 1e-9:
         return DialRules(None, slots)
     if dial < MIDDLE:
-        return DialRules(profile.fresh_share * dial / MIDDLE, slots)
+        return DialRules(profile.fresh_share * dial / MIDDLE, slots, at_most=True)
     towards = (dial - MIDDLE) / (1.0 - MIDDLE)
     share = profile.fresh_share + (1.0 - profile.fresh_share) * towards
     return DialRules(share, int(np.floor(slots * (1.0 - towards) + 0.5)))
