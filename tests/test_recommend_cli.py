@@ -95,7 +95,6 @@ def test_recommend_json_follows_the_session(segue, db, tmp_path):
     ids = _ids(db)
     log_play(db, ids[paths[0]], started_at=NOW - 5 * MIN, ms_played=200_000)  # current session
     set_value(db, "exclude_last", 1)  # a tiny library: allow replays
-    set_value(db, "discover", 0.0)  # familiar only (the default blend leads with a new track)
     result = segue("recommend", "--json", "-n", "3")
     assert result.status == 0, result.err
     data = result.json
@@ -116,7 +115,6 @@ def test_recommend_after_path_and_text_output(segue, db, tmp_path):
     paths = _library(db, tmp_path)
     _log_album_sessions(db, paths)
     set_value(db, "exclude_last", 1)
-    set_value(db, "discover", 0.0)
     result = segue("recommend", "--after", paths[1].decode(), "--json", "-n", "2")
     assert result.status == 0, result.err
     assert result.json["items"][0]["title"] == "Song 0.2"
@@ -131,7 +129,7 @@ def test_hidden_and_settings_reach_the_suggestions(db, tmp_path):
     add_feedback(db, ids[paths[2]], "never")
     out = suggestions(db, 16, after=paths[1])
     assert ids[paths[2]] not in [s.track_id for s in out.items]
-    set_value(db, "discover", 1.0)
+    set_value(db, "variety", 1.0)
     fresh = suggestions(db, 5, after=paths[1])
     assert fresh.items and all(
         "new to you" in s.reason or "same artist" in s.reason for s in fresh.items

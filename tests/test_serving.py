@@ -160,7 +160,7 @@ def test_cached_equals_uncached_after_every_step(db, models, with_model) -> None
     app_settings.set_value(db, "artist_window", 0)
     app_settings.set_value(db, "exclude_last", 2)
     _same(db, now)
-    _same(db, now, settings=Settings(discover=0.5))
+    _same(db, now, settings=Settings(variety=0.8))
     rebuilt = entry.rebuilds
 
     # an import of old plays (logged out of order): rebuilt

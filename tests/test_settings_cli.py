@@ -23,14 +23,14 @@ def test_list_shows_every_setting_with_lists_as_json(segue):
         '["Audiobook", "Podcast", "Spoken Word"]'
     )
     data = segue("settings", "list", "--json").json
-    assert set(data) >= {"excluded_genres", "excluded_folders", "discover", "artist_window"}
+    assert set(data) >= {"excluded_genres", "excluded_folders", "variety", "artist_window"}
     assert set(data) >= {"provider", "autoplay"}
-    assert data["discover"] == 0.2 and data["excluded_folders"] == [] and data["autoplay"] is True
+    assert data["variety"] == 0.5 and data["excluded_folders"] == [] and data["autoplay"] is True
 
 
 def test_set_then_get_and_the_gui_loads_it(segue, db):
-    assert segue("settings", "set", "discover", "0.7").status == 0
-    assert segue("settings", "get", "discover").out.strip() == "0.7"
+    assert segue("settings", "set", "variety", "0.7").status == 0
+    assert segue("settings", "get", "variety").out.strip() == "0.7"
     assert segue("settings", "set", "artist_window", "5", "--json").json == {"artist_window": 5}
     assert segue("settings", "set", "autoplay", "off").status == 0
     assert segue("settings", "get", "autoplay").out.strip() == "false"
@@ -44,7 +44,7 @@ def test_set_then_get_and_the_gui_loads_it(segue, db):
     assert segue("settings", "get", "provider").out.strip() == "CPUExecutionProvider"
     assert segue("settings", "set", "retrain_policy", "idle").status == 0
     loaded = Settings.load(db)  # what the GUI's plugin reads at start
-    assert (loaded.discover, loaded.artist_window, loaded.autoplay) == (0.7, 5, False)
+    assert (loaded.variety, loaded.artist_window, loaded.autoplay) == (0.7, 5, False)
     assert loaded.excluded_genres == [] and loaded.retrain_policy == "idle"
     assert loaded.provider == "CPUExecutionProvider"
     assert get_setting(db, "recommend.provider") == "CPUExecutionProvider"  # the engine's key
@@ -57,8 +57,8 @@ def test_set_then_get_and_the_gui_loads_it(segue, db):
     [
         (("get", "volume"), "unknown setting"),
         (("set", "colour", "red"), "unknown setting"),
-        (("set", "discover", "2"), "between 0 and 1"),
-        (("set", "discover", "lots"), "expected a number"),
+        (("set", "variety", "2"), "between 0 and 1"),
+        (("set", "variety", "lots"), "expected a number"),
         (("set", "artist_window", "2.5"), "whole number"),
         (("set", "suggestions", "0"), "between 3 and 50"),
         (("set", "autoplay", "maybe"), "true or false"),
@@ -67,7 +67,7 @@ def test_set_then_get_and_the_gui_loads_it(segue, db):
         (("set", "excluded_genres", '["Jazz", 3]'), "list of text"),
         (("set", "excluded_genres", '["Jazz"'), "not a JSON list"),
         (("get",), "usage: segue settings get KEY"),
-        (("set", "discover"), "usage: segue settings set KEY VALUE"),
+        (("set", "variety"), "usage: segue settings set KEY VALUE"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(segue, db, args, words):
@@ -95,18 +95,18 @@ def test_folders_are_absolute_and_may_be_any_bytes(segue, db, tmp_path, monkeypa
 def test_stored_values_that_no_longer_fit_read_as_defaults(db):
     from player_plugin.store.settings import set_setting
 
-    set_setting(db, "ui.discover", 7)
+    set_setting(db, "ui.variety", 7)
     set_setting(db, "ui.retrain_policy", "hourly")
     set_setting(db, "ui.artist_window", 4)
     loaded = Settings.load(db)
-    assert (loaded.discover, loaded.retrain_policy, loaded.artist_window) == (0.2, "plays", 4)
+    assert (loaded.variety, loaded.retrain_policy, loaded.artist_window) == (0.5, "plays", 4)
 
 
 def test_the_model_validates_and_saves_only_valid_settings(db):
     with pytest.raises(SettingError) as error:
-        Settings(discover=1.5).save(db)
-    assert error.value.subject == "discover"
-    assert get_setting(db, "ui.discover") is None  # nothing written
+        Settings(variety=1.5).save(db)
+    assert error.value.subject == "variety"
+    assert get_setting(db, "ui.variety") is None  # nothing written
     assert model.parse("excluded_folders", "/a, b/") == ["/a, b"]  # one path, commas and all
     assert model.bounds("artist_window") == (0, 20)
     assert model.describe("retrain_policy")["choices"] == ["plays", "idle", "manual"]

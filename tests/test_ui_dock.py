@@ -120,12 +120,12 @@ def share_never_played(db, items) -> float:
 @pytest.mark.parametrize("slider", [0, 100])
 def test_the_discover_slider_sets_the_share_of_never_played(qtbot, db_path, db, library, slider):
     # (no artist rule here: with 24 tracks it would force a fallback and blur the knob)
-    plugin, _ = make(qtbot, db_path, db, suggestions=4, discover=0.5, artist_window=0)
+    plugin, _ = make(qtbot, db_path, db, suggestions=4, variety=0.5, artist_window=0)
     try:
         start(qtbot, plugin, library[0])
         dialog = SettingsDialog(plugin.db, plugin.prefs)
         qtbot.addWidget(dialog)
-        dialog.discover.setValue(slider)  # the user drags the slider and presses OK
+        dialog.variety.setValue(slider)  # the user drags the slider and presses OK
         dialog.accept()
         with qtbot.waitSignal(plugin.suggestions_changed, timeout=15_000):
             plugin.apply_prefs(dialog.prefs)
@@ -142,7 +142,7 @@ def repeats_within(artists: list[str], window: int) -> int:
 def test_the_artist_repeat_window(qtbot, db_path, db, library):
     found = {}
     for window in (0, 3):
-        plugin, _ = make(qtbot, db_path, db, suggestions=8, artist_window=window, discover=0.5)
+        plugin, _ = make(qtbot, db_path, db, suggestions=8, artist_window=window, variety=0.5)
         try:
             found[window] = [i.artist for i in start(qtbot, plugin, library[0])]
             plugin.host.finish(600, "completed")

@@ -28,13 +28,13 @@ def make_plugin(db_path, db, **prefs):
 
 
 def test_prefs_round_trip_through_the_store(db):
-    prefs = Prefs(discover=0.8, artist_window=5, excluded_genres=["Podcast"], provider="cuda")
+    prefs = Prefs(variety=0.8, artist_window=5, excluded_genres=["Podcast"], provider="cuda")
     prefs.save(db)
     loaded = Prefs.load(db)
     assert loaded == replace(prefs, provider="CUDAExecutionProvider")  # onnxruntime's name
-    assert get_setting(db, "ui.discover") == 0.8
+    assert get_setting(db, "ui.variety") == 0.8
     assert get_setting(db, "recommend.provider") == "CUDAExecutionProvider"  # the engine's key
-    assert rules(loaded).discover == 0.8
+    assert rules(loaded).dial == 0.8
     assert rules(loaded).artist_window == 5
 
 
@@ -44,7 +44,7 @@ def test_the_dialog_edits_every_setting(qtbot, db):
     qtbot.addWidget(dialog)
     assert dialog.provider.count() >= 2  # automatic + at least the CPU provider
     assert any("CPU" in dialog.provider.itemText(i) for i in range(dialog.provider.count()))
-    dialog.discover.setValue(90)
+    dialog.variety.setValue(90)
     dialog.artist_window.setValue(7)
     dialog.genres.setText("Audiobook, Podcast, Comedy")
     dialog.policy_idle.setChecked(True)
@@ -54,23 +54,23 @@ def test_the_dialog_edits_every_setting(qtbot, db):
     dialog.folders.addItem("/music/Audiobooks")
     dialog.accept()
     result = dialog.prefs
-    assert result.discover == 0.9 and result.artist_window == 7
+    assert result.variety == 0.9 and result.artist_window == 7
     assert result.excluded_genres == ["Audiobook", "Podcast", "Comedy"]
     assert result.excluded_folders == ["/music/Audiobooks"]
     assert result.retrain_policy == "idle" and result.retrain_idle_minutes == 25
     assert result.autoplay is False
     assert logging_paused(db)
-    assert prefs.discover != 0.9  # the caller's prefs change only when applied
+    assert prefs.variety != 0.9  # the caller's prefs change only when applied
 
 
 def test_applied_settings_are_saved_and_used(qtbot, db_path, db, library):
     plugin = make_plugin(db_path, db, retrain_policy="manual")
     try:
         prefs = Prefs.load(db)
-        prefs.discover = 1.0
+        prefs.variety = 1.0
         plugin.apply_prefs(prefs)
-        assert Prefs.load(db).discover == 1.0
-        assert rules(plugin.prefs).discover == 1.0
+        assert Prefs.load(db).variety == 1.0
+        assert rules(plugin.prefs).dial == 1.0
     finally:
         plugin.shutdown()
 

@@ -73,14 +73,23 @@ class Settings:
 
     autoplay: bool = _setting(True, "when the queue runs dry, append the best suggestion")
     suggestions: int = _setting(10, "how many suggestions the dock shows", low=3, high=50)
-    discover: float = _setting(
-        0.2, "familiar (0) to discover (1): the share of never-played tracks", low=0, high=1
+    variety: float = _setting(
+        0.5,
+        "familiar (0) to discover (1); 0.5 is your own mix of replays and first plays",
+        low=0,
+        high=1,
     )
     artist_window: int = _setting(
-        3, "no artist twice within this many suggestions (0: no rule)", low=0, high=20
+        0,
+        "no artist twice within this many suggestions (0: as often as you play them)",
+        low=0,
+        high=20,
     )
     exclude_last: int = _setting(
-        10, "the last N plays are not suggested again (0: replays allowed)", low=0, high=1000
+        10,
+        "the last N plays come back only as often as you replay tracks (0: no limit)",
+        low=0,
+        high=1000,
     )
     # (_setting returns a dataclasses.field with a default_factory for a list)
     excluded_genres: list[str] = _setting(  # noqa: RUF009

@@ -130,6 +130,8 @@ def suggestions(
     the store, as a reference. An anchor (*after*) is never kept in the cached state."""
     now = int(time.time() * 1000) if now_ms is None else int(now_ms)
     settings = Settings.load(db) if settings is None else settings
+    if after is not None:  # the track a session of one follows is the one playing
+        queued = [*queued, after]
     never = _Never(settings, playing, queued, exclude, now)
     if cached and after is None:
         found = CACHE.suggestions(db, n, settings=settings, never=never, method=method)
@@ -162,7 +164,7 @@ def rules(settings: Settings) -> RerankSettings:
     return RerankSettings(
         exclude_last=int(settings.exclude_last),
         artist_window=int(settings.artist_window),
-        discover=float(settings.discover),
+        dial=float(settings.variety),
     )
 
 

@@ -6,6 +6,7 @@ some play whole albums. :class:`VarietyProfile` measures, over the listener's re
 listening, how often the next listen replays one of the ten plays before it, how many
 times one artist comes back within ten listens, and how often a listen is a first play.
 The re-ranker uses it as the middle of the familiar ↔ discover dial (:func:`dial_rules`).
+Until there are enough listens to tell, the default profile replays nothing just played.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ ARTIST_QUANTILE = 90  # the artist cap: this percentile of one artist's count in
 class VarietyProfile:
     """A listener's habits, each a share of their listens or a count within ten."""
 
-    repeat_share: float = 0.1  # listens that replay one of the RECENT plays before them
+    repeat_share: float = 0.0  # listens that replay one of the RECENT plays before them
     artist_cap: int = 3  # one artist's plays within LIST consecutive listens (90th pct.)
     fresh_share: float = 0.2  # listens that are the first play of a track
     listens: int = 0  # how many listens it was learned from (0: the default)

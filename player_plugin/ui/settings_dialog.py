@@ -72,15 +72,16 @@ class SettingsDialog(QDialog):
         # suggestions
         box = QGroupBox("Suggestions")
         form = QFormLayout(box)
-        self.discover = QSlider(Qt.Orientation.Horizontal)
-        self.discover.setObjectName("discover")
-        self.discover.setRange(0, 100)
-        self.discover.setValue(round(self.prefs.discover * 100))
-        self.discover.setTickInterval(25)
-        self.discover.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.variety = QSlider(Qt.Orientation.Horizontal)
+        self.variety.setObjectName("variety")
+        self.variety.setRange(0, 100)
+        self.variety.setValue(round(self.prefs.variety * 100))
+        self.variety.setTickInterval(25)
+        self.variety.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.variety.setToolTip("The middle is your own mix of favourites, replays and new music")
         slider_row = QHBoxLayout()
         slider_row.addWidget(QLabel("Familiar"))
-        slider_row.addWidget(self.discover, 1)
+        slider_row.addWidget(self.variety, 1)
         slider_row.addWidget(QLabel("Discover"))
         form.addRow("Balance:", slider_row)
         self.count = QSpinBox()
@@ -206,7 +207,7 @@ class SettingsDialog(QDialog):
     def collect(self) -> Prefs:
         """The prefs as the controls show them."""
         p = self.prefs
-        p.discover = self.discover.value() / 100
+        p.variety = self.variety.value() / 100
         p.suggestions = self.count.value()
         p.artist_window = self.artist_window.value()
         p.not_now_hours = self.not_now.value()
