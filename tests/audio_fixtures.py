@@ -1,8 +1,8 @@
 """Real, tiny audio files of every format, tagged with mutagen: the scanner tests' inputs.
 
 ``write_audio(path, fmt, tags=..., cover=...)`` encodes a sine tone (soundfile for WAV, AIFF,
-FLAC, Ogg Vorbis, Opus and MP3; Debian's ffmpeg for M4A (AAC and ALAC), WMA and WavPack) and
-tags it the way real taggers do for that format. Tests may import mutagen here to *write*
+FLAC, Ogg Vorbis, Opus and MP3; PyAV, whose wheels bundle FFmpeg's encoders, for M4A (AAC and
+ALAC), WMA and WavPack: no system ffmpeg) and tags it the way real taggers do for that format. Tests may import mutagen here to *write*
 tags; only ``player_plugin.library.tags`` reads them. Any test can reuse these helpers.
 """
 
@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
 import struct
-import subprocess
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import av
 import mutagen.apev2
 import mutagen.asf
 import mutagen.flac
@@ -29,8 +28,6 @@ import mutagen.wave
 import numpy as np
 import pytest
 import soundfile as sf
-
-FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
 
 # format name -> file extension. "mp3" is ID3v2.4; "mp3-v23" ID3v2.3; "mp3-v1" ID3v1 only.
 EXTENSIONS: dict[str, str] = {
@@ -133,26 +130,31 @@ def _soundfile(path: Path, fmt: str, data: np.ndarray, rate: int) -> None:
             out.write(data[start : start + 8192])
 
 
-def _ffmpeg(path: Path, fmt: str, data: np.ndarray, rate: int) -> None:
-    codec = {
-        "m4a": ["-c:a", "aac", "-b:a", "64k"],
-        "alac": ["-c:a", "alac"],
-        "wma": ["-c:a", "wmav2", "-b:a", "64k"],
-        "wv": ["-c:a", "wavpack"],
-    }[fmt]
-    pcm = (np.clip(data, -1, 1) * 32767).astype("<i2").tobytes()
-    container = ["-f", "ipod"] if fmt in ("m4a", "alac") else []
-    subprocess.run(
-        [
-            *(FFMPEG, "-v", "error", "-y", "-f", "s16le", "-ar", str(rate)),
-            *("-ac", str(data.shape[1]), "-i", "-", *codec, "-map_metadata", "-1"),
-            *container,
-            str(path),
-        ],
-        input=pcm,
-        check=True,
-        capture_output=True,
-    )
+# fixture format -> (PyAV codec, container format, bit rate or None)
+PYAV_CODECS: dict[str, tuple[str, str, int | None]] = {
+    "m4a": ("aac", "ipod", 64_000),
+    "alac": ("alac", "ipod", None),
+    "wma": ("wmav2", "asf", 64_000),
+    "wv": ("wavpack", "wv", None),
+}
+
+
+def encode_pyav(path: str | Path, fmt: str, data: np.ndarray, rate: int) -> None:
+    """Encode float *data* (frames, channels) as *fmt* (a key of :data:`PYAV_CODECS`) with
+    PyAV; the encoder converts the 16-bit frames to its own sample format."""
+    codec, container, bit_rate = PYAV_CODECS[fmt]
+    layout = "stereo" if data.shape[1] == 2 else "mono"
+    pcm = (np.clip(data, -1, 1) * 32767).astype("<i2")
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate, layout=layout)
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        for start in range(0, len(pcm), 4096):
+            block = np.ascontiguousarray(pcm[start : start + 4096]).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(block, format="s16", layout=layout)
+            frame.sample_rate = rate
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
 
 
 def encode(path: Path, fmt: str, *, seconds: float = 1.0, freq: float = 440.0) -> None:
@@ -161,7 +163,7 @@ def encode(path: Path, fmt: str, *, seconds: float = 1.0, freq: float = 440.0) -
     rate = 48000 if base == "opus" else 44100
     data = tone(seconds, freq, rate)
     if base in ("m4a", "alac", "wma", "wv"):
-        _ffmpeg(path, base, data, rate)
+        encode_pyav(path, base, data, rate)
     else:
         _soundfile(path, base, data, rate)
 

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from player_plugin.library.history.readers import HistoryFormatError
     from player_plugin.recommend.baselines import baseline_names
     from player_plugin.recommend.evaluate import EvalOptions, evaluate_files
-    from player_plugin.recommend.report import write_report
+    from player_plugin.ui.report_chart import write_report  # Qt: only with --report
 
     for path in [*args.plays, *(args.distractors or [])]:
         if not Path(path).is_file():

@@ -1,17 +1,15 @@
 """Decoding a bounded excerpt of an audio file: mono float32 at a fixed rate, from the middle.
 
-The one seam for audio decoders, tried in turn:
+The one seam for audio decoders, tried in turn, both in-process:
 
 1. soundfile (libsndfile: WAV, AIFF, FLAC, Ogg Vorbis, Opus, MP3) seeks to the middle and
    reads only the excerpt;
-2. where it cannot (M4A/AAC/ALAC, WMA, WavPack, a file it rejects), the ffmpeg command-line
-   tool when it is installed: it seeks too and reads every container the scanner accepts;
-3. otherwise QtMultimedia's QAudioDecoder, which PySide6 ships with its own FFmpeg, so every
-   install can decode those formats: slower (it cannot seek, so it decodes from the start
-   to the end of the excerpt), but no extra dependency.
+2. where it cannot (M4A/AAC/ALAC, WMA, APE, Musepack, WavPack, a file it rejects), PyAV,
+   whose wheels bundle FFmpeg's libraries: it seeks to the excerpt too (to the nearest
+   packet before it, then drops what comes before the start).
 
-PyAV would do 2 in-process, but is another ~30 MB wheel for the few files soundfile cannot
-read. Errors become :class:`DecodeError`, which carries the path and every decoder's reason.
+No subprocess, no system ffmpeg, no Qt. A file neither can read fails at once with one
+:class:`DecodeError` carrying the path and the reason (the last decoder's, in plain words).
 """
 
 from __future__ import annotations
@@ -19,25 +17,28 @@ from __future__ import annotations
 import logging
 import math
 import os
-import shutil
-import subprocess
+import time
 from dataclasses import dataclass
 
+import av
 import numpy as np
 import soundfile
 import soxr
 
 from player_plugin.domain.errors import SegueError
 from player_plugin.domain.paths import PathLike, to_bytes
-from player_plugin.qt_app import ensure_qt_app
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22_050
 EXCERPT_SECONDS = 30.0
 MIN_SECONDS = 0.5
-FFMPEG_TIMEOUT_S = 120
-QT_TIMEOUT_S = 30  # it decodes hundreds of times faster than real time, or it is stuck
+DECODE_TIMEOUT_S = 60.0  # an excerpt decodes in well under a second, or the file is pathological
+# Extensions libsndfile never reads: go straight to PyAV (soundfile would only say so).
+_NOT_SNDFILE = frozenset(
+    {b".m4a", b".m4b", b".mp4", b".alac", b".aac", b".wma", b".asf", b".ape", b".mpc", b".wv"}
+)
+_INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9.223372036854776e18}
 
 __all__ = [
     "EXCERPT_SECONDS",
@@ -91,6 +92,8 @@ def _finish(samples: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
 
 
 def _soundfile(path: bytes, seconds: float, sample_rate: int, duration_s: float | None):
+    if os.path.splitext(path)[1].lower() in _NOT_SNDFILE:
+        raise DecodeError(path, "not a libsndfile format")
     with soundfile.SoundFile(os.fsdecode(path)) as f:
         rate = f.samplerate
         frames = f.frames if 0 < f.frames < 2**62 else None
@@ -110,153 +113,95 @@ def _soundfile(path: bytes, seconds: float, sample_rate: int, duration_s: float 
     return _finish(samples, rate, sample_rate), start_s, total_s
 
 
-def _probe_duration(path: bytes) -> float | None:
-    ffprobe = shutil.which("ffprobe")
-    if ffprobe is None:
-        return None
-    try:
-        out = subprocess.run(
-            [
-                *(ffprobe, "-v", "error", "-show_entries", "format=duration"),
-                *("-of", "csv=p=0", b"file:" + path),
-            ],
-            capture_output=True,
-            timeout=FFMPEG_TIMEOUT_S,
-            check=False,
-        )
-        return float(out.stdout.strip() or "nan")
-    except (OSError, ValueError, subprocess.TimeoutExpired):
-        return None
+def _frame_mono(frame: av.AudioFrame) -> np.ndarray:
+    """One decoded frame as mono float32 at its own rate (channels averaged)."""
+    data = frame.to_ndarray()
+    name = frame.format.name.rstrip("p")
+    if name in _INT_SCALE:
+        offset = 128.0 if name == "u8" else 0.0
+        data = (data.astype(np.float32) - offset) / _INT_SCALE[name]
+    channels = max(1, len(frame.layout.channels))
+    if frame.format.is_planar:
+        return data.mean(axis=0, dtype=np.float32)
+    flat = data.reshape(-1)
+    return flat[: len(flat) // channels * channels].reshape(-1, channels).mean(axis=1)
 
 
-def _ffmpeg(path: bytes, seconds: float, sample_rate: int, duration_s: float | None):
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise DecodeError(path, "not installed")
-    if duration_s is None:
-        duration_s = _probe_duration(path)
-    start_s, length_s = _window(duration_s, seconds)
-
-    def run(start_s: float):
-        command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
-        if start_s:
-            command += ["-ss", f"{start_s:.3f}"]
-        command += ["-i", b"file:" + path, "-t", f"{length_s:.3f}", "-map", "0:a:0", "-vn"]
-        command += ["-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "pipe:1"]
-        try:
-            return subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_S)
-        except subprocess.TimeoutExpired as exc:
-            raise DecodeError(path, f"timed out after {FFMPEG_TIMEOUT_S} s") from exc
-        except OSError as exc:
-            raise DecodeError(path, str(exc)) from exc
-
-    done = run(start_s)
-    if done.returncode == 0 and not done.stdout and start_s:
-        start_s = 0.0  # truncated: the middle the header promised is not there
-        done = run(start_s)
-    if done.returncode != 0 or not done.stdout:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise DecodeError(path, lines[-1] if lines else "no audio")
-    usable = len(done.stdout) // 4 * 4
-    samples = np.frombuffer(done.stdout[:usable], dtype="<f4")
-    return _finish(samples, sample_rate, sample_rate), start_s, duration_s
-
-
-def _qt_samples(buffer, sample_format) -> np.ndarray:
-    """A QAudioBuffer's samples as mono float32."""
-    fmt = buffer.format()
-    raw = bytes(buffer.constData())
-    kinds = {
-        sample_format.Float: ("<f4", 1.0),
-        sample_format.Int16: ("<i2", 32768.0),
-        sample_format.Int32: ("<i4", 2147483648.0),
-    }
-    if fmt.sampleFormat() in kinds:
-        dtype, scale = kinds[fmt.sampleFormat()]
-        data = np.frombuffer(raw, dtype=dtype).astype(np.float32) / scale
-    else:  # UInt8
-        data = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
-    channels = max(1, fmt.channelCount())
-    if channels > 1:
-        data = data[: len(data) // channels * channels].reshape(-1, channels).mean(axis=1)
-    return data
-
-
-def _qt(path: bytes, seconds: float, sample_rate: int, duration_s: float | None):
-    """QtMultimedia's QAudioDecoder (PySide6 ships its own FFmpeg): always at hand, but it
-    cannot seek, so it decodes from the start up to the end of the excerpt."""
-    try:
-        from PySide6.QtCore import QEventLoop, QTimer, QUrl
-        from PySide6.QtMultimedia import QAudioDecoder, QAudioFormat
-    except ImportError as exc:
-        raise DecodeError(path, f"QtMultimedia is not available ({exc})") from exc
-    ensure_qt_app()
-    start_s, length_s = _window(duration_s, seconds)
-    # Without a known length, decode up to 20 minutes and take the middle of that.
-    stop_s = start_s + length_s if duration_s else 20 * 60.0
-    decoder = QAudioDecoder()
-    fmt = QAudioFormat()
-    fmt.setSampleRate(sample_rate)
-    fmt.setChannelCount(1)
-    fmt.setSampleFormat(QAudioFormat.SampleFormat.Float)
-    decoder.setAudioFormat(fmt)
+def _pyav_read(container, stream, start_s: float, length_s: float) -> tuple[np.ndarray, int]:
+    """*length_s* seconds of *stream* from *start_s*, seeking when it can; (samples, rate)."""
+    if start_s > 0:
+        container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
     chunks: list[np.ndarray] = []
-    state = {"first_s": None, "decoded_s": 0.0, "done": False, "error": None}
-    loop = QEventLoop()
-
-    def finish(error: str | None = None) -> None:
-        state["done"] = True
-        state["error"] = state["error"] or error
-        loop.quit()
-
-    def ready() -> None:
-        while decoder.bufferAvailable():
-            buffer = decoder.read()
-            if not buffer.isValid():
-                continue
-            data = _qt_samples(buffer, QAudioFormat.SampleFormat)
-            t0 = buffer.startTime() / 1e6
-            end_s = t0 + len(data) / sample_rate
-            if end_s >= start_s - 1.0:
-                if state["first_s"] is None:
-                    state["first_s"] = t0
-                chunks.append(data)
-            state["decoded_s"] = end_s
-            if end_s >= stop_s and not state["done"]:
-                decoder.stop()
-                finish()
-
-    decoder.bufferReady.connect(ready)
-    decoder.finished.connect(finish)
-    decoder.error.connect(lambda *_: finish(decoder.errorString() or "cannot decode"))
-    QTimer.singleShot(QT_TIMEOUT_S * 1000, lambda: finish(f"timed out after {QT_TIMEOUT_S} s"))
-    decoder.setSource(QUrl.fromLocalFile(os.fsdecode(path)))
-    decoder.start()
-    if decoder.error() != QAudioDecoder.Error.NoError:
-        finish(decoder.errorString() or "cannot decode")
-    if not state["done"]:
-        loop.exec()
-    decoder.stop()
-    if state["error"] and not chunks:
-        raise DecodeError(path, state["error"])
-    samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    if duration_s:
-        skip = max(0, int((start_s - (state["first_s"] or 0.0)) * sample_rate))
-        samples = samples[skip : skip + int(length_s * sample_rate)]
-    else:
-        duration_s = state["decoded_s"]
-        start_s, length_s = _window(duration_s, seconds)
-        first = int(start_s * sample_rate)
-        samples = samples[first : first + int(length_s * sample_rate)]
-    return _finish(samples, sample_rate, sample_rate), start_s, duration_s
+    rate = stream.codec_context.sample_rate or 0
+    have = 0
+    position: float | None = None  # seconds at the end of the last frame
+    deadline = time.monotonic() + DECODE_TIMEOUT_S
+    for frame in container.decode(stream):
+        rate = frame.sample_rate or rate
+        mono = _frame_mono(frame)
+        begin = float(frame.time) if frame.time is not None else (position or 0.0)
+        position = begin + len(mono) / rate
+        if position <= start_s:
+            continue
+        if begin < start_s:
+            mono = mono[int((start_s - begin) * rate) :]
+        chunks.append(mono)
+        have += len(mono)
+        if have >= length_s * rate:
+            break
+        if time.monotonic() > deadline:
+            raise DecodeError(b"", f"decoding took longer than {DECODE_TIMEOUT_S:.0f} s")
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    return samples[: int(length_s * rate)], rate
 
 
-_DECODERS = {"soundfile": _soundfile, "ffmpeg": _ffmpeg, "qt": _qt}
+_AV_REASONS = {
+    av.error.InvalidDataError: "not an audio file Segue can read, or damaged",
+    av.error.EOFError: "ends before any audio",
+}
+
+
+def _pyav(path: bytes, seconds: float, sample_rate: int, duration_s: float | None):
+    try:
+        with open(path, "rb") as handle, av.open(handle, metadata_errors="ignore") as container:
+            stream = next((s for s in container.streams if s.type == "audio"), None)
+            if stream is None:
+                raise DecodeError(path, "no audio stream")
+            total_s = duration_s
+            if total_s is None and container.duration:
+                total_s = container.duration / av.time_base
+            start_s, length_s = _window(total_s, seconds)
+            samples, rate = _pyav_read(container, stream, start_s, length_s)
+            if len(samples) < MIN_SECONDS * rate and start_s:
+                # A truncated file whose header promised more: analyse what is there.
+                start_s = 0.0
+                container.seek(0, stream=stream)
+                samples, rate = _pyav_read(container, stream, 0.0, length_s)
+    except av.error.FFmpegError as exc:
+        reason = next((r for k, r in _AV_REASONS.items() if isinstance(exc, k)), None)
+        raise DecodeError(path, reason or exc.strerror or str(exc)) from exc
+    except DecodeError as exc:
+        raise DecodeError(path, exc.reason) from exc
+    if not rate:
+        raise DecodeError(path, "no audio")
+    return _finish(samples, rate, sample_rate), start_s, total_s
+
+
+_DECODERS = {"soundfile": _soundfile, "pyav": _pyav}
 
 
 def available_decoders() -> list[str]:
     """The decoders this machine can use, in the order they are tried."""
-    return ["soundfile"] + (["ffmpeg"] if shutil.which("ffmpeg") else []) + ["qt"]
+    return list(_DECODERS)
+
+
+def decoder_versions() -> dict[str, str]:
+    """Each decoder with the library behind it and its version (for `segue doctor`)."""
+    ffmpeg = av.library_versions.get("libavcodec", (0, 0, 0))
+    return {
+        "soundfile": f"libsndfile {soundfile.__libsndfile_version__}",
+        "pyav": f"PyAV {av.__version__} (libavcodec {'.'.join(map(str, ffmpeg))})",
+    }
 
 
 def read_excerpt(
@@ -270,26 +215,26 @@ def read_excerpt(
 
     *duration_s* (the file's length, from its tags) lets a decoder that cannot tell the
     length seek anyway. Raises :class:`DecodeError` when no decoder can read the file or it
-    holds less than half a second of audio.
+    holds less than half a second of audio; its reason is the last decoder's (each one's is
+    logged at debug level).
     """
     raw = to_bytes(path)
     if not os.path.isfile(raw):
         raise DecodeError(raw, "no such file")
-    reasons = []
-    for name in available_decoders():
+    reason = "no decoder"
+    for name, decoder in _DECODERS.items():
         try:
-            samples, start_s, total_s = _DECODERS[name](raw, seconds, sample_rate, duration_s)
+            samples, start_s, total_s = decoder(raw, seconds, sample_rate, duration_s)
         except DecodeError as exc:
-            reasons.append(f"{name}: {exc.reason}")
-            continue
+            reason = exc.reason
         except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError, EOFError) as exc:
-            reasons.append(f"{name}: {str(exc).strip() or type(exc).__name__}")
-            continue
-        if len(samples) < MIN_SECONDS * sample_rate:
-            reasons.append(f"{name}: only {len(samples) / sample_rate:.2f} s of audio")
-            continue
-        return Excerpt(samples, sample_rate, start_s, total_s, name)
-    raise DecodeError(raw, "; ".join(reasons))
+            reason = str(exc).strip() or type(exc).__name__
+        else:
+            if len(samples) >= MIN_SECONDS * sample_rate:
+                return Excerpt(samples, sample_rate, start_s, total_s, name)
+            reason = f"only {len(samples) / sample_rate:.2f} s of audio"
+        log.debug("%s cannot decode %r: %s", name, raw, reason)
+    raise DecodeError(raw, reason)
 
 
 def try_read_excerpt(path: PathLike, **kwargs) -> Excerpt | DecodeError:

@@ -2,7 +2,7 @@
 
 Qt allows one application object per process and its kind decides what works later:
 QtMultimedia needs any, QPainter text needs a GUI one, widgets need a ``QApplication``. So
-every non-GUI user of Qt (the audio decoder fallback, the report chart) calls
+every non-GUI user of Qt (the evaluation report's chart, drawn for ``segue evaluate``) calls
 :func:`ensure_qt_app`, which makes a ``QApplication`` on the offscreen platform when none
 exists yet — headless-safe, and the player or pytest-qt can still use it afterwards.
 """
