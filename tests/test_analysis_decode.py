@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from audio_fixtures import PYAV_CODECS, encode_pyav
 
 from player_plugin.library.decode import (
     SAMPLE_RATE,
@@ -20,8 +21,6 @@ from player_plugin.library.decode import (
     read_excerpt,
     try_read_excerpt,
 )
-
-from audio_fixtures import PYAV_CODECS, encode_pyav
 
 SOUNDFILE = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS")}
 SOUNDFILE["mp3"] = ("MP3", "MPEG_LAYER_III")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import time
 
 import audio_fixtures
 import pytest
@@ -17,6 +21,7 @@ from audio_fixtures import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
+from mutagen import _util as mutagen_util
 
 from player_plugin.library.tags import (
     MAX_TEXT,
@@ -225,7 +230,7 @@ def test_fast_utf16_decoding_matches_mutagen(text, tail, encoding):
     for payload in (data, data + b"\x00\x00", b"\x00" + data):
         for strict in (True, False):
             try:
-                expected = tags_module._slow_decode_terminated(payload, encoding, strict)
+                expected = mutagen_util.decode_terminated(payload, encoding, strict)
             except (ValueError, UnicodeError) as exc:
                 expected = type(exc)
             try:
@@ -240,3 +245,74 @@ def test_read_cover_never_raises(tmp_path):
     junk.write_bytes(b"\x00" * 64)
     assert read_cover(junk) is None
     assert read_cover(tmp_path / "absent.flac") is None
+
+
+# What a scan must leave exactly as mutagen made it (a host process may use mutagen too).
+_SNAPSHOT = """
+import sys, mutagen, mutagen.id3, mutagen._util, mutagen.id3._specs, mutagen.id3._frames
+def snapshot():
+    state = {}
+    for name, module in list(sys.modules.items()):
+        if name == "mutagen" or name.startswith("mutagen."):
+            for key, value in vars(module).items():
+                state[(name, key)] = id(value)
+                if isinstance(value, type):
+                    for attr, inner in vars(value).items():
+                        state[(name, key, attr)] = id(inner)
+    frames = {k: (id(v), id(v._framespec)) for k, v in mutagen.id3.Frames.items()}
+    return state, frames
+"""
+
+
+def test_a_scan_leaves_mutagen_as_it_was(tmp_path):
+    """Reading every format (ID3v2.3's UTF-16 text included) changes nothing in mutagen."""
+    for fmt in FORMATS:
+        write_audio(tmp_path / fmt, fmt, tags=FULL_TAGS, cover=COVER)
+    code = _SNAPSHOT + (
+        "before = snapshot()\n"
+        "import os\n"
+        "from player_plugin.library.tags import read_tags\n"
+        f"folder = {str(tmp_path)!r}\n"
+        "titles = {read_tags(os.path.join(folder, f)).title for f in sorted(os.listdir(folder))}\n"
+        "after = snapshot()\n"
+        "assert before[1] == after[1], 'mutagen.id3.Frames changed'\n"
+        "changed = sorted(k for k in before[0] if k in after[0] and before[0][k] != after[0][k])\n"
+        "assert not changed, changed[:5]\n"
+        "print(len(titles), sorted(titles)[-1])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split(maxsplit=1) == ["2", FULL_TAGS["title"] + "\n"]
+
+
+def test_id3v23_utf16_text_reads_as_mutagen_reads_it_and_fast(tmp_path):
+    """The case the old patch of mutagen handled: long UTF-16 text in ID3v2.3, which mutagen
+    decodes a byte at a time. Segue reads the same frames, several times faster."""
+    import mutagen.id3 as id3
+
+    from player_plugin.library import tags as tags_module
+
+    lyrics = "Ünïcode Sóng — 日本語 🎵 " * 2000
+    path = write_audio(tmp_path / "long", "mp3-v23", tags=FULL_TAGS, cover=COVER)
+    tagger = id3.ID3(path)
+    tagger.add(id3.USLT(encoding=id3.Encoding.UTF16, lang="eng", desc="words", text=lyrics))
+    tagger.add(id3.COMM(encoding=id3.Encoding.UTF16, lang="eng", desc="", text=["x\x00y"]))
+    tagger.save(path, v2_version=3)
+
+    def best(read) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            read()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    theirs = id3.ID3(path)
+    ours = id3.ID3(path, known_frames=tags_module._ID3_FRAMES)
+    assert ours.pprint() == theirs.pprint()
+    assert str(ours["USLT:words:eng"]) == lyrics
+    assert read_tags(path).title == FULL_TAGS["title"]
+    slow = best(lambda: id3.ID3(path))
+    fast = best(lambda: read_tags(path))
+    assert fast * 3 < slow, (fast, slow)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import functools
 import logging
 import os
 import re
@@ -64,13 +65,13 @@ from player_plugin.library.tag_values import (
 log = logging.getLogger(__name__)
 
 _UTF16 = frozenset({"utf-16", "utf-16-le", "utf-16-be"})
-_slow_decode_terminated = mutagen_util.decode_terminated
 
 
 def _decode_terminated(data: bytes, encoding: str, strict: bool = True) -> tuple[str, bytes]:
     """mutagen's ``decode_terminated`` with a fast path for UTF-16 (ID3v2.3 text), which it
-    decodes one byte at a time: find the 2-byte NUL at an even offset, decode up to it.
-    Same results (a test compares both); every other case goes to mutagen's own."""
+    decodes one byte at a time: find the 2-byte NUL at an even offset, decode up to it (or
+    all of it, not *strict*). Same results and errors (a test compares both); every other
+    case goes to mutagen's own."""
     name = codecs.lookup(encoding).name
     # "utf-16" without a BOM is an error for mutagen's incremental decoder: leave it to it
     if name in _UTF16 and (name != "utf-16" or data[:2] in (codecs.BOM_LE, codecs.BOM_BE)):
@@ -79,11 +80,67 @@ def _decode_terminated(data: bytes, encoding: str, strict: bool = True) -> tuple
             index = data.find(b"\x00\x00", index + 1)
         if index != -1:
             return data[:index].decode(name), data[index + 2 :]
-    return _slow_decode_terminated(data, encoding, strict)
+        if not strict:
+            return data.decode(name), b""
+    return mutagen_util.decode_terminated(data, encoding, strict)
 
 
-if id3_specs.decode_terminated is _slow_decode_terminated:  # the layout we know
-    id3_specs.decode_terminated = _decode_terminated
+class _FastTextSpec(id3_specs.EncodedTextSpec):
+    """mutagen's text spec, reading UTF-16 text with :func:`_decode_terminated`.
+
+    Only mutagen's first attempt (the data as it is) is done here, and only for UTF-16: when
+    it decodes, mutagen's own ``read`` would have returned the same. Anything else (other
+    encodings, text that needs one of mutagen's repairs) is mutagen's ``read``.
+    """
+
+    def read(self, header: Any, frame: Any, data: bytes) -> tuple[str, bytes]:
+        encoding = self._encodings[frame.encoding][0]
+        if codecs.lookup(encoding).name in _UTF16:
+            try:
+                value, rest = _decode_terminated(data, encoding, strict=False)
+            except ValueError:  # UnicodeDecodeError too: mutagen tries its repairs
+                pass
+            else:
+                if header.version < (2, 4, 0) and not rest.strip(b"\x00"):
+                    rest = b""
+                return value, rest
+        return super().read(header, frame, data)
+
+
+def _fast_spec(spec: Any) -> Any:
+    if type(spec) is id3_specs.EncodedTextSpec:
+        return _FastTextSpec(spec.name, spec.default)
+    if type(spec) is id3_specs.MultiSpec and any(
+        type(s) is id3_specs.EncodedTextSpec for s in spec.specs
+    ):
+        inner = [_fast_spec(s) for s in spec.specs]
+        return id3_specs.MultiSpec(spec.name, *inner, sep=spec.sep, default=spec.default)
+    return spec
+
+
+def _fast_frames() -> dict[str, type] | None:
+    """ID3 frame classes whose text specs are :class:`_FastTextSpec`: subclasses of mutagen's
+    own, handed to mutagen through its public ``known_frames`` option, so mutagen itself is
+    never changed (a host process's mutagen stays as it was). ID3v2.2 frames stay mutagen's
+    (their upgrade to v2.3 names relies on their base class). None, meaning "mutagen's
+    defaults", when mutagen's layout is not the one this was written for."""
+    try:
+        frames: dict[str, type] = dict(mutagen.id3.Frames_2_2)
+        for frame_id, cls in mutagen.id3.Frames.items():
+            specs = [_fast_spec(s) for s in cls._framespec]
+            optional = [_fast_spec(s) for s in cls._optionalspec]
+            if specs == list(cls._framespec) and optional == list(cls._optionalspec):
+                frames[frame_id] = cls
+                continue
+            namespace = {"_framespec": specs, "_optionalspec": optional, "__module__": __name__}
+            frames[frame_id] = type(cls.__name__, (cls,), namespace)
+        return frames
+    except (AttributeError, TypeError) as exc:  # a mutagen we do not know: its own frames
+        log.debug("ID3 fast text path off: %s", exc)
+        return None
+
+
+_ID3_FRAMES = _fast_frames()
 
 
 # Extension (lower case, bytes) -> the mutagen class to try first. Music people keep.
@@ -252,6 +309,9 @@ def _open(path: bytes, fileobj: BinaryIO | None = None) -> Any:
     first_error: TagError | None = None
     if cls is not None:
         try:
+            if _ID3_FRAMES is not None and issubclass(cls, mutagen.id3.ID3FileType):
+                opener: Callable[..., Any] = functools.partial(cls, known_frames=_ID3_FRAMES)
+                return _mutagen_call(path, "cannot read", opener, target)
             return _mutagen_call(path, "cannot read", cls, target)
         except TagError as exc:
             first_error = exc
