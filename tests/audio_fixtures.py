@@ -3,7 +3,8 @@
 ``write_audio(path, fmt, tags=..., cover=...)`` encodes a sine tone (soundfile for WAV, AIFF,
 FLAC, Ogg Vorbis, Opus and MP3; PyAV, whose wheels bundle FFmpeg's encoders, for M4A (AAC and
 ALAC), WMA and WavPack: no system ffmpeg) and tags it the way real taggers do for that
-format. Tests may import mutagen here to *write* tags; only ``player_plugin.library.tags`` reads them. Any test can reuse these helpers.
+format. Tests may import mutagen here to *write* tags; only ``player_plugin.library.tags``
+reads them. Any test can reuse these helpers.
 """
 
 from __future__ import annotations
