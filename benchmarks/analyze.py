@@ -4,7 +4,7 @@
 
 1. Generates music-like 3-minute stereo tracks (drums at a known tempo, chord progressions
    in a known key, bass), cached under benchmarks/.cache/analyze/, in FLAC, Ogg Vorbis, MP3
-   and M4A (the last through the ffmpeg fallback, when ffmpeg is installed).
+   and M4A (AAC, encoded and decoded by PyAV).
 2. Scans them into a fresh store and times `analyse_library` with a pool of workers, from
    the pool's start (spawn and librosa warm-up included) to the last commit. Reports
    tracks/s, the CPU seconds the workers used (their start included), the load average,
@@ -23,9 +23,7 @@ import json
 import os
 import platform
 import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +34,10 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(ROOT / "tests"))  # the fixture writer's PyAV encoder
+
+from audio_fixtures import encode_pyav  # noqa: E402
 
 from player_plugin.library.analysis import analyse_file, warm_up  # noqa: E402
 from player_plugin.library.analyze_job import analyse_library, default_workers  # noqa: E402
@@ -127,21 +129,13 @@ def _encode(path: Path, data: np.ndarray) -> None:
             for start in range(0, len(data), 65536):
                 out.write(data[start : start + 65536])
     else:
-        pcm = (np.clip(data, -1, 1) * 32767).astype("<i2").tobytes()
-        subprocess.run(
-            [
-                *("ffmpeg", "-v", "error", "-y", "-f", "s16le", "-ar", str(RATE), "-ac", "2"),
-                *("-i", "-", "-c:a", "aac", "-b:a", "160k", str(path)),
-            ],
-            input=pcm,
-            check=True,
-        )
+        encode_pyav(path, "m4a", data, RATE)
 
 
 def synth_library(count: int) -> tuple[Path, dict[str, dict]]:
     folder = CACHE / "synth"
     folder.mkdir(parents=True, exist_ok=True)
-    formats = [".flac", ".ogg", ".mp3"] + ([".m4a"] if shutil.which("ffmpeg") else [])
+    formats = [".flac", ".ogg", ".mp3", ".m4a"]
     truth_file = folder / "truth.json"
     truth = json.loads(truth_file.read_text()) if truth_file.exists() else {}
     wanted = {f"track{i:03d}{formats[i % len(formats)]}" for i in range(count)}

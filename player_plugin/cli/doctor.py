@@ -1,8 +1,13 @@
-"""`segue doctor`: versions, execution providers, database and model status."""
+"""`segue doctor`: versions, execution providers, decoders, database and model status.
+
+It never creates a database: where there is none yet it says so (``"exists": false``) and
+reports what a first scan would use.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sqlite3
 from importlib import metadata
@@ -21,15 +26,13 @@ def _version(dist: str) -> str | None:
 
 
 def report(args: argparse.Namespace) -> dict:
-    from player_plugin.library.decode import available_decoders
+    from player_plugin.library.decode import available_decoders, decoder_versions
     from player_plugin.recommend.engine import available_providers
     from player_plugin.recommend.model import model_status
     from player_plugin.store.features import analysis_counts
 
-    db = store(args)
     path = args.db or str(default_db_path())
-    model = active_model(db)
-    return {
+    info = {
         "segue": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -50,8 +53,27 @@ def report(args: argparse.Namespace) -> dict:
         },
         "providers_available": available_providers(),
         "decoders": available_decoders(),
+        "decoder_libraries": decoder_versions(),
+    }
+    if not os.path.exists(path):  # doctor looks, it never creates a database
+        return {
+            **info,
+            "analysis": None,
+            "database": {"path": path, "exists": False},
+            "model": None,
+            "serving": {"serving": "baselines", "model_id": None, "provider": None},
+        }
+    db = store(args)
+    model = active_model(db)
+    return {
+        **info,
         "analysis": analysis_counts(db),
-        "database": {"path": path, "schema_version": schema_version(db), **counts(db)},
+        "database": {
+            "path": path,
+            "exists": True,
+            "schema_version": schema_version(db),
+            **counts(db),
+        },
         "model": None
         if model is None
         else {"id": model["id"], "state": model["state"], "created_at": model["created_at"]},
@@ -66,6 +88,17 @@ def run(args: argparse.Namespace) -> int:
         f"Segue {info['segue']} on Python {info['python']} ({info['platform']})",
         "packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v is not None),
         f"onnxruntime providers: {', '.join(info['providers_available'])}",
+        "audio decoders, tried in turn: "
+        + ", ".join(f"{name} ({info['decoder_libraries'][name]})" for name in info["decoders"]),
+    ]
+    if not db["exists"]:
+        lines.append(
+            f"database: {db['path']} does not exist yet (`segue scan FOLDER` creates it), "
+            f"SQLite {info['sqlite']}"
+        )
+        emit(args, info, "\n".join(lines))
+        return 0
+    lines += [
         f"database: {db['path']} (schema {db['schema_version']}, SQLite {info['sqlite']})",
         f"  {db['tracks']} tracks ({db['missing_tracks']} missing), {db['plays']} plays "
         f"({db['unmatched_plays']} unmatched), {db['scan_errors']} scan errors, "
@@ -89,4 +122,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    add_command(subparsers, common, "doctor", run, "versions, providers, database and model status")
+    add_command(
+        subparsers, common, "doctor", run, "versions, providers, decoders, database and model"
+    )

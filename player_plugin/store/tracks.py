@@ -159,3 +159,9 @@ def get_track(db: sqlite_utils.Database, track_id: int) -> dict[str, Any] | None
     """The track with *track_id*, with ``artists``/``genres`` as lists."""
     rows = list(db.query("SELECT * FROM tracks WHERE id = ?", [int(track_id)]))
     return _decode(rows[0]) if rows else None
+
+
+def scan_error(db: sqlite_utils.Database, path: bytes) -> dict[str, Any] | None:
+    """The recorded scan error of one file (``{"reason", "at"}``), or None."""
+    row = db.execute("SELECT reason, at FROM scan_errors WHERE path = ?", [path]).fetchone()
+    return None if row is None else {"reason": row[0], "at": row[1]}
