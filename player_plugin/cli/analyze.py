@@ -1,8 +1,14 @@
-"""`segue analyze`: compute audio features for the tracks that lack them (or are stale)."""
+"""`segue analyze`: compute audio features for the tracks that lack them (or are stale).
+
+Progress goes to stderr: a line rewritten in place when stderr is a terminal (or with -v),
+one JSON object per line with ``--json`` (stdout keeps the one result object). Warnings of
+the audio libraries (librosa, ...) go to the log, shown with -v, never bare on stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -14,15 +20,27 @@ log = logging.getLogger(__name__)
 
 
 def _progress_printer(args: argparse.Namespace):
-    """Progress on stderr, at most twice a second, only when stderr is a terminal or -v."""
-    if not (args.verbose or sys.stderr.isatty()):
+    """Progress on stderr, at most twice a second: JSON lines with --json, else a line
+    rewritten in place when stderr is a terminal or with -v; None when nobody watches."""
+    if not (args.json or args.verbose or sys.stderr.isatty()):
         return None
     last = [0.0]
 
     def show(p: AnalyzeProgress) -> None:
         now = time.monotonic()
-        if now - last[0] >= 0.5 or p.done == p.total:
-            last[0] = now
+        if now - last[0] < 0.5 and p.done != p.total:
+            return
+        last[0] = now
+        if args.json:
+            line = {
+                "event": "progress",
+                "done": p.done,
+                "total": p.total,
+                "analysed": p.analysed,
+                "failed": p.failed,
+            }
+            print(json.dumps(line), file=sys.stderr, flush=True)
+        else:
             print(
                 f"\ranalysed {p.done}/{p.total} ({p.failed} failed)",
                 end="\n" if p.done == p.total else "",
@@ -36,6 +54,9 @@ def _progress_printer(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 0:
         raise UserError("--workers must be 0 or more")
+    # Library warnings (librosa's, numpy's) become log records, shown only with -v.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.INFO if args.verbose else logging.ERROR)
     db = store(args)
     summary = analyse_library(
         db,

@@ -113,8 +113,11 @@ def analyse_track(track: PendingTrack) -> AnalysisResult:
 
 
 def _init_worker() -> None:
-    """In each worker: leave Ctrl-C to the parent, one BLAS thread, librosa warmed up."""
+    """In each worker (a process of ours): leave Ctrl-C to the parent, one BLAS thread,
+    library warnings into the log (not bare on stderr), librosa warmed up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.ERROR)
     try:
         from threadpoolctl import threadpool_limits
 
