@@ -32,7 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the fixture writer (soundfile + ffmpeg + mutagen)
+sys.path.insert(0, str(ROOT / "tests"))  # the fixture writer (soundfile + PyAV + mutagen)
 
 import mutagen  # noqa: E402
 import numpy as np  # noqa: E402
