@@ -64,10 +64,11 @@ def minutes(ms: float | None) -> str:
 def _size(size: int | None) -> str | None:
     if size is None:
         return None
+    amount = float(size)
     for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1000
+        if amount < 1000 or unit == "GB":
+            return f"{amount:.0f} {unit}" if unit == "bytes" else f"{amount:.1f} {unit}"
+        amount /= 1000
     return None
 
 

@@ -72,7 +72,7 @@ def chart(result: dict, path: str | os.PathLike, metric: str = "ndcg@10") -> Pat
         painter.end()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not image.save(str(target), "PNG"):
+    if not image.save(str(target), b"PNG"):
         raise OSError(f"cannot write {target}")
     return target
 
