@@ -163,7 +163,10 @@ _AV_REASONS = {
 
 def _pyav(path: bytes, seconds: float, sample_rate: int, duration_s: float | None):
     try:
-        with open(path, "rb") as handle, av.open(handle, mode="r", metadata_errors="ignore") as container:
+        with (
+            open(path, "rb") as handle,
+            av.open(handle, mode="r", metadata_errors="ignore") as container,
+        ):
             stream = next((s for s in container.streams if s.type == "audio"), None)
             if stream is None:
                 raise DecodeError(path, "no audio stream")
