@@ -72,7 +72,8 @@ def chart(result: dict, path: str | os.PathLike, metric: str = "ndcg@10") -> Pat
         painter.end()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not image.save(str(target), b"PNG"):
+    # PySide6 6.11 stubs say bytes, but at run time the format must be a str
+    if not image.save(str(target), "PNG"):  # type: ignore[call-overload]
         raise OSError(f"cannot write {target}")
     return target
 
