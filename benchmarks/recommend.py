@@ -28,11 +28,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from player_plugin.app.retrain import run_trainer, trainer_command  # noqa: E402
 from player_plugin.app.suggest import CACHE as SERVING  # noqa: E402
 from player_plugin.app.suggest import suggestions  # noqa: E402
 from player_plugin.recommend.engine import Engine  # noqa: E402
 from player_plugin.recommend.model import ModelRecommender  # noqa: E402
-from player_plugin.recommend.model_eval import run_trainer, trainer_command  # noqa: E402
 from player_plugin.recommend.rerank import Reranker  # noqa: E402
 from player_plugin.store import open_db  # noqa: E402
 from player_plugin.store.catalogue import (  # noqa: E402
@@ -102,7 +102,14 @@ def service_figures(db, model: Path, calls: int) -> dict:
     db.conn.backup(copy.conn)
     copy.close()
     sdb = open_db(folder / "segue.db")
-    add_model(sdb, "bench", folder=str(model.resolve()), cutoff=None, data_size=None, metrics={})
+    add_model(
+        sdb,
+        "bench",
+        folder=str(model.resolve()),
+        cutoff=None,
+        data_size=None,
+        metrics={"holdout": {}},  # only an evaluated model can be activated
+    )
     activate(sdb, "bench")
     SERVING.clear()
     catalogue = load_catalogue(sdb, audio=False)

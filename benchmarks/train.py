@@ -20,8 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from player_plugin.recommend.evaluate_data import build_store, read_listeners  # noqa: E402
-from player_plugin.recommend.model_eval import run_trainer, trainer_command  # noqa: E402
+from player_plugin.app.evaluate import build_store, read_listeners  # noqa: E402
+from player_plugin.app.retrain import run_trainer, trainer_command  # noqa: E402
+from player_plugin.domain.training_events import Epoch  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "lastfm-2007-2019" / "scrobbles.csv"
 CACHE = ROOT / "benchmarks" / ".cache"
@@ -43,7 +44,7 @@ def main() -> int:
         print(f"{DATA} is not available", file=sys.stderr)
         return 1
     db = store()
-    events: list[dict] = []
+    events: list = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "model"
         started = time.perf_counter()
@@ -51,7 +52,7 @@ def main() -> int:
         seconds = time.perf_counter() - started
         files = {p.name: p.stat().st_size for p in out.iterdir()}
         manifest = json.loads((out / "manifest.json").read_text())
-    epochs = [e for e in events if e.get("event") == "epoch"]
+    epochs = [e for e in events if isinstance(e, Epoch)]
     result = {
         "benchmark": "train",
         "history": "lastfm-2007-2019 (all plays)",
@@ -59,9 +60,9 @@ def main() -> int:
         "targets": manifest["targets"],
         "tracks": manifest["tracks"],
         "seconds_total": round(seconds, 2),
-        "seconds_in_trainer": done["seconds"],
+        "seconds_in_trainer": done.seconds,
         "epochs_run": len(epochs),
-        "best_epoch": done["metrics"].get("epoch"),
+        "best_epoch": done.metrics.get("epoch"),
         "target_seconds": 90,
         "model_bytes": sum(files.values()),
         "files": files,

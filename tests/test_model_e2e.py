@@ -7,6 +7,7 @@ import json
 import pytest
 from test_model_fixtures import fill_store
 
+from player_plugin.app import retrain
 from player_plugin.recommend.model import load_active
 from player_plugin.store import models as reg
 
@@ -16,15 +17,13 @@ TINY = ["--epochs", "2", "--dim", "8", "--negatives", "16", "--hidden", "16"]
 @pytest.fixture
 def small_training(monkeypatch):
     """Keep `segue train`'s trainer tiny for tests."""
-    from player_plugin.recommend import model_eval
-
-    real = model_eval.trainer_command
+    real = retrain.trainer_command
 
     def tiny(*args, **kw):
         kw["extra"] = TINY
         return real(*args, **kw)
 
-    monkeypatch.setattr(model_eval, "trainer_command", tiny)
+    monkeypatch.setattr(retrain, "trainer_command", tiny)
 
 
 def test_not_enough_history(db, segue) -> None:

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from test_model_fixtures import fill_store, synthetic_catalogue, synthetic_plays, tiny_config
 
+from player_plugin.app.retrain import TrainingError, run_trainer, trainer_command
+from player_plugin.domain import training_events as ev
 from player_plugin.recommend import features as F
-from player_plugin.recommend.model_eval import TrainingError, run_trainer, trainer_command
 from training.data import build_examples
 from training.loop import train
 
@@ -71,14 +72,15 @@ def _run(*args: str, **kw) -> subprocess.Popen:
 def test_python_m_training_writes_a_model(db, db_path, tmp_path) -> None:
     fill_store(db, 250)
     out = tmp_path / "model"
-    events: list[dict] = []
+    events: list = []
     done = run_trainer(
         trainer_command(db_path, out, extra=["--epochs", "2", "--dim", "8", "--negatives", "16"]),
         on_event=events.append,
     )
-    assert done["event"] == "done"
-    epochs = [e for e in events if e["event"] == "epoch"]
-    assert epochs and {"epoch", "loss", "val_loss", "val_ndcg10", "eta_s"} <= epochs[0].keys()
+    assert isinstance(done, ev.Done) and done.folder == str(out)
+    epochs = [e for e in events if isinstance(e, ev.Epoch)]
+    assert [e.epoch for e in epochs] == [1, 2] and all(e.loss > 0 for e in epochs)
+    assert isinstance(events[0], ev.Start) and events[-1] == done
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["data_size"] == 250 and manifest["dim"] == 8
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

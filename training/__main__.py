@@ -3,15 +3,17 @@
 Reads the catalogue and the plays before ``--until`` from the store, trains, exports ONNX
 and the manifest into a temporary folder beside ``--out`` and renames it to ``--out`` at
 the very end, so a cancelled or failed run leaves nothing half-written. Progress goes to
-stdout as JSON lines (``{"event": "epoch", "epoch", "loss", "val_loss", "val_ndcg10",
-"eta_s"}``...), ending with ``{"event": "done", ...}``, ``{"event": "cancelled"}`` or
-``{"event": "error", "message"}``. SIGTERM and SIGINT cancel cleanly (exit status 130).
+stdout as JSON lines, the events of :mod:`player_plugin.domain.training_events` (``start``,
+``data``, ``epoch``..., ending with ``done``, ``cancelled`` or ``error``). SIGTERM and SIGINT
+cancel cleanly (exit status 130). The trainer dies with the process that started it: on
+Linux the kernel sends it SIGTERM (``PR_SET_PDEATHSIG``), elsewhere it notices that its
+parent changed; either way it cancels and removes its unfinished folder.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import ctypes
 import os
 import shutil
 import signal
@@ -21,13 +23,46 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from player_plugin.domain import training_events as ev
+
 EXIT_ERROR = 2
 EXIT_CANCELLED = 130
+PARENT_ENV = "SEGUE_TRAINER_PARENT"  # the pid that started us (set by app.retrain)
+PR_SET_PDEATHSIG = 1
+PARENT_POLL_S = 1.0
 
 
-def _say(event: dict) -> None:
-    sys.stdout.write(json.dumps(event) + "\n")
+def _say(event: ev.TrainingEvent) -> None:
+    sys.stdout.write(ev.to_line(event) + "\n")
     sys.stdout.flush()
+
+
+def _progress(data: dict) -> None:
+    """The training loop's progress mapping, checked against the schema and written."""
+    _say(ev.from_dict(data))
+
+
+def die_with_parent(cancel: threading.Event) -> None:
+    """Cancel when the parent process goes away: the kernel's parent-death signal where
+    there is one, and a thread watching our parent id everywhere (the parent may already
+    be gone before the signal was armed)."""
+    expected = int(os.environ.get(PARENT_ENV) or os.getppid())
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the watcher below still works
+            pass
+
+    def watch() -> None:
+        while not cancel.wait(PARENT_POLL_S):
+            if os.getppid() != expected:
+                cancel.set()
+                return
+
+    if os.getppid() != expected:
+        cancel.set()
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    die_with_parent(cancel)
     out = Path(args.out)
     if out.exists():
-        _say({"event": "error", "message": f"{out} already exists"})
+        _say(ev.Failed(f"{out} already exists"))
         return EXIT_ERROR
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     started = time.monotonic()
@@ -93,18 +129,12 @@ def main(argv: list[str] | None = None) -> int:
             plays = load_plays(db, catalogue, until_ms=args.until)
         finally:
             db.close()
-        _say(
-            {
-                "event": "start",
-                "plays": len(plays),
-                "tracks": len(catalogue),
-                "until": args.until,
-                "blind": args.skip_blind,
-            }
-        )
+        _say(ev.Start(len(plays), len(catalogue), args.until, bool(args.skip_blind)))
         if cancel.is_set():
             raise Cancelled
-        trained = train(plays, catalogue, cfg, blind=args.skip_blind, progress=_say, cancel=cancel)
+        trained = train(
+            plays, catalogue, cfg, blind=args.skip_blind, progress=_progress, cancel=cancel
+        )
         if cancel.is_set():
             raise Cancelled
         cutoff = (
@@ -120,26 +150,20 @@ def main(argv: list[str] | None = None) -> int:
             "metrics": {"validation": trained.metrics},
             "train_seconds": round(time.monotonic() - started, 2),
         }
+        _say(ev.Stage("export"))
         export_model(trained.model, cfg, trained.vocab, tmp, meta)
         if cancel.is_set():
             raise Cancelled
         tmp.rename(out)
     except Cancelled:
         shutil.rmtree(tmp, ignore_errors=True)
-        _say({"event": "cancelled"})
+        _say(ev.Cancelled())
         return EXIT_CANCELLED
     except Exception as exc:  # reported as one JSON line; the caller shows it
         shutil.rmtree(tmp, ignore_errors=True)
-        _say({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
+        _say(ev.Failed(f"{type(exc).__name__}: {exc}"))
         return EXIT_ERROR
-    _say(
-        {
-            "event": "done",
-            "folder": str(out),
-            "metrics": trained.metrics,
-            "seconds": round(time.monotonic() - started, 2),
-        }
-    )
+    _say(ev.Done(str(out), trained.metrics, round(time.monotonic() - started, 2)))
     return 0
 
 

@@ -1,101 +1,35 @@
-"""Training a model for offline evaluation: the trainer in a subprocess, served by the engine.
+"""The guarded promotion's figures: which plays are held out, how each method scores on
+them, and whether a new model may serve.
 
-``segue evaluate`` calls :func:`fit_model` on its temporary store: the trainer sees only
-plays before the split (vocabularies and ID embeddings included), and what is scored is
-exactly what serving runs — the exported ONNX through :class:`Engine` in a
-:class:`ModelRecommender` — never a separate PyTorch path.
+:mod:`player_plugin.app.retrain` trains the candidate and calls :func:`compare_on_holdout`
+and :func:`decide`; the rule: at least the active model's and the best baseline's NDCG@10
+on the newest listened plays, which no compared model was trained on.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import subprocess
-import sys
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
+import threading
+from typing import Any
 
-from player_plugin.domain.errors import SegueError
-from player_plugin.recommend.engine import Engine
-from player_plugin.recommend.model import ModelRecommender
+from player_plugin.recommend.baselines import baseline_names, make_baseline
+from player_plugin.recommend.metrics import ndcg, rank_of
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainingError", "fit_model", "run_trainer"]
+__all__ = [
+    "MIN_HOLDOUT",
+    "MIN_LISTENS",
+    "Interrupted",
+    "compare_on_holdout",
+    "decide",
+    "holdout_ndcg",
+    "holdout_start",
+]
 
 
-class TrainingError(SegueError):
-    """The trainer failed or was cancelled; the message says why."""
-
-
-def trainer_command(
-    db_path: str | os.PathLike,
-    out: Path,
-    *,
-    until_ms: int | None = None,
-    skip_blind: bool = False,
-    extra: list[str] | None = None,
-) -> list[str]:
-    cmd = [sys.executable, "-m", "training", "--db", str(db_path), "--out", str(out)]
-    if until_ms is not None:
-        cmd += ["--until", str(int(until_ms))]
-    if skip_blind:
-        cmd.append("--skip-blind")
-    return cmd + list(extra or [])
-
-
-def run_trainer(cmd: list[str], *, on_event: Callable[[dict], None] | None = None) -> dict:
-    """Run the trainer, passing each JSON progress line to *on_event*; returns the final
-    ``done`` event or raises :class:`TrainingError`."""
-    root = Path(__file__).resolve().parents[2]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    last: dict = {}
-    assert proc.stdout is not None
-    try:
-        for line in proc.stdout:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                log.info("trainer: %s", line.rstrip())
-                continue
-            last = event
-            log.info("trainer: %s", line.rstrip())
-            if on_event is not None:
-                on_event(event)
-        err = proc.stderr.read() if proc.stderr else ""
-        status = proc.wait()
-    except BaseException:
-        proc.terminate()
-        proc.wait()
-        raise
-    if status != 0 or last.get("event") != "done":
-        why = last.get("message") or last.get("event") or (err.strip().splitlines() or ["?"])[-1]
-        raise TrainingError(f"training failed: {why}")
-    return last
-
-
-def fit_model(
-    db_path: str | os.PathLike,
-    cutoff_ms: int | None,
-    *,
-    skip_blind: bool = False,
-    extra: list[str] | None = None,
-) -> ModelRecommender:
-    """Train on the plays of *db_path* before *cutoff_ms* and return the served model
-    (call its ``fit(plays, catalogue)`` with the history before the split)."""
-    with tempfile.TemporaryDirectory(prefix="segue-eval-") as tmp:
-        out = Path(tmp) / "model"
-        run_trainer(
-            trainer_command(db_path, out, until_ms=cutoff_ms, skip_blind=skip_blind, extra=extra)
-        )
-        engine = Engine(out)  # the ONNX files are read into memory here
-    rec = ModelRecommender(engine)
-    rec.name = "model-skip-blind" if skip_blind else "model"
-    return rec
+class Interrupted(Exception):
+    """The comparison was cancelled."""
 
 
 # -- guarded promotion ---------------------------------------------------------------------
@@ -121,41 +55,54 @@ def holdout_start(plays: list, *, share: float = HOLDOUT_SHARE) -> int | None:
     return start
 
 
-def holdout_ndcg(rec, plays: list, catalogue, start: int) -> list[float]:
+def holdout_ndcg(
+    rec: Any, plays: list, catalogue: Any, start: int, cancel: threading.Event | None = None
+) -> list[float]:
     """NDCG@10 (ties count against) of each listened play from *start* on, the method
-    fitted on the plays before it and observing each one after it is scored."""
-    from player_plugin.recommend.metrics import ndcg, rank_of
-
+    fitted on the plays before it and observing each one after it is scored. Raises
+    :class:`Interrupted` when *cancel* is set."""
     rec.fit(plays[:start], catalogue)
     out = []
     for play in plays[start:]:
+        if cancel is not None and cancel.is_set():
+            raise Interrupted
         if play.listened:
             out.append(ndcg(rank_of(rec.scores(), play.item)))
         rec.observe(play)
     return out
 
 
-def compare_on_holdout(candidate, active, plays: list, catalogue, start: int) -> dict:
+def compare_on_holdout(
+    candidate: Any,
+    active: Any,
+    plays: list,
+    catalogue: Any,
+    start: int,
+    cancel: threading.Event | None = None,
+) -> dict:
     """NDCG@10 on the held-out plays of the candidate, the active model (when given) and
     every baseline (diagnostics aside). Returns {"model", "active", "baselines": {...},
     "best_baseline", "plays"}."""
-    from player_plugin.recommend.baselines import baseline_names, make_baseline
 
     def mean(xs: list[float]) -> float:
         return round(float(sum(xs) / len(xs)), 6) if xs else 0.0
 
     result: dict = {"plays": 0, "baselines": {}}
-    scores = holdout_ndcg(candidate, plays, catalogue, start)
+    scores = holdout_ndcg(candidate, plays, catalogue, start, cancel)
     result["plays"] = len(scores)
     result["model"] = mean(scores)
-    result["active"] = mean(holdout_ndcg(active, plays, catalogue, start)) if active else None
+    result["active"] = (
+        mean(holdout_ndcg(active, plays, catalogue, start, cancel)) if active else None
+    )
     for name in baseline_names():
         if name in DIAGNOSTICS:
             continue
         try:
             result["baselines"][name] = mean(
-                holdout_ndcg(make_baseline(name), plays, catalogue, start)
+                holdout_ndcg(make_baseline(name), plays, catalogue, start, cancel)
             )
+        except Interrupted:
+            raise
         except Exception as exc:  # one broken baseline must not stop a retrain
             log.warning("baseline %s left out of the comparison: %s", name, exc)
     if result["baselines"]:

@@ -4,7 +4,11 @@ A model lives in ``<database folder>/models/<id>/`` (manifest + ONNX files); its
 ``models`` says whether it is a ``candidate``, the ``active`` one, ``retired`` (was active,
 kept for fallback and rollback), ``rejected`` (lost the promotion check; metrics kept) or
 ``rolled_back``. Activation is one transaction, so exactly one model is active at any
-moment; only the newest :data:`KEEP` models (and the active one) are kept on disk.
+moment, and only a complete, evaluated model (manifest present, held-out figures recorded)
+can become active; only the newest :data:`KEEP` models (and the active one) are kept on
+disk, and pruning also removes model folders that have no row. A row's metrics hold
+``validation`` (the trainer's), ``holdout`` (the promotion comparison) and ``curve`` (the
+training curve, one point per epoch: :func:`model_curve`).
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import sqlite_utils
 
 from player_plugin.domain.errors import SegueError
+from player_plugin.domain.training_events import Epoch
 
 log = logging.getLogger(__name__)
 
 KEEP = 3
+CURVE_FIELDS = ("epoch", "loss", "val_loss", "val_ndcg10")
 
 
 class RegistryError(SegueError):
@@ -108,6 +115,27 @@ def update_model(
         db.execute("UPDATE models SET reason = ? WHERE id = ?", [reason, model_id])
 
 
+def delete_model(db: sqlite_utils.Database, model_id: str) -> None:
+    """Remove *model_id*'s row and its folder."""
+    row = get_model(db, model_id)
+    db.execute("DELETE FROM models WHERE id = ?", [model_id])
+    if row is not None:
+        shutil.rmtree(model_folder(db, row), ignore_errors=True)
+
+
+def curve_points(epochs: Iterable[Epoch]) -> list[dict]:
+    """The training curve as it is stored in a row's metrics (``curve``)."""
+    return [{name: getattr(e, name) for name in CURVE_FIELDS} for e in epochs]
+
+
+def model_curve(row: dict) -> list[dict]:
+    """The training curve recorded for the model *row* ([] when none was)."""
+    curve = (row.get("metrics") or {}).get("curve")
+    if not isinstance(curve, list):
+        return []
+    return [p for p in curve if isinstance(p, dict) and "epoch" in p]
+
+
 def get_model(db: sqlite_utils.Database, model_id: str) -> dict | None:
     rows = list(db.query("SELECT * FROM models WHERE id = ?", [model_id]))
     return _row(rows[0]) if rows else None
@@ -144,6 +172,12 @@ def activate(db: sqlite_utils.Database, model_id: str) -> str | None:
         raise RegistryError(f"no model {model_id!r} (see `segue model list`)")
     if not model_folder(db, row).is_dir():
         raise RegistryError(f"model {model_id} has no files any more")
+    if not (model_folder(db, row) / "manifest.json").is_file():
+        raise RegistryError(f"model {model_id} is incomplete (no manifest)")
+    if "holdout" not in (row.get("metrics") or {}):
+        raise RegistryError(
+            f"model {model_id} was never evaluated on your newest plays; it cannot serve"
+        )
     previous = active_model(db)
     with db.atomic():
         db.execute(
@@ -187,6 +221,23 @@ def prune(db: sqlite_utils.Database, keep: int = KEEP) -> list[str]:
         db.execute("DELETE FROM models WHERE id = ?", [r["id"]])
         shutil.rmtree(model_folder(db, r), ignore_errors=True)
         removed.append(r["id"])
+    removed += remove_orphan_folders(db)
     if removed:
         log.info("removed old models: %s", ", ".join(removed))
+    return removed
+
+
+def remove_orphan_folders(db: sqlite_utils.Database) -> list[str]:
+    """Delete model folders that no registry row names (a training whose parent died after
+    the export); hidden entries (a running export, the lock) are left alone."""
+    root = models_root(db)
+    if not root.is_dir():
+        return []
+    known = {model_folder(db, r).resolve() for r in list_models(db)}
+    removed = []
+    for path in root.iterdir():
+        if path.name.startswith(".") or not path.is_dir() or path.resolve() in known:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
     return removed

@@ -1,0 +1,233 @@
+"""app.retrain, the one trainer client: typed progress events, the real cause of a failure,
+a clean cancel, the trainer dying with its parent, and what interrupted runs leave behind
+cleaned at the next train."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from test_model_fixtures import fill_store
+
+from player_plugin.app import retrain as rt
+from player_plugin.domain import training_events as ev
+from player_plugin.store import models as reg
+
+TINY = ["--epochs", "2", "--dim", "8", "--negatives", "16", "--hidden", "16"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_event_survives_the_wire() -> None:
+    events = [
+        ev.Start(plays=10, tracks=3, until=None, blind=True),
+        ev.Data(targets=9, train=8, validation=1, seconds=0.5),
+        ev.Epoch(epoch=1, epochs=3, loss=1.5, val_loss=2.0, val_ndcg10=0.25, eta_s=3.0),
+        ev.Stage("export"),
+        ev.Done(folder="/m/x", metrics={"val_loss": 2.0}, seconds=4.0),
+        ev.Cancelled(),
+        ev.Failed("ValueError: boom"),
+    ]
+    for event in events:
+        line = ev.to_line(event)
+        assert json.loads(line)["event"] == event.kind
+        assert ev.from_line(line) == event
+        assert ev.from_line(line.encode() + b"\n") == event
+    assert ev.from_line("segue: not an event") is None
+    assert ev.from_line("{broken") is None
+    assert ev.from_line('{"event": "epoch", "epoch": "one"}') is None  # wrong type
+    assert ev.from_line('{"event": "nonsense"}') is None
+    with pytest.raises(ValueError, match="epoch"):
+        ev.from_dict({"event": "epoch", "epoch": 1})  # fields missing
+
+
+def _fake_trainer(body: str) -> list[str]:
+    return [sys.executable, "-c", body]
+
+
+def test_a_killed_trainer_reports_the_signal_not_its_last_event() -> None:
+    start = ev.to_line(ev.Start(plays=5, tracks=2))
+    body = f"import os, signal; print({start!r}, flush=True); os.kill(os.getpid(), signal.SIGKILL)"
+    seen: list = []
+    with pytest.raises(rt.TrainingError) as caught:
+        rt.run_trainer(_fake_trainer(body), on_event=seen.append)
+    assert seen == [ev.Start(plays=5, tracks=2)]
+    assert "killed by SIGKILL" in str(caught.value)
+    assert "failed: start" not in str(caught.value)
+
+
+def test_a_crashed_trainer_reports_its_last_error_line() -> None:
+    body = "import sys; print('warming up', file=sys.stderr); raise ValueError('no plays table')"
+    with pytest.raises(rt.TrainingError, match="ValueError: no plays table"):
+        rt.run_trainer(_fake_trainer(body))
+    failed = ev.to_line(ev.Failed("OSError: disk full"))
+    with pytest.raises(rt.TrainingError, match="OSError: disk full"):
+        rt.run_trainer(_fake_trainer(f"import sys; print({failed!r}); sys.exit(2)"))
+
+
+def test_cancel_stops_a_trainer_that_ignores_sigterm_by_killing_it(monkeypatch) -> None:
+    monkeypatch.setattr(rt, "STOP_WAIT_S", 0.5)
+    body = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"print({ev.to_line(ev.Stage('stubborn'))!r}, flush=True); time.sleep(60)"
+    )
+    cancel = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(rt.TrainingCancelled):
+        rt.run_trainer(_fake_trainer(body), on_event=lambda e: cancel.set(), cancel=cancel)
+    assert time.monotonic() - started < 20
+
+
+def test_retrain_records_the_curve_once_and_promotes_only_evaluated(db, db_path, monkeypatch):
+    fill_store(db, 700)
+    events: list = []
+    result = rt.retrain(db_path, on_event=events.append, extra=TINY)
+    assert result.model_id and set(result.as_dict()) == {
+        "model_id",
+        "promoted",
+        "reason",
+        "metrics",
+        "seconds",
+    }
+    epochs = [e for e in events if isinstance(e, ev.Epoch)]
+    assert [e.epoch for e in epochs] == [1, 2]
+    row = reg.get_model(db, result.model_id)
+    assert reg.model_curve(row) == reg.curve_points(epochs)
+    assert row["state"] == ("active" if result.promoted else "rejected")
+    assert "holdout" in row["metrics"]
+    # nothing else recorded the curve a second time
+    assert db.execute("SELECT count(*) FROM settings WHERE key LIKE '%curve%'").fetchone()[0] == 0
+
+
+def test_cancel_leaves_no_model_row_or_folder(db, db_path):
+    fill_store(db, 700)
+    cancel = threading.Event()
+
+    def on_event(event) -> None:
+        if isinstance(event, ev.Epoch):
+            cancel.set()
+
+    with pytest.raises(rt.TrainingCancelled):
+        rt.retrain(db_path, on_event=on_event, cancel=cancel, extra=["--epochs", "50"])
+    assert reg.list_models(db) == []
+    assert list(reg.models_root(db).iterdir()) == []
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_the_next_train_removes_what_interrupted_runs_left(db, db_path):
+    fill_store(db, 100)  # too little to train: the cleanup alone runs
+    root = reg.models_root(db)
+    root.mkdir()
+    dead = root / f".20260101-000000.tmp-{_dead_pid()}"  # trainer killed during export
+    dead.mkdir()
+    (dead / "model.onnx").write_bytes(b"half")
+    running = root / f".20260101-000001.tmp-{os.getpid()}"  # a trainer still running
+    running.mkdir()
+    orphan = root / "20260101-000002"  # the parent died before recording it
+    orphan.mkdir()
+    (orphan / "manifest.json").write_text("{}")
+    unfinished = root / "20260101-000003"  # killed during the promotion comparison
+    unfinished.mkdir()
+    (unfinished / "manifest.json").write_text("{}")
+    reg.add_model(
+        db,
+        "20260101-000003",
+        folder="20260101-000003",
+        cutoff=1,
+        data_size=1,
+        metrics={"validation": {}},
+        state="candidate",
+    )
+    result = rt.retrain(db_path)
+    assert result.model_id is None and "not enough history" in result.reason
+    assert sorted(p.name for p in root.iterdir()) == [running.name]
+    assert reg.list_models(db) == []
+
+
+def test_only_a_complete_evaluated_model_can_be_activated(db):
+    root = reg.models_root(db)
+    for name, manifest, metrics in (
+        ("unevaluated", True, {"validation": {}}),
+        ("incomplete", False, {"holdout": {"model": 0.2}}),
+        ("good", True, {"holdout": {"model": 0.2}}),
+    ):
+        (root / name).mkdir(parents=True)
+        if manifest:
+            (root / name / "manifest.json").write_text("{}")
+        reg.add_model(db, name, folder=name, cutoff=1, data_size=1, metrics=metrics)
+    with pytest.raises(reg.RegistryError, match="never evaluated"):
+        reg.activate(db, "unevaluated")
+    with pytest.raises(reg.RegistryError, match="incomplete"):
+        reg.activate(db, "incomplete")
+    reg.activate(db, "good")
+    assert reg.active_model(db)["id"] == "good"
+
+
+def test_one_training_at_a_time(db, db_path):
+    fill_store(db, 100)
+    with (
+        rt._training_lock(reg.models_root(db)),
+        pytest.raises(rt.TrainingError, match="already running"),
+    ):
+        rt.retrain(db_path)
+    assert rt.retrain(db_path).model_id is None  # the lock went with its holder
+
+
+PARENT = """
+import subprocess, sys
+from pathlib import Path
+from player_plugin.app.retrain import PARENT_ENV, trainer_command
+import os
+env = {**os.environ, PARENT_ENV: str(os.getpid())}
+proc = subprocess.Popen(trainer_command(sys.argv[1], Path(sys.argv[2]), extra=["--epochs", "50"]),
+                        stdout=subprocess.PIPE, env=env)
+for line in proc.stdout:
+    if b'"epoch"' in line:
+        print(proc.pid, flush=True)
+        break
+import time; time.sleep(120)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_trainer_dies_with_its_parent(db, db_path, tmp_path):
+    fill_store(db, 700)
+    out = tmp_path / "models" / "m1"
+    out.parent.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(db_path), str(out)],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        trainer = int(parent.stdout.readline())
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while not _gone(trainer) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(trainer), "the orphaned trainer kept running"
+    assert not out.exists()
+    assert list(out.parent.iterdir()) == []  # its export folder went with it
