@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from player_plugin.recommend.evaluate import EvalOptions, evaluate_files  # noqa: E402
+from player_plugin.app.evaluate import EvalOptions, evaluate_files  # noqa: E402
 from player_plugin.recommend.report import markdown  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

@@ -85,7 +85,7 @@ def scan_stall(count: int, analyse: bool = False) -> dict:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from player_plugin.library.import_session import ImportSession
+    from player_plugin.app.importing import ImportSession
     from player_plugin.ui.player_window import PlayerWindow
     from player_plugin.ui.prefs import Prefs
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,9 +24,9 @@ log = logging.getLogger("screenshots")
 
 
 def prepare(folder: Path, train: bool) -> Path:
-    from player_plugin.demo import build_demo, demo_paths
+    from player_plugin.app.demo import build_demo, demo_paths
+    from player_plugin.app.retrain import TrainingError, retrain
     from player_plugin.library.analyze_job import analyse_library
-    from player_plugin.library.import_session import train_args
     from player_plugin.store.db import open_db
 
     build_demo(folder)
@@ -38,12 +37,10 @@ def prepare(folder: Path, train: bool) -> Path:
     finally:
         db.close()
     if train:
-        done = subprocess.run(
-            [sys.executable, *train_args(db_path)], capture_output=True, text=True
-        )
-        log.info("training: exit %s %s", done.returncode, done.stdout.strip()[:300])
-        if done.returncode != 0:
-            log.warning("training failed: %s", done.stderr.strip().splitlines()[-1:])
+        try:
+            log.info("training: %s", retrain(db_path).summary())
+        except TrainingError as exc:
+            log.warning("%s", exc)
     return db_path
 
 

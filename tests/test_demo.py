@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from player_plugin.demo import GENRES, HISTORY_NAME, build_demo, demo_home, is_built
+from player_plugin.app.demo import GENRES, HISTORY_NAME, build_demo, demo_home, is_built
 from player_plugin.store.db import default_db_path, open_db
 
 

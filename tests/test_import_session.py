@@ -8,7 +8,7 @@ import os
 import pytest
 from ui_support import write_library
 
-from player_plugin.library.import_session import ImportSession, Readiness, parse_progress
+from player_plugin.app.importing import ImportSession, Readiness
 
 
 def listenbrainz(path, plays):
@@ -83,9 +83,3 @@ def test_cancel_stops_the_run_after_the_scan(tmp_path, db_path, db):
     session.cancel_event.set()
     result = session.run()
     assert result.cancelled and "history" not in session.asked
-
-
-def test_progress_lines_are_parsed():
-    assert parse_progress(b'{"event": "epoch", "epoch": 2}\n') == {"event": "epoch", "epoch": 2}
-    assert parse_progress("segue: training...") is None
-    assert parse_progress("{broken") is None

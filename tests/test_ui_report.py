@@ -12,11 +12,12 @@ import sys
 import pytest
 from PySide6.QtCharts import QBarSeries, QLineSeries
 
-from player_plugin.demo import build_demo, demo_paths
+from player_plugin.app.demo import build_demo, demo_paths
+from player_plugin.domain import training_events as ev
 from player_plugin.store.db import open_db
-from player_plugin.store.models import activate, active_model, add_model
+from player_plugin.store.models import activate, active_model, add_model, curve_points
 from player_plugin.ui.model_report import ModelReport
-from player_plugin.ui.report_data import find_methods, save_curve
+from player_plugin.ui.report_data import find_methods
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,11 @@ def trained(tmp_path_factory):
     return db_path, out, events
 
 
+def recorded_curve(events):
+    """The curve as `segue train` records it in the registry (app.retrain)."""
+    return curve_points(e for e in map(ev.from_dict, events) if isinstance(e, ev.Epoch))
+
+
 def register(db, model_id, folder, events, holdout):
     final = events[-1]
     add_model(
@@ -57,11 +63,14 @@ def register(db, model_id, folder, events, holdout):
         folder=folder.name,
         cutoff=1_760_000_000_000,
         data_size=events[0]["plays"],
-        metrics={"validation": final["metrics"], "holdout": holdout},
+        metrics={
+            "validation": final["metrics"],
+            "holdout": holdout,
+            "curve": recorded_curve(events),
+        },
         created_at=1_760_000_000_000 + len(model_id),
     )
     activate(db, model_id)
-    save_curve(db, model_id, [e for e in events if e.get("event") == "epoch"])
 
 
 HOLDOUT = {  # the shape `segue train` records (recommend.model_eval.compare_on_holdout)

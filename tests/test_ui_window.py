@@ -11,7 +11,7 @@ from audio_fixtures import write_audio
 from PySide6.QtCore import QSettings
 from ui_support import write_library
 
-from player_plugin.library.import_session import ImportSession
+from player_plugin.app.importing import ImportSession
 from player_plugin.store.db import open_db
 from player_plugin.ui.library_model import PathRole
 from player_plugin.ui.player_window import PlayerWindow

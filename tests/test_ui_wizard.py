@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtWidgets import QWizard
 from ui_support import write_library
 
-from player_plugin.library.import_session import MIN_PLAYS_TO_TRAIN
+from player_plugin.app.importing import MIN_PLAYS_TO_TRAIN
 from player_plugin.ui.wizard import ImportWizard
 
 
@@ -133,9 +133,9 @@ def test_wizard_trains_the_first_model_when_history_allows(qtbot, wizard, tmp_pa
     assert not page.isComplete()  # Next waits for the trainer (or Cancel)
     qtbot.waitUntil(page.isComplete, timeout=180_000)
     assert page.error == "", page.error
-    assert page.result["model_id"], page.result
+    assert page.result.model_id, page.result
     row = active_model(db)
-    assert (row is not None) == bool(page.result["promoted"])
-    assert page.result["reason"] in page.status.text()
+    assert (row is not None) == page.result.promoted
+    assert page.result.reason in page.status.text()
     next_page(qtbot, wizard)
     assert wizard.currentPage() is wizard.done_page

@@ -1,14 +1,17 @@
 """Background work: results reach the GUI thread by signal, stale ones are dropped, errors
-arrive as one line; the trainer-style subprocess streams JSON progress and can be cancelled."""
+arrive as one line; *Retrain now* runs app.retrain on the pool, its typed progress reaches the
+GUI thread, and it can be cancelled."""
 
 from __future__ import annotations
 
 import gc
-import sys
 import threading
 
 from PySide6.QtCore import QThread
+from test_model_fixtures import fill_store
 
+from player_plugin.app.retrain import RetrainResult
+from player_plugin.domain.training_events import Epoch, Start
 from player_plugin.ui.workers import TaskRunner, TrainingJob
 
 
@@ -109,39 +112,43 @@ def test_cancelled_task_result_is_dropped(qtbot):
     assert seen == []
 
 
-SCRIPT = """
-import json, sys, time
-for epoch in range(1, 4):
-    print(json.dumps({"stage": "train", "epoch": epoch, "epochs": 3, "loss": 1 / epoch}),
-          file=sys.stderr, flush=True)
-    time.sleep(float(sys.argv[1]))
-print(json.dumps({"model_id": "m1", "promoted": True, "reason": "beats baselines"}))
-"""
+TINY = ["--epochs", "2", "--dim", "8", "--negatives", "16", "--hidden", "16"]
 
 
-def test_training_job_streams_json_progress(qtbot):
-    job = TrainingJob(["-c", SCRIPT, "0.01"])
-    events: list[dict] = []
-    job.progress.connect(events.append)
-    with qtbot.waitSignal(job.finished, timeout=20_000) as done:
+def test_training_job_relays_typed_events_to_the_gui_thread(qtbot, db, db_path):
+    fill_store(db, 700)
+    runner = TaskRunner()
+    job = TrainingJob(runner, db_path, extra=TINY)
+    events: list = []
+    gui = QThread.currentThread()
+    job.progress.connect(lambda e: events.append((e, QThread.currentThread())))
+    with qtbot.waitSignal(job.finished, timeout=180_000) as done:
         job.start()
+        assert job.running
     result, error = done.args
-    assert error == ""
-    assert result["model_id"] == "m1"
-    assert [e["epoch"] for e in events] == [1, 2, 3]
+    assert error == "" and isinstance(result, RetrainResult) and result.model_id
+    assert all(thread is gui for _, thread in events)
+    epochs = [e.epoch for e, _ in events if isinstance(e, Epoch)]
+    assert epochs == [1, 2] and isinstance(events[0][0], Start)
+    assert not job.running
+    runner.shutdown()
 
 
-def test_training_job_cancel_and_failure_are_reported(qtbot):
-    job = TrainingJob(["-c", SCRIPT, "10"])
-    with qtbot.waitSignal(job.progress, timeout=20_000):
+def test_training_job_cancel_and_failure_are_reported(qtbot, db, db_path):
+    fill_store(db, 700)
+    runner = TaskRunner()
+    job = TrainingJob(runner, db_path, extra=["--epochs", "50"])
+    finished: list = []
+    job.finished.connect(lambda *args: finished.append(args))
+    with qtbot.waitSignal(job.progress, timeout=120_000):
         job.start()
-    with qtbot.waitSignal(job.finished, timeout=20_000) as done:
-        job.cancel()
-    assert done.args == [None, "training cancelled"]
-    failing = TrainingJob(
-        ["-c", "import sys; print('segue: not enough plays', file=sys.stderr); sys.exit(2)"]
-    )
-    with qtbot.waitSignal(failing.finished, timeout=20_000) as done:
+    job.cancel()  # returns once the trainer has stopped
+    assert not job.running
+    assert finished == [(None, "training cancelled")]
+    assert list((db_path.parent / "models").iterdir()) == []
+    failing = TrainingJob(runner, db_path, extra=["--no-such-option"])
+    with qtbot.waitSignal(failing.finished, timeout=60_000) as done:
         failing.start()
-    assert done.args == [None, "segue: not enough plays"]
-    assert sys.executable  # the trainer runs under the same interpreter
+    assert done.args[0] is None
+    assert "unrecognized arguments: --no-such-option" in done.args[1]
+    runner.shutdown()

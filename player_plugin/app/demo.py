@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from player_plugin.app.importing import ImportSession
+from player_plugin.store.db import default_db_path
+
 log = logging.getLogger(__name__)
 
 SR = 22050
@@ -418,8 +421,6 @@ def _listen(track: DemoTrack, at_ms: int, ms_played: int, reason: str) -> dict:
 # -- putting it together ---------------------------------------------------------------------
 def demo_home() -> Path:
     """``$SEGUE_HOME/demo``, else the platform's user data folder ``/demo``."""
-    from player_plugin.store.db import default_db_path
-
     return default_db_path().parent / "demo"
 
 
@@ -442,8 +443,6 @@ def build_demo(
 ) -> dict:
     """Write the demo library and history in *folder*, scan and import them into the demo's
     own database; a summary. Rebuilds from scratch (the folder is the demo's alone)."""
-    from player_plugin.library.import_session import ImportSession
-
     folder = Path(folder)
     music, db_path, history = demo_paths(folder)
     if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():

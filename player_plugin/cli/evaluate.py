@@ -40,9 +40,9 @@ def _text(result: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from player_plugin.app.evaluate import EvalOptions, evaluate_files
     from player_plugin.library.history.readers import HistoryFormatError
     from player_plugin.recommend.baselines import baseline_names
-    from player_plugin.recommend.evaluate import EvalOptions, evaluate_files
     from player_plugin.ui.report_chart import write_report  # Qt: only with --report
 
     for path in [*args.plays, *(args.distractors or [])]:

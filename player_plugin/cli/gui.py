@@ -60,7 +60,7 @@ def run_gui(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from player_plugin.demo import build_demo, demo_home, demo_paths, is_built
+    from player_plugin.app.demo import build_demo, demo_home, demo_paths, is_built
 
     folder = Path(args.folder) if args.folder else demo_home()
     try:

@@ -1,11 +1,13 @@
-"""Offline evaluation (DESIGN.md, Evaluation): the model and the baselines on a play log.
+"""Offline evaluation's protocol (DESIGN.md, Evaluation): the model and the baselines on a
+play log. :mod:`player_plugin.app.evaluate` builds the stores and trains; this module splits
+and scores.
 
-Per listener: a temporary store built from the history (``evaluate_data``), a
-chronological split (the first 80% of plays train, the last 20% test), and for each next
-*listened* test play, every method ranks the listener's whole catalogue from exactly the
-plays before it. Count-based baselines keep observing the test plays; learned models are
-trained on the first 80% only and held fixed (their inputs — the session — stay live).
-Raw rankers are scored; re-ranked output is its own row (``NAME-reranked``).
+Per listener (a temporary store built from the history): a chronological split (the first
+80% of plays train, the last 20% test), and for each next *listened* test play, every method
+ranks the listener's whole catalogue from exactly the plays before it. Count-based baselines
+keep observing the test plays; learned models are trained on the first 80% only and held
+fixed (their inputs — the session — stay live). Raw rankers are scored; re-ranked output is
+its own row (``NAME-reranked``).
 
 Training draws at random (initial weights, negatives, batches), and on these histories two
 seeds of the same model differ by more than some of the effects measured. With
@@ -19,32 +21,23 @@ would serve.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
-from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.recommend.base import Recommender
-from player_plugin.recommend.baselines import baseline_names, make_baseline
-from player_plugin.recommend.evaluate_data import build_store, read_listeners
 from player_plugin.recommend.metrics import (
     ListenerLog,
     MethodLog,
     Summary,
     rank_of,
-    summarise,
     top_items,
 )
 from player_plugin.recommend.rerank import Reranker, RerankSettings
-from player_plugin.store.catalogue import load_catalogue, load_plays
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +59,6 @@ class EvalOptions:
     validation: bool = False  # evaluate inside the first 80% only (for tuning)
     seeds: int = 1  # > 1: each model variant also trained with seeds SEED+1... (NAME-seeds)
     progress: Callable[[str], None] | None = None
-
-
-def model_trainer() -> Callable[..., Recommender]:
-    """``fit_model(db_path, cutoff_ms, *, skip_blind)``: trains the model up to a cutoff in
-    a subprocess and serves its ONNX (imported late: evaluation without the model needs
-    neither)."""
-    from player_plugin.recommend.model_eval import fit_model
-
-    return fit_model
 
 
 def split_index(plays: Sequence[Play], share: float = TEST_SHARE) -> int:
@@ -164,123 +148,6 @@ class ListenerResult:
     distractors: int
     log: ListenerLog
     seconds: float
-
-
-def evaluate_listener(
-    db_path: str | os.PathLike,
-    history: Sequence,
-    *,
-    fmt: str,
-    files: Sequence[str],
-    options: EvalOptions,
-    listener: str | None = None,
-) -> ListenerResult | None:
-    """Build the listener's store, split, fit and score every method."""
-    started = time.perf_counter()
-    db = build_store(db_path, history, fmt=fmt, files=files, distractors=options.distractors)
-    try:
-        catalogue = load_catalogue(db, audio=False)
-        plays = load_plays(db, catalogue)
-    finally:
-        db.close()
-    if options.validation:
-        plays = plays[: split_index(plays)]
-    if len(plays) < MIN_PLAYS:
-        log.info("listener %s: only %d plays, left out", listener, len(plays))
-        return None
-    split = split_index(plays)
-    played_ids = {p.item for p in plays}
-    names = options.methods or baseline_names()
-    recommenders: dict[str, Recommender] = {name: make_baseline(name) for name in names}
-    fitted: list[str] = []
-    trainer = model_trainer() if options.model else None
-    if trainer is not None:
-        cutoff = plays[split].started_at if split < len(plays) else None
-        variants = [("model", False)]
-        if any(p.outcome is Outcome.SKIPPED for p in plays[:split]):
-            variants.append(("model-skip-blind", True))
-        for variant, blind in variants:
-            for name, seed in seeded_names(variant, options.seeds):
-                _say(options, f"training {name} on {split} plays")
-                extra = None if seed == SEED else ["--seed", str(seed)]
-                try:
-                    model = trainer(db_path, cutoff, skip_blind=blind, extra=extra)
-                    model.fit(plays[:split], catalogue)
-                except Exception as exc:  # a failed model is reported, the rest still run
-                    log.warning("%s left out: %s", name, exc)
-                    continue
-                recommenders[name] = model
-                fitted.append(name)
-    reranked = [name for name in options.reranked if name in recommenders]
-    _say(
-        options,
-        f"listener {listener or '-'}: {len(plays)} plays, scoring {len(recommenders)} methods",
-    )
-    logs = run_protocol(plays, catalogue, split, recommenders, reranked, fitted=fitted)
-    if trainer is not None and options.seeds > 1:
-        for variant, _blind in variants:
-            runs = [logs.methods.get(name) for name, _ in seeded_names(variant, options.seeds)]
-            if all(runs):  # a left-out seed would bias the average: no row then
-                logs.methods[f"{variant}-seeds"] = average_logs(runs)
-    return ListenerResult(
-        listener,
-        len(plays),
-        len(catalogue),
-        len(catalogue) - len(played_ids),
-        logs,
-        time.perf_counter() - started,
-    )
-
-
-def _say(options: EvalOptions, message: str) -> None:
-    log.info(message)
-    if options.progress is not None:
-        options.progress(message)
-
-
-def evaluate_files(
-    paths: Sequence[str | os.PathLike],
-    fmt: str = "auto",
-    *,
-    options: EvalOptions | None = None,
-    distractor_paths: Sequence[str | os.PathLike] = (),
-    workdir: str | os.PathLike | None = None,
-) -> dict:
-    """Evaluate on history files; the result is the ``--json`` object of DESIGN.md."""
-    options = options or EvalOptions()
-    started = time.perf_counter()
-    history = read_listeners(paths, fmt)
-    if distractor_paths:
-        other = read_listeners(distractor_paths, "auto")
-        options.distractors = [p for plays in other.listeners.values() for p in plays]
-    fmt_name = "+".join(sorted(set(history.formats.values()))) or fmt
-    listeners = sorted(history.listeners.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
-    if options.max_listeners is not None:
-        listeners = listeners[: options.max_listeners]
-    results: list[ListenerResult] = []
-    with tempfile.TemporaryDirectory(prefix="segue-evaluate-", dir=workdir) as tmp:
-        for number, (listener, plays) in enumerate(listeners):
-            db_path = Path(tmp) / f"listener-{number}.db"
-            result = evaluate_listener(
-                db_path,
-                plays,
-                fmt=fmt_name,
-                files=[str(p) for p in paths],
-                options=options,
-                listener=listener,
-            )
-            if result is not None:
-                results.append(result)
-            for suffix in ("", "-wal", "-shm"):  # many listeners must not fill the disk
-                Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    left_out = len(listeners) - len(results)
-    if left_out:
-        log.warning("%d listener(s) with fewer than %d plays left out", left_out, MIN_PLAYS)
-    summary = summarise([r.log for r in results], bootstrap=options.bootstrap)
-    out = to_json(results, summary, seconds=time.perf_counter() - started, options=options)
-    out["left_out_listeners"] = left_out
-    out["malformed"] = history.malformed
-    return out
 
 
 DIAGNOSTICS = ("random-unplayed", "unplayed-same-artist")

@@ -339,7 +339,7 @@ class PlayerWindow(QMainWindow):
         self.counts.setText(f"{c['tracks']:,} tracks · {c['plays']:,} plays")
 
     def library_folders(self) -> list[bytes]:
-        from player_plugin.library.import_session import FOLDERS_KEY
+        from player_plugin.app.importing import FOLDERS_KEY
         from player_plugin.store.settings import get_setting
 
         return [os.fsencode(f) for f in get_setting(self.db, FOLDERS_KEY, []) or []]

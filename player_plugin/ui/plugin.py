@@ -7,7 +7,7 @@ Give it any :class:`~player_plugin.hosts.base.Host` and a database path::
 
 The host never touches the database: every play is written when its track starts and
 completed when it ends (so a crash keeps the play so far). Suggestions, scans and other
-slow work run on a thread pool; training runs as a subprocess.
+slow work run on a thread pool; so does *Retrain now* (its trainer is a child process).
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
+from player_plugin.app.retrain import RetrainResult
 from player_plugin.app.settings import Settings
 from player_plugin.app.suggest import UnknownTrack, suggestions
 from player_plugin.domain.clock import now_ms
+from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
 from player_plugin.hosts.base import END_REASONS, Host
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
@@ -75,8 +77,8 @@ class SeguePlugin(QObject):
     status = Signal(str)  # one line for the status bar
     play_logged = Signal(int)  # a play row was completed
     training_started = Signal()
-    training_progress = Signal(dict)
-    training_finished = Signal(object, str)  # result dict or None, error line or ""
+    training_progress = Signal(object)  # a training event (domain.training_events)
+    training_finished = Signal(object, str)  # RetrainResult or None, error line or ""
 
     def __init__(
         self,
@@ -380,15 +382,15 @@ class SeguePlugin(QObject):
         return self.training is not None and self.training.running
 
     def retrain(self, checked: bool = False, *, reason: str = "on request") -> bool:
-        """Start the trainer as a subprocess; False when one is already running."""
-        from player_plugin.library.import_session import train_args
+        """Retrain on a worker thread (:mod:`player_plugin.app.retrain`, as ``segue
+        train``); False when training is already running."""
         from player_plugin.store.settings import set_setting
 
         if self.training_running:
             self.status.emit("Training is already running")
             return False
         set_setting(self.db, "ui.last_train_play", library_view.last_play_id(self.db))
-        job = TrainingJob(train_args(self.db_path), self)
+        job = TrainingJob(self.runner, self.db_path, self)
         job.progress.connect(self._training_progress)
         job.finished.connect(self._training_done)
         self.training = job
@@ -397,27 +399,20 @@ class SeguePlugin(QObject):
         self.status.emit(f"Training started ({reason})…")
         return True
 
-    def _training_progress(self, event: dict) -> None:
+    def _training_progress(self, event: TrainingEvent) -> None:
         self.training_progress.emit(event)
-        if event.get("event") == "epoch" and "epoch" in event:
-            eta = event.get("eta_s")
-            left = f", about {round(eta)} s left" if isinstance(eta, int | float) else ""
-            self.status.emit(f"Training: epoch {event['epoch']}{left}")
-        elif event.get("message") or event.get("stage"):
-            self.status.emit(f"Training: {event.get('message') or event.get('stage')}")
+        if isinstance(event, Epoch):
+            left = f", about {round(event.eta_s)} s left" if event.eta_s else ""
+            self.status.emit(f"Training: epoch {event.epoch}{left}")
+        elif isinstance(event, Stage):
+            self.status.emit(f"Training: {event.name}")
 
-    def _training_done(self, result: dict | None, error: str) -> None:
-        from player_plugin.ui.report_data import save_curve
-
-        if result and self.training is not None:
-            save_curve(self.db, result.get("model_id"), self.training.curve)
+    def _training_done(self, result: RetrainResult | None, error: str) -> None:
         self.training_finished.emit(result, error)
         if error:
             self.status.emit(f"Training: {error}")
         elif result is not None:
-            from player_plugin.ui.wizard import training_summary
-
-            self.status.emit(training_summary(result))
+            self.status.emit(result.summary())
         self.refresh()
 
     # -- dialogs ----------------------------------------------------------------------

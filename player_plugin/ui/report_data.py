@@ -1,15 +1,18 @@
 """What the model report shows, read from the registry without Qt: the active model, the
-methods it was compared with on held-out plays, its training curve, the model history."""
+methods it was compared with on held-out plays, its training curve (recorded once in its
+registry row by :mod:`player_plugin.app.retrain`), the model history."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
+from player_plugin.store.models import active_model, list_models, model_curve
+
 METRIC_ORDER = ("hr@1", "hr@10", "ndcg@10", "mrr", "hr@50", "coverage")
-CURVE_KEY = "training.curve.{}"  # settings key where the GUI keeps a run's epoch events
 
 
 @dataclass
@@ -70,40 +73,7 @@ def find_methods(metrics: Any, depth: int = 0) -> dict[str, dict[str, float]]:
     return found
 
 
-def find_curve(metrics: Any, depth: int = 0) -> list[dict]:
-    """Epoch points (``epoch`` plus ``loss``/``val_loss``) anywhere in the metrics."""
-    if (
-        isinstance(metrics, list)
-        and metrics
-        and all(isinstance(p, dict) and "epoch" in p for p in metrics)
-    ):
-        return metrics
-    if isinstance(metrics, dict) and depth < 4:
-        for key in ("curve", "history", "epochs"):
-            if key in metrics and (curve := find_curve(metrics[key], depth + 1)):
-                return curve
-        for value in metrics.values():
-            if isinstance(value, dict) and (curve := find_curve(value, depth + 1)):
-                return curve
-    return []
-
-
-def _manifest(db: sqlite_utils.Database, row: dict) -> dict:
-    """The model's manifest (it may carry the training curve); {} when unreadable."""
-    import json
-
-    from player_plugin.store.models import RegistryError, model_folder
-
-    try:
-        return json.loads((model_folder(db, row) / "manifest.json").read_text())
-    except (OSError, ValueError, RegistryError):
-        return {}
-
-
 def load_report(db: sqlite_utils.Database) -> ReportData:
-    from player_plugin.store.models import active_model, list_models
-    from player_plugin.store.settings import get_setting
-
     models = list_models(db)
     active = active_model(db)
     data = ReportData(active=active, models=models)
@@ -113,8 +83,6 @@ def load_report(db: sqlite_utils.Database) -> ReportData:
         return data
     metrics = subject.get("metrics") or {}
     if isinstance(metrics, str):
-        import json
-
         try:
             metrics = json.loads(metrics)
         except ValueError:
@@ -128,11 +96,7 @@ def load_report(db: sqlite_utils.Database) -> ReportData:
 
     ordered = dict(sorted(methods.items(), key=rank))  # the model, its predecessor, the best
     data.methods, data.metric_names = ordered, names
-    data.curve = (
-        find_curve(metrics)
-        or find_curve(_manifest(db, subject))
-        or list(get_setting(db, CURVE_KEY.format(subject["id"]), []))
-    )
+    data.curve = model_curve(subject)
     model_keys = [k for k in ordered if k.startswith("model")]
     baselines = {k: v for k, v in ordered.items() if not k.startswith("model")}
     if model_keys and baselines and names:
@@ -152,12 +116,3 @@ def load_report(db: sqlite_utils.Database) -> ReportData:
             f"({best_name}): {metric.upper()} {mine:.3f} vs {best:.3f}."
         )
     return data
-
-
-def save_curve(db: sqlite_utils.Database, model_id: str | None, curve: list[dict]) -> None:
-    """Keep a training run's epoch events for the report (when the manifest has none)."""
-    from player_plugin.store.settings import set_setting
-
-    if model_id and curve:
-        keep = ("epoch", "loss", "val_loss", "val_ndcg10")
-        set_setting(db, CURVE_KEY.format(model_id), [{k: p.get(k) for k in keep} for p in curve])

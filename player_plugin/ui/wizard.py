@@ -1,8 +1,9 @@
 """The import wizard: music folders → scan → listening history → first model → done.
 
-Every step is a method of the Qt-free :class:`~player_plugin.library.import_session.ImportSession`
+Every step is a method of the Qt-free :class:`~player_plugin.app.importing.ImportSession`
 (the CLI and the tests drive the same code); the pages only answer its decisions and run
-its steps on the thread pool, or the trainer as a subprocess, with progress and cancel.
+its steps on the thread pool (training too: :mod:`player_plugin.app.retrain`, as ``segue
+train``), with progress and cancel.
 """
 
 from __future__ import annotations
@@ -23,20 +24,11 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from player_plugin.library.import_session import ImportSession, Readiness, train_args
-from player_plugin.store.db import open_db
+from player_plugin.app.importing import ImportSession, Readiness
+from player_plugin.app.retrain import RetrainResult
+from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
 from player_plugin.ui.icons import icon
 from player_plugin.ui.workers import TaskRunner, TrainingJob
-
-
-def training_summary(result: dict) -> str:
-    """One line on what a `segue train` run did, for people."""
-    reason = result.get("reason") or ""
-    if not result.get("model_id"):
-        return f"No model trained: {reason}." if reason else "No model trained."
-    if result.get("promoted"):
-        return f"The new model is trained and serving ({reason})."
-    return f"A model was trained but not promoted; the current suggestions keep serving ({reason})."
 
 
 class _Progress(QObject):
@@ -296,7 +288,7 @@ class TrainPage(QWizardPage):
         layout.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
         self.job: TrainingJob | None = None
-        self.result: dict | None = None
+        self.result: RetrainResult | None = None
         self.error = ""
         self.readiness: Readiness | None = None
 
@@ -315,39 +307,27 @@ class TrainPage(QWizardPage):
         self.cancel.show()
         self.cancel.setEnabled(True)
         self.bar.setRange(0, 0)
-        self.status.setText("Training in a separate process…")
-        self.job = TrainingJob(train_args(session.db_path), self)
+        self.status.setText("Training…")
+        self.job = TrainingJob(self.wizard_.runner, session.db_path, self)
         self.job.progress.connect(self._progress)
         self.job.finished.connect(self._finished)
         self.job.start()
         self.completeChanged.emit()
 
-    def _progress(self, event: dict) -> None:
-        total = event.get("epochs") or event.get("total")
-        done = event.get("epoch") or event.get("done")
-        if isinstance(total, int) and isinstance(done, int) and total > 0:
-            self.bar.setRange(0, total)
-            self.bar.setValue(done)
-        parts = [str(event[k]) for k in ("stage", "message") if event.get(k)]
-        if "epoch" in event:
-            parts.append(f"epoch {event['epoch']}")
-        if isinstance(event.get("eta_s"), int | float):
-            parts.append(f"about {round(event['eta_s'])} s left")
-        if "loss" in event:
-            parts.append(f"loss {float(event['loss']):.3f}")
-        if parts:
+    def _progress(self, event: TrainingEvent) -> None:
+        if isinstance(event, Epoch):
+            self.bar.setRange(0, event.epochs)
+            self.bar.setValue(event.epoch)
+            parts = [f"epoch {event.epoch}"]
+            if event.eta_s:
+                parts.append(f"about {round(event.eta_s)} s left")
+            parts.append(f"loss {event.loss:.3f}")
             self.status.setText(" · ".join(parts))
+        elif isinstance(event, Stage):
+            self.status.setText(event.name)
 
-    def _finished(self, result: dict | None, error: str) -> None:
-        from player_plugin.ui.report_data import save_curve
-
+    def _finished(self, result: RetrainResult | None, error: str) -> None:
         self.result, self.error = result, error
-        if result and self.job is not None:
-            db = open_db(self.wizard_.session.db_path)
-            try:
-                save_curve(db, result.get("model_id"), self.job.curve)
-            finally:
-                db.close()
         self.cancel.setEnabled(False)
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if result is not None else 0)
@@ -355,8 +335,8 @@ class TrainPage(QWizardPage):
             self.status.setText(
                 f"{error}. Suggestions come from the baselines until a model is trained."
             )
-        else:
-            self.status.setText(training_summary(result or {}))
+        elif result is not None:
+            self.status.setText(result.summary())
         self.completeChanged.emit()
 
     def _cancel(self) -> None:
@@ -400,7 +380,7 @@ class DonePage(QWizardPage):
             "A model trained on your plays is serving."
             if c["models"]
             and self.wizard_.train_page.result
-            and self.wizard_.train_page.result.get("promoted")
+            and self.wizard_.train_page.result.promoted
             else "Suggestions come from the baselines until a model beats them."
         )
         self.label.setText(

@@ -1,5 +1,5 @@
-"""Background work for the GUI: a thread pool whose results come back by signal, and the
-trainer as a subprocess streaming JSON progress lines (Picard ``picard/util/thread.py``).
+"""Background work for the GUI: a thread pool whose results come back by signal (Picard
+``picard/util/thread.py``), and *Retrain now* run on it (:class:`TrainingJob`).
 
 ``TaskRunner.run_task(fn, on_done)`` runs *fn* on a pool thread; *on_done(result)* (or
 *on_error(message)*) runs later on the GUI thread. Tasks started under the same *key* make
@@ -11,18 +11,16 @@ Python's garbage collection runs from the GUI event loop once a runner exists
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import signal
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from player_plugin.app.retrain import RetrainResult, retrain
 from player_plugin.ui import collector
 
 log = logging.getLogger(__name__)
@@ -145,118 +143,68 @@ class TaskRunner(QObject):
 
 
 class TrainingJob(QObject):
-    """``python -m training ...`` as a QProcess: one JSON object per stdout/stderr line.
+    """*Retrain now*: :func:`player_plugin.app.retrain.retrain` on a :class:`TaskRunner`
+    pool thread (the trainer is its child process, as for ``segue train``).
 
-    ``progress(dict)`` for each progress line, ``finished(result_or_None, error_or_empty)``
-    at the end. ``cancel()`` terminates the trainer; it writes its model atomically, so a
-    cancelled run leaves no half-written model behind.
+    ``progress(event)`` carries each training event (a frozen dataclass of
+    :mod:`player_plugin.domain.training_events`) to the GUI thread, ``finished(result,
+    error)`` the :class:`~player_plugin.app.retrain.RetrainResult` (None on failure) and
+    one error line ("" on success). ``cancel()`` stops the trainer and waits until the
+    worker is done; the trainer removes its unfinished folder.
     """
 
-    progress = Signal(dict)
+    progress = Signal(object)
     finished = Signal(object, str)
 
-    def __init__(self, args: list[str], parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        runner: TaskRunner,
+        db_path: str | os.PathLike[str],
+        parent: QObject | None = None,
+        *,
+        extra: list[str] | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.args = args
-        self.process = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        self.process.setProcessEnvironment(env)
-        self.process.readyReadStandardOutput.connect(self._read_stdout)
-        self.process.readyReadStandardError.connect(self._read_stderr)
-        self.process.finished.connect(self._done)
-        self.process.errorOccurred.connect(self._error)
-        self._out = b""
-        self._err = b""
-        self._last_error = ""
-        self._result: dict | None = None
-        self.curve: list[dict] = []  # epoch events, for the model report
-        self._cancelled = False
+        self.runner = runner
+        self.db_path = os.fspath(db_path)
+        self.extra = extra
+        self._cancel = threading.Event()
+        self._worker_done = threading.Event()
+        self._started = False
         self._ended = False
 
     def start(self) -> None:
-        log.info("starting trainer: %s %s", sys.executable, " ".join(self.args))
-        self.process.start(sys.executable, self.args)
+        self._started = True
+        self.runner.run_task(self._work, self._done, on_error=self._failed)
+
+    def _work(self) -> RetrainResult:  # on the pool thread: plain data in and out
+        try:
+            return retrain(
+                self.db_path, on_event=self.progress.emit, cancel=self._cancel, extra=self.extra
+            )
+        finally:
+            self._worker_done.set()
 
     @property
     def running(self) -> bool:
-        return self.process.state() != QProcess.ProcessState.NotRunning
+        return self._started and not self._worker_done.is_set()
 
-    def cancel(self, wait_ms: int = 15_000) -> None:
-        """Stop the trainer: an interrupt first (``segue train`` then stops its own trainer
-        process, which removes its unfinished folder), terminate and kill as fallbacks."""
+    def cancel(self, wait_s: float = 30.0) -> None:
+        """Stop training; returns once the trainer has stopped (or after *wait_s*)."""
         if not self.running:
             return
-        self._cancelled = True
-        pid = int(self.process.processId())
-        if pid > 0 and hasattr(signal, "SIGINT") and os.name == "posix":
-            os.kill(pid, signal.SIGINT)
-            if self.process.waitForFinished(wait_ms):
-                return
-        self.process.terminate()
-        if not self.process.waitForFinished(wait_ms):
-            self.process.kill()
-            self.process.waitForFinished(wait_ms)
+        self._cancel.set()
+        if not self._worker_done.wait(wait_s):
+            log.warning("training did not stop within %.0f s", wait_s)
+        self._finish(None, "training cancelled")
 
-    def _lines(self, buffer: bytes, chunk: bytes) -> tuple[bytes, list[dict | str]]:
-        buffer += chunk
-        *complete, rest = buffer.split(b"\n")
-        items: list[dict | str] = []
-        for raw in complete:
-            text = raw.decode("utf-8", "replace").strip()
-            if not text:
-                continue
-            try:
-                value = json.loads(text)
-            except ValueError:
-                items.append(text)
-            else:
-                items.append(value if isinstance(value, dict) else text)
-        return rest, items
+    def _done(self, result: RetrainResult) -> None:
+        self._finish(result, "")
 
-    def _handle(self, items: list[dict | str], stdout: bool) -> None:
-        for item in items:
-            if isinstance(item, dict):
-                event = item.get("event")
-                if event == "error" and item.get("message"):
-                    self._last_error = str(item["message"])
-                if "epoch" in item and event in (None, "epoch"):
-                    self.curve.append(item)
-                if stdout and "model_id" in item and event is None:
-                    self._result = item
-                else:
-                    self.progress.emit(item)
-            else:
-                if item.lower().startswith(("segue:", "error", "training:")):
-                    self._last_error = item
-                log.info("trainer: %s", item)
+    def _failed(self, error: str) -> None:
+        self._finish(None, error)
 
-    def _read_stdout(self) -> None:
-        self._out, items = self._lines(self._out, bytes(self.process.readAllStandardOutput()))
-        self._handle(items, stdout=True)
-
-    def _read_stderr(self) -> None:
-        self._err, items = self._lines(self._err, bytes(self.process.readAllStandardError()))
-        self._handle(items, stdout=False)
-
-    def _error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart:
-            self._finish(None, "the trainer could not be started")
-
-    def _done(self, code: int, status: QProcess.ExitStatus) -> None:
-        self._read_stdout()
-        self._read_stderr()
-        for tail, stdout in ((self._out, True), (self._err, False)):
-            if tail.strip():
-                self._handle(self._lines(tail, b"\n")[1], stdout)
-        if self._cancelled:
-            self._finish(None, "training cancelled")
-        elif code != 0 or status != QProcess.ExitStatus.NormalExit:
-            self._finish(None, self._last_error or f"training failed (exit status {code})")
-        else:
-            self._finish(self._result or {}, "")
-
-    def _finish(self, result: dict | None, error: str) -> None:
+    def _finish(self, result: RetrainResult | None, error: str) -> None:
         if self._ended:
             return
         self._ended = True
