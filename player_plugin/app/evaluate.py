@@ -197,8 +197,9 @@ def evaluate_listener(
     logs = run_protocol(plays, catalogue, split, recommenders, reranked, fitted=fitted)
     if trainer is not None and options.seeds > 1:
         for variant, _blind in variants:
-            runs = [logs.methods.get(name) for name, _ in seeded_names(variant, options.seeds)]
-            if all(runs):  # a left-out seed would bias the average: no row then
+            names = [name for name, _ in seeded_names(variant, options.seeds)]
+            runs = [logs.methods[name] for name in names if name in logs.methods]
+            if len(runs) == len(names):  # a left-out seed would bias the average: no row then
                 logs.methods[f"{variant}-seeds"] = average_logs(runs)
     return ListenerResult(
         listener,

@@ -104,6 +104,10 @@ _KINDS: dict[str, type] = {
 _NUMBER = (int, float)
 
 
+def _kind(cls: type) -> str:
+    return str(getattr(cls, "kind", cls.__name__))
+
+
 def _check(cls: type, name: str, value: Any) -> Any:
     """*value* when it fits field *name* of *cls*; raises ValueError otherwise."""
     wanted = {f.name: f.type for f in fields(cls)}[name]
@@ -120,7 +124,7 @@ def _check(cls: type, name: str, value: Any) -> Any:
         return value
     if text.startswith("dict") and isinstance(value, dict):
         return value
-    raise ValueError(f"{cls.kind} event: {name}={value!r} is not {text}")
+    raise ValueError(f"{_kind(cls)} event: {name}={value!r} is not {text}")
 
 
 def from_dict(data: dict[str, Any]) -> TrainingEvent:
@@ -136,7 +140,7 @@ def from_dict(data: dict[str, Any]) -> TrainingEvent:
     try:
         return cls(**values)  # type: ignore[no-any-return]
     except TypeError as exc:  # a required field is missing
-        raise ValueError(f"{cls.kind} event: {exc}") from exc
+        raise ValueError(f"{_kind(cls)} event: {exc}") from exc
 
 
 def to_line(event: TrainingEvent) -> str:
