@@ -187,11 +187,13 @@ class TrainingJob(QObject):
 
     @property
     def running(self) -> bool:
-        return self._started and not self._worker_done.is_set()
+        """Started and ``finished`` not yet emitted."""
+        return self._started and not self._ended
 
     def cancel(self, wait_s: float = 30.0) -> None:
-        """Stop training; returns once the trainer has stopped (or after *wait_s*)."""
-        if not self.running:
+        """Stop training; returns once the trainer has stopped (or after *wait_s*). A run
+        that already ended keeps its result (it is on its way to the GUI thread)."""
+        if not self.running or self._worker_done.is_set():
             return
         self._cancel.set()
         if not self._worker_done.wait(wait_s):
