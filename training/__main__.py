@@ -33,8 +33,11 @@ PARENT_POLL_S = 1.0
 
 
 def _say(event: ev.TrainingEvent) -> None:
-    sys.stdout.write(ev.to_line(event) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(ev.to_line(event) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader is gone; the parent watch cancels the run
+        pass
 
 
 def _progress(data: dict) -> None:
