@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from test_model_fixtures import MIN, T0, synthetic_catalogue
 
+from player_plugin.app.evaluate import build_store, read_listeners
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
-from player_plugin.recommend.evaluate_data import build_store, read_listeners
 from player_plugin.store.catalogue import load_catalogue, load_plays
 
 
