@@ -321,3 +321,34 @@ def test_seeds_must_be_positive(segue, history):
     result = segue("evaluate", "--plays", history, "--seeds", "0", "--no-model")
     assert result.status != 0
     assert "--seeds must be at least 1" in result.err
+
+
+def test_evaluate_dial_measures_the_curve_and_the_listeners_own_variety(segue, history):
+    result = segue(
+        "evaluate", "--plays", history, "--format", "lastfm-csv", "--json", "--no-model",
+        "--methods", "session-knn,markov", "--bootstrap", "50", "--dial",
+    )  # fmt: skip
+    assert result.status == 0, result.err
+    data = result.json
+    curve = data["dial"]["session-knn"]
+    assert [p["dial"] for p in curve] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    middle = data["methods"]["session-knn-reranked"]["all"]
+    assert curve[2]["ndcg@10"] == middle["ndcg@10"]  # the middle is the default row
+    shares = [p["new_share"] for p in curve]
+    assert shares[0] == 0.0 < shares[-1]  # familiar: no first plays; discover: some
+    assert shares == sorted(shares)  # more first plays along the dial
+    for dial in (0.0, 0.25, 0.75, 1.0):
+        assert f"session-knn-reranked@dial{dial:.2f}" in data["methods"]
+    own = data["listener_variety"]
+    low, high = own["artist_diversity_range"]
+    assert 0 < low <= own["artist_diversity"] <= high <= 1
+    assert 0 <= own["repeat_rate_range"][0] <= own["repeat_rate"] <= own["repeat_rate_range"][1]
+    kept = data["reranked_kept"]["session-knn"]["all"]
+    raw = data["methods"]["session-knn"]["all"]["ndcg@10"]
+    assert kept == pytest.approx(middle["ndcg@10"] / raw, abs=1e-3)
+    assert data["best_baseline"]["all"] in ("session-knn", "markov")  # never a dial row
+    plain = segue(
+        "evaluate", "--plays", history, "--format", "lastfm-csv", "--no-model",
+        "--methods", "session-knn", "--bootstrap", "20", "--dial",
+    )  # fmt: skip
+    assert "familiar ↔ discover dial" in plain.out and "listener's own" in plain.out

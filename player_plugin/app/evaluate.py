@@ -44,6 +44,7 @@ from player_plugin.recommend.evaluate import (
     to_json,
 )
 from player_plugin.recommend.metrics import summarise
+from player_plugin.recommend.variety import DIAL_POSITIONS, MIDDLE
 from player_plugin.store.catalogue import (
     HistoryTrack,
     insert_history_tracks,
@@ -194,7 +195,8 @@ def evaluate_listener(
         options,
         f"listener {listener or '-'}: {len(plays)} plays, scoring {len(recommenders)} methods",
     )
-    logs = run_protocol(plays, catalogue, split, recommenders, reranked, fitted=fitted)
+    dials = [d for d in DIAL_POSITIONS if d != MIDDLE] if options.dial else []
+    logs = run_protocol(plays, catalogue, split, recommenders, reranked, fitted=fitted, dials=dials)
     if trainer is not None and options.seeds > 1:
         for variant, _blind in variants:
             names = [name for name, _ in seeded_names(variant, options.seeds)]

@@ -30,6 +30,29 @@ def _text(result: dict) -> str:
             f"{name:26s} {f(a['ndcg@10']):>12s} {f(a['hr@10']):>10s} {f(a['mrr']):>8s} "
             f"{f(n['ndcg@10']):>12s} {f(n['hr@10']):>10s}"
         )
+    for name, kept in result.get("reranked_kept", {}).items():
+        lines.append(
+            f"{name}: the re-ranked list keeps {kept.get('all', 0):.0%} of its NDCG@10 on all "
+            f"plays, {kept.get('new', 0):.0%} on new ones"
+        )
+    own = result.get("listener_variety") or {}
+    if own:
+        lines.append(
+            f"the listener's own next plays: artist diversity {own['artist_diversity']:.3f} "
+            f"{own['artist_diversity_range']}, repeat rate {own['repeat_rate']:.3f} "
+            f"{own['repeat_rate_range']}"
+        )
+    for name, points in result.get("dial", {}).items():
+        lines.append(f"{name}, familiar ↔ discover dial:")
+        lines.append(
+            f"  {'dial':>5s} {'NDCG@10 all':>12s} {'NDCG@10 new':>12s} {'never played':>13s} "
+            f"{'artists':>8s} {'replays':>8s}"
+        )
+        for p in points:
+            lines.append(
+                f"  {p['dial']:5.2f} {p['ndcg@10']:12.4f} {p['ndcg@10_new']:12.4f} "
+                f"{p['new_share']:13.3f} {p['artist_diversity']:8.3f} {p['repeat_rate']:8.3f}"
+            )
     for c in result.get("comparisons", []):
         verdict = "beats" if c["a_beats_b"] else "loses to" if c["b_beats_a"] else "ties with"
         lines.append(
@@ -66,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         max_listeners=args.max_listeners,
         bootstrap=args.bootstrap,
         seeds=args.seeds,
+        validation=args.validation,
+        dial=args.dial,
         progress=(lambda msg: print(f"segue: {msg}", file=sys.stderr)) if args.verbose else None,
     )
     try:
@@ -109,6 +134,16 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     parser.add_argument(
         "--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples"
+    )
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="score inside the first 80%% of plays only (the split for tuning)",
+    )
+    parser.add_argument(
+        "--dial",
+        action="store_true",
+        help="also re-rank at five familiar-discover dial positions and print the curve",
     )
     parser.add_argument(
         "--seeds",

@@ -34,10 +34,12 @@ from player_plugin.recommend.metrics import (
     ListenerLog,
     MethodLog,
     Summary,
+    own_variety,
     rank_of,
     top_items,
 )
 from player_plugin.recommend.rerank import Reranker, RerankSettings
+from player_plugin.recommend.variety import DIAL_POSITIONS, MIDDLE
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class EvalOptions:
     bootstrap: int = 1000
     validation: bool = False  # evaluate inside the first 80% only (for tuning)
     seeds: int = 1  # > 1: each model variant also trained with seeds SEED+1... (NAME-seeds)
+    dial: bool = False  # also re-rank at every dial position (NAME-reranked@dialD rows)
     progress: Callable[[str], None] | None = None
 
 
@@ -78,9 +81,13 @@ def run_protocol(
     reranked: Sequence[str] = (),
     *,
     fitted: Sequence[str] = (),
+    dials: Sequence[float] = (),
 ) -> ListenerLog:
     """Predict every listened play from *split* on; every method sees exactly the plays
-    before it. Names in *fitted* are already fitted (learned models)."""
+    before it. Names in *fitted* are already fitted (learned models). Each name in
+    *reranked* also gets a ``NAME-reranked`` row (the default dial) and one row per dial
+    position in *dials* (``NAME-reranked@dialD``); the listener's own variety of their
+    real next plays is recorded beside (``ListenerLog.own``)."""
     train = list(plays[:split])
     for name, rec in recommenders.items():
         if name not in fitted:
@@ -93,8 +100,13 @@ def run_protocol(
     logs = ListenerLog(catalogue_size=len(catalogue))
     for name in recommenders:
         logs.methods[name] = MethodLog()
+    rows = {name: {None: f"{name}-reranked"} for name in rerankers}
     for name in rerankers:
-        logs.methods[f"{name}-reranked"] = MethodLog()
+        rows[name].update({d: dial_row(name, d) for d in dials})
+        for row in rows[name].values():
+            logs.methods[row] = MethodLog()
+    targets: list[int] = []
+    recents: list[list[int]] = []
     played = np.zeros(len(catalogue), dtype=bool)
     for play in train:
         played[play.item] = True
@@ -104,18 +116,21 @@ def run_protocol(
         if play.listened:
             logs.sessions.append(play.session)
             logs.new.append(not played[play.item])
+            targets.append(play.item)
+            recents.append(list(recent))
             for name, rec in recommenders.items():
                 scores = rec.scores()
                 top = top_items(scores)
-                logs.methods[name].add_rank(rank_of(scores, play.item), top, artist, recent)
+                logs.methods[name].add_rank(rank_of(scores, play.item), top, artist, recent, played)
                 reranker = rerankers.get(name)
-                if reranker is not None:
-                    ranked = reranker.rerank(scores, RERANK_DEPTH)
+                for dial, row in rows.get(name, {}).items():
+                    assert reranker is not None
+                    ranked = reranker.rerank(scores, RERANK_DEPTH, dial=dial)
                     position = (
                         ranked.index(play.item) + 1 if play.item in ranked else len(catalogue)
                     )
-                    logs.methods[f"{name}-reranked"].add_rank(
-                        position, np.asarray(ranked[:10]), artist, recent
+                    logs.methods[row].add_rank(
+                        position, np.asarray(ranked[:10]), artist, recent, played
                     )
         for rec in recommenders.values():
             rec.observe(play)
@@ -123,7 +138,13 @@ def run_protocol(
             reranker.observe(play)
         played[play.item] = True
         recent.append(play.item)
+    logs.own = own_variety(targets, recents, artist)
     return logs
+
+
+def dial_row(name: str, dial: float) -> str:
+    """The row of *name* re-ranked at one dial position, e.g. ``model-reranked@dial0.25``."""
+    return f"{name}-reranked@dial{dial:.2f}"
 
 
 def seeded_names(variant: str, seeds: int) -> list[tuple[str, int]]:
@@ -158,9 +179,7 @@ def _baselines(summary: Summary) -> list[str]:
     return [
         name
         for name in summary.point
-        if not name.startswith("model")
-        and name not in DIAGNOSTICS
-        and not name.endswith("-reranked")
+        if not name.startswith("model") and name not in DIAGNOSTICS and "-reranked" not in name
     ]
 
 
@@ -209,6 +228,71 @@ def comparisons(summary: Summary) -> list[dict]:
     return out
 
 
+OWN = ("artist_diversity", "repeat_rate")
+
+
+def listener_variety(logs: Sequence[ListenerLog]) -> dict[str, float | list[float]]:
+    """The listeners' own variety (their real next plays measured as a list): the mean of
+    the per-listener means, and the 10th–90th percentile of every prediction's window —
+    the range a re-ranked list should stay in."""
+    out: dict[str, float | list[float]] = {}
+    for metric in OWN:
+        runs = [np.asarray(log_.own[metric]) for log_ in logs if log_.own.get(metric)]
+        if not runs:
+            continue
+        pooled = np.concatenate(runs)
+        out[metric] = round(float(np.mean([r.mean() for r in runs])), 5)
+        out[f"{metric}_range"] = [round(float(q), 5) for q in np.percentile(pooled, [10, 90])]
+    return out
+
+
+def dial_curve(methods: dict) -> dict[str, list[dict]]:
+    """For each re-ranked method with dial rows: NDCG@10 (all, new), the share of
+    never-played tracks, artist diversity and repeat rate at each dial position (the
+    middle is the default ``NAME-reranked`` row)."""
+    curves: dict[str, list[dict]] = {}
+    for name in methods:
+        if (
+            not name.endswith("-reranked")
+            or dial_row(name[: -len("-reranked")], 0.0) not in methods
+        ):
+            continue
+        base = name[: -len("-reranked")]
+        points = []
+        for dial in DIAL_POSITIONS:
+            row = name if dial == MIDDLE else dial_row(base, dial)
+            if row not in methods:
+                continue
+            a, n = methods[row]["all"], methods[row]["new"]
+            points.append(
+                {
+                    "dial": dial,
+                    "ndcg@10": a["ndcg@10"],
+                    "ndcg@10_new": n["ndcg@10"],
+                    "new_share": a["new_share"],
+                    "artist_diversity": a["artist_diversity"],
+                    "repeat_rate": a["repeat_rate"],
+                }
+            )
+        curves[base] = points
+    return curves
+
+
+def kept(methods: dict) -> dict[str, dict[str, float]]:
+    """How much of each raw ranker's NDCG@10 its re-ranked list keeps (all, new)."""
+    out = {}
+    for name in methods:
+        row = f"{name}-reranked"
+        if row not in methods:
+            continue
+        out[name] = {
+            subset: round(methods[row][subset]["ndcg@10"] / methods[name][subset]["ndcg@10"], 4)
+            for subset in ("all", "new")
+            if methods[name][subset]["ndcg@10"]
+        }
+    return out
+
+
 def to_json(
     results: Sequence[ListenerResult], summary: Summary, *, seconds: float, options: EvalOptions
 ) -> dict:
@@ -247,6 +331,9 @@ def to_json(
             "new": best_baseline(summary, "new"),
         },
         "comparisons": comparisons(summary),
+        "reranked_kept": kept(methods),
+        "listener_variety": listener_variety([r.log for r in results]),
+        "dial": dial_curve(methods),
         "protocol": {
             "test_share": TEST_SHARE,
             "validation": options.validation,
@@ -254,6 +341,7 @@ def to_json(
             "bootstrap": options.bootstrap,
             "rerank_depth": RERANK_DEPTH,
             "seeds": [seed for _, seed in seeded_names("model", options.seeds)],
+            "dial": list(DIAL_POSITIONS) if options.dial else None,
         },
         "per_listener": per_listener,
         "seconds": round(seconds, 2),

@@ -3,8 +3,9 @@
 Rank = 1 + the number of *other* items scoring at least as high as the target (ties count
 against the method); a NaN score counts as the lowest possible, so NaN never ranks first.
 HR@k = rank <= k; NDCG@k = 1 / log2(rank + 1) within k (one relevant item); MRR = 1 / rank.
-Per prediction we also keep the artist diversity of the top 10 (distinct artists / 10) and
-the repeat rate (the share of the top 10 among the last 10 plays); coverage is the share of
+Per prediction we also keep the artist diversity of the top 10 (distinct artists / 10), the
+repeat rate (the share of the top 10 among the last 10 plays) and the new share (the share
+of the top 10 never played before); coverage is the share of
 the catalogue that appears in any top 10 (its resamples are centred on the point value, as
 a union over resampled sessions is biased low). Intervals: a bootstrap over sessions (resampling
 whole sessions, so correlated plays stay together); "beats" means the paired bootstrap
@@ -28,8 +29,18 @@ METRICS = (
     "coverage",
     "artist_diversity",
     "repeat_rate",
+    "new_share",
 )
-PER_PREDICTION = ("hr@1", "hr@10", "hr@50", "ndcg@10", "mrr", "artist_diversity", "repeat_rate")
+PER_PREDICTION = (
+    "hr@1",
+    "hr@10",
+    "hr@50",
+    "ndcg@10",
+    "mrr",
+    "artist_diversity",
+    "repeat_rate",
+    "new_share",
+)
 TOP = 10
 BOOTSTRAP = 1000
 COVERAGE_BOOTSTRAP = 200  # coverage needs a union per resample: fewer resamples suffice
@@ -86,6 +97,27 @@ def repeat_rate(top: Sequence[int], recent: Sequence[int]) -> float:
     return sum(1 for i in top if int(i) in recent_set) / len(top)
 
 
+def new_share(top: Sequence[int], played: np.ndarray | None) -> float:
+    """The share of the top items never played before (NaN when that is not known)."""
+    if played is None or len(top) == 0:
+        return float("nan")
+    return float(np.mean(~played[np.asarray(top, dtype=np.int64)]))
+
+
+def own_variety(
+    targets: Sequence[int], recents: Sequence[Sequence[int]], artist: np.ndarray
+) -> dict[str, list[float]]:
+    """The listener's own figures, for each prediction: the artist diversity and repeat
+    rate of their real next TOP listens, as if those were the list a method gave then
+    (against the same *recents*). The last predictions' windows are shorter."""
+    out: dict[str, list[float]] = {"artist_diversity": [], "repeat_rate": []}
+    for k, recent in enumerate(recents):
+        window = targets[k : k + TOP]
+        out["artist_diversity"].append(artist_diversity(window, artist))
+        out["repeat_rate"].append(repeat_rate(window, recent))
+    return out
+
+
 @dataclass
 class MethodLog:
     """Per-prediction figures of one method on one listener."""
@@ -94,8 +126,15 @@ class MethodLog:
     tops: list[np.ndarray] = field(default_factory=list)
 
     def add_rank(
-        self, rank: int, top: np.ndarray, artist: np.ndarray, recent: Sequence[int]
+        self,
+        rank: int,
+        top: np.ndarray,
+        artist: np.ndarray,
+        recent: Sequence[int],
+        played: np.ndarray | None = None,
     ) -> None:
+        """One prediction: the target's *rank* and the *top* list (with the catalogue's
+        *artist* codes, the *recent* plays and, when known, which items were *played*)."""
         v = self.values
         v["hr@1"].append(hit(rank, 1))
         v["hr@10"].append(hit(rank, 10))
@@ -104,6 +143,7 @@ class MethodLog:
         v["mrr"].append(reciprocal_rank(rank))
         v["artist_diversity"].append(artist_diversity(top, artist))
         v["repeat_rate"].append(repeat_rate(top, recent))
+        v["new_share"].append(new_share(top, played))
         self.tops.append(np.asarray(top, dtype=np.int64)[:TOP])
 
 
@@ -115,6 +155,7 @@ class ListenerLog:
     sessions: list[int] = field(default_factory=list)  # session of each prediction
     new: list[bool] = field(default_factory=list)
     methods: dict[str, MethodLog] = field(default_factory=dict)
+    own: dict[str, list[float]] = field(default_factory=dict)  # see own_variety
 
 
 def session_weights(sessions: Sequence[int], n: int, seed: int = 0) -> np.ndarray:

@@ -41,6 +41,7 @@ def markdown(result: dict, title: str = "Segue offline evaluation") -> str:
             cells = [_fmt(m.get(c), m.get(f"{c}_ci")) for c in METRICS]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += _variety(result)
     comparisons = result.get("comparisons") or []
     if comparisons:
         lines += ["## Paired comparisons (bootstrap over sessions)", ""]
@@ -74,3 +75,54 @@ def write_markdown(
     md = out / "report.md"
     md.write_text(markdown(result, title) + "\n", encoding="utf-8")
     return md
+
+
+def _variety(result: dict) -> list[str]:
+    """Raw against re-ranked, the listener's own variety, and the dial's curve."""
+    lines: list[str] = []
+    kept = result.get("reranked_kept") or {}
+    own = result.get("listener_variety") or {}
+    methods = result["methods"]
+    if kept:
+        lines += [
+            "## What the listener hears: raw and re-ranked",
+            "",
+            "| method | NDCG@10 all raw / re-ranked (kept) | new raw / re-ranked (kept) "
+            "| artist diversity re-ranked | repeat rate re-ranked |",
+            "|---|---|---|---|---|",
+        ]
+        for name, share in kept.items():
+            raw, rr = methods[name], methods[f"{name}-reranked"]
+            lines.append(
+                f"| {name} | {_fmt(raw['all']['ndcg@10'])} / {_fmt(rr['all']['ndcg@10'])} "
+                f"({share.get('all', 0):.0%}) | {_fmt(raw['new']['ndcg@10'])} / "
+                f"{_fmt(rr['new']['ndcg@10'])} ({share.get('new', 0):.0%}) "
+                f"| {_fmt(rr['all']['artist_diversity'])} | {_fmt(rr['all']['repeat_rate'])} |"
+            )
+        if own:
+            lines.append(
+                f"| the listener's own next plays | | | {_fmt(own['artist_diversity'])} "
+                f"{_range(own['artist_diversity_range'])} | {_fmt(own['repeat_rate'])} "
+                f"{_range(own['repeat_rate_range'])} |"
+            )
+        lines.append("")
+    for name, points in (result.get("dial") or {}).items():
+        lines += [
+            f"## The familiar ↔ discover dial ({name})",
+            "",
+            "| dial | NDCG@10 all | NDCG@10 new | never played in top 10 | artist diversity "
+            "| repeat rate |",
+            "|---|---|---|---|---|---|",
+        ]
+        for p in points:
+            lines.append(
+                f"| {p['dial']:.2f} | {_fmt(p['ndcg@10'])} | {_fmt(p['ndcg@10_new'])} "
+                f"| {_fmt(p['new_share'])} | {_fmt(p['artist_diversity'])} "
+                f"| {_fmt(p['repeat_rate'])} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _range(values: list) -> str:
+    return f"(10–90%: {values[0]:.2f}–{values[1]:.2f})"
