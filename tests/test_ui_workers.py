@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 
-from PySide6.QtCore import QThread
+from PySide6.QtCore import QObject, Qt, QThread
 from test_model_fixtures import fill_store
 
 from player_plugin.app.retrain import RetrainResult
@@ -31,48 +32,80 @@ def test_result_arrives_on_the_gui_thread(qtbot):
     assert worker_thread[0] is not gui
 
 
-class Probe:
-    """A reference cycle that notes the thread it is collected on."""
-
-    def __init__(self, collected_on: list[int]) -> None:
-        self.collected_on = collected_on
-        self.cycle = self
-
-    def __del__(self) -> None:
-        self.collected_on.append(threading.get_ident())
-
-
-def test_garbage_cycles_are_never_collected_on_a_pool_thread(qtbot):
-    """A collection on a pool thread would destroy the Qt objects of garbage cycles there,
-    off the GUI thread (seen: a deadlock between ~QObject on a pool thread and
-    QObject::connect on the GUI thread). Cycles made and dropped in a task, with enough
-    allocations after them for many automatic collections, are collected on the GUI
-    thread afterwards."""
-    collected_on: list[int] = []
-
-    def job():
-        for _ in range(10):
-            Probe(collected_on)
-        return len([[] for _ in range(200_000)])
-
+def test_the_garbage_collector_is_left_alone(qtbot):
+    """Nothing process-wide changes: automatic collection stays on, thresholds as they were."""
+    enabled, thresholds = gc.isenabled(), gc.get_threshold()
     runner = TaskRunner()
-    assert not gc.isenabled()  # automatic collection is off: it runs from the event loop
     done: list = []
-    runner.run_task(job, done.append)
+    runner.run_task(lambda: [[] for _ in range(50_000)] and "ok", done.append)
     qtbot.waitUntil(lambda: bool(done))
-    gc.collect()  # (the event loop's timer may have collected them already: also here)
-    assert collected_on == [threading.get_ident()] * 10
+    assert (gc.isenabled(), gc.get_threshold()) == (enabled, thresholds) == (True, thresholds)
 
 
-def test_the_event_loop_collects_garbage_cycles(qtbot):
-    """With automatic collection off, the GUI thread's timer collects once there is as
-    much new garbage as would have tripped Python's own collection."""
-    TaskRunner()
-    collected_on: list[int] = []
-    for _ in range(gc.get_threshold()[0] + 100):
-        Probe(collected_on)
-    qtbot.waitUntil(lambda: len(collected_on) > 0, timeout=5_000)
-    assert set(collected_on) == {threading.get_ident()}
+def test_a_pool_thread_never_destroys_a_qt_object(qtbot):
+    """The GUI-thread deadlock: ~QObject ran on a pool thread (it held Qt's connection lock
+    and waited for the GIL) while the GUI thread held the GIL in QObject::connect. Here
+    tasks capture the only other reference to Qt objects with Python slots connected, the
+    GUI thread connects signals meanwhile, and every object is destroyed on the GUI thread:
+    the pool thread lets go of its job before posting the result, and the GUI thread drops
+    it afterwards. (On the old design, where the pool thread dropped the job, the objects
+    died on pool threads and the test hung or failed.)"""
+    runner = TaskRunner()
+    gui = threading.get_ident()
+    destroyed_on: list[int] = []
+    done: list = []
+
+    def note(*_):
+        destroyed_on.append(threading.get_ident())
+
+    def start(n: int) -> None:
+        obj = QObject()
+        obj.objectNameChanged.connect(lambda name: None)  # a Python slot ~QObject must free
+        obj.destroyed.connect(note, Qt.ConnectionType.DirectConnection)
+
+        def job():
+            time.sleep(0.002)
+            return obj.objectName() == "" and n
+
+        runner.run_task(job, done.append)
+
+    for n in range(60):
+        start(n)
+    churn = QObject()
+
+    def busy_gui() -> bool:
+        for _ in range(20):  # QObject::connect on the GUI thread, as in the deadlock
+            churn.objectNameChanged.connect(note)
+            churn.objectNameChanged.disconnect(note)
+        return len(done) == 60
+
+    qtbot.waitUntil(busy_gui, timeout=20_000)
+    gc.collect()
+    qtbot.waitUntil(lambda: len(destroyed_on) == 60, timeout=5_000)
+    assert set(destroyed_on) == {gui}
+
+
+def test_progress_reaches_the_gui_thread_newest_first(qtbot):
+    runner = TaskRunner()
+    seen: list = []
+    done: list = []
+    release = threading.Event()
+
+    def job(report):
+        for i in range(1, 1001):
+            report(i, 1000)
+        release.wait(5)
+        return "done"
+
+    runner.run_task(
+        job, done.append, on_progress=lambda *v: seen.append((v, threading.get_ident()))
+    )
+    qtbot.waitUntil(lambda: bool(seen) and seen[-1][0] == (1000, 1000))
+    release.set()
+    qtbot.waitUntil(lambda: done == ["done"])
+    assert {t for _, t in seen} == {threading.get_ident()}
+    assert len(seen) < 1000  # coalesced: the GUI gets the newest values, not a flood
+    assert [v for v, _ in seen] == sorted(v for v, _ in seen)
 
 
 def test_stale_results_are_dropped(qtbot):
@@ -83,7 +116,7 @@ def test_stale_results_are_dropped(qtbot):
     runner.run_task(lambda: "new", seen.append, key="k")
     qtbot.waitUntil(lambda: seen == ["new"])
     release.set()
-    assert runner.pool.waitForDone(5000)
+    assert runner.wait(5000)
     qtbot.wait(50)
     assert seen == ["new"]
 

@@ -10,12 +10,10 @@ import threading
 from PySide6.QtCore import (
     QByteArray,
     QFileSystemWatcher,
-    QObject,
     QSettings,
     QSize,
     Qt,
     QTimer,
-    Signal,
 )
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -65,17 +63,25 @@ def folder_tree(roots: list[bytes], limit: int = MAX_WATCHED_DIRS) -> list[str]:
     return found
 
 
-class _ScanRelay(QObject):
-    progress = Signal(int, int)
+def _scan_in_thread(db_path: str, roots: list[bytes], cancel: threading.Event, report):
+    """An incremental scan on a pool thread: plain data in, plain data out."""
+    from player_plugin.library.scanner import scan
+
+    db = open_db(db_path)
+    try:
+        return scan(db, roots, progress=lambda p: report(int(p.done), int(p.total)), cancel=cancel)
+    finally:
+        db.close()
 
 
-def _analyse_in_thread(db_path: str, relay: _ScanRelay, cancel: threading.Event):
+def _analyse_in_thread(db_path: str, cancel: threading.Event, report):
+    """Audio analysis of the tracks that need it, on a pool thread."""
     from player_plugin.library.analyze_job import analyse_library
 
     db = open_db(db_path)
     try:
         return analyse_library(
-            db, progress=lambda p: relay.progress.emit(int(p.done), int(p.total)), cancel=cancel
+            db, progress=lambda p: report(int(p.done), int(p.total)), cancel=cancel
         )
     finally:
         db.close()
@@ -265,7 +271,7 @@ class PlayerWindow(QMainWindow):
         file_menu.addAction(rescan)
         file_menu.addAction(self.plugin.actions["import"])
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self)
+        quit_action = self.quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
@@ -366,8 +372,6 @@ class PlayerWindow(QMainWindow):
 
     def rescan(self) -> None:
         """Incremental rescan of the library folders in the background."""
-        from player_plugin.library.scanner import scan
-
         roots = self.library_folders()
         if not roots:
             self.show_message("No library folders yet: use Segue ▸ Import library…")
@@ -376,25 +380,14 @@ class PlayerWindow(QMainWindow):
             self._rescan_pending = True
             return
         cancel = self._scan_cancel = threading.Event()
-        relay = _ScanRelay()
-        relay.progress.connect(self._scan_progress)
-        self._relay = relay
         db_path = self.db_path
-
-        def job():
-            db = open_db(db_path)
-            try:
-                return scan(
-                    db,
-                    roots,
-                    progress=lambda p: relay.progress.emit(int(p.done), int(p.total)),
-                    cancel=cancel,
-                )
-            finally:
-                db.close()
-
         self._busy(True)
-        self.runner.run_task(job, self._scanned, on_error=self._scan_failed)
+        self.runner.run_task(
+            lambda report: _scan_in_thread(db_path, roots, cancel, report),
+            self._scanned,
+            on_error=self._scan_failed,
+            on_progress=self._scan_progress,
+        )
 
     def _scan_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
@@ -435,15 +428,13 @@ class PlayerWindow(QMainWindow):
             self._analysed(None)
             return
         cancel = self._analysis_cancel = threading.Event()
-        relay = _ScanRelay()
-        relay.progress.connect(self._analysis_progress)
-        self._analysis_relay = relay
         self._busy(True)
         db_path = self.db_path
         self.runner.run_task(
-            lambda: _analyse_in_thread(db_path, relay, cancel),
+            lambda report: _analyse_in_thread(db_path, cancel, report),
             self._analysed,
             on_error=lambda message: self._analysed(None, message),
+            on_progress=self._analysis_progress,
         )
 
     def _analysis_progress(self, done: int, total: int) -> None:

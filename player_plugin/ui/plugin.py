@@ -244,9 +244,10 @@ class SeguePlugin(QObject):
         queued = [bytes(p) for p in self.host.queue()]
         after = self._after(current)
         settings = copy.deepcopy(self.prefs)  # plain data for the worker, never shared
+        db_path = self.db_path  # the job captures plain data only, never the plugin
         self.runner.run_task(
             lambda: fetch_suggestions(
-                self.db_path, settings.suggestions, after, settings, playing, queued
+                db_path, settings.suggestions, after, settings, playing, queued
             ),
             self._got_suggestions,
             on_error=lambda message: self.status.emit(f"No suggestions: {message}"),
@@ -282,8 +283,9 @@ class SeguePlugin(QObject):
         self._autoplay_pending = True
         after = self._after(current)
         settings = copy.deepcopy(self.prefs)
+        db_path, playing = self.db_path, bytes(current)  # plain data for the pool thread
         self.runner.run_task(
-            lambda: fetch_suggestions(self.db_path, 1, after, settings, bytes(current), []),
+            lambda: fetch_suggestions(db_path, 1, after, settings, playing, []),
             self._autoplay_ready,
             on_error=self._autoplay_failed,
             key="autoplay",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -29,10 +29,6 @@ from player_plugin.app.retrain import RetrainResult
 from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
 from player_plugin.ui.icons import icon
 from player_plugin.ui.workers import TaskRunner, TrainingJob
-
-
-class _Progress(QObject):
-    changed = Signal(int, int, str)
 
 
 class WizardSession(ImportSession):
@@ -124,8 +120,6 @@ class ScanPage(QWizardPage):
         self.summary = None
         self.running = False
         self.error = ""
-        self._progress = _Progress(self)
-        self._progress.changed.connect(self._show_progress)
 
     def initializePage(self) -> None:
         session = self.wizard_.session
@@ -135,11 +129,18 @@ class ScanPage(QWizardPage):
         self.bar.setRange(0, 0)
         self.cancel.setEnabled(True)
         self.label.setText("Looking for music files…")
-        emit = self._progress.changed.emit
+        db_path, cancel = session.db_path, session.cancel_event  # plain data for the pool
+
+        def scan(report):
+            worker = ImportSession(db_path)  # the wizard's session holds the wizard
+            worker.cancel_event = cancel
+            return worker.scan(folders, progress=lambda p: report(p.done, p.total, str(p.current)))
+
         self.wizard_.runner.run_task(
-            lambda: session.scan(folders, progress=lambda p: emit(p.done, p.total, str(p.current))),
+            scan,
             self._done,
             on_error=self._failed,
+            on_progress=self._show_progress,
             key="wizard-scan",
         )
         self.completeChanged.emit()
@@ -222,13 +223,14 @@ class HistoryPage(QWizardPage):
 
     def add_files(self, paths: list[str]) -> None:
         """Import *paths* now (in the background); results appear in the list."""
+        db_path = self.wizard_.session.db_path  # plain data for the pool thread
         for path in paths:
             self.files.append(path)
             self.running += 1
             self.list.addItem(f"{os.path.basename(path)}: importing…")
             row = self.list.count() - 1
             self.wizard_.runner.run_task(
-                lambda p=path: self.wizard_.session.import_history([p]),
+                lambda p=path: ImportSession(db_path).import_history([p]),
                 lambda report, r=row, p=path: self._imported(r, p, report),
                 on_error=lambda message, r=row, p=path: self._failed(r, p, message),
             )

@@ -1,29 +1,40 @@
-"""Background work for the GUI: a thread pool whose results come back by signal (Picard
-``picard/util/thread.py``), and *Retrain now* run on it (:class:`TrainingJob`).
+"""Background work for the GUI: a thread pool whose results come back to the GUI thread
+(Picard ``picard/util/thread.py``), and *Retrain now* run on it (:class:`TrainingJob`).
 
 ``TaskRunner.run_task(fn, on_done)`` runs *fn* on a pool thread; *on_done(result)* (or
 *on_error(message)*) runs later on the GUI thread. Tasks started under the same *key* make
 earlier ones stale: their results are dropped, so a slow answer never overwrites a newer
-one. A task that needs the store opens its own connection (one connection per thread).
-Python's garbage collection runs from the GUI event loop once a runner exists
-(:mod:`player_plugin.ui.collector`), never on a pool thread.
+one. With *on_progress*, *fn* gets a ``report(*values)`` callable; the newest values reach
+*on_progress* on the GUI thread. A task that needs the store opens its own connection (one
+connection per thread).
+
+Qt objects never cross threads. The pool is Python's own (``concurrent.futures``), so a
+pool thread touches no Qt object at all: it runs *fn* and puts plain data (a token, the
+result or one error line, progress values) in a queue that a timer on the GUI thread
+drains while tasks are running. The GUI thread keeps its own reference to *fn* until the
+task's result is handled there, and the pool thread lets go of *fn* before it posts the
+result, so whatever *fn* holds (even by mistake, a Qt object) is released on the GUI
+thread. Python's garbage collector is left alone: nothing here changes process-wide state.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from player_plugin.app.retrain import RetrainResult, retrain
-from player_plugin.ui import collector
 
 log = logging.getLogger(__name__)
+
+DRAIN_MS = 10  # how often the GUI thread picks up results while tasks are running
 
 
 def error_line(exc: BaseException) -> str:
@@ -49,77 +60,159 @@ class Task:
         return self.cancel_event.is_set()
 
 
-class _Relay(QObject):
-    finished = Signal(int, bool, object)  # token, ok, result-or-message
+class _Progress:
+    """The newest progress values of each running task (plain data, any thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[int, tuple] = {}
+
+    def reporter(self, token: int) -> Callable[..., None]:
+        def report(*values: Any) -> None:
+            with self._lock:
+                self._latest[token] = values
+
+        return report
+
+    def take(self) -> dict[int, tuple]:
+        with self._lock:
+            latest, self._latest = self._latest, {}
+        return latest
 
 
-class _Runnable(QRunnable):
-    def __init__(self, token: int, fn: Callable[[], Any], relay: _Relay) -> None:
-        super().__init__()
-        self.setAutoDelete(True)
-        self._token, self._fn, self._relay = token, fn, relay
+class _Pending:
+    """How many submitted tasks have not finished on their pool thread yet."""
 
-    def run(self) -> None:
-        try:
-            result = self._fn()
-        except Exception as exc:  # reported to the GUI as one line
-            log.warning("background task failed: %s", error_line(exc))
-            log.debug("background task failed", exc_info=True)
-            self._relay.finished.emit(self._token, False, error_line(exc))
-        else:
-            self._relay.finished.emit(self._token, True, result)
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def add(self) -> None:
+        with self._changed:
+            self._count += 1
+
+    def done(self) -> None:
+        with self._changed:
+            self._count -= 1
+            self._changed.notify_all()
+
+    def wait(self, timeout_s: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, timeout_s)
+
+
+def _run(
+    token: int,
+    job: list[Callable[..., Any]],
+    report: Callable[..., None] | None,
+    outbox: queue.SimpleQueue,
+    pending: _Pending,
+) -> None:
+    """The pool thread's side: run the job, drop it, post plain data. Never raises."""
+    fn = job.pop()
+    try:
+        message = (token, True, fn() if report is None else fn(report))
+    except Exception as exc:  # reported to the GUI as one line
+        log.warning("background task failed: %s", error_line(exc))
+        log.debug("background task failed", exc_info=True)
+        message = (token, False, error_line(exc))
+    del fn, report  # the GUI thread holds the last reference to the job, not this thread
+    outbox.put(message)
+    pending.done()
 
 
 class TaskRunner(QObject):
-    """``run_task`` over a ``QThreadPool``; results reach the GUI thread by a signal. The
-    first runner moves garbage collection to the GUI event loop (:func:`collector.install`):
-    a collection on a pool thread would destroy Qt objects there."""
+    """``run_task`` over a Python thread pool; results reach the GUI thread by a timer
+    that drains a queue of plain data (no Qt object is ever touched on a pool thread)."""
 
     busy_changed = Signal(int)  # number of tasks running
 
-    def __init__(self, parent: QObject | None = None, pool: QThreadPool | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, threads: int | None = None) -> None:
         super().__init__(parent)
-        collector.install()
-        self.pool = pool or QThreadPool(self)
-        self._relay = _Relay(self)
-        self._relay.finished.connect(self._finished)
+        self._pool = ThreadPoolExecutor(
+            max_workers=threads or max(2, QThread.idealThreadCount()),
+            thread_name_prefix="segue-task",
+        )
+        self._outbox: queue.SimpleQueue[tuple[int, bool, Any]] = queue.SimpleQueue()
+        self._progress = _Progress()
+        self._pending = _Pending()
+        self._timer = QTimer(self)
+        self._timer.setInterval(DRAIN_MS)
+        self._timer.timeout.connect(self._drain)
         self._next = 0
-        self._tasks: dict[int, tuple[Task, Callable, Callable | None]] = {}
+        # token -> (task, fn, on_done, on_error, on_progress), kept on the GUI thread
+        self._tasks: dict[int, tuple[Task, Callable, Callable, Callable | None, Callable | None]]
+        self._tasks = {}
         self._latest: dict[str, int] = {}
+        self._closed = False
 
     def run_task(
         self,
-        fn: Callable[[], Any],
+        fn: Callable[..., Any],
         on_done: Callable[[Any], None],
         *,
         on_error: Callable[[str], None] | None = None,
+        on_progress: Callable[..., None] | None = None,
         key: str | None = None,
         task: Task | None = None,
     ) -> Task:
-        """Run *fn* in the pool; call *on_done(result)* on the GUI thread unless stale."""
+        """Run *fn* in the pool; call *on_done(result)* on the GUI thread unless stale.
+
+        With *on_progress*, *fn* is called with ``report(*values)``; *on_progress(*values)*
+        gets the newest values on the GUI thread. *fn* must return plain data (never a Qt
+        object) and should capture only plain data (paths, ids, events), never a widget.
+        """
         self._next += 1
         token = self._next
         if task is None:
             task = Task(token, key)
         else:
             task.token, task.key = token, key
+        if self._closed:
+            log.debug("not starting a task after shutdown")
+            task.cancel()
+            task.done = True
+            return task
         if key is not None:
             self._latest[key] = token
-        self._tasks[token] = (task, on_done, on_error)
-        self.pool.start(_Runnable(token, fn, self._relay))
+        self._tasks[token] = (task, fn, on_done, on_error, on_progress)
+        report = self._progress.reporter(token) if on_progress is not None else None
+        self._pending.add()
+        self._pool.submit(_run, token, [fn], report, self._outbox, self._pending)
+        if not self._timer.isActive():
+            self._timer.start()
         self.busy_changed.emit(len(self._tasks))
         return task
 
-    def _finished(self, token: int, ok: bool, payload: Any) -> None:
-        task, on_done, on_error = self._tasks.pop(token, (None, None, None))
-        self.busy_changed.emit(len(self._tasks))
-        if task is None:
-            return
-        task.done = True
-        if task.key is not None and self._latest.get(task.key) != token:
-            log.debug("dropping stale result of %s", task.key)
-            return
+    def _drain(self) -> None:
+        for token, values in self._progress.take().items():
+            entry = self._tasks.get(token)
+            if entry is not None and entry[4] is not None and self._current(entry[0]):
+                entry[4](*values)
+        while True:
+            try:
+                token, ok, payload = self._outbox.get_nowait()
+            except queue.Empty:
+                break
+            self._finished(token, ok, payload)
+        if not self._tasks:
+            self._timer.stop()
+
+    def _current(self, task: Task) -> bool:
+        """Neither cancelled nor made stale by a newer task under the same key."""
         if task.cancelled:
+            return False
+        return task.key is None or self._latest.get(task.key) == task.token
+
+    def _finished(self, token: int, ok: bool, payload: Any) -> None:
+        entry = self._tasks.pop(token, None)
+        self.busy_changed.emit(len(self._tasks))
+        if entry is None:
+            return
+        task, _fn, on_done, on_error, _ = entry
+        task.done = True
+        if not self._current(task):
+            log.debug("dropping the result of a stale or cancelled task %s", task.key)
             return
         if ok:
             on_done(payload)
@@ -133,13 +226,23 @@ class TaskRunner(QObject):
         return len(self._tasks)
 
     def cancel_all(self) -> None:
-        for task, _, _ in self._tasks.values():
+        for task, *_ in self._tasks.values():
             task.cancel()
 
+    def wait(self, timeout_ms: int = 30_000) -> bool:
+        """Wait until every task has finished on its pool thread (results not yet handled:
+        they arrive from the event loop)."""
+        return self._pending.wait(timeout_ms / 1000)
+
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel every task and wait for the pool: used when the window closes."""
+        """Cancel every task, wait for the pool and let its threads go: used when the window
+        closes. Later tasks are not started."""
         self.cancel_all()
-        return self.pool.waitForDone(timeout_ms)
+        finished = self.wait(timeout_ms)
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._drain()
+        return finished
 
 
 class TrainingJob(QObject):
