@@ -12,15 +12,31 @@ sends itself SIGTERM, as a session manager would). The exit status is ``segue gu
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
 
-from PySide6.QtCore import QSettings, QTimer
+import shiboken6
+from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from player_plugin.cli import main
 from player_plugin.ui.player_window import PlayerWindow
+
+
+def leftover_qt_objects() -> list[str]:
+    """Live Qt objects that Python owns (so that Python's teardown would delete them), but
+    the application itself."""
+    gc.collect()
+    return sorted(
+        type(o).__name__
+        for o in gc.get_objects()
+        if isinstance(o, QObject)
+        and o is not QApplication.instance()
+        and shiboken6.isValid(o)
+        and shiboken6.ownedByPython(o)
+    )
 
 
 def window() -> PlayerWindow:
@@ -35,10 +51,13 @@ def busy() -> None:
 
 
 def quit_by(mode: str) -> None:
+    w = window()
+    scan, analysis = int(w._scan_cancel is not None), int(w._analysis_cancel is not None)
+    print(f"busy at quit: scan={scan} analysis={analysis} tasks={w.runner.running}", flush=True)
     if mode == "action":
-        window().quit_action.trigger()
+        w.quit_action.trigger()
     elif mode == "close":
-        window().close()
+        w.close()
     else:
         os.kill(os.getpid(), signal.SIGTERM)
 
@@ -50,4 +69,8 @@ if __name__ == "__main__":
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ini)
     QTimer.singleShot(0, busy)
     QTimer.singleShot(delay, lambda: quit_by(mode))
-    sys.exit(main(["--db", db, "gui"]))
+    status = main(["--db", db, "gui"])
+    left = leftover_qt_objects()
+    if left:
+        print(f"quit_player: Qt objects left for Python's teardown: {left}", file=sys.stderr)
+    sys.exit(status)

@@ -55,6 +55,18 @@ def run_gui(args: argparse.Namespace) -> int:
 
     db_path = args.db or str(default_db_path())
     window = open_player(db_path, wizard=args.wizard)
+    return _run(window)
+
+
+def _run(window) -> int:
+    """Show *window* until it closes (File ▸ Quit, SIGTERM, SIGINT); Qt deletes it on the
+    GUI thread as the event loop ends, so no Qt object is left for Python's teardown."""
+    from PySide6.QtCore import Qt
+
+    from player_plugin.ui.player_window import quit_on_signals
+
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    quit_on_signals(window)
     window.show()
     return _app().exec()
 
@@ -75,11 +87,10 @@ def run_demo(args: argparse.Namespace) -> int:
         emit(args, info)
         return 0
     window = open_player(info["database"], settings_scope="demo", demo=True)
-    window.show()
     from PySide6.QtCore import QTimer
 
     QTimer.singleShot(500, lambda: start_demo_jobs(window))
-    return _app().exec()
+    return _run(window)
 
 
 def start_demo_jobs(window) -> None:

@@ -129,6 +129,19 @@ def _init_worker() -> None:
     warm_up()
 
 
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Cancelled: stop the workers rather than wait for them (one may still be importing
+    librosa, seconds on a busy machine, and a player quitting waits for this); the tracks
+    they held are analysed next time."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # public from 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        if process.is_alive():
+            process.terminate()
+    for process in workers:
+        process.join(5)
+
+
 class _Queue:
     """Tracks still to submit; thread-safe, reorderable. Suspects (held by a crashed
     worker) go one at a time, with nothing else in flight."""
@@ -308,7 +321,10 @@ class AnalysisJob:
                     pool.shutdown(wait=True, cancel_futures=True)
                     pool = self._new_pool(workers)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if cancel.is_set():
+                _stop_now(pool)
+            else:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _fill(self, pool: ProcessPoolExecutor, in_flight: dict, limit: int) -> None:
         """Submit tracks up to *limit* in flight; after a crash, one suspect at a time."""

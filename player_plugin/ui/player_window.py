@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
 import threading
 
 from PySide6.QtCore import (
@@ -12,6 +14,7 @@ from PySide6.QtCore import (
     QFileSystemWatcher,
     QSettings,
     QSize,
+    QSocketNotifier,
     Qt,
     QTimer,
 )
@@ -85,6 +88,45 @@ def _analyse_in_thread(db_path: str, cancel: threading.Event, report):
         )
     finally:
         db.close()
+
+
+def quit_on_signals(window: QMainWindow, signals=(signal.SIGTERM, signal.SIGINT)) -> None:
+    """Close *window* (as File ▸ Quit does: state saved, the last play ended, work stopped)
+    when the process gets SIGTERM or SIGINT. For the reference player only, which owns its
+    process: it sets Python's handlers for those signals and the signal wake-up fd. The
+    plugin itself never does this."""
+    if os.name != "posix":
+        return
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+
+    def woken() -> None:
+        try:
+            received = reader.recv(64)
+        except BlockingIOError:
+            return
+        if received:
+            log.info("quitting on signal %s", ", ".join(str(b) for b in received))
+            window.close()
+
+    previous = {number: signal.signal(number, _ignore) for number in signals}
+
+    def restore() -> None:  # when the window is gone: Python's handling again
+        signal.set_wakeup_fd(-1)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        reader.close()
+        writer.close()
+
+    notifier.activated.connect(woken)
+    window.destroyed.connect(restore)
+
+
+def _ignore(_number: int, _frame: object) -> None:
+    """The Python-level handler: the wake-up fd wakes the GUI thread, which closes."""
 
 
 class PlayerWindow(QMainWindow):
