@@ -2,12 +2,13 @@
 
 Run by tests/test_player_quit.py as a subprocess::
 
-    python tests/quit_player.py DB SETTINGS_INI DELAY_MS MODE
+    python tests/quit_player.py DB DELAY_MS MODE
 
 The player opens on *DB* (plugin docked, suggestions loading); right away a rescan and an
 audio analysis start; after *DELAY_MS* the window quits by *MODE*: ``action`` (File ▸ Quit
 triggered), ``close`` (the window's close button: ``close()``) or ``signal`` (the process
-sends itself SIGTERM, as a session manager would). The exit status is ``segue gui``'s.
+sends itself SIGTERM, as a session manager would). The exit status is ``segue gui``'s;
+the window state goes where QSettings puts it (the test sets ``XDG_CONFIG_HOME``).
 """
 
 from __future__ import annotations
@@ -18,25 +19,37 @@ import signal
 import sys
 
 import shiboken6
-from PySide6.QtCore import QObject, QSettings, QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from player_plugin.cli import main
 from player_plugin.ui.player_window import PlayerWindow
 
 
-def leftover_qt_objects() -> list[str]:
-    """Live Qt objects that Python owns (so that Python's teardown would delete them), but
-    the application itself."""
-    gc.collect()
+def live_python_owned(objects) -> list[str]:
+    """The Qt objects among *objects* that Python owns and that are still alive (deleting
+    their wrapper deletes them), but the application itself."""
     return sorted(
         type(o).__name__
-        for o in gc.get_objects()
+        for o in objects
         if isinstance(o, QObject)
         and o is not QApplication.instance()
         and shiboken6.isValid(o)
         and shiboken6.ownedByPython(o)
     )
+
+
+def leftover_qt_objects() -> list[str]:
+    """Live Python-owned Qt objects left after the player returned: in reference cycles
+    (Python's collector would destroy them wherever it next runs, on any thread) or still
+    referenced (Python's teardown would delete them)."""
+    gc.set_debug(gc.DEBUG_SAVEALL)  # cyclic garbage goes to gc.garbage, not freed
+    gc.collect()
+    gc.set_debug(0)
+    in_cycles = live_python_owned(gc.garbage)
+    gc.garbage.clear()
+    gc.collect()
+    return in_cycles + live_python_owned(gc.get_objects())
 
 
 def window() -> PlayerWindow:
@@ -63,10 +76,8 @@ def quit_by(mode: str) -> None:
 
 
 if __name__ == "__main__":
-    db, ini, delay, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    db, delay, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     app = QApplication(sys.argv[:1])
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ini)
     QTimer.singleShot(0, busy)
     QTimer.singleShot(delay, lambda: quit_by(mode))
     status = main(["--db", db, "gui"])

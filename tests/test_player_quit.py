@@ -2,7 +2,8 @@
 docked, suggestions loading, a rescan and an audio analysis running) is started as a
 subprocess and quit by File ▸ Quit, by closing its window, or by SIGTERM; every run exits
 with status 0, says nothing on stderr about deleted Qt objects, and leaves no Qt object
-for Python's teardown (Qt deletes the window on the GUI thread as its event loop ends).
+for Python's teardown nor in reference cycles for its collector (Qt deletes the window on
+the GUI thread as its event loop ends), and saves the window state.
 
 The many-runs test is marked slow (``make test`` runs it); SEGUE_QUIT_RUNS changes how
 many quits it makes (default 50), three players at a time.
@@ -56,15 +57,15 @@ def quit_once(library: Path, run: int, mode: str, delay_ms: int) -> dict:
     folder.mkdir()
     shutil.copy(library / "segue.db", folder / "segue.db")
     env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
-    env["PYTHONFAULTHANDLER"] = "1"
-    args = [sys.executable, str(DRIVER), str(folder / "segue.db"), str(folder / "ini")]
+    env.update(PYTHONFAULTHANDLER="1", XDG_CONFIG_HOME=str(folder / "config"))
+    args = [sys.executable, str(DRIVER), str(folder / "segue.db"), str(delay_ms), mode]
     try:
-        done = subprocess.run(
-            [*args, str(delay_ms), mode], env=env, capture_output=True, text=True, timeout=120
-        )
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
         return {"run": run, "mode": mode, "status": "hung", "bad": [], "busy": ""}
     bad = [line for line in done.stderr.splitlines() if BAD.search(line)]
+    if not (folder / "config" / "segue" / "player.conf").is_file():
+        bad.append("the window state was not saved")
     busy = next((line for line in done.stdout.splitlines() if line.startswith("busy")), "")
     return {"run": run, "mode": mode, "status": done.returncode, "bad": bad, "busy": busy}
 

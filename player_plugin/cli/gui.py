@@ -39,6 +39,8 @@ def open_player(
         window = PlayerWindow(db_path, settings=settings or QSettings("segue", settings_scope))
     except StoreError as exc:
         raise UserError(str(exc)) from exc
+    if settings is None:  # ours: deleted with the window, on the GUI thread
+        window.qsettings.setParent(window)
     if demo:
         window.app_title = "Segue demo"
         window.setWindowTitle("Segue demo — invented artists, invented listening history")
