@@ -4,8 +4,9 @@ Run by tests/test_player_quit.py as a subprocess::
 
     python tests/quit_player.py DB DELAY_MS MODE
 
-The player opens on *DB* (plugin docked, suggestions loading); right away a rescan and an
-audio analysis start; after *DELAY_MS* the window quits by *MODE*: ``action`` (File ▸ Quit
+The player opens on *DB* (plugin docked, suggestions loading); right away the model report,
+the import wizard and the settings dialog open and close, and a rescan and an audio
+analysis start; *DELAY_MS* later the window quits by *MODE*: ``action`` (File ▸ Quit
 triggered), ``close`` (the window's close button: ``close()``) or ``signal`` (the process
 sends itself SIGTERM, as a session manager would). The exit status is ``segue gui``'s;
 the window state goes where QSettings puts it (the test sets ``XDG_CONFIG_HOME``).
@@ -56,11 +57,21 @@ def window() -> PlayerWindow:
     return next(w for w in QApplication.topLevelWidgets() if isinstance(w, PlayerWindow))
 
 
-def busy() -> None:
+def busy(delay: int, mode: str) -> None:
+    """A long session in brief: the dialogs opened and closed, then a rescan, an analysis
+    and suggestions started; the quit comes *delay* ms later."""
     w = window()
+    actions = w.plugin.actions
+    actions["report"].trigger()
+    w.plugin.report.close()
+    actions["import"].trigger()
+    w.plugin.wizard.reject()
+    QTimer.singleShot(0, lambda: QApplication.activeModalWidget().reject())
+    actions["settings"].trigger()  # modal: rejected from the event loop
     w.rescan()
     w.analyse()
     w.plugin.refresh()
+    QTimer.singleShot(delay, lambda: quit_by(mode))
 
 
 def quit_by(mode: str) -> None:
@@ -78,8 +89,7 @@ def quit_by(mode: str) -> None:
 if __name__ == "__main__":
     db, delay, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     app = QApplication(sys.argv[:1])
-    QTimer.singleShot(0, busy)
-    QTimer.singleShot(delay, lambda: quit_by(mode))
+    QTimer.singleShot(0, lambda: busy(delay, mode))
     status = main(["--db", db, "gui"])
     left = leftover_qt_objects()
     if left:

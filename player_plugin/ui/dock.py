@@ -73,13 +73,18 @@ class SuggestionRow(QWidget):
             button.setToolTip(tip)
             button.setAutoRaise(True)
             button.setObjectName(key)
-            button.clicked.connect(lambda _=False, m=method: getattr(plugin, m)(self.track_id))
+            button.setProperty("segue-method", method)
+            button.clicked.connect(self._clicked)  # a method: no lambda holding the row
             buttons.addWidget(button)
             self.buttons[key] = button
         buttons.addStretch(1)
         text.addLayout(buttons)
         layout.addLayout(text, 1)
         self._play_next = plugin.play_next
+        self._plugin = plugin
+
+    def _clicked(self) -> None:
+        getattr(self._plugin, self.sender().property("segue-method"))(self.track_id)
 
     def mouseDoubleClickEvent(self, event) -> None:
         self._play_next(self.track_id)

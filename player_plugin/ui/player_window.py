@@ -322,7 +322,7 @@ class PlayerWindow(QMainWindow):
             play_menu.addAction(action)
         find = QAction("&Find", self)
         find.setShortcut(QKeySequence("Ctrl+F"))
-        find.triggered.connect(lambda: (self.search.setFocus(), self.search.selectAll()))
+        find.triggered.connect(self._find)
         self.addAction(find)
         space = QAction("Play/Pause", self.table)
         space.setShortcut(QKeySequence("Space"))
@@ -331,10 +331,10 @@ class PlayerWindow(QMainWindow):
         self.table.addAction(space)
         volume_up = QAction("Louder", self)
         volume_up.setShortcut(QKeySequence("Ctrl+Up"))
-        volume_up.triggered.connect(lambda: self.volume.setValue(self.volume.value() + 5))
+        volume_up.triggered.connect(self._louder)
         volume_down = QAction("Quieter", self)
         volume_down.setShortcut(QKeySequence("Ctrl+Down"))
-        volume_down.triggered.connect(lambda: self.volume.setValue(self.volume.value() - 5))
+        volume_down.triggered.connect(self._quieter)
         for action in (volume_up, volume_down):
             self.addAction(action)
             play_menu.addAction(action)
@@ -349,11 +349,14 @@ class PlayerWindow(QMainWindow):
             view_menu.addAction(self.plugin.dock.toggleViewAction())
 
     def _connect(self) -> None:
+        """Signals to bound methods only: PySide holds those weakly, while a lambda that
+        captures ``self`` keeps the window's wrapper alive from inside Qt, to be released
+        in the middle of the window's own destruction (seen as a crash at quit)."""
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(150)
-        self._search_timer.timeout.connect(lambda: self.model.set_search(self.search.text()))
-        self.search.textChanged.connect(lambda _: self._search_timer.start())
+        self._search_timer.timeout.connect(self._apply_search)
+        self.search.textChanged.connect(self._search_changed)
         self.table.doubleClicked.connect(self._play_index)
         self.table.activated.connect(self._play_index)
         self.table.customContextMenuRequested.connect(self._table_menu)
@@ -366,13 +369,44 @@ class PlayerWindow(QMainWindow):
         self.seek.sliderMoved.connect(self.player.seek)
         self.volume.valueChanged.connect(self.player.set_volume)
         self.queue_list.itemDoubleClicked.connect(self._play_queued)
-        self.queue_buttons["up"].clicked.connect(lambda: self._move_queued(-1))
-        self.queue_buttons["down"].clicked.connect(lambda: self._move_queued(1))
+        self.queue_buttons["up"].clicked.connect(self._move_up)
+        self.queue_buttons["down"].clicked.connect(self._move_down)
         self.queue_buttons["remove"].clicked.connect(self._remove_queued)
         self.plugin.status.connect(self.show_message)
-        self.plugin.play_logged.connect(lambda _: self._update_counts())
-        self.plugin.training_started.connect(lambda: self._busy(True))
-        self.plugin.training_finished.connect(lambda *_: self._busy(False))
+        self.plugin.play_logged.connect(self._play_logged)
+        self.plugin.training_started.connect(self._training_started)
+        self.plugin.training_finished.connect(self._training_finished)
+
+    def _find(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _louder(self) -> None:
+        self.volume.setValue(self.volume.value() + 5)
+
+    def _quieter(self) -> None:
+        self.volume.setValue(self.volume.value() - 5)
+
+    def _search_changed(self, _text: str) -> None:
+        self._search_timer.start()
+
+    def _apply_search(self) -> None:
+        self.model.set_search(self.search.text())
+
+    def _move_up(self) -> None:
+        self._move_queued(-1)
+
+    def _move_down(self) -> None:
+        self._move_queued(1)
+
+    def _play_logged(self, _play_id: int) -> None:
+        self._update_counts()
+
+    def _training_started(self) -> None:
+        self._busy(True)
+
+    def _training_finished(self, *_: object) -> None:
+        self._busy(False)
 
     # -- library ----------------------------------------------------------------------
     def library_changed(self) -> None:
@@ -515,17 +549,19 @@ class PlayerWindow(QMainWindow):
         paths = self._selected_paths()
         if not paths:
             return
+        player = self.player  # the menu's actions hold the player, not the window
         menu = QMenu(self)
-        menu.addAction(icon("play"), "Play", lambda: self.player.play_path(paths[0]))
+        menu.addAction(icon("play"), "Play", lambda: player.play_path(paths[0]))
         menu.addAction(
             icon("play-next"),
             "Play next",
-            lambda: [self.player.enqueue(p, next=True) for p in reversed(paths)],
+            lambda: [player.enqueue(p, next=True) for p in reversed(paths)],
         )
         menu.addAction(
-            icon("queue-add"), "Add to queue", lambda: [self.player.enqueue(p) for p in paths]
+            icon("queue-add"), "Add to queue", lambda: [player.enqueue(p) for p in paths]
         )
         menu.exec(self.table.viewport().mapToGlobal(pos))
+        menu.deleteLater()
 
     def _describe(self, path: bytes) -> tuple[str, str]:
         track = library_view.track_brief(self.db, path)

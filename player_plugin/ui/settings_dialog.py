@@ -124,11 +124,7 @@ class SettingsDialog(QDialog):
         add = QPushButton("Add…")
         add.clicked.connect(self._add_folder)
         remove = QPushButton("Remove")
-        remove.clicked.connect(
-            lambda: [
-                self.folders.takeItem(self.folders.row(i)) for i in self.folders.selectedItems()
-            ]
-        )
+        remove.clicked.connect(self._remove_folders)  # a method: no lambda holding self
         buttons = QVBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
@@ -198,6 +194,10 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def _remove_folders(self) -> None:
+        for item in self.folders.selectedItems():
+            self.folders.takeItem(self.folders.row(item))
 
     def _add_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Folder to exclude", os.path.expanduser("~"))
