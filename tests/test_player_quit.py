@@ -48,7 +48,7 @@ def library(tmp_path_factory) -> Path:
     played(db, tracks, played_ids={t["id"] for t in tracks[:8]})
     Prefs(autoplay=False, retrain_policy="manual", analyse_audio=True).save(db)
     db.close()
-    write_library(root / "music" / "new", artists=3, per_artist=4)
+    write_library(root / "music" / "new", artists=4, per_artist=6)
     return root
 
 
@@ -71,7 +71,7 @@ def quit_once(library: Path, run: int, mode: str, delay_ms: int) -> dict:
 
 
 def quits(library: Path, runs: int) -> list[dict]:
-    plan = [(run, MODES[run % len(MODES)], (run * 137) % 1500) for run in range(runs)]
+    plan = [(run, MODES[run % len(MODES)], (run * 53) % 400) for run in range(runs)]
     with ThreadPoolExecutor(AT_ONCE) as pool:
         return list(pool.map(lambda p: quit_once(library, *p), plan))
 
