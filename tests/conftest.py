@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from dataclasses import dataclass
@@ -15,6 +16,16 @@ from player_plugin.cli import main as cli_main
 from player_plugin.store import open_db
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_main_thread():
+    """Tests drop what no application would: windows, hosts and runners that Python owns,
+    in reference cycles. Python's collector is automatic (docs/PLUGIN.md) and runs on any
+    thread; collecting each test's garbage here, on the GUI thread as the test ends, keeps
+    a later test's pool thread from destroying those Qt objects."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture

@@ -550,16 +550,19 @@ class PlayerWindow(QMainWindow):
         if not paths:
             return
         player = self.player  # the menu's actions hold the player, not the window
+
+        def play_next() -> None:
+            for path in reversed(paths):
+                player.enqueue(path, next=True)
+
+        def add_to_queue() -> None:
+            for path in paths:
+                player.enqueue(path)
+
         menu = QMenu(self)
         menu.addAction(icon("play"), "Play", lambda: player.play_path(paths[0]))
-        menu.addAction(
-            icon("play-next"),
-            "Play next",
-            lambda: [player.enqueue(p, next=True) for p in reversed(paths)],
-        )
-        menu.addAction(
-            icon("queue-add"), "Add to queue", lambda: [player.enqueue(p) for p in paths]
-        )
+        menu.addAction(icon("play-next"), "Play next", play_next)
+        menu.addAction(icon("queue-add"), "Add to queue", add_to_queue)
         menu.exec(self.table.viewport().mapToGlobal(pos))
         menu.deleteLater()
 
