@@ -81,9 +81,7 @@ def test_a_session_leaves_no_qt_object_to_the_collector(window, qtbot):
     QTimer.singleShot(200, lambda: QApplication.activeModalWidget().reject())
     actions["settings"].trigger()
     window.player.next()
-    qtbot.waitUntil(lambda: window.model.rowCount() == 8, timeout=20_000)
-    qtbot.waitUntil(
-        lambda: window._analysis_cancel is None and not window.runner.running, timeout=60_000
-    )
-    qtbot.wait(100)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 8, timeout=60_000)
+    window.close()  # the analysis may still run: closing stops it and waits for the pool
+    qtbot.waitUntil(lambda: not window.runner.running, timeout=30_000)
     assert live_qt_objects_in_cyclic_garbage() == []
