@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -53,8 +54,7 @@ def library(tmp_path_factory) -> Path:
 
 
 def quit_once(library: Path, run: int, mode: str, delay_ms: int) -> dict:
-    folder = library / f"run{run}"
-    folder.mkdir()
+    folder = Path(tempfile.mkdtemp(prefix=f"run{run}-", dir=library))
     shutil.copy(library / "segue.db", folder / "segue.db")
     env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
     env.update(PYTHONFAULTHANDLER="1", XDG_CONFIG_HOME=str(folder / "config"))
