@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from ui_support import played, write_library
 
-from player_plugin.library.import_session import ImportSession
+from player_plugin.app.importing import ImportSession
 from player_plugin.store.db import open_db
 from player_plugin.ui.prefs import Prefs
 

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 from ui_support import played, write_library
 
-from player_plugin.library.import_session import ImportSession
+from player_plugin.app.importing import ImportSession
 from player_plugin.store.db import open_db
 from player_plugin.ui.library_model import PathRole
 from player_plugin.ui.player_window import PlayerWindow
