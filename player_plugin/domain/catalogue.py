@@ -19,6 +19,11 @@ def tie_breaker(track_ids: np.ndarray) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
+def _unknown() -> np.ndarray:
+    """An empty column: the catalogue fills it with zeros (unknown) for every item."""
+    return np.zeros(0, dtype=np.int32)
+
+
 @dataclass
 class Catalogue:
     """Every track a recommender may suggest, with what we know about each.
@@ -34,17 +39,19 @@ class Catalogue:
     artist_names: list[str]  # artist_names[0] == "" (unknown)
     album: np.ndarray  # int32[n], index into album_names
     album_names: list[str]
-    genre: np.ndarray = field(default=None)  # int32[n], first genre
+    # Left out (empty): all unknown, filled with zeros by __post_init__.
+    genre: np.ndarray = field(default_factory=_unknown)  # int32[n], first genre
     genre_names: list[str] = field(default_factory=lambda: [""])
-    year: np.ndarray = field(default=None)  # int32[n], 0 = unknown
-    duration_ms: np.ndarray = field(default=None)  # int32[n], 0 = unknown
+    year: np.ndarray = field(default_factory=_unknown)  # int32[n], 0 = unknown
+    duration_ms: np.ndarray = field(default_factory=_unknown)  # int32[n], 0 = unknown
     audio: np.ndarray | None = None  # float32[n, d]
     paths: list[bytes] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.track_ids)
         for name in ("genre", "year", "duration_ms"):
-            if getattr(self, name) is None:
+            value = getattr(self, name)
+            if value is None or (len(value) == 0 and n > 0):
                 setattr(self, name, np.zeros(n, dtype=np.int32))
 
     def __len__(self) -> int:

@@ -138,7 +138,7 @@ def from_dict(data: dict[str, Any]) -> TrainingEvent:
         if f.name in data:
             values[f.name] = _check(cls, f.name, data[f.name])
     try:
-        return cls(**values)  # type: ignore[no-any-return]
+        return cls(**values)
     except TypeError as exc:  # a required field is missing
         raise ValueError(f"{_kind(cls)} event: {exc}") from exc
 

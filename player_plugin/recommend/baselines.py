@@ -76,6 +76,8 @@ class CountingRecommender(Recommender):
     """Shared state for count-based methods: play counts, last play, a backoff prior."""
 
     backoff_half_life_days = 1.0
+    # Set by ``fit`` before ``reset``, ``observe`` and ``scores`` run: never None here.
+    catalogue: Catalogue
 
     def reset(self) -> None:
         n = len(self.catalogue)
@@ -157,7 +159,7 @@ class Markov(CountingRecommender):
     def observe(self, play: Play) -> None:
         previous = self.history[-1] if self.history else None
         super().observe(play)
-        if play.listened and self.in_session(play, previous):
+        if previous is not None and play.listened and self.in_session(play, previous):
             row = self.transitions[previous.item]
             row[play.item] = row.get(play.item, 0.0) + 1.0
 

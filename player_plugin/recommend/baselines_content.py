@@ -25,7 +25,7 @@ class Content(CountingRecommender):
         self._audio = None
         if audio is not None and len(audio):
             a = np.asarray(audio, dtype=np.float64)
-            valid = ~np.isnan(a).any(axis=1)
+            valid = np.asarray(~np.isnan(a).any(axis=1))  # per row, never a lone bool
             if valid.sum() >= 2:
                 mean, std = a[valid].mean(axis=0), a[valid].std(axis=0) + 1e-9
                 z = np.where(valid[:, None], (a - mean) / std, 0.0)

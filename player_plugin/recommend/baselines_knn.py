@@ -199,7 +199,7 @@ class SessionKNN(CountingRecommender):
                     shared[other] = shared.get(other, 0) + 1
         if not shared:
             return None
-        other = max(shared, key=shared.get)
+        other = max(shared, key=lambda key: shared[key])
         count = shared[other]
         sessions = "a past session" if count == 1 else f"{count} past sessions"
         return f"played with {self.catalogue.describe(other)} in {sessions}"

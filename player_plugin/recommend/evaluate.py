@@ -100,7 +100,9 @@ def run_protocol(
     logs = ListenerLog(catalogue_size=len(catalogue))
     for name in recommenders:
         logs.methods[name] = MethodLog()
-    rows = {name: {None: f"{name}-reranked"} for name in rerankers}
+    rows: dict[str, dict[float | None, str]] = {
+        name: {None: f"{name}-reranked"} for name in rerankers
+    }
     for name in rerankers:
         rows[name].update({d: dial_row(name, d) for d in dials})
         for row in rows[name].values():

@@ -81,7 +81,7 @@ def reciprocal_rank(rank: int) -> float:
     return 1.0 / rank
 
 
-def artist_diversity(top: Sequence[int], artist: np.ndarray) -> float:
+def artist_diversity(top: Sequence[int] | np.ndarray, artist: np.ndarray) -> float:
     """Distinct artists among the top items / their number (unknown artists count apart)."""
     if len(top) == 0:
         return 0.0
@@ -89,7 +89,7 @@ def artist_diversity(top: Sequence[int], artist: np.ndarray) -> float:
     return len(set(names)) / len(names)
 
 
-def repeat_rate(top: Sequence[int], recent: Sequence[int]) -> float:
+def repeat_rate(top: Sequence[int] | np.ndarray, recent: Sequence[int]) -> float:
     """The share of the top items that were among the *recent* plays."""
     if len(top) == 0:
         return 0.0
@@ -97,7 +97,7 @@ def repeat_rate(top: Sequence[int], recent: Sequence[int]) -> float:
     return sum(1 for i in top if int(i) in recent_set) / len(top)
 
 
-def new_share(top: Sequence[int], played: np.ndarray | None) -> float:
+def new_share(top: Sequence[int] | np.ndarray, played: np.ndarray | None) -> float:
     """The share of the top items never played before (NaN when that is not known)."""
     if played is None or len(top) == 0:
         return float("nan")

@@ -26,13 +26,15 @@ WINDOW = 5000  # learn from this many of the newest plays
 MIN_LISTENS = 50  # fewer listens than this: the default profile
 ARTIST_QUANTILE = 90  # the artist cap: this percentile of one artist's count in ten listens
 
+DEFAULT_ARTIST_CAP = 3  # one artist's listens within LIST, until the listener's own is known
+
 
 @dataclass(frozen=True, slots=True)
 class VarietyProfile:
     """A listener's habits, each a share of their listens or a count within ten."""
 
     repeat_share: float = 0.0  # listens that replay one of the RECENT plays before them
-    artist_cap: int = 3  # one artist's plays within LIST consecutive listens (90th pct.)
+    artist_cap: int = DEFAULT_ARTIST_CAP  # one artist's plays in LIST listens (90th pct.)
     fresh_share: float = 0.2  # listens that are the first play of a track
     listens: int = 0  # how many listens it was learned from (0: the default)
 
@@ -85,7 +87,8 @@ def _artist_cap(artists: list[int]) -> int:
             known = [c for a, c in window.items() if a]
             counts.append(max(known, default=1))
     if not counts:
-        return VarietyProfile.artist_cap
+        # (VarietyProfile.artist_cap is a slot descriptor, not the default: slots=True)
+        return DEFAULT_ARTIST_CAP
     return max(1, int(np.ceil(np.percentile(counts, ARTIST_QUANTILE))))
 
 
