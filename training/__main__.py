@@ -24,6 +24,12 @@ from dataclasses import fields
 from pathlib import Path
 
 from player_plugin.domain import training_events as ev
+from player_plugin.store.catalogue import load_catalogue, load_plays
+from player_plugin.store.db import open_db
+from training.data import Cancelled
+from training.export import export_model
+from training.loop import train
+from training.model import Config
 
 EXIT_ERROR = 2
 EXIT_CANCELLED = 130
@@ -69,8 +75,6 @@ def die_with_parent(cancel: threading.Event) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from training.model import Config
-
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     parser.add_argument("--db", required=True, help="the Segue database to learn from")
     parser.add_argument("--out", required=True, help="model folder to create")
@@ -114,13 +118,6 @@ def main(argv: list[str] | None = None) -> int:
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     started = time.monotonic()
     try:
-        from player_plugin.store.catalogue import load_catalogue, load_plays
-        from player_plugin.store.db import open_db
-        from training.data import Cancelled
-        from training.export import export_model
-        from training.loop import train
-        from training.model import Config
-
         cfg = Config()
         for f in fields(Config):
             value = getattr(args, f.name, None)

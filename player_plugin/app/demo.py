@@ -191,7 +191,7 @@ def _tone(freq: float, n: int, harmonics: tuple[float, ...], vibrato: float = 0.
     phase = 2 * np.pi * freq * t
     if vibrato:
         phase += vibrato * np.sin(2 * np.pi * 5.5 * t)
-    return sum(a * np.sin((k + 1) * phase) for k, a in enumerate(harmonics))
+    return sum((a * np.sin((k + 1) * phase) for k, a in enumerate(harmonics)), np.zeros(n))
 
 
 def _pluck(freq: float, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -15,19 +15,43 @@ import sys
 from player_plugin import __version__
 from player_plugin.cli.common import UserError
 
-# Modules that each define ``register(subparsers, common)``; imported lazily per run.
-COMMAND_MODULES = (
-    "player_plugin.cli.gui",
-    "player_plugin.cli.scan",
-    "player_plugin.cli.info",
-    "player_plugin.cli.history",
-    "player_plugin.cli.analyze",
-    "player_plugin.cli.recommend",
-    "player_plugin.cli.settings",
-    "player_plugin.cli.evaluate",
-    "player_plugin.cli.train",
-    "player_plugin.cli.doctor",
+# Every command: (name, module, one-line help). The module defines
+# ``register(subparsers, common)``; only the module of the command being run is imported
+# (DESIGN.md: `segue --help` loads no numpy, onnxruntime or Qt), so a command module keeps
+# its imports at the top. One module may register several commands.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("gui", "player_plugin.cli.gui", "start the reference player"),
+    (
+        "demo",
+        "player_plugin.cli.gui",
+        "build a demo library and history (in a folder of its own) and open the player",
+    ),
+    ("scan", "player_plugin.cli.scan", "import or re-scan music folders into the library"),
+    ("info", "player_plugin.cli.info", "what Segue knows about one track"),
+    (
+        "import-history",
+        "player_plugin.cli.history",
+        "import past plays (ListenBrainz, Last.fm CSV, Spotify, .scrobbler.log)",
+    ),
+    ("log-play", "player_plugin.cli.history", "record one play (scripts, other players)"),
+    (
+        "plays",
+        "player_plugin.cli.history",
+        "privacy and upkeep of the play log: pause, resume, delete, export, status, rematch",
+    ),
+    ("analyze", "player_plugin.cli.analyze", "compute audio features for tracks that lack them"),
+    ("recommend", "player_plugin.cli.recommend", "suggestions for the current listening session"),
+    ("settings", "player_plugin.cli.settings", "show or change the settings the GUI edits"),
+    ("evaluate", "player_plugin.cli.evaluate", "offline evaluation of the model and baselines"),
+    (
+        "train",
+        "player_plugin.cli.train",
+        "retrain the model, export ONNX, promote it if it beats the current one",
+    ),
+    ("model", "player_plugin.cli.train", "the model registry: list, activate ID, rollback"),
+    ("doctor", "player_plugin.cli.doctor", "versions, providers, decoders, database and model"),
 )
+DEFAULT_COMMAND = "gui"  # `segue` alone, or with only options, starts the player
 
 
 def _common_options(defaults: bool) -> argparse.ArgumentParser:
@@ -51,7 +75,23 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
     return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_name(argv: list[str]) -> str | None:
+    """The command *argv* runs: its first word that is not an option (``--db`` takes a
+    value); the default command when there is none, None for ``--help`` or ``--version``."""
+    words = iter(argv)
+    for word in words:
+        if word == "--db":
+            next(words, None)
+        elif word in ("-h", "--help", "--version"):
+            return None
+        elif not word.startswith("-"):
+            return word
+    return DEFAULT_COMMAND
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for *argv*: the full options of the command it runs, a name and a line of
+    help for every other command (their modules are not imported)."""
     parser = argparse.ArgumentParser(
         prog="segue",
         description="Segue: a local-first 'play next' recommender.",
@@ -60,13 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"segue {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common_options(defaults=False)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers, common)
+    running = command_name(sys.argv[1:] if argv is None else argv)
+    for name, module, _help in COMMANDS:
+        if name == running:
+            importlib.import_module(module).register(subparsers, common)
+    for name, _module, help in COMMANDS:
+        if name not in subparsers.choices:
+            subparsers.add_parser(name, help=help)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from player_plugin.app.evaluate import EvalOptions, evaluate_files
 from player_plugin.cli.common import UserError, add_command, emit
-from player_plugin.library.history.readers import FORMATS
+from player_plugin.library.history.readers import FORMATS, HistoryFormatError
+from player_plugin.recommend.baselines import baseline_names
 
 FORMAT_CHOICES = ("auto", *FORMATS)
 
@@ -63,11 +65,6 @@ def _text(result: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from player_plugin.app.evaluate import EvalOptions, evaluate_files
-    from player_plugin.library.history.readers import HistoryFormatError
-    from player_plugin.recommend.baselines import baseline_names
-    from player_plugin.ui.report_chart import write_report  # Qt: only with --report
-
     for path in [*args.plays, *(args.distractors or [])]:
         if not Path(path).is_file():
             raise UserError(f"no such file: {path}")
@@ -102,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     if result["listeners"] == 0:
         raise UserError("no listener has enough matched plays to evaluate (at least 20 needed)")
     if args.report:
+        # Qt (the chart is drawn with QtGui): loaded only when a report is asked for
+        from player_plugin.ui.report_chart import write_report
+
         try:
             write_report(result, args.report)
         except OSError as exc:

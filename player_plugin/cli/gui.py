@@ -7,12 +7,17 @@ import os
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from player_plugin.app.demo import build_demo, demo_home, demo_paths, is_built
 from player_plugin.cli.common import UserError, add_command, emit
+from player_plugin.store.db import StoreError, default_db_path
+from player_plugin.store.stats import counts
+from player_plugin.ui.player_window import PlayerWindow, quit_on_signals
 
 
 def _app():
-    from PySide6.QtWidgets import QApplication
-
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Segue")
     app.setOrganizationName("segue")
@@ -29,11 +34,6 @@ def open_player(
 ):
     """Create the main window on *db_path* (the wizard first when the library is empty);
     window state lives in *settings* (default: QSettings "segue"/*settings_scope*)."""
-    from PySide6.QtCore import QSettings, QTimer
-
-    from player_plugin.store.db import StoreError
-    from player_plugin.ui.player_window import PlayerWindow
-
     _app()
     try:
         window = PlayerWindow(db_path, settings=settings or QSettings("segue", settings_scope))
@@ -44,8 +44,6 @@ def open_player(
     if demo:
         window.app_title = "Segue demo"
         window.setWindowTitle("Segue demo — invented artists, invented listening history")
-    from player_plugin.store.stats import counts
-
     empty = counts(window.db)["tracks"] == 0 and not window.library_folders()
     if wizard or empty:
         QTimer.singleShot(0, window.plugin.open_import_wizard)
@@ -53,8 +51,6 @@ def open_player(
 
 
 def run_gui(args: argparse.Namespace) -> int:
-    from player_plugin.store.db import default_db_path
-
     db_path = args.db or str(default_db_path())
     window = open_player(db_path, wizard=args.wizard)
     return _run(window)
@@ -63,10 +59,6 @@ def run_gui(args: argparse.Namespace) -> int:
 def _run(window) -> int:
     """Show *window* until it closes (File ▸ Quit, SIGTERM, SIGINT); Qt deletes it on the
     GUI thread as the event loop ends, so no Qt object is left for Python's teardown."""
-    from PySide6.QtCore import Qt
-
-    from player_plugin.ui.player_window import quit_on_signals
-
     window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     quit_on_signals(window)
     window.show()
@@ -74,8 +66,6 @@ def _run(window) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from player_plugin.app.demo import build_demo, demo_home, demo_paths, is_built
-
     folder = Path(args.folder) if args.folder else demo_home()
     try:
         if args.fresh or not is_built(folder):
@@ -89,15 +79,12 @@ def run_demo(args: argparse.Namespace) -> int:
         emit(args, info)
         return 0
     window = open_player(info["database"], settings_scope="demo", demo=True)
-    from PySide6.QtCore import QTimer
-
     QTimer.singleShot(500, lambda: start_demo_jobs(window))
     return _run(window)
 
 
 def start_demo_jobs(window) -> None:
     """Analyse the demo audio, then train a first model, in the background."""
-    from player_plugin.store.stats import counts
 
     def train() -> None:
         if counts(window.db)["models"] == 0 and not window.plugin.closing:

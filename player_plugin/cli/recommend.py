@@ -8,15 +8,12 @@ from __future__ import annotations
 import argparse
 import math
 
+from player_plugin.app.suggest import UnknownTrack, suggestions
 from player_plugin.cli.common import UserError, add_command, emit, store
 from player_plugin.domain.paths import display, from_user, json_fields
 
 
 def run(args: argparse.Namespace) -> int:
-    # numpy and onnxruntime: imported only when this command runs (`segue` imports every
-    # command module to build its parser)
-    from player_plugin.app.suggest import UnknownTrack, suggestions
-
     if args.n < 1:
         raise UserError("-n must be at least 1")
     db = store(args)

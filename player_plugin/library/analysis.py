@@ -25,7 +25,9 @@ import math
 import time
 from dataclasses import dataclass
 
+import librosa
 import numpy as np
+import pyloudnorm
 
 from player_plugin.domain.errors import SegueError
 from player_plugin.domain.paths import PathLike, display, to_bytes
@@ -80,8 +82,6 @@ class Analysis:
 
 def _tempo(onset_env: np.ndarray, sr: int) -> tuple[float | None, float]:
     """(BPM, pulse clarity in [0, 1]) from an onset envelope; (None, 0) without a pulse."""
-    import librosa
-
     win = min(384, len(onset_env))
     if win < 16 or not np.any(onset_env > 0):
         return None, 0.0
@@ -150,8 +150,6 @@ def _loudness_range(power: np.ndarray, sr: int) -> float:
 
 
 def _loudness(y: np.ndarray, sr: int) -> float:
-    import pyloudnorm
-
     if len(y) < 0.4 * sr:
         y = np.pad(y, (0, int(0.4 * sr) - len(y) + 1))
     with np.errstate(divide="ignore"):
@@ -161,14 +159,10 @@ def _loudness(y: np.ndarray, sr: int) -> float:
 
 @functools.cache
 def _mel_basis(sr: int) -> np.ndarray:
-    import librosa
-
     return librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=128)
 
 
 def _onset_envelope(mel_db: np.ndarray, sr: int) -> np.ndarray:
-    import librosa
-
     return librosa.onset.onset_strength(S=mel_db, sr=sr)
 
 
@@ -179,8 +173,6 @@ def _sig(value: float) -> float:
 
 def analyse_signal(y: np.ndarray, sr: int = SAMPLE_RATE) -> dict:
     """The named descriptors of mono signal *y* (people's units; see the module doc)."""
-    import librosa
-
     y = np.ascontiguousarray(y, dtype=np.float32)
     magnitude = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
     power = magnitude**2

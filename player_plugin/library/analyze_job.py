@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from player_plugin.domain.paths import display
+from player_plugin.library.decode import DecodeError
 from player_plugin.store.db import open_db
 from player_plugin.store.features import (
     AnalysisResult,
@@ -88,8 +89,8 @@ def default_workers() -> int:
 
 def analyse_track(track: PendingTrack) -> AnalysisResult:
     """Analyse one track (in a worker); any failure becomes a result with its reason."""
+    # librosa (through analysis): loaded in the worker processes only, never in the GUI's
     from player_plugin.library.analysis import AnalysisError, analyse_file
-    from player_plugin.library.decode import DecodeError
 
     def failed(reason: str) -> AnalysisResult:
         return AnalysisResult(track.id, track.size, track.mtime_ns, error=reason)
@@ -119,12 +120,12 @@ def _init_worker() -> None:
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").setLevel(logging.ERROR)
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # optional (scikit-learn's)
 
         threadpool_limits(1)
     except ImportError:  # pragma: no cover - comes with librosa's scikit-learn
         pass
-    from player_plugin.library.analysis import warm_up
+    from player_plugin.library.analysis import warm_up  # librosa: in the workers only
 
     warm_up()
 
@@ -204,11 +205,9 @@ class AnalysisJob:
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self._db = db
-        self._select = {
-            "force": force,
-            "retry_failed": retry_failed,
-            "track_ids": None if track_ids is None else list(track_ids),
-        }
+        self._force = force
+        self._retry_failed = retry_failed
+        self._track_ids = None if track_ids is None else list(track_ids)
         self._queue = _Queue()
         self._queue.prioritize(priority)
         self.workers = default_workers() if workers is None else max(0, workers)
@@ -237,9 +236,14 @@ class AnalysisJob:
         self._progress = progress
         cancel = cancel or threading.Event()
         own = not isinstance(self._db, sqlite_utils.Database)
-        self.db = open_db(self._db) if own else self._db
+        self.db = self._db if isinstance(self._db, sqlite_utils.Database) else open_db(self._db)
         try:
-            self.pending, self.skipped = pending_tracks(self.db, **self._select)
+            self.pending, self.skipped = pending_tracks(
+                self.db,
+                force=self._force,
+                retry_failed=self._retry_failed,
+                track_ids=self._track_ids,
+            )
             self._queue.load(self.pending)
             if self.total and self.workers == 0:
                 self._run_here(cancel)
@@ -331,8 +335,8 @@ class AnalysisJob:
         queue = self._queue
         if queue.suspects:
             if not in_flight:
-                track = queue.suspects[0]
-                in_flight[pool.submit(analyse_track, track)] = track
+                suspect = queue.suspects[0]
+                in_flight[pool.submit(analyse_track, suspect)] = suspect
                 queue.suspects.popleft()
             return
         while len(in_flight) < limit and (track := queue.pop()) is not None:

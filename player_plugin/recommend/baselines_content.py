@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from player_plugin.domain.listen import Outcome
-from player_plugin.recommend.baselines import CountingRecommender
+from player_plugin.recommend.counting import CountingRecommender
 
 WEIGHTS = {"artist": 1.0, "album": 0.5, "genre": 0.3, "year": 0.2, "audio": 0.6}
 

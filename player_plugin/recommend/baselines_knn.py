@@ -14,7 +14,7 @@ import numpy as np
 
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
-from player_plugin.recommend.baselines import CountingRecommender
+from player_plugin.recommend.counting import CountingRecommender
 
 # plays that do not make a track a neighbour (a stopped play still counts)
 PASSED_OVER = (Outcome.SKIPPED, Outcome.BROWSING, Outcome.ERROR)

@@ -15,7 +15,7 @@ import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
-from player_plugin.recommend.baselines import CountingRecommender
+from player_plugin.recommend.counting import CountingRecommender
 
 
 def available() -> bool:

@@ -20,7 +20,9 @@ from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
 from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.engine import Engine, ModelError
-from player_plugin.store.settings import PROVIDER_KEY
+from player_plugin.store.catalogue import load_catalogue, load_plays
+from player_plugin.store.models import model_folder, serving_order
+from player_plugin.store.settings import PROVIDER_KEY, get_setting
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +155,6 @@ PROVIDER_SETTING = PROVIDER_KEY  # the settings' choice; "" = automatic (CPU: fo
 
 def _provider_setting(db: sqlite_utils.Database) -> str | None:
     try:
-        from player_plugin.store.settings import get_setting
-
         value = get_setting(db, PROVIDER_SETTING)
     except Exception:  # settings are optional here; the CPU always works
         return None
@@ -181,8 +181,6 @@ def load_active(
     """The model that should serve: the active one, else the newest retired one that
     loads (each refusal logged with its reason); None means the baselines serve. With
     *fit*, the recommender is ready: the store's catalogue and plays are its history."""
-    from player_plugin.store.models import model_folder, serving_order
-
     if provider is None:
         provider = _provider_setting(db)
     engine = None
@@ -200,8 +198,6 @@ def load_active(
         return None
     rec = ModelRecommender(engine)
     if fit:
-        from player_plugin.store.catalogue import load_catalogue, load_plays
-
         catalogue = load_catalogue(db)
         try:
             rec.fit(load_plays(db, catalogue), catalogue)

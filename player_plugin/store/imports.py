@@ -57,7 +57,8 @@ def create_import(db: sqlite_utils.Database, fmt: str, files: Sequence[str], at_
         "INSERT INTO imports (format, files, started_at) VALUES (?, ?, ?)",
         [fmt, json.dumps(list(files), ensure_ascii=False), int(at_ms)],
     )
-    return int(cursor.lastrowid)
+    assert cursor.lastrowid is not None  # an INSERT always sets it
+    return cursor.lastrowid
 
 
 def insert_plays(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 import sqlite_utils
 
+from player_plugin.domain.listen import is_listened
+
 # Sortable columns: name -> SQL ordering (a tie-break on id keeps the order stable).
 ORDERS: dict[str, str] = {
     "title": "title COLLATE NOCASE {dir}, id",
@@ -140,8 +142,6 @@ def last_model_ms(db: sqlite_utils.Database) -> int:
 
 def play_counts(db: sqlite_utils.Database) -> tuple[int, int]:
     """(matched plays, of which listened by the one listen rule)."""
-    from player_plugin.domain.listen import is_listened
-
     matched = listened = 0
     for ms_played, duration_ms, reason in db.execute(
         "SELECT p.ms_played, coalesce(p.duration_ms, t.duration_ms), p.reason"

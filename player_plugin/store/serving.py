@@ -60,6 +60,11 @@ def _one(db: sqlite_utils.Database, sql: str, params: Sequence = ()) -> object:
     return db.execute(sql, list(params)).fetchone()[0]
 
 
+def _count(db: sqlite_utils.Database, sql: str, params: Sequence = ()) -> int:
+    """The one number a ``SELECT count(*)`` returns."""
+    return int(db.execute(sql, list(params)).fetchone()[0])
+
+
 def catalogue_mark(db: sqlite_utils.Database) -> tuple:
     """Changes when tracks are added, removed, flagged missing or back, re-tagged or moved
     by a scan (every write sets ``last_scanned`` to the wall clock), or analysed. Each
@@ -92,10 +97,10 @@ def observed_mark(db: sqlite_utils.Database, last_id: int) -> tuple:
     Counts of all rows (a b-tree count; unmatched rows by their partial index) less those
     of the few rows after *last_id*."""
     last = int(last_id)
-    count = _one(db, "SELECT count(*) FROM plays")
-    newer = _one(db, "SELECT count(*) FROM plays WHERE id > ?", [last])
-    unmatched = _one(db, "SELECT count(*) FROM plays WHERE track_id IS NULL")
-    unmatched_newer = _one(
+    count = _count(db, "SELECT count(*) FROM plays")
+    newer = _count(db, "SELECT count(*) FROM plays WHERE id > ?", [last])
+    unmatched = _count(db, "SELECT count(*) FROM plays WHERE track_id IS NULL")
+    unmatched_newer = _count(
         db, "SELECT count(*) FROM plays WHERE id > ? AND track_id IS NULL", [last]
     )
     row = db.execute("SELECT started_at, track_id FROM plays WHERE id = ?", [last]).fetchone()

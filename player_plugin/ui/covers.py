@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
+from player_plugin.library.tags import read_cover
+
 log = logging.getLogger(__name__)
 
 FOLDER_COVERS = (b"cover.jpg", b"cover.png", b"folder.jpg", b"folder.png", b"front.jpg")
@@ -14,17 +16,12 @@ MAX_COVER_BYTES = 20 * 1024 * 1024
 def cover_bytes(path: bytes) -> bytes | None:
     """The embedded cover (``library.tags.read_cover``) or a folder image; None if neither."""
     try:
-        from player_plugin.library.tags import read_cover
-    except ImportError:  # the scanner's tag module is not installed yet
-        read_cover = None
-    if read_cover is not None:
-        try:
-            data = read_cover(path)
-        except Exception:
-            log.debug("no readable cover in %r", path, exc_info=True)
-            data = None
-        if data:
-            return data
+        data = read_cover(path)
+    except Exception:
+        log.debug("no readable cover in %r", path, exc_info=True)
+        data = None
+    if data:
+        return data
     folder = os.path.dirname(path)
     for name in FOLDER_COVERS:
         candidate = os.path.join(folder, name)

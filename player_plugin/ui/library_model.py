@@ -80,7 +80,7 @@ class LibraryModel(QAbstractTableModel):
     def refresh(self) -> None:
         """Re-read the ordered ids (after a scan, a sort or a new search)."""
         args = (self.search, self.order, self.descending)
-        if self.runner is None:
+        if self.runner is None or self.db_path is None:  # (no db_path: no runner either)
             self._apply(
                 library_view.ordered_ids(self.db, search=args[0], order=args[1], descending=args[2])
             )

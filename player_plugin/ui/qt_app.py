@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 
+from PySide6.QtCore import QLoggingCategory
+from PySide6.QtWidgets import QApplication
+
 _OWNED: list = []  # keeps the application we made alive for the process's lifetime
 
 
 def ensure_qt_app():
     """The process's Qt application, created (offscreen, quiet) if there is none."""
-    from PySide6.QtCore import QLoggingCategory
-    from PySide6.QtWidgets import QApplication
-
     app = QApplication.instance()
     if app is None:
         QLoggingCategory.setFilterRules("qt.multimedia*=false")

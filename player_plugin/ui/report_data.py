@@ -106,7 +106,8 @@ def load_report(db: sqlite_utils.Database) -> ReportData:
             ((k, v.get(metric, 0.0)) for k, v in baselines.items()), key=lambda kv: kv[1]
         )
         verdict = "beats" if mine > best else "does not beat"
-        holdout = metrics.get("holdout") if isinstance(metrics.get("holdout"), dict) else {}
+        found = metrics.get("holdout")
+        holdout = found if isinstance(found, dict) else {}
         where = (
             f"your {holdout['plays']:,} newest plays" if holdout.get("plays") else "held-out plays"
         )

@@ -1,0 +1,73 @@
+"""The CLI knows its commands from a table and imports only the running command's module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+
+from player_plugin import cli
+
+# (numpy is not listed: sqlite_utils imports it whenever it is installed, and
+# cli.common opens the store through it)
+HEAVY = ("onnxruntime", "PySide6", "torch", "librosa", "av")
+
+
+def _loaded_by(argv: list[str]) -> tuple[set[str], str]:
+    code = (
+        "import sys\n"
+        "from player_plugin import cli\n"
+        "parser = cli.build_parser(sys.argv[1:])\n"
+        "help = parser.format_help()\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+        "print(help)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True
+    ).stdout
+    first, _, rest = out.partition("\n")
+    return set(first.split()), rest
+
+
+def test_help_loads_no_heavy_package_and_lists_every_command():
+    loaded, text = _loaded_by(["--help"])
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+    for name, _module, _help in cli.COMMANDS:
+        assert name in text
+
+
+def test_a_light_command_loads_only_its_module():
+    loaded, _ = _loaded_by(["settings", "list"])
+    assert "PySide6" not in loaded
+    modules = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom player_plugin import cli\ncli.build_parser(['settings', 'list'])\n"
+            "print(' '.join(m for m in sys.modules if m.startswith('player_plugin.cli.')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert set(modules) == {"player_plugin.cli.common", "player_plugin.cli.settings"}
+
+
+def test_command_name_skips_options():
+    assert cli.command_name(["--db", "x.db", "--json", "scan", "/music"]) == "scan"
+    assert cli.command_name(["-v"]) == cli.DEFAULT_COMMAND
+    assert cli.command_name(["--help"]) is None
+    assert cli.command_name(["--version"]) is None
+
+
+def test_every_module_registers_exactly_its_table_rows():
+    common = cli._common_options(defaults=False)
+    modules: dict[str, list[tuple[str, str]]] = {}
+    for name, module, help in cli.COMMANDS:
+        modules.setdefault(module, []).append((name, help))
+    for module, rows in modules.items():
+        subparsers = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).register(subparsers, common)
+        helps = {a.dest: a.help for a in subparsers._choices_actions}
+        assert helps == dict(rows), module
