@@ -2,7 +2,9 @@
 
 Every command takes ``--db FILE`` and ``--json`` before or after its name. Exit status 0 on
 success; otherwise one line on stderr and a non-zero status, never a traceback for a user
-error. Each command lives in its own module here and registers itself in :data:`COMMANDS`.
+error: :func:`main` maps every :class:`SegueError` and every ``sqlite3`` error in one
+place (:func:`player_plugin.cli.common.failure`; that module lists the statuses). Each
+command lives in its own module here and registers itself in :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import sys
 
 from player_plugin import __version__
-from player_plugin.cli.common import UserError
+from player_plugin.cli.common import failure
 
 # Every command: (name, module, one-line help). The module defines
 # ``register(subparsers, common)``; only the module of the command being run is imported
@@ -122,14 +124,19 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
     try:
         return int(args.handler(args) or 0)
-    except UserError as exc:
-        print(f"segue: {exc}", file=sys.stderr)
-        return exc.status
-    except KeyboardInterrupt:
-        print("segue: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 1
+    except (Exception, KeyboardInterrupt) as exc:  # one line, never a traceback
+        if isinstance(exc, KeyboardInterrupt):
+            print("segue: interrupted", file=sys.stderr)
+            return 130
+        if isinstance(exc, BrokenPipeError):
+            return 1
+        mapped = failure(exc)
+        if mapped is None:
+            raise  # a bug: the traceback is what a report needs
+        line, status = mapped
+        logging.getLogger("player_plugin.cli").debug("failed", exc_info=exc)
+        print(f"segue: {line}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -1,22 +1,88 @@
-"""Helpers every command shares: the user-error type, opening the store, printing."""
+"""Helpers every command shares: the user-error type, opening the store, printing, and the
+one place where a failure becomes one line on stderr and an exit status.
+
+Exit statuses: 0 success; 1 a failure with a clear cause (a :class:`SegueError`); 2 bad
+input (a :class:`UserError`: a wrong argument, a file that is not a history); and for the
+database (any ``sqlite3`` error, wherever it is raised): 75 busy (another program held it
+too long; try again), 77 read-only, 74 disk full or I/O error, 65 corrupt or not a
+database.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from typing import Any
 
+from player_plugin.domain import validate
 from player_plugin.domain.errors import SegueError
 from player_plugin.store.db import StoreError, open_db
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_DATA = 65  # corrupt, or not a database
+EXIT_IO = 74  # disk full, I/O error
+EXIT_BUSY = 75  # temporary: another program holds the database
+EXIT_DENIED = 77  # read-only database or folder
+
+# SQLite's primary result codes (the low byte of an extended code)
+_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
 
 
 class UserError(SegueError):
     """A problem the user can fix; printed as one line, no traceback."""
 
-    def __init__(self, message: str, status: int = 2) -> None:
+    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.status = status
+
+
+def sqlite_failure(exc: sqlite3.Error) -> tuple[str, int]:
+    """One line for people and an exit status for a database error."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    text = str(exc).lower()
+    if code in (_BUSY, _LOCKED) or "locked" in text or "busy" in text:
+        return (
+            "the database is busy (another program is writing to it); try again",
+            EXIT_BUSY,
+        )
+    if code == _READONLY or "readonly" in text or "read-only" in text:
+        return "the database is read-only: cannot record anything (check its permissions)", (
+            EXIT_DENIED
+        )
+    if code == _FULL or "disk is full" in text:
+        return "the disk is full: nothing was changed (free some space and retry)", EXIT_IO
+    if code in (_CORRUPT, _NOTADB) or "malformed" in text or "not a database" in text:
+        return (
+            "the database file is damaged or not a Segue database "
+            "(restore it from a backup, or start another with --db)",
+            EXIT_DATA,
+        )
+    if code in (_IOERR, _CANTOPEN):
+        return f"cannot read or write the database ({exc})", EXIT_IO
+    return f"database error: {exc}", EXIT_FAILURE
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether *exc* says another connection held the database too long."""
+    return sqlite_failure(exc)[1] == EXIT_BUSY
+
+
+def failure(exc: BaseException) -> tuple[str, int] | None:
+    """The one line and exit status for an error the CLI reports without a traceback;
+    None for an error that is a bug."""
+    if isinstance(exc, UserError):
+        return str(exc), exc.status
+    if isinstance(exc, StoreError) and isinstance(exc.__cause__, sqlite3.Error):
+        line, status = sqlite_failure(exc.__cause__)
+        return f"{exc.subject or 'database'}: {line}", status
+    if isinstance(exc, SegueError):
+        return str(exc), int(getattr(exc, "status", EXIT_FAILURE))
+    if isinstance(exc, sqlite3.Error):
+        return sqlite_failure(exc)
+    return None
 
 
 def store(args: argparse.Namespace):
@@ -24,7 +90,29 @@ def store(args: argparse.Namespace):
     try:
         return open_db(args.db)
     except StoreError as exc:
+        mapped = failure(exc)
+        if isinstance(exc.__cause__, sqlite3.Error) and mapped is not None:
+            raise UserError(mapped[0], mapped[1]) from exc
         raise UserError(str(exc)) from exc
+
+
+def user_path(text: str, what: str = "path") -> str:
+    """A path argument that names something: an empty one (``""``) is refused rather than
+    taken as the current folder."""
+    if not text.strip() or text.strip() == "b64:":
+        raise UserError(f"the {what} is empty")
+    if "\x00" in text:
+        raise UserError(f"the {what} holds a NUL byte")
+    return text
+
+
+def checked(check, value: object, what: str) -> int:
+    """*value* passed through a :mod:`player_plugin.domain.validate` check; a failure is
+    one line and exit status 2."""
+    try:
+        return check(value, what)
+    except validate.InvalidValue as exc:
+        raise UserError(str(exc)) from None
 
 
 def emit(args: argparse.Namespace, data: Any, text: str | None = None) -> None:

@@ -4,16 +4,39 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
+import time
 from datetime import UTC, datetime
 
-from player_plugin.cli.common import UserError, add_command, emit, store
+from player_plugin.cli.common import (
+    UserError,
+    add_command,
+    checked,
+    emit,
+    is_busy,
+    store,
+    user_path,
+)
+from player_plugin.domain import validate
 from player_plugin.domain.clock import now_ms
 from player_plugin.domain.paths import display, from_user, json_fields
+from player_plugin.library.history.common import HistoryFormatError
 from player_plugin.library.history.readers import FORMATS
-from player_plugin.store.plays import REASONS, SOURCES
+from player_plugin.store.plays import (
+    REASONS,
+    SOURCES,
+    delete_plays,
+    export_listenbrainz,
+    get_play,
+    log_play,
+    outcome,
+)
 from player_plugin.store.settings import logging_paused, set_logging_paused
+from player_plugin.store.tracks import track_by_path
 
 MAX_MALFORMED_LINES = 5
+LOG_PLAY_WAIT_S = 60.0  # log-play retries a busy database this long before it gives up
+RETRY_PAUSE_S = 0.25
 FORMAT_CHOICES = ("auto", *FORMATS)
 
 
@@ -21,17 +44,27 @@ def parse_when(text: str) -> int:
     """An ISO 8601 time from the user as ms UTC; without a zone it is local time."""
     try:
         stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UserError(f"not an ISO 8601 time: {text!r} (e.g. 2024-05-01T18:30:00Z)") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.astimezone()  # the user's local time
-    return int(stamp.astimezone(UTC).timestamp() * 1000)
+        if stamp.tzinfo is None:
+            stamp = stamp.astimezone()  # the user's local time
+        return int(stamp.astimezone(UTC).timestamp() * 1000)
+    except (ValueError, OverflowError, OSError):
+        raise UserError(
+            f"not an ISO 8601 time: {text[:40]!r} (e.g. 2024-05-01T18:30:00Z)"
+        ) from None
+
+
+def parse_play_time(text: str) -> int:
+    """A play's start from the user: an ISO 8601 time within [2000, now + 1 day]."""
+    return checked(validate.check_time, parse_when(text), f"--at {text[:40]}")
 
 
 def _iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    stamp = datetime.fromtimestamp(ms / 1000, UTC)
+    try:
+        stamp = datetime.fromtimestamp(ms / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        return str(ms)  # an impossible time stored by an older Segue: shown as it is
     spec = "milliseconds" if ms % 1000 else "seconds"
     return stamp.isoformat(timespec=spec).replace("+00:00", "Z")
 
@@ -40,29 +73,31 @@ def _iso(ms: int | None) -> str | None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from player_plugin.library.history.common import HistoryFormatError
+    # the importer loads rapidfuzz: imported here so `segue --help` stays fast
     from player_plugin.library.history.importer import import_files, undo_import
 
-    db = store(args)
     if args.undo is not None:
         if args.files:
             raise UserError("--undo takes an import id, not files")
+        import_id = checked(validate.check_id, args.undo, "--undo")
+        db = store(args)
         try:
-            removed = undo_import(db, args.undo)
+            removed = undo_import(db, import_id)
         except LookupError as exc:
             raise UserError(str(exc)) from None
         emit(
             args,
-            {"import_id": args.undo, "removed": removed},
-            f"import {args.undo} undone: {removed} plays removed",
+            {"import_id": import_id, "removed": removed},
+            f"import {import_id} undone: {removed} plays removed",
         )
         return 0
     if not args.files:
         raise UserError("name the history files to import (or --undo ID)")
-    paths = [os.fsdecode(from_user(text)) for text in args.files]
+    paths = [os.fsdecode(from_user(user_path(text, "file name"))) for text in args.files]
     for path in paths:
         if not os.path.isfile(path):
             raise UserError(f"no such file: {display(path)}")
+    db = store(args)
     try:
         report = import_files(db, paths, args.format)
     except HistoryFormatError as exc:
@@ -87,25 +122,39 @@ def run_import(args: argparse.Namespace) -> int:
 # -- log-play ---------------------------------------------------------------------------------
 
 
-def run_log_play(args: argparse.Namespace) -> int:
-    from player_plugin.store.plays import get_play, log_play, outcome
-    from player_plugin.store.tracks import track_by_path
+def _with_retry(write, wait_s: float):
+    """``write()``, tried again while the database is busy, for up to *wait_s* seconds
+    (each try itself waits the busy timeout): a play is never dropped for a busy moment."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return write()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(RETRY_PAUSE_S)
 
-    if args.played_ms < 0:
-        raise UserError("--played-ms must be 0 or more")
+
+def run_log_play(args: argparse.Namespace) -> int:
+    played_ms = checked(validate.check_ms_heard, args.played_ms, "--played-ms")
+    started = parse_play_time(args.at) if args.at else now_ms() - played_ms
+    if args.wait < 0 or args.wait > 3600:
+        raise UserError("--wait must be between 0 and 3600 seconds")
+    path = from_user(user_path(args.path))
     db = store(args)
-    path = from_user(args.path)
     track = track_by_path(db, path)
     if track is None:
         raise UserError(f"not in the library: {display(path)} (run `segue scan` first)")
-    started = parse_when(args.at) if args.at else now_ms() - args.played_ms
-    play_id = log_play(
-        db,
-        track["id"],
-        started_at=started,
-        ms_played=args.played_ms,
-        reason=args.reason,
-        source=args.source,
+    play_id = _with_retry(
+        lambda: log_play(
+            db,
+            track["id"],
+            started_at=started,
+            ms_played=played_ms,
+            reason=args.reason,
+            source=args.source,
+        ),
+        args.wait,
     )
     if play_id is None:
         emit(
@@ -135,8 +184,7 @@ def run_log_play(args: argparse.Namespace) -> int:
 
 
 def run_plays(args: argparse.Namespace) -> int:
-    from player_plugin.store.plays import delete_plays, export_listenbrainz
-
+    play_id = checked(validate.check_id, args.id, "--id") if args.id is not None else None
     db = store(args)
     action = args.action
     if action in ("pause", "resume"):
@@ -169,10 +217,10 @@ def run_plays(args: argparse.Namespace) -> int:
         chosen = [args.id is not None, bool(args.start or args.end), args.all]
         if sum(chosen) != 1:
             raise UserError("delete needs exactly one of --id N, --from/--to, --all")
-        if args.id is not None:
-            removed = delete_plays(db, play_id=args.id)
+        if play_id is not None:
+            removed = delete_plays(db, play_id=play_id)
             if removed == 0:
-                raise UserError(f"no play with id {args.id}")
+                raise UserError(f"no play with id {play_id}")
         elif args.all:
             removed = delete_plays(db, everything=True)
         else:
@@ -185,7 +233,7 @@ def run_plays(args: argparse.Namespace) -> int:
     elif action == "export":
         if not args.file:
             raise UserError("export needs a FILE to write")
-        target = os.fsdecode(from_user(args.file))
+        target = os.fsdecode(from_user(user_path(args.file, "file name")))
         if not os.path.isdir(os.path.dirname(target) or "."):
             raise UserError(f"no such folder for {display(target)}")
         try:
@@ -198,11 +246,21 @@ def run_plays(args: argparse.Namespace) -> int:
             f"{count} plays exported to {display(target)} (ListenBrainz JSON)",
         )
     elif action == "rematch":
+        # the matcher loads rapidfuzz: imported here so `segue --help` stays fast
         from player_plugin.library.history.matching import rematch_unmatched
 
         matched = rematch_unmatched(db)
         emit(args, {"matched": matched}, f"{matched} unmatched plays found their track")
     return 0
+
+
+def _integer(text: str) -> int | str:
+    """A whole number as given; anything else is kept as text and refused (one line,
+    status 2) by the command's own check, so every bad number reads the same."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -221,7 +279,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="the files' format (default: detected from each file's content)",
     )
     parser.add_argument(
-        "--undo", type=int, metavar="ID", help="remove import ID and exactly the plays it added"
+        "--undo",
+        type=_integer,
+        metavar="ID",
+        help="remove import ID and exactly the plays it added",
     )
 
     parser = add_command(
@@ -229,7 +290,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     parser.add_argument("path", metavar="PATH", help="the track's file (b64:... for raw bytes)")
     parser.add_argument(
-        "--played-ms", type=int, required=True, metavar="N", help="how long it was heard (ms)"
+        "--played-ms", type=_integer, required=True, metavar="N", help="how long it was heard (ms)"
+    )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=LOG_PLAY_WAIT_S,
+        metavar="S",
+        help=f"how long to keep trying while the database is busy (default {LOG_PLAY_WAIT_S:g} s)",
     )
     parser.add_argument(
         "--at",
@@ -254,7 +322,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "action", choices=("pause", "resume", "delete", "export", "status", "rematch")
     )
     parser.add_argument("file", nargs="?", metavar="FILE", help="export: the JSON file to write")
-    parser.add_argument("--id", type=int, metavar="N", help="delete: one play")
+    parser.add_argument("--id", type=_integer, metavar="N", help="delete: one play")
     parser.add_argument("--from", dest="start", metavar="ISO", help="delete: plays from then")
     parser.add_argument("--to", dest="end", metavar="ISO", help="delete: plays before then")
     parser.add_argument("--all", action="store_true", help="delete: every play")

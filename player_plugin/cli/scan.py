@@ -8,7 +8,7 @@ import shutil
 import sys
 import time
 
-from player_plugin.cli.common import UserError, add_command, emit, store
+from player_plugin.cli.common import EXIT_FAILURE, UserError, add_command, emit, store, user_path
 from player_plugin.domain.paths import display, from_user
 from player_plugin.library.scanner import ScanProgress, scan
 
@@ -47,11 +47,35 @@ class _ProgressLine:
             sys.stderr.flush()
 
 
+def _readable(root: bytes) -> bool:
+    if os.path.isdir(root):
+        try:
+            with os.scandir(root):
+                return True
+        except OSError:
+            return False
+    return os.access(root, os.R_OK)
+
+
+def _tracks_under(db, root: bytes) -> int:
+    """How many present tracks the library holds at or under *root*."""
+    prefix = root.rstrip(b"/") + b"/"
+    upper = prefix[:-1] + b"0"  # the first byte string after every "root/..." one
+    row = db.execute(
+        "SELECT count(*) FROM tracks WHERE missing = 0 AND (path = ? OR (path >= ? AND path < ?))",
+        [root, prefix, upper],
+    ).fetchone()
+    return int(row[0])
+
+
 def run(args: argparse.Namespace) -> int:
-    roots = [from_user(text) for text in args.paths]
+    roots = [from_user(user_path(text)) for text in args.paths]
     for root in roots:
         if not os.path.exists(root):
             raise UserError(f"no such file or folder: {display(root)}")
+    unreadable = [root for root in roots if not _readable(root)]
+    if len(unreadable) == len(roots):
+        raise UserError(f"cannot read {display(unreadable[0])}", EXIT_FAILURE)
     db = store(args)
     line = _ProgressLine() if sys.stderr.isatty() else None
     try:
@@ -69,7 +93,13 @@ def run(args: argparse.Namespace) -> int:
         text += f"\n  cannot read {display(path)}: {reason}"
     if summary.errors > MAX_ERROR_LINES:
         text += f"\n  ... and {summary.errors - MAX_ERROR_LINES} more (see `segue doctor`)"
+    empty = [r for r in roots if r not in unreadable and _tracks_under(db, r) == 0]
     emit(args, data, text)
+    problems = [f"cannot read {display(r)}" for r in unreadable]
+    problems += [f"no music Segue can read in {display(r)}" for r in empty]
+    if problems:
+        print(f"segue: {'; '.join(problems)}", file=sys.stderr)
+        return EXIT_FAILURE
     return 0
 
 

@@ -364,6 +364,9 @@ def scan(
     setting *cancel* stops soon after, keeping every batch written so far. Per-file problems
     are stored in ``scan_errors``, counted in the summary, and never stop the scan.
     """
+    roots = list(roots)
+    if any(not os.fsencode(root).strip() for root in roots):
+        raise ScanError("an empty path is no folder (give the folder to scan)")
     root_list = walking.normalise_roots(roots)
     if not root_list:
         raise ScanError("no folder to scan")

@@ -141,8 +141,23 @@ def name_difference(found: object, expected: Sequence[str]) -> str | None:
     return None
 
 
+def _plain_name(name: object) -> bool:
+    """A file name inside the model's own folder: no separator, no ``..``, not absolute."""
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and not any(c in name for c in "/\\\x00")
+        and Path(name).name == name
+    )
+
+
 def _check_files(folder: Path, manifest: dict) -> None:
-    for key, name in manifest.get("files", {}).items():
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise ModelError(f"{folder.name}: the manifest lists no files")
+    for key, name in files.items():
+        if not _plain_name(name):
+            raise ModelError(f"{folder.name}: file {str(name)[:60]!r} is not in the model folder")
         path = folder / name
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()

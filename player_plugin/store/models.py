@@ -44,11 +44,19 @@ def db_file(db: sqlite_utils.Database) -> Path | None:
 
 
 def models_root(db: sqlite_utils.Database) -> Path:
-    """``<database folder>/models``."""
+    """``<database folder>/models``, created for the user only (0700) when missing."""
     path = db_file(db)
     if path is None:
         raise RegistryError("an in-memory database has no model folder")
-    return path.parent / "models"
+    root = path.parent / "models"
+    if not root.is_dir() and path.parent.is_dir():
+        try:
+            root.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise RegistryError(f"cannot create the model folder: {exc.strerror or exc}") from exc
+    return root
 
 
 def new_model_id(db: sqlite_utils.Database, now_ms: int | None = None) -> str:
@@ -152,8 +160,30 @@ def active_model(db: sqlite_utils.Database) -> dict | None:
 
 
 def model_folder(db: sqlite_utils.Database, row: dict) -> Path:
-    folder = Path(row["folder"])
-    return folder if folder.is_absolute() else models_root(db) / folder
+    """The folder of a registry row: always a folder directly inside the models directory
+    (a plain name, or an absolute path there). Anything else raises :class:`RegistryError`
+    (one line), so nothing outside the models directory is ever read or deleted."""
+    root = models_root(db)
+    name = str(row.get("folder") or "")
+    folder = Path(name)
+    if folder.is_absolute():
+        inside = folder.resolve(strict=False)
+        if inside.parent == root.resolve(strict=False) and inside.name not in ("", ".", ".."):
+            return root / inside.name
+    elif (
+        name not in ("", ".", "..")
+        and folder.name == name
+        and not any(c in name for c in "/\\\x00")
+    ):
+        return root / name
+    raise RegistryError(f"model {row.get('id')}: its folder {name!r} is not in the model folder")
+
+
+def _has_files(db: sqlite_utils.Database, row: dict) -> bool:
+    try:
+        return model_folder(db, row).is_dir()
+    except RegistryError:
+        return False
 
 
 def serving_order(db: sqlite_utils.Database) -> list[dict]:
@@ -193,9 +223,7 @@ def rollback(db: sqlite_utils.Database) -> tuple[str, str]:
     current = active_model(db)
     if current is None:
         raise RegistryError("no active model to roll back")
-    retired = [
-        r for r in list_models(db) if r["state"] == "retired" and model_folder(db, r).is_dir()
-    ]
+    retired = [r for r in list_models(db) if r["state"] == "retired" and _has_files(db, r)]
     if not retired:
         raise RegistryError("no earlier model to roll back to")
     target = retired[0]
@@ -219,7 +247,12 @@ def prune(db: sqlite_utils.Database, keep: int = KEEP) -> list[str]:
         if r["id"] in kept:
             continue
         db.execute("DELETE FROM models WHERE id = ?", [r["id"]])
-        shutil.rmtree(model_folder(db, r), ignore_errors=True)
+        try:
+            folder = model_folder(db, r)
+        except RegistryError as exc:  # only ever delete inside the models directory
+            log.warning("%s; its row is removed, no folder deleted", exc)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
         removed.append(r["id"])
     removed += remove_orphan_folders(db)
     if removed:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import re
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
+from player_plugin.domain import validate
 from player_plugin.domain.errors import SegueError
 from player_plugin.library.history.records import HistoryPlay
 
-EARLIEST_MS = 946_684_800_000  # 2000-01-01: earlier times are unset clocks, not plays
-FUTURE_SLACK_MS = 2 * 24 * 3600 * 1000
+EARLIEST_MS = validate.EARLIEST_MS  # 2000-01-01: earlier times are unset clocks, not plays
+FUTURE_SLACK_MS = validate.FUTURE_SLACK_MS
+MAX_LINE_CHARS = 1 << 20  # a longer line is no history row: skipped as malformed
 
 
 class HistoryFormatError(SegueError):
@@ -65,7 +69,9 @@ def parse_time(text: object) -> int:
         if _NUMBER.match(raw):
             value = float(raw)
         else:
-            return _checked(_parse_date_text(raw))
+            return _checked(_parse_date_text(raw[:64]))
+    if not math.isfinite(value) or abs(value) > 1e15:
+        raise ValueError("implausible time")
     # Unix seconds; a 13-digit number is milliseconds.
     ms = int(value) if value > 1e11 else round(value * 1000)
     return _checked(ms)
@@ -86,20 +92,24 @@ def _parse_date_text(raw: str) -> int:
             raise ValueError(f"unreadable time {raw[:40]!r}") from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
-    return round(stamp.timestamp() * 1000)
+    try:
+        return round(stamp.timestamp() * 1000)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"unreadable time {raw[:40]!r}") from None
 
 
 def _checked(ms: int) -> int:
-    if ms < EARLIEST_MS or ms > time.time() * 1000 + FUTURE_SLACK_MS:
-        raise ValueError(f"implausible time {ms // 1000}")
-    return ms
+    try:
+        return validate.check_time(ms)
+    except validate.InvalidValue:
+        raise ValueError(f"implausible time {ms // 1000}") from None
 
 
 def text_or_none(value: object) -> str | None:
     """A stripped string, or None for missing/empty values."""
     if value is None:
         return None
-    text = str(value).strip()
+    text = validate.clean_text(str(value)).strip()  # type: ignore[union-attr]
     return text or None
 
 
@@ -108,8 +118,8 @@ def int_or_none(value: object) -> int | None:
     if value is None or isinstance(value, bool) or value == "":
         return None
     try:
-        return int(float(value))
-    except (TypeError, ValueError):
+        return validate.as_int(value)
+    except validate.InvalidValue:
         return None
 
 
@@ -123,3 +133,37 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def open_text(path: Path) -> TextIO:
+    """The file as a text stream (UTF-8, a BOM dropped; Latin-1 when its start is not
+    UTF-8); a clear error if it cannot be read."""
+    try:
+        with path.open("rb") as probe:
+            head = probe.read(64 * 1024)
+        encoding = "utf-8-sig"
+        try:
+            head.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:  # not just a character cut at the boundary
+                encoding = "latin-1"
+        return path.open(encoding=encoding, errors="replace", newline="")
+    except OSError as exc:
+        raise HistoryFormatError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
+
+
+def capped_lines(handle: TextIO, limit: int = MAX_LINE_CHARS) -> Iterator[str | None]:
+    """The lines of *handle* (line ends kept); a line longer than *limit* characters is
+    read past without being held and given as None (a malformed row)."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith("\n"):
+            while True:  # skip the rest of this line, a chunk at a time
+                rest = handle.readline(limit)
+                if not rest or rest.endswith("\n"):
+                    break
+            yield None
+            continue
+        yield line

@@ -13,14 +13,16 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from player_plugin.library.history.common import (
     HistoryFormatError,
     ReadStats,
     SeguePlay,
+    capped_lines,
     int_or_none,
+    open_text,
     parse_time,
-    read_text,
     text_or_none,
 )
 from player_plugin.library.history.records import HistoryPlay, Malformed
@@ -38,47 +40,167 @@ SPOTIFY_END_REASONS = {
 REASONS = ("completed", "skipped", "stopped", "error")
 
 
-def load_records(path: Path) -> list[tuple[str, object]]:
-    """The JSON objects of a file: one array, one object, or JSON lines.
+CHUNK_CHARS = 1 << 20
+MAX_ITEM_CHARS = 16 << 20  # one play object larger than this is no play
+WHOLE_DOCUMENT_MAX_BYTES = 48 << 20  # a single JSON object (not an array) read whole
 
-    Returns ``(where, value)`` pairs; a JSON-lines line that does not parse is kept as a
-    ``(where, None)`` pair so it is counted as malformed. A file that is neither is refused.
+
+def load_records(path: Path) -> Iterator[tuple[str, object]]:
+    """The JSON objects of a file, streamed: one array, one object, or JSON lines.
+
+    Yields ``(where, value)`` pairs; a JSON-lines line that does not parse is kept as a
+    ``(where, None)`` pair so it is counted as malformed. A file that is neither is refused
+    (possibly after some items were yielded: the caller reads every file before writing).
+    Memory stays bounded by the largest item, not the file.
     """
-    text = read_text(path).strip()
-    if not text:
-        raise HistoryFormatError(f"{path.name}: the file is empty")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        lines = text.splitlines()
-        if text[0] != "{" or len(lines) < 2:
-            raise HistoryFormatError(
-                f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno})"
-            ) from exc
-        return _json_lines(path, lines)
+    with open_text(path) as handle:
+        first = _first_char(handle)
+        if first is None:
+            raise HistoryFormatError(f"{path.name}: the file is empty")
+        if first == "[":
+            yield from _array_items(path, handle)
+            return
+        if first != "{":
+            raise HistoryFormatError(f"{path.name}: not valid JSON")
+        lines = capped_lines(handle)
+        head = next(lines, None) or ""
+        try:
+            value = json.loads("{" + head)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict):  # one object written over many lines
+            yield from _whole_document(path, handle, "{" + head)
+            return
+        rest = _json_lines(path, lines, first=2)
+        following = next(rest, None)
+        if following is None:
+            yield from _document_items(path, value)
+            return
+        yield (f"{path.name} line 1", value)
+        yield following
+        yield from rest
+
+
+def _first_char(handle: TextIO) -> str | None:
+    while True:
+        char = handle.read(1)
+        if not char:
+            return None
+        if not char.isspace() and char != "\ufeff":
+            return char
+
+
+def _document_items(path: Path, data: object) -> Iterator[tuple[str, object]]:
     if isinstance(data, dict):
         # a lone object, or ListenBrainz API shape {"payload": {"listens": [...]}}
-        listens = data.get("payload", {}).get("listens") if "payload" in data else None
+        payload = data.get("payload")
+        listens = payload.get("listens") if isinstance(payload, dict) else None
         data = listens if isinstance(listens, list) else [data]
     if not isinstance(data, list):
         raise HistoryFormatError(f"{path.name}: expected a JSON array of plays")
-    return [(f"{path.name} item {i + 1}", value) for i, value in enumerate(data)]
+    for i, value in enumerate(data):
+        yield (f"{path.name} item {i + 1}", value)
 
 
-def _json_lines(path: Path, lines: list[str]) -> list[tuple[str, object]]:
-    out: list[tuple[str, object]] = []
-    bad = 0
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
+def _whole_document(path: Path, handle: TextIO, start: str) -> Iterator[tuple[str, object]]:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    if size > WHOLE_DOCUMENT_MAX_BYTES:
+        raise HistoryFormatError(
+            f"{path.name}: not valid JSON lines, and too large to read as one JSON object"
+        )
+    text = start + handle.read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        lines = text.splitlines(keepends=True)
+        if len(lines) < 2:
+            raise HistoryFormatError(
+                f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno})"
+            ) from None
+        yield from _json_lines(path, iter(lines))  # JSON lines with a bad first line
+        return
+    del text
+    yield from _document_items(path, data)
+
+
+def _array_items(path: Path, handle: TextIO) -> Iterator[tuple[str, object]]:
+    """The items of a JSON array whose ``[`` was just read, one at a time."""
+    decoder = json.JSONDecoder()
+    buffer, pos, eof, index = "", 0, False, 0
+
+    def fill() -> bool:
+        nonlocal buffer, pos, eof
+        chunk = handle.read(CHUNK_CHARS)
+        if not chunk:
+            eof = True
+            return False
+        buffer = buffer[pos:] + chunk
+        pos = 0
+        return True
+
+    def skip_space() -> bool:
+        nonlocal pos
+        while True:
+            while pos < len(buffer) and buffer[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(buffer):
+                return True
+            if not fill():
+                return False
+
+    def bad(why: str) -> HistoryFormatError:
+        return HistoryFormatError(f"{path.name}: not valid JSON ({why} in item {index + 1})")
+
+    while True:
+        if not skip_space():
+            raise bad("the array never ends")
+        if buffer[pos] == "]":
+            return
+        if index:
+            if buffer[pos] != ",":
+                raise bad("expected ','")
+            pos += 1
+            if not skip_space():
+                raise bad("the array never ends")
+        while True:
+            try:
+                value, end = decoder.raw_decode(buffer, pos)
+            except json.JSONDecodeError as exc:
+                if eof or len(buffer) - pos > MAX_ITEM_CHARS:
+                    raise bad(exc.msg) from None
+                fill()
+                continue
+            if end == len(buffer) and not eof and fill():
+                continue  # a number may go on in the next chunk
+            break
+        yield (f"{path.name} item {index + 1}", value)
+        index += 1
+        pos = end
+
+
+def _json_lines(
+    path: Path, lines: Iterator[str | None], first: int = 1
+) -> Iterator[tuple[str, object]]:
+    good = bad = 0
+    for number, line in enumerate(lines, first):
+        if line is not None and not line.strip():
             continue
+        where = f"{path.name} line {number}"
         try:
-            out.append((f"{path.name} line {number}", json.loads(line)))
-        except json.JSONDecodeError:
+            if line is None:
+                raise ValueError("line too long")
+            value = json.loads(line)
+        except ValueError:
             bad += 1
-            out.append((f"{path.name} line {number}", None))
-    if bad == len(out):
+            yield (where, None)
+            continue
+        good += 1
+        yield (where, value)
+    if bad and not good and first == 1:
         raise HistoryFormatError(f"{path.name}: not valid JSON or JSON lines")
-    return out
 
 
 def read_listenbrainz(path: Path, stats: ReadStats) -> Iterator[Item]:

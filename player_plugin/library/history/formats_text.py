@@ -13,11 +13,14 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TextIO
 
 from player_plugin.library.history.common import (
     HistoryFormatError,
     ReadStats,
+    capped_lines,
     int_or_none,
+    open_text,
     parse_time,
     text_or_none,
 )
@@ -92,11 +95,34 @@ def headerless_lastfm(row: list[str]) -> bool:
     return True
 
 
-def _open_text(path: Path):
-    try:
-        return path.open(encoding="utf-8-sig", errors="replace", newline="")
-    except OSError as exc:
-        raise HistoryFormatError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
+_TOO_LONG = "\ufffesegue: line too long\n"  # stands for a line longer than MAX_LINE_CHARS
+
+
+def _open_text(path: Path) -> TextIO:
+    return open_text(path)
+
+
+def _csv_lines(handle: TextIO) -> Iterator[str]:
+    """The lines for a CSV reader, an overlong one replaced by a marker row."""
+    for line in capped_lines(handle):
+        yield _TOO_LONG if line is None else line
+
+
+def _csv_rows(reader: Iterator[Any]) -> Iterator[Any]:
+    """The rows of a CSV reader; a row the reader cannot parse is given as its reason."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield f"unreadable CSV ({str(exc)[:60]})"
+            continue
+        first = next(iter(row.values()), None) if isinstance(row, dict) else row[:1] and row[0]
+        if first == _TOO_LONG.rstrip("\n"):
+            yield "line longer than 1 MiB"
+            continue
+        yield row
 
 
 def read_lastfm_csv(path: Path, stats: ReadStats) -> Iterator[Item]:
@@ -109,8 +135,11 @@ def read_lastfm_csv(path: Path, stats: ReadStats) -> Iterator[Item]:
             dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
         except csv.Error:
             dialect = csv.excel
-        reader = csv.reader(handle, dialect)
-        header = next(reader, None)
+        reader = csv.reader(_csv_lines(handle), dialect)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise HistoryFormatError(f"{path.name}: unreadable CSV header ({exc})") from None
         if header is None:
             raise HistoryFormatError(f"{path.name}: the file is empty")
         layout = lastfm_layout(header)
@@ -134,11 +163,14 @@ def read_lastfm_csv(path: Path, stats: ReadStats) -> Iterator[Item]:
             for row in pending:
                 yield line, row
                 line += 1
-            for row in reader:
+            for row in _csv_rows(reader):
                 yield reader.line_num, row
 
         for line, row in rows():
             where = f"{path.name} line {line}"
+            if isinstance(row, str):
+                yield Malformed(where, row)
+                continue
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) < width:
@@ -178,7 +210,10 @@ def read_lastfm_csv(path: Path, stats: ReadStats) -> Iterator[Item]:
 def local_wall_to_utc(seconds: int) -> int:
     """A timestamp written from a local wall clock as if it were UTC (``#TZ/UNKNOWN``),
     read in this computer's time zone; returned as true UTC seconds."""
-    return int(time.mktime(time.gmtime(seconds)))
+    try:
+        return int(time.mktime(time.gmtime(seconds)))
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"implausible time {seconds}") from None
 
 
 def read_scrobbler_log(path: Path, stats: ReadStats) -> Iterator[Item]:
@@ -186,11 +221,15 @@ def read_scrobbler_log(path: Path, stats: ReadStats) -> Iterator[Item]:
     skipped; ``#TZ/UTC`` times are UTC, ``#TZ/UNKNOWN`` times are the device's local clock
     (read in this computer's time zone)."""
     with _open_text(path) as handle:
-        first = handle.readline()
+        lines = capped_lines(handle)
+        first = next(lines, None) or ""
         if not first.startswith("#AUDIOSCROBBLER/"):
             raise HistoryFormatError(f"{path.name}: no #AUDIOSCROBBLER header")
         utc = True
-        for number, raw in enumerate(handle, 2):
+        for number, raw in enumerate(lines, 2):
+            if raw is None:
+                yield Malformed(f"{path.name} line {number}", "line longer than 1 MiB")
+                continue
             line = raw.rstrip("\r\n")
             if line.startswith("#"):
                 if line.upper().startswith("#TZ/"):
@@ -238,7 +277,10 @@ def read_lastfm_1k(path: Path, stats: ReadStats) -> Iterator[Item]:
     """The Last.fm-1K research dataset (TSV: user, ISO time, artist mbid, artist, track
     mbid, track); a header row, if any, is skipped (the published one mislabels a column)."""
     with _open_text(path) as handle:
-        for number, raw in enumerate(handle, 1):
+        for number, raw in enumerate(capped_lines(handle), 1):
+            if raw is None:
+                yield Malformed(f"{path.name} line {number}", "line longer than 1 MiB")
+                continue
             line = raw.rstrip("\r\n")
             if not line.strip():
                 continue
@@ -286,12 +328,21 @@ def read_mssd(path: Path, stats: ReadStats) -> Iterator[Item]:
     track id is the title; the session id is the listener. It has no times within a day:
     a session starts at its first row's date and hour, and each position is 3 min later."""
     with _open_text(path) as handle:
-        reader = csv.DictReader(handle)
-        if not {_norm(h) for h in reader.fieldnames or []} >= MSSD_COLUMNS:
+        reader = csv.DictReader(_csv_lines(handle))
+        try:
+            names = reader.fieldnames or []
+        except csv.Error:
+            names = []
+        if not {_norm(h) for h in names} >= MSSD_COLUMNS:
             raise HistoryFormatError(f"{path.name}: not an MSSD log (no session/track columns)")
         session, anchor = None, 0
-        for row in reader:
+        for row in _csv_rows(reader):  # type: ignore[arg-type]
             where = f"{path.name} line {reader.line_num}"
+            if isinstance(row, str):
+                yield Malformed(where, row)
+                continue
+            if not isinstance(row, dict):
+                continue
             track = text_or_none(row.get("track_id_clean"))
             sid = text_or_none(row.get("session_id"))
             position = int_or_none(row.get("session_position"))

@@ -16,15 +16,16 @@ import time
 from bisect import bisect_left, insort
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import sqlite_utils
 
+from player_plugin.domain import validate
 from player_plugin.domain.clock import now_ms
 from player_plugin.domain.normalize import match_key
 from player_plugin.library.history.common import HistoryFormatError, ReadStats
-from player_plugin.library.history.matching import Matcher
+from player_plugin.library.history.matching import Match, Matcher
 from player_plugin.library.history.readers import read_file
 from player_plugin.library.history.records import HistoryPlay, Malformed
 from player_plugin.store import imports as store
@@ -33,6 +34,7 @@ from player_plugin.store.plays import SOURCES, resession
 log = logging.getLogger(__name__)
 
 DUPLICATE_WINDOW_MS = 60_000
+REFUSE_MIN_MALFORMED = 10
 MALFORMED_KEPT = 50  # how many malformed rows the report lists (all are counted)
 
 
@@ -58,27 +60,85 @@ class ImportReport:
         return asdict(self)
 
 
+def checked_play(play: HistoryPlay) -> HistoryPlay | Malformed | None:
+    """*play* with its numbers and times validated and NUL bytes dropped from its text;
+    None when it is fine as it is, a :class:`Malformed` reason when it is not a play."""
+    try:
+        validate.check_time(play.started_at, "start time")
+        if play.ms_played is not None:
+            validate.check_ms_heard(play.ms_played)
+        duration = play.duration_ms
+        if duration is not None:
+            duration = None if duration <= 0 else validate.check_duration(duration)
+        ended = getattr(play, "ended_at", None)
+        if ended is not None:
+            validate.check_time(ended, "end time")
+    except validate.InvalidValue as exc:
+        return Malformed("", str(exc))
+    changes: dict[str, object] = {}
+    if duration != play.duration_ms:
+        changes["duration_ms"] = duration
+    for name in ("artist", "title", "album", "mbid", "listener", "source"):
+        value = getattr(play, name, None)
+        if isinstance(value, str) and "\x00" in value:
+            changes[name] = validate.clean_text(value)
+    return replace(play, **changes) if changes else None  # type: ignore[arg-type]
+
+
+@dataclass
+class _FileRead:
+    plays: list[HistoryPlay] = field(default_factory=list)
+    malformed: int = 0
+    kept: list[Malformed] = field(default_factory=list)  # the first MALFORMED_KEPT
+
+    def bad(self, item: Malformed) -> None:
+        self.malformed += 1
+        if len(self.kept) < MALFORMED_KEPT:
+            self.kept.append(item)
+
+
+def _read_one(path: str | os.PathLike, fmt: str, stats: ReadStats) -> _FileRead:
+    """The plays of one file (validated). A file whose malformed rows outnumber its good
+    ones (and are at least :data:`REFUSE_MIN_MALFORMED`, so a short file with two typos
+    still imports) is refused whole: it is not the history it claims to be."""
+    read = _FileRead()
+    before = stats.not_music
+    where = Path(path).name
+    for item in read_file(path, fmt, stats):
+        if isinstance(item, Malformed):
+            read.bad(item)
+            continue
+        checked = checked_play(item)
+        if isinstance(checked, Malformed):
+            read.bad(Malformed(f"{where} {item.started_at}", checked.why))
+        else:
+            read.plays.append(checked or item)
+    good = len(read.plays) + stats.not_music - before
+    if read.malformed > good and (good == 0 or read.malformed >= REFUSE_MIN_MALFORMED):
+        first = read.kept[0]
+        what = "no readable plays" if not good else f"only {good} readable rows"
+        raise HistoryFormatError(
+            f"{Path(path).name}: {what} and {read.malformed} malformed "
+            f"(first: {first.where}: {first.why})"
+        )
+    return read
+
+
 def _read_all(
     paths: Sequence[str | os.PathLike], fmt: str
-) -> tuple[list[list[HistoryPlay]], list[Malformed], ReadStats]:
-    """Parse every file first (so a bad file refuses the whole import)."""
+) -> tuple[list[list[HistoryPlay]], list[Malformed], int, ReadStats]:
+    """Parse every file first (so a bad file refuses the whole import): the plays of
+    each file, the first malformed rows, how many were malformed, the read counters."""
     stats = ReadStats()
     batches: list[list[HistoryPlay]] = []
     malformed: list[Malformed] = []
+    count = 0
     for path in paths:
-        plays: list[HistoryPlay] = []
-        bad: list[Malformed] = []
-        before = stats.not_music
-        for item in read_file(path, fmt, stats):
-            (bad if isinstance(item, Malformed) else plays).append(item)
-        if bad and not plays and stats.not_music == before:
-            raise HistoryFormatError(
-                f"{Path(path).name}: no readable plays ({len(bad)} malformed rows; "
-                f"first: {bad[0].where}: {bad[0].why})"
-            )
-        batches.append(plays)
-        malformed.extend(bad)
-    return batches, malformed, stats
+        read = _read_one(path, fmt, stats)
+        batches.append(read.plays)
+        malformed.extend(read.kept[: MALFORMED_KEPT - len(malformed)])
+        count += read.malformed
+    return batches, malformed, count, stats
 
 
 def import_files(
@@ -94,7 +154,7 @@ def import_files(
     started = time.perf_counter()
     if not paths:
         raise HistoryFormatError("no files to import")
-    batches, malformed, stats = _read_all(paths, fmt)
+    batches, malformed, count, stats = _read_all(paths, fmt)
     formats = sorted(set(stats.formats.values())) or [fmt]
     report = _import(
         db,
@@ -102,6 +162,7 @@ def import_files(
         fmt="+".join(formats),
         files=[str(p) for p in paths],
         malformed=malformed,
+        malformed_count=count,
         not_music=stats.not_music,
         matcher=matcher,
     )
@@ -123,9 +184,23 @@ def import_plays(
     good: list[HistoryPlay] = []
     bad: list[Malformed] = []
     for item in plays:
-        (bad if isinstance(item, Malformed) else good).append(item)
+        if isinstance(item, Malformed):
+            bad.append(item)
+            continue
+        checked = checked_play(item)
+        if isinstance(checked, Malformed):
+            bad.append(Malformed(str(item.started_at), checked.why))
+        else:
+            good.append(checked or item)
     report = _import(
-        db, [good], fmt=format, files=list(files), malformed=bad, not_music=0, matcher=matcher
+        db,
+        [good],
+        fmt=format,
+        files=list(files),
+        malformed=bad,
+        malformed_count=len(bad),
+        not_music=0,
+        matcher=matcher,
     )
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -166,6 +241,10 @@ def _keys(listener: str | None, track_id: int | None, key: str | None) -> list[t
     return keys
 
 
+def _data_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA data_version").fetchone()[0])
+
+
 def _import(
     db: sqlite_utils.Database,
     batches: list[list[HistoryPlay]],
@@ -173,44 +252,32 @@ def _import(
     fmt: str,
     files: list[str],
     malformed: list[Malformed],
+    malformed_count: int,
     not_music: int,
     matcher: Matcher | None,
 ) -> ImportReport:
-    matcher = matcher or Matcher(db)
-    report = ImportReport(None, fmt, files, malformed=len(malformed), not_music=not_music)
+    report = ImportReport(None, fmt, files, malformed=malformed_count, not_music=not_music)
     report.malformed_rows = [f"{m.where}: {m.why}" for m in malformed[:MALFORMED_KEPT]]
-    methods: Counter[str] = Counter()
-    rows: list[dict] = []
-    seen = _Seen()
     all_plays = [play for batch in batches for play in batch]
-    report.read = len(all_plays) + len(malformed) + not_music
-    if all_plays:
-        low = min(p.started_at for p in all_plays) - DUPLICATE_WINDOW_MS
-        high = max(p.started_at for p in all_plays) + DUPLICATE_WINDOW_MS
-        for start, track_id, key, listener in store.stored_play_keys(db, low, high):
-            seen.add(_keys(listener, track_id, key), start, -1)
-    keys_by_text: dict[tuple[str, str], str] = {}
-    for batch_no, batch in enumerate(batches):
-        for play in sorted(batch, key=lambda p: p.started_at):
-            found = matcher.match_play(play)
-            if found is None:
-                report.unmatched += 1
-            else:
-                report.matched += 1
-                methods[found.method] += 1
-            text = (play.artist, play.title)
-            key = keys_by_text.get(text)
-            if key is None:
-                key = keys_by_text[text] = match_key(*text)
-            track_id = found.track_id if found else None
-            keys = _keys(play.listener, track_id, key)
-            if seen.seen(keys, play.started_at, batch_no):
-                report.duplicates += 1
-                continue
-            seen.add(keys, play.started_at, batch_no)
-            rows.append(_row(play, track_id, key, found.method if found else None))
-    report.methods = dict(methods)
+    report.read = len(all_plays) + malformed_count + not_music
+    version = _data_version(db)
+    matcher = matcher or Matcher(db)
+    ordered = [sorted(batch, key=lambda p: p.started_at) for batch in batches]
+    found = [[matcher.match_play(play) for play in batch] for batch in ordered]
+    # One write transaction from here: the plays to de-duplicate against are the plays as
+    # they are now (a second import of the same file waits, then finds them all known),
+    # and a scan that committed tracks since the matching above is matched against too.
     with db.atomic():
+        if _data_version(db) != version:
+            fresh = Matcher(db)
+            found = [
+                [
+                    hit if hit is not None else fresh.match_play(play)
+                    for play, hit in zip(b, f, strict=True)
+                ]
+                for b, f in zip(ordered, found, strict=True)
+            ]
+        rows = _new_rows(db, ordered, found, all_plays, report)
         report.import_id = store.create_import(db, fmt, files, now_ms())
         for row in rows:
             row["import_id"] = report.import_id
@@ -252,6 +319,46 @@ def _import(
     return report
 
 
+def _new_rows(
+    db: sqlite_utils.Database,
+    batches: list[list[HistoryPlay]],
+    found: list[list[Match | None]],
+    all_plays: list[HistoryPlay],
+    report: ImportReport,
+) -> list[dict]:
+    """The rows to add (inside the write transaction): plays not already stored, nor
+    added earlier in this import, within ±60 s."""
+    methods: Counter[str] = Counter()
+    rows: list[dict] = []
+    seen = _Seen()
+    if all_plays:
+        low = min(p.started_at for p in all_plays) - DUPLICATE_WINDOW_MS
+        high = max(p.started_at for p in all_plays) + DUPLICATE_WINDOW_MS
+        for start, track_id, key, listener in store.stored_play_keys(db, low, high):
+            seen.add(_keys(listener, track_id, key), start, -1)
+    keys_by_text: dict[tuple[str, str], str] = {}
+    for batch_no, (batch, hits) in enumerate(zip(batches, found, strict=True)):
+        for play, hit in zip(batch, hits, strict=True):
+            if hit is None:
+                report.unmatched += 1
+            else:
+                report.matched += 1
+                methods[hit.method] += 1
+            text = (play.artist, play.title)
+            key = keys_by_text.get(text)
+            if key is None:
+                key = keys_by_text[text] = match_key(*text)
+            track_id = hit.track_id if hit else None
+            keys = _keys(play.listener, track_id, key)
+            if seen.seen(keys, play.started_at, batch_no):
+                report.duplicates += 1
+                continue
+            seen.add(keys, play.started_at, batch_no)
+            rows.append(_row(play, track_id, key, hit.method if hit else None))
+    report.methods = dict(methods)
+    return rows
+
+
 def _row(play: HistoryPlay, track_id: int | None, key: str, method: str | None) -> dict:
     source = getattr(play, "source", None)
     ms_played = play.ms_played if play.ms_played is not None else 0
@@ -282,6 +389,7 @@ def _row(play: HistoryPlay, track_id: int | None, key: str, method: str | None) 
 def undo_import(db: sqlite_utils.Database, import_id: int) -> int:
     """Remove import *import_id* and exactly the plays it added; returns how many plays
     were removed. Raises ``LookupError`` when there is no such import."""
-    if store.get_import(db, import_id) is None:
-        raise LookupError(f"no import with id {import_id}")
-    return store.delete_import(db, import_id)
+    with db.atomic():
+        if store.get_import(db, import_id) is None:
+            raise LookupError(f"no import with id {import_id}")
+        return store.delete_import(db, import_id)

@@ -230,17 +230,26 @@ class Matcher:
 
 def rematch_unmatched(db: sqlite_utils.Database, matcher: Matcher | None = None) -> int:
     """Match again every play that matched no track (call after every scan); returns how
-    many plays found their track."""
-    rows = unmatched_plays(db)
-    if not rows:
+    many plays found their track. The unmatched plays are read inside the write
+    transaction, so plays an import commits meanwhile are not passed over."""
+    if not unmatched_plays_exist(db):
         return 0
     matcher = matcher or Matcher(db)
     if not len(matcher):
         return 0
-    matches = []
-    for play_id, artist, title, album, mbid, duration in rows:
-        found = matcher.match(artist, title, album, duration_ms=duration, mbid=mbid)
-        if found is not None:
-            matches.append((found.track_id, found.method, play_id))
     with db.atomic():
+        matches = []
+        for play_id, artist, title, album, mbid, duration in unmatched_plays(db):
+            found = matcher.match(artist, title, album, duration_ms=duration, mbid=mbid)
+            if found is not None:
+                matches.append((found.track_id, found.method, play_id))
         return set_play_matches(db, matches)
+
+
+def unmatched_plays_exist(db: sqlite_utils.Database) -> bool:
+    return (
+        db.execute(
+            "SELECT 1 FROM plays WHERE track_id IS NULL AND title IS NOT NULL LIMIT 1"
+        ).fetchone()
+        is not None
+    )

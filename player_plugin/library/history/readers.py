@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -188,7 +189,8 @@ def _zip_members(path: Path) -> Iterator[tuple[Path, str]]:
             folder.mkdir()
             target = folder / Path(member.filename).name
             try:
-                target.write_bytes(archive.read(member))
+                with archive.open(member) as source, target.open("wb") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
             except (zipfile.BadZipFile, OSError, ValueError) as exc:
                 raise HistoryFormatError(
                     f"{path.name}: cannot unpack {member.filename} ({exc})"
