@@ -71,7 +71,7 @@ def year(date: str | None) -> int | None:
 def pos_int(value: Any) -> int | None:
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # junk, NaN, infinity
         return None
     return number if 0 < number < 2**31 else None
 
