@@ -77,7 +77,7 @@ def failure(exc: BaseException) -> tuple[str, int] | None:
         return str(exc), exc.status
     if isinstance(exc, StoreError) and isinstance(exc.__cause__, sqlite3.Error):
         line, status = sqlite_failure(exc.__cause__)
-        return f"{exc.subject or 'database'}: {line}", status
+        return f"cannot open the database: {line}", status
     if isinstance(exc, SegueError):
         return str(exc), int(getattr(exc, "status", EXIT_FAILURE))
     if isinstance(exc, sqlite3.Error):

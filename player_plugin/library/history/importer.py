@@ -1,7 +1,11 @@
 """Importing history files into the play log: parse, match, de-duplicate, write, undo.
 
-All files are parsed before anything is written, and everything is written in one
-transaction: a malformed file leaves the database unchanged. The same track starting
+All files are parsed (streamed) before anything is written, and everything is written in
+one ``BEGIN IMMEDIATE`` transaction: a malformed file leaves the database unchanged, and
+the de-duplication reads the plays as they are at write time (two imports of one file at
+once add each play once). Every play is validated (:mod:`player_plugin.domain.validate`:
+times, ms heard, durations; NUL bytes dropped); one that fails is a malformed row, and a
+file with more malformed rows than good ones is refused whole. The same track starting
 within ±60 s of a play already stored (from any file or format, or from an earlier file of
 this import) is the same play and is not added again; "same track" is the same matched
 track, or the same normalised artist + title. Each import is recorded in ``imports`` and
