@@ -101,11 +101,12 @@ def start_play(
     is paused. Call :func:`end_play` when it ends (and :func:`touch_play` now and then, so
     a crash keeps how far it got)."""
     _check(source, None)
-    if logging_paused(db):
-        return None
-    track = _track(db, track_id)
-    started = int(at_ms if at_ms is not None else now_ms())
-    return _insert_play(db, track, started, None, 0, track["duration_ms"], None, source)
+    with db.atomic():  # the pause switch is read where the play is written
+        if logging_paused(db):
+            return None
+        track = _track(db, track_id)
+        started = int(at_ms if at_ms is not None else now_ms())
+        return _insert_play(db, track, started, None, 0, track["duration_ms"], None, source)
 
 
 def touch_play(db: sqlite_utils.Database, play_id: int, *, ms_played: int) -> None:
@@ -127,15 +128,16 @@ def end_play(
     """Complete a play: ms heard and how it ended (by default what the listen rule says of
     *ms_played*). Returns False when no such play exists (e.g. deleted meanwhile)."""
     _check("user", reason)
-    row = db.execute("SELECT duration_ms FROM plays WHERE id = ?", [int(play_id)]).fetchone()
-    if row is None:
-        return False
-    ms_played = max(0, int(ms_played))
-    reason = reason or default_reason(ms_played, row[0])
-    db.execute(
-        "UPDATE plays SET ended_at = ?, ms_played = ?, reason = ? WHERE id = ?",
-        [int(at_ms if at_ms is not None else now_ms()), ms_played, reason, int(play_id)],
-    )
+    with db.atomic():
+        row = db.execute("SELECT duration_ms FROM plays WHERE id = ?", [int(play_id)]).fetchone()
+        if row is None:
+            return False
+        ms_played = max(0, int(ms_played))
+        reason = reason or default_reason(ms_played, row[0])
+        db.execute(
+            "UPDATE plays SET ended_at = ?, ms_played = ?, reason = ? WHERE id = ?",
+            [int(at_ms if at_ms is not None else now_ms()), ms_played, reason, int(play_id)],
+        )
     return True
 
 
@@ -151,14 +153,17 @@ def log_play(
 ) -> int | None:
     """Record one whole play at once (scripts, other players); None when paused."""
     _check(source, reason)
-    if logging_paused(db):
-        return None
-    track = _track(db, track_id)
-    duration = duration_ms if duration_ms is not None else track["duration_ms"]
-    ms_played = max(0, int(ms_played))
-    reason = reason or default_reason(ms_played, duration)
-    start = int(started_at)
-    return _insert_play(db, track, start, start + ms_played, ms_played, duration, reason, source)
+    with db.atomic():  # the pause switch is read where the play is written
+        if logging_paused(db):
+            return None
+        track = _track(db, track_id)
+        duration = duration_ms if duration_ms is not None else track["duration_ms"]
+        ms_played = max(0, int(ms_played))
+        reason = reason or default_reason(ms_played, duration)
+        start = int(started_at)
+        return _insert_play(
+            db, track, start, start + ms_played, ms_played, duration, reason, source
+        )
 
 
 def get_play(db: sqlite_utils.Database, play_id: int) -> dict[str, Any] | None:
