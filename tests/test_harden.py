@@ -423,3 +423,29 @@ def test_an_existing_database_keeps_its_mode(tmp_path):
     path.chmod(0o640)
     open_db(path).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_serving_refuses_an_escaping_model_and_falls_back_with_one_line(db, tmp_path, caplog):
+    from player_plugin.recommend.model import load_active
+
+    good = trained_model(tmp_path)
+    root = reg.models_root(db)
+    for n, model_id in enumerate(["good", "evil"]):
+        shutil.copytree(good, root / model_id)
+        reg.add_model(
+            db, model_id, folder=model_id, cutoff=1, data_size=1, metrics={}, created_at=n + 1
+        )
+        reg.activate(db, model_id)
+    manifest = json.loads((root / "evil" / "manifest.json").read_text())
+    manifest["files"]["scorer"] = str(root / "good" / manifest["files"]["scorer"])
+    (root / "evil" / "manifest.json").write_text(json.dumps(manifest))
+    served = load_active(db, fit=False)
+    assert served is not None and served.engine.folder.name == "good"  # the retired one
+    refusals = [r.getMessage() for r in caplog.records if "evil" in r.getMessage()]
+    assert len(refusals) == 1 and "not in the model folder" in refusals[0]
+
+
+def test_every_segue_error_is_one_line_with_a_status():
+    assert failure(reg.RegistryError("no model 'x'")) == ("no model 'x'", 1)
+    assert failure(validate.InvalidValue("--id: too large")) == ("--id: too large", 1)
+    assert failure(RuntimeError("a bug")) is None  # a bug keeps its traceback
