@@ -77,7 +77,9 @@ def failure(exc: BaseException) -> tuple[str, int] | None:
         return str(exc), exc.status
     if isinstance(exc, StoreError) and isinstance(exc.__cause__, sqlite3.Error):
         line, status = sqlite_failure(exc.__cause__)
-        return f"cannot open the database: {line}", status
+        text, cause = str(exc), str(exc.__cause__)
+        head = text[: -len(cause)].rstrip(": ") if cause and text.endswith(cause) else text
+        return f"{head}: {line}", status
     if isinstance(exc, SegueError):
         return str(exc), int(getattr(exc, "status", EXIT_FAILURE))
     if isinstance(exc, sqlite3.Error):
