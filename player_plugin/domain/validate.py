@@ -57,7 +57,8 @@ def as_int(value: object, what: str = "number") -> int:
         number = value
     else:
         try:
-            real = float(value) if not isinstance(value, float) else value  # type: ignore[arg-type]
+            # any object: float() itself says whether it is a number
+            real = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError, OverflowError):
             raise InvalidValue(f"{what}: not a number") from None
         if not math.isfinite(real):

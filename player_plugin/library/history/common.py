@@ -109,7 +109,7 @@ def text_or_none(value: object) -> str | None:
     """A stripped string, or None for missing/empty values."""
     if value is None:
         return None
-    text = validate.clean_text(str(value)).strip()  # type: ignore[union-attr]
+    text = str(value).replace("\x00", "").strip()  # NUL bytes dropped (as validate.clean_text)
     return text or None
 
 

@@ -336,7 +336,7 @@ def read_mssd(path: Path, stats: ReadStats) -> Iterator[Item]:
         if not {_norm(h) for h in names} >= MSSD_COLUMNS:
             raise HistoryFormatError(f"{path.name}: not an MSSD log (no session/track columns)")
         session, anchor = None, 0
-        for row in _csv_rows(reader):  # type: ignore[arg-type]
+        for row in _csv_rows(reader):
             where = f"{path.name} line {reader.line_num}"
             if isinstance(row, str):
                 yield Malformed(where, row)

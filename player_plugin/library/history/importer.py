@@ -86,7 +86,7 @@ def checked_play(play: HistoryPlay) -> HistoryPlay | Malformed | None:
         value = getattr(play, name, None)
         if isinstance(value, str) and "\x00" in value:
             changes[name] = validate.clean_text(value)
-    return replace(play, **changes) if changes else None  # type: ignore[arg-type]
+    return replace(play, **changes) if changes else None  # type: ignore[arg-type]  # fields by name
 
 
 @dataclass
