@@ -172,7 +172,8 @@ def test_training_killed_at_random_points(tmp_path, db_path):
     _run(trainer(root / "m00"))
     seconds = time.monotonic() - started
     db = open_db(db_path)
-    reg.add_model(db, "m00", folder="m00", cutoff=1, data_size=300, metrics={}, created_at=1)
+    evaluated = {"holdout": {"model": 0.0}}  # only an evaluated model can serve
+    reg.add_model(db, "m00", folder="m00", cutoff=1, data_size=300, metrics=evaluated, created_at=1)
     reg.activate(db, "m00")
     db.close()
     finished = 0
@@ -184,8 +185,8 @@ def test_training_killed_at_random_points(tmp_path, db_path):
         if (root / model_id).exists():  # it finished: a folder there is always complete
             Engine(root / model_id)
             finished += 1
-            reg.add_model(db, model_id, folder=model_id, cutoff=1, data_size=300, metrics={},
-                          created_at=n + 1)  # fmt: skip
+            reg.add_model(db, model_id, folder=model_id, cutoff=1, data_size=300,
+                          metrics=evaluated, created_at=n + 1)  # fmt: skip
             reg.activate(db, model_id)
         serving = reg.active_model(db)
         Engine(reg.model_folder(db, serving))  # the serving model loads: it is complete

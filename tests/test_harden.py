@@ -414,7 +414,7 @@ def test_the_database_and_models_folder_are_private(tmp_path):
     folder = tmp_path / "home" / "segue"
     db = open_db(folder / "segue.db")
     db.execute("INSERT INTO settings (key, value) VALUES ('x', '1')")
-    root = reg.models_root(db)
+    root = reg.ensure_models_root(reg.models_root(db))
     for name in ("segue.db", "segue.db-wal", "segue.db-shm"):
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
@@ -437,8 +437,15 @@ def test_serving_refuses_an_escaping_model_and_falls_back_with_one_line(db, tmp_
     root = reg.models_root(db)
     for n, model_id in enumerate(["good", "evil"]):
         shutil.copytree(good, root / model_id)
+        evaluated = {"holdout": {"model": 0.0}}  # only an evaluated model can serve
         reg.add_model(
-            db, model_id, folder=model_id, cutoff=1, data_size=1, metrics={}, created_at=n + 1
+            db,
+            model_id,
+            folder=model_id,
+            cutoff=1,
+            data_size=1,
+            metrics=evaluated,
+            created_at=n + 1,
         )
         reg.activate(db, model_id)
     manifest = json.loads((root / "evil" / "manifest.json").read_text())

@@ -263,7 +263,7 @@ def _alive(pid: int) -> bool:
 def _training_lock(root: Path) -> Iterator[None]:
     """One training per models folder: a lock on the folder itself (no file of its own),
     which dies with its process (kill -9 too)."""
-    root.mkdir(parents=True, exist_ok=True)
+    reg.ensure_models_root(root)  # created for the user only (0700)
     fd = os.open(root, os.O_RDONLY)
     try:
         try:

@@ -44,18 +44,19 @@ def db_file(db: sqlite_utils.Database) -> Path | None:
 
 
 def models_root(db: sqlite_utils.Database) -> Path:
-    """``<database folder>/models``, created for the user only (0700) when missing."""
+    """``<database folder>/models``."""
     path = db_file(db)
     if path is None:
         raise RegistryError("an in-memory database has no model folder")
-    root = path.parent / "models"
-    if not root.is_dir() and path.parent.is_dir():
-        try:
-            root.mkdir(mode=0o700)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise RegistryError(f"cannot create the model folder: {exc.strerror or exc}") from exc
+    return path.parent / "models"
+
+
+def ensure_models_root(root: Path) -> Path:
+    """Create the models folder (and missing parents) for the user only (0700); an
+    existing one is left as it is."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    if not root.is_dir():
+        root.mkdir(mode=0o700, exist_ok=True)
     return root
 
 
