@@ -23,12 +23,11 @@ from player_plugin.library.scanner import scan
 from player_plugin.recommend.model_eval import MIN_LISTENS
 from player_plugin.store.db import open_db
 from player_plugin.store.library_view import play_counts
-from player_plugin.store.settings import get_setting, set_setting
+from player_plugin.store.settings import FOLDERS_KEY, get_setting, set_setting
 
 log = logging.getLogger(__name__)
 
 MIN_PLAYS_TO_TRAIN = MIN_LISTENS  # listened plays before a first model
-FOLDERS_KEY = "library.folders"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ LOGGING_PAUSED = "plays.logging_paused"
 # The execution provider the model runs on ("" or unset: automatic). Defined here, at the
 # bottom, because the engine's loader reads it and :mod:`player_plugin.app.settings` edits it.
 PROVIDER_KEY = "recommend.provider"
+FOLDERS_KEY = "library.folders"  # the library folders the player scans and watches
 
 
 def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:

@@ -42,6 +42,9 @@ from PySide6.QtWidgets import (
 from player_plugin.hosts.reference import ReferencePlayer
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
+from player_plugin.store.settings import FOLDERS_KEY, get_setting
+from player_plugin.store.stats import counts
+from player_plugin.ui.covers import cover_bytes
 from player_plugin.ui.icons import cover_pixmap, icon
 from player_plugin.ui.library_model import LibraryModel, PathRole, format_ms
 from player_plugin.ui.plugin import SeguePlugin
@@ -68,6 +71,8 @@ def folder_tree(roots: list[bytes], limit: int = MAX_WATCHED_DIRS) -> list[str]:
 
 def _scan_in_thread(db_path: str, roots: list[bytes], cancel: threading.Event, report):
     """An incremental scan on a pool thread: plain data in, plain data out."""
+    # imported here, on the pool thread: the tag readers and their process pool would add
+    # about half a second to the window's start
     from player_plugin.library.scanner import scan
 
     db = open_db(db_path)
@@ -79,6 +84,8 @@ def _scan_in_thread(db_path: str, roots: list[bytes], cancel: threading.Event, r
 
 def _analyse_in_thread(db_path: str, cancel: threading.Event, report):
     """Audio analysis of the tracks that need it, on a pool thread."""
+    # imported here, on the pool thread: PyAV and libsndfile (the decoders) would add about
+    # half a second to the window's start
     from player_plugin.library.analyze_job import analyse_library
 
     db = open_db(db_path)
@@ -415,15 +422,10 @@ class PlayerWindow(QMainWindow):
         self.watch_library()
 
     def _update_counts(self) -> None:
-        from player_plugin.store.stats import counts
-
         c = counts(self.db)
         self.counts.setText(f"{c['tracks']:,} tracks · {c['plays']:,} plays")
 
     def library_folders(self) -> list[bytes]:
-        from player_plugin.app.importing import FOLDERS_KEY
-        from player_plugin.store.settings import get_setting
-
         return [os.fsencode(f) for f in get_setting(self.db, FOLDERS_KEY, []) or []]
 
     def watch_library(self) -> None:
@@ -575,8 +577,6 @@ class PlayerWindow(QMainWindow):
         return title, detail
 
     def _now_playing(self, path: bytes) -> None:
-        from player_plugin.ui.covers import cover_bytes
-
         title, detail = self._describe(path)
         self.now_title.setText(title)
         self.now_detail.setText(detail)
