@@ -21,6 +21,8 @@ from player_plugin.domain import validate
 from player_plugin.domain.clock import now_ms
 from player_plugin.domain.paths import display, from_user, json_fields
 from player_plugin.library.history.common import HistoryFormatError
+from player_plugin.library.history.importer import import_files, undo_import
+from player_plugin.library.history.matching import rematch_unmatched
 from player_plugin.library.history.readers import FORMATS
 from player_plugin.store.plays import (
     REASONS,
@@ -73,9 +75,6 @@ def _iso(ms: int | None) -> str | None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    # the importer loads rapidfuzz: imported here so `segue --help` stays fast
-    from player_plugin.library.history.importer import import_files, undo_import
-
     if args.undo is not None:
         if args.files:
             raise UserError("--undo takes an import id, not files")
@@ -164,6 +163,8 @@ def run_log_play(args: argparse.Namespace) -> int:
         )
         return 0
     play = get_play(db, play_id)
+    if play is None:  # deleted by another process since it was logged
+        raise UserError(f"play {play_id} was deleted as it was logged")
     kind = outcome(play["ms_played"], play["duration_ms"], play["reason"], play["skipped"])
     data = {
         "play_id": play_id,
@@ -246,9 +247,6 @@ def run_plays(args: argparse.Namespace) -> int:
             f"{count} plays exported to {display(target)} (ListenBrainz JSON)",
         )
     elif action == "rematch":
-        # the matcher loads rapidfuzz: imported here so `segue --help` stays fast
-        from player_plugin.library.history.matching import rematch_unmatched
-
         matched = rematch_unmatched(db)
         emit(args, {"matched": matched}, f"{matched} unmatched plays found their track")
     return 0

@@ -9,9 +9,18 @@ the CLI, and stays a string.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Literal
+from typing import Literal, get_args
 
 Reason = Literal["completed", "skipped", "stopped", "error"]
+REASONS: tuple[Reason, ...] = get_args(Reason)
+
+
+def as_reason(value: object) -> Reason | None:
+    """*value* when it is one of the :data:`REASONS`, else None (unknown or missing)."""
+    for reason in REASONS:
+        if value == reason:
+            return reason
+    return None
 
 
 class Outcome(IntEnum):

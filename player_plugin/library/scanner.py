@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -141,7 +141,7 @@ class TagReader:
 
     def read(
         self, paths: list[bytes], cancel: threading.Event | None = None
-    ) -> Iterator[tuple[bytes, TrackTags | TagError]]:
+    ) -> Generator[tuple[bytes, TrackTags | TagError], None, None]:
         """Tags of *paths*, in any order."""
         if self.workers <= 0 or (self.pool is None and len(paths) < POOL_MIN_FILES):
             for path in paths:

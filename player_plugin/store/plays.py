@@ -18,14 +18,20 @@ from typing import Any
 import sqlite_utils
 
 from player_plugin.domain.clock import now_ms
-from player_plugin.domain.listen import Outcome, Reason, classify, default_reason
+from player_plugin.domain.listen import (
+    REASONS,
+    Outcome,
+    Reason,
+    as_reason,
+    classify,
+    default_reason,
+)
 from player_plugin.domain.normalize import match_key
 from player_plugin.domain.paths import json_fields
 from player_plugin.domain.play import SESSION_GAP_MS
 from player_plugin.store.settings import logging_paused
 
 SOURCES = ("user", "queue", "suggestion", "autoplay", "shuffle", "import")
-REASONS = ("completed", "skipped", "stopped", "error")
 
 __all__ = [
     "REASONS",
@@ -85,7 +91,8 @@ def _insert_play(
     tags = [track["artist"], track["title"], track["album"], track["mb_recording_id"]]
     with db.atomic():
         cursor = db.execute(_INSERT, [*values, *tags, match_key(track["artist"], track["title"])])
-        play_id = int(cursor.lastrowid)
+        assert cursor.lastrowid is not None  # an INSERT always sets it
+        play_id = cursor.lastrowid
         resession(db, started)
     return play_id
 
@@ -180,7 +187,7 @@ def outcome(
     if reason == "completed" and ms <= 0:
         duration_ms = None
     flag = bool(skipped) if skipped is not None else reason == "skipped"
-    return classify(ms, duration_ms, reason, skipped=flag)
+    return classify(ms, duration_ms, as_reason(reason), skipped=flag)
 
 
 def track_stats(db: sqlite_utils.Database, track_id: int) -> dict[str, int | None]:

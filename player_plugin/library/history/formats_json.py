@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from player_plugin.domain.listen import Reason, as_reason
 from player_plugin.library.history.common import (
     HistoryFormatError,
     ReadStats,
@@ -29,7 +30,7 @@ from player_plugin.library.history.records import HistoryPlay, Malformed
 
 Item = HistoryPlay | Malformed
 
-SPOTIFY_END_REASONS = {
+SPOTIFY_END_REASONS: dict[str, Reason] = {
     "trackdone": "completed",
     "trackerror": "error",
     "fwdbtn": "skipped",
@@ -37,7 +38,6 @@ SPOTIFY_END_REASONS = {
     "endplay": "skipped",  # the user started something else
     "clickrow": "skipped",
 }  # anything else (logout, remote, unexpected-exit, unknown): stopped
-REASONS = ("completed", "skipped", "stopped", "error")
 
 
 CHUNK_CHARS = 1 << 20
@@ -228,8 +228,9 @@ def read_listenbrainz(path: Path, stats: ReadStats) -> Iterator[Item]:
             yield Malformed(where, f"listened_at: {exc}")
             continue
         duration = int_or_none(info.get("duration_ms"))
-        if duration is None and int_or_none(info.get("duration")) is not None:
-            duration = int_or_none(info.get("duration")) * 1000
+        seconds = int_or_none(info.get("duration"))
+        if duration is None and seconds is not None:
+            duration = seconds * 1000
         skipped = info.get("segue_skipped")
         shuffle = info.get("segue_shuffle")
         exact = int_or_none(info.get("segue_started_ms"))
@@ -254,12 +255,11 @@ def read_listenbrainz(path: Path, stats: ReadStats) -> Iterator[Item]:
         )
 
 
-def _reason(info: dict) -> str | None:
+def _reason(info: dict) -> Reason | None:
     """A listen is a scrobble (completed), unless Segue's own export says how it ended
     (or that it never ended: a play cut short by a crash)."""
     if "segue_source" in info:
-        reason = info.get("segue_reason")
-        return reason if reason in REASONS else None
+        return as_reason(info.get("segue_reason"))
     return "completed"
 
 
@@ -310,7 +310,7 @@ def read_spotify_extended(path: Path, stats: ReadStats) -> Iterator[Item]:
             continue
         skipped = item.get("skipped")
         skipped = skipped if isinstance(skipped, bool) else None
-        reason = SPOTIFY_END_REASONS.get(str(item.get("reason_end")), "stopped")
+        reason: Reason = SPOTIFY_END_REASONS.get(str(item.get("reason_end")), "stopped")
         if skipped and reason == "stopped":
             reason = "skipped"
         shuffle = item.get("shuffle")

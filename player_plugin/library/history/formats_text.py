@@ -11,6 +11,7 @@ import csv
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -60,7 +61,25 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().lstrip("\ufeff").lower())
 
 
-def lastfm_layout(header: list[str]) -> dict[str, list[int] | int | None] | None:
+@dataclass(frozen=True, slots=True)
+class LastfmLayout:
+    """Where a Last.fm CSV keeps each field (column indices; None: no such column)."""
+
+    artist: int
+    title: int
+    album: int | None
+    times: list[int]  # the time columns, tried in this order
+    mbid: int | None = None
+    duration: int | None = None
+
+    @property
+    def width(self) -> int:
+        """How many fields a row needs."""
+        columns = [self.artist, self.title, self.album, self.mbid, self.duration, *self.times]
+        return max(c for c in columns if c is not None) + 1
+
+
+def lastfm_layout(header: list[str]) -> LastfmLayout | None:
     """Column positions for a CSV header naming artist, track/title and a time; else None."""
     names = [_norm(h) for h in header]
 
@@ -74,14 +93,14 @@ def lastfm_layout(header: list[str]) -> dict[str, list[int] | int | None] | None
     times = [names.index(c) for c in TIME_COLUMNS if c in names]
     if artist is None or title is None or not times:
         return None
-    return {
-        "artist": artist,
-        "title": title,
-        "album": first(ALBUM_COLUMNS),
-        "times": times,
-        "mbid": first(MBID_COLUMNS),
-        "duration": first(DURATION_COLUMNS),
-    }
+    return LastfmLayout(
+        artist=artist,
+        title=title,
+        album=first(ALBUM_COLUMNS),
+        times=times,
+        mbid=first(MBID_COLUMNS),
+        duration=first(DURATION_COLUMNS),
+    )
 
 
 def headerless_lastfm(row: list[str]) -> bool:
@@ -149,14 +168,12 @@ def read_lastfm_csv(path: Path, stats: ReadStats) -> Iterator[Item]:
                 raise HistoryFormatError(
                     f"{path.name}: not a Last.fm CSV (no artist, track and time columns)"
                 )
-            layout = {"artist": 0, "album": 1, "title": 2, "times": [3], "mbid": None}
-            layout["duration"] = None
+            layout = LastfmLayout(artist=0, album=1, title=2, times=[3])
             pending.append(header)
             first_line = 1
         else:
             first_line = 2
-        width = max(v for v in layout.values() if isinstance(v, int)) + 1
-        width = max(width, *(t + 1 for t in layout["times"]))
+        width = layout.width
 
         def rows() -> Iterator[tuple[int, list[str]]]:
             line = first_line
@@ -176,13 +193,13 @@ def read_lastfm_csv(path: Path, stats: ReadStats) -> Iterator[Item]:
             if len(row) < width:
                 yield Malformed(where, f"{len(row)} fields, expected at least {width}")
                 continue
-            artist = text_or_none(row[layout["artist"]])
-            title = text_or_none(row[layout["title"]])
+            artist = text_or_none(row[layout.artist])
+            title = text_or_none(row[layout.title])
             if not artist or not title:
                 yield Malformed(where, "no artist or track")
                 continue
             started, problem = None, "no time"
-            for column in layout["times"]:
+            for column in layout.times:
                 try:
                     started = parse_time(row[column])
                     break
@@ -191,11 +208,9 @@ def read_lastfm_csv(path: Path, stats: ReadStats) -> Iterator[Item]:
             if started is None:
                 yield Malformed(where, problem)
                 continue
-            album = row[layout["album"]] if layout["album"] is not None else None
-            mbid = row[layout["mbid"]] if layout["mbid"] is not None else None
-            duration = (
-                int_or_none(row[layout["duration"]]) if layout["duration"] is not None else None
-            )
+            album = row[layout.album] if layout.album is not None else None
+            mbid = row[layout.mbid] if layout.mbid is not None else None
+            duration = int_or_none(row[layout.duration]) if layout.duration is not None else None
             yield HistoryPlay(
                 started_at=started,
                 artist=artist,

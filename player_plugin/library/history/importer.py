@@ -237,7 +237,7 @@ class _Seen:
 
 
 def _keys(listener: str | None, track_id: int | None, key: str | None) -> list[tuple]:
-    keys = []
+    keys: list[tuple] = []  # (listener, "t", track id) or (listener, "k", match key)
     if track_id is not None:
         keys.append((listener, "t", track_id))
     if key and not key.endswith("\x1f"):

@@ -69,7 +69,10 @@ class Matcher:
     """Matches plays against every track in the store (loaded once; cheap to reuse)."""
 
     def __init__(self, db: sqlite_utils.Database | None = None, *, rows: Sequence | None = None):
-        rows = rows if rows is not None else tracks_for_matching(db)
+        if rows is None:
+            if db is None:
+                raise TypeError("Matcher needs a database or the rows")
+            rows = tracks_for_matching(db)
         self.tracks: list[_Track] = []
         self.by_mbid: dict[str, list[int]] = defaultdict(list)
         self.by_path: dict[bytes, int] = {}
@@ -151,8 +154,8 @@ class Matcher:
         exact = self.by_key.get((ca, ct))
         if exact:
             return Match(self._choose(exact, album_key, duration), "exact")
-        found = self._fuzzy(ca, ct, album_key, duration)
-        return Match(found, "fuzzy") if found is not None else None
+        fuzzy = self._fuzzy(ca, ct, album_key, duration)
+        return Match(fuzzy, "fuzzy") if fuzzy is not None else None
 
     def _choose(self, candidates: Sequence[int], album: str, duration: int | None) -> int:
         """Among tracks that are all this song: the same album first, then the nearest
