@@ -44,6 +44,7 @@ __all__ = [
     "outcome",
     "resession",
     "start_play",
+    "start_tagged_play",
     "touch_play",
     "track_stats",
 ]
@@ -114,6 +115,34 @@ def start_play(
         track = _track(db, track_id)
         started = int(at_ms if at_ms is not None else now_ms())
         return _insert_play(db, track, started, None, 0, track["duration_ms"], None, source)
+
+
+def start_tagged_play(
+    db: sqlite_utils.Database,
+    *,
+    artist: str | None,
+    title: str,
+    album: str | None = None,
+    duration_ms: int | None = None,
+    mbid: str | None = None,
+    source: str = "user",
+    at_ms: int | None = None,
+) -> int | None:
+    """Start a play of a track outside the library, kept with its tags (``track_id`` NULL
+    until a scan matches it, like an unmatched imported play); None when paused."""
+    _check(source, None)
+    if logging_paused(db):
+        return None
+    started = int(at_ms if at_ms is not None else now_ms())
+    with db.atomic():
+        cursor = db.execute(
+            "INSERT INTO plays (track_id, started_at, ms_played, duration_ms, source, artist, "
+            "title, album, mbid, match_key) VALUES (NULL, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+            [started, duration_ms, source, artist, title, album, mbid, match_key(artist, title)],
+        )
+        play_id = int(cursor.lastrowid)
+        resession(db, started)
+    return play_id
 
 
 def touch_play(db: sqlite_utils.Database, play_id: int, *, ms_played: int) -> None:

@@ -22,20 +22,19 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
+from player_plugin.app.playlog import TOUCH_MS, PlayLog
 from player_plugin.app.retrain import RetrainResult
 from player_plugin.app.settings import Settings
 from player_plugin.app.suggest import UnknownTrack, suggestions
 from player_plugin.domain.clock import now_ms
 from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
-from player_plugin.hosts.base import END_REASONS, Host
+from player_plugin.hosts.base import Host
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
 from player_plugin.ui.prefs import Prefs
 from player_plugin.ui.workers import TaskRunner, TrainingJob, error_line
 
 log = logging.getLogger(__name__)
-
-TOUCH_MS = 10_000  # how often the play in progress records how far it got
 
 
 def fetch_suggestions(
@@ -104,7 +103,8 @@ class SeguePlugin(QObject):
         self.covers: dict[bytes, bytes | None] = {}
         self.method = ""
         self.training: TrainingJob | None = None
-        self._open: dict[bytes, int] = {}  # path -> play id being written
+        self.playlog = PlayLog(self.db, clock=clock)  # the play log (app.playlog)
+        self._open = self.playlog.open  # path -> play id being written
         self._sources: dict[bytes, str] = {}  # paths the plugin queued -> play source
         self._autoplay_pending = False
         self.closing = False  # set while the host shuts down: no new work starts
@@ -178,39 +178,28 @@ class SeguePlugin(QObject):
         self.status.emit("Play logging paused" if paused else "Play logging resumed")
 
     def _track_started(self, path: bytes) -> None:
-        from player_plugin.store.plays import start_play
-
         path = bytes(path)
         self._restart_idle()
         source = self._sources.pop(path, "user")
-        track = library_view.track_brief(self.db, path)
-        if track is None:
-            self.status.emit(f"Not in the library, not logged: {os.fsdecode(path)}")
+        tags = getattr(self.host, "track_tags", lambda _key: None)(path)  # streams: tags
+        try:
+            started = self.playlog.started(path, tags=tags, source=source)
+        except Exception as exc:
+            self._error("Could not log the play", exc)
         else:
-            try:
-                play_id = start_play(self.db, track["id"], source=source, at_ms=self.clock())
-            except Exception as exc:
-                self._error("Could not log the play", exc)
-            else:
-                if play_id is not None:
-                    self._open[path] = play_id
+            if started.message and started.message != "Play logging is paused":
+                self.status.emit(started.message)
         self.refresh()
         self._maybe_autoplay()
 
     def _track_ended(self, path: bytes, ms_heard: int, reason: str) -> None:
-        from player_plugin.store.plays import end_play
-
-        path = bytes(path)
         self._restart_idle()
-        play_id = self._open.pop(path, None)
-        if play_id is None:
-            return
-        if reason not in END_REASONS:
-            reason = "stopped"
         try:
-            end_play(self.db, play_id, ms_played=max(0, int(ms_heard)), reason=reason)
+            play_id = self.playlog.ended(bytes(path), ms_heard, reason)
         except Exception as exc:
             self._error("Could not log the play", exc)
+            return
+        if play_id is None:
             return
         self.play_logged.emit(play_id)
         self._check_retrain()
@@ -218,15 +207,8 @@ class SeguePlugin(QObject):
     def touch(self) -> None:
         """Record how far the play in progress got, for hosts that say (``heard_ms``):
         a crash then keeps the play so far."""
-        from player_plugin.store.plays import touch_play
-
-        current = self.host.current_track()
-        heard = getattr(self.host, "heard_ms", None)
-        play_id = self._open.get(bytes(current)) if current is not None else None
-        if play_id is None or not isinstance(heard, int):
-            return
         try:
-            touch_play(self.db, play_id, ms_played=heard)
+            self.playlog.touch(self.host.current_track(), getattr(self.host, "heard_ms", None))
         except Exception as exc:
             self._error("Could not log the play", exc)
 
