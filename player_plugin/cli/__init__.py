@@ -52,6 +52,13 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ),
     ("model", "player_plugin.cli.train", "the model registry: list, activate ID, rollback"),
     ("doctor", "player_plugin.cli.doctor", "versions, providers, decoders, database and model"),
+    (
+        "listen",
+        "player_plugin.cli.listen",
+        "log the plays of an external player (MPRIS, MPD), headless; MPD: keep a radio",
+    ),
+    ("companion", "player_plugin.cli.companion", "the Up next window beside an external player"),
+    ("playlist", "player_plugin.cli.playlist", "a radio of suggestions written as a playlist"),
 )
 DEFAULT_COMMAND = "gui"  # `segue` alone, or with only options, starts the player
 
