@@ -83,14 +83,13 @@ class PlayLog:
         tags: TrackTags | None = None,
         source: str = "user",
     ) -> Started:
-        """Log that the track *key* started. *path* is its file (defaults to *key*; None for
-        a stream); *tags* let a track outside the library be matched or kept unmatched."""
+        """Log that the track *key* started. *path* is its file (by default *key* is tried
+        as one); *tags* let a track outside the library be matched, or kept unmatched."""
         key = bytes(key)
         self.ended(key, 0, "stopped")  # a stale open play of the same key: close it
         if logging_paused(self.db):
             return Started(None, None, "Play logging is paused")
-        path = key if path is None and tags is None else path
-        track = library_view.track_brief(self.db, bytes(path)) if path is not None else None
+        track = library_view.track_brief(self.db, bytes(path if path is not None else key))
         at = self.clock()
         if track is not None:
             play_id = start_play(self.db, track["id"], source=source, at_ms=at)
