@@ -57,7 +57,7 @@ def free_port() -> int:
 class Mpd:
     """A real mpd with the null output; ``start()``, ``kill()``, ``mpc(...)``."""
 
-    def __init__(self, root: Path, music: Path) -> None:
+    def __init__(self, root: Path, music: Path, *, extra: str = "") -> None:
         self.binary = need("mpd")
         self.root = root
         self.music = music
@@ -72,10 +72,13 @@ class Mpd:
             'bind_to_address "127.0.0.1"\n'
             f'port "{self.port}"\n'
             "audio_output {\n  type \"null\"\n  name \"null\"\n  mixer_type \"none\"\n}\n"
+            + extra
         )
 
     def start(self, *, update: bool = True) -> Mpd:
-        subprocess.run([self.binary, str(self.config)], check=True, timeout=20)
+        subprocess.run(
+            [self.binary, str(self.config)], check=True, timeout=20, capture_output=True
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(
@@ -87,10 +90,11 @@ class Mpd:
             self.mpc("update", "--wait")
         return self
 
-    def mpc(self, *args: str) -> str:
+    def mpc(self, *args: str, password: str | None = None) -> str:
         need("mpc")
+        host = f"{password}@127.0.0.1" if password else "127.0.0.1"
         done = subprocess.run(
-            ["mpc", "-q", "-p", str(self.port), *args],
+            ["mpc", "-q", "-h", host, "-p", str(self.port), *args],
             capture_output=True,
             text=True,
             timeout=20,

@@ -27,6 +27,7 @@ from player_plugin.domain.listen import default_reason
 SEEK_SLACK_MS = 1500  # a position further than this from what time predicts is a seek
 NEAR_END_MS = 3000  # a track that changes this close to its end played through
 RESTART_MS = 3000  # a repeat starts again within this of the beginning
+JOINED_MS = 2500  # a track first seen this far in started while we watched
 
 Status = str  # "playing", "paused" or "stopped"
 
@@ -106,8 +107,9 @@ class PlayTracker:
 
     def _begin(self, snap: Snapshot, now: int) -> None:
         self.current = snap
-        self.heard = 0
         self._pos = max(0, snap.position_ms or 0)
+        # seen just after it began: what played before this first look was heard too
+        self.heard = self._pos if self._pos <= JOINED_MS else 0
         self._at = now
         self._playing = snap.status == "playing"
         self.on_start(snap)

@@ -69,7 +69,7 @@ def connect(host: str, port: int, password: str | None = None) -> mpd.MPDClient:
         client.connect(host, port)
         if password:
             client.password(password)
-        client.ping()
+        client.status()  # needs the "read" permission: refused here, not later
     except (OSError, mpd.MPDError) as exc:
         with contextlib.suppress(Exception):
             client.disconnect()

@@ -1,0 +1,172 @@
+"""`segue listen --host mpd` against a real mpd (null output, temp config, free port): the
+radio keeps three suggestions ahead through 20 skips, every play and skip is logged with
+its reason, a seek is not heard, MPD killed mid-track ends the play as stopped and the
+host reconnects, tracks outside the library keep their tags; bad inputs get one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import mpd
+import pytest
+from player_support import Mpd, need, segue_process, wait_for, write_tracks
+from ui_support import scanned
+
+from player_plugin.hosts.mpd import MpdHost
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def music(tmp_path):
+    return tmp_path / "music"
+
+
+@pytest.fixture
+def server(tmp_path, music):
+    need("mpd")
+    need("mpc")
+    write_tracks(music, 16)
+    daemon = Mpd(tmp_path, music).start()
+    yield daemon
+    daemon.kill()
+
+
+def client(port: int) -> mpd.MPDClient:
+    c = mpd.MPDClient()
+    c.timeout = 5
+    c.connect("127.0.0.1", port)
+    return c
+
+
+def ahead(c: mpd.MPDClient) -> int:
+    status = c.status()
+    if "song" not in status:
+        return -1
+    return int(status["playlistlength"]) - int(status["song"]) - 1
+
+
+def plays(db):
+    return list(db.query("SELECT * FROM plays ORDER BY id"))
+
+
+def stop(proc) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, err
+
+
+def test_radio_keeps_three_ahead_through_twenty_skips(server, db, db_path, music):
+    tracks = scanned(db, music)
+    listen = segue_process(db_path, "-v", "listen", "--host", f"mpd:127.0.0.1:{server.port}",
+                           "--music-dir", str(music))
+    try:
+        c = client(server.port)
+        wait_for(lambda: ahead(c) == -1 and listen.poll() is None, 10)
+        time.sleep(1.0)  # the listener connects
+        server.mpc("add", os.path.relpath(tracks[0]["path"].decode(), music))
+        server.mpc("play")
+        wait_for(lambda: ahead(c) == 3, 15)
+        second = segue_process(db_path, "listen", "--host", f"mpd:127.0.0.1:{server.port}")
+        _, err = second.communicate(timeout=30)
+        assert second.returncode == 2 and "already logging" in err  # one logger per player
+        assert len(err.strip().splitlines()) == 1
+        lengths = []
+        for _ in range(20):
+            server.mpc("next")
+            wait_for(lambda: ahead(c) == 3 and c.status().get("state") == "play", 10, 0.05)
+            lengths.append(int(c.status()["playlistlength"]))
+        server.mpc("stop")
+        wait_for(lambda: len(plays(db)) == 21 and plays(db)[-1]["reason"] is not None, 10)
+        c.disconnect()
+    finally:
+        status, err = stop(listen)
+    assert status == 0, err
+    rows = plays(db)
+    assert [r["reason"] for r in rows] == ["skipped"] * 20 + ["stopped"]
+    assert rows[0]["source"] == "user" and {r["source"] for r in rows[1:]} == {"autoplay"}
+    assert all(r["track_id"] is not None and r["ended_at"] is not None for r in rows)
+    assert max(lengths) <= 5  # played radio tracks are trimmed, not piled up
+    assert "radio: queued" in err and "skipped after" in err
+
+
+def test_seek_kill_reconnect_and_tracks_outside_the_library(server, tmp_path, db, db_path, music):
+    extra = write_tracks(tmp_path / "elsewhere", 1)[0]  # tagged like the library's Tone 0
+    outside = music / "Outside" / "x.flac"
+    outside.parent.mkdir()
+    os.replace(extra, outside)
+    scanned(db, music / "Artist A")  # the library holds only Artist A's tones
+    server.mpc("update", "--wait")
+    listen = segue_process(db_path, "-v", "listen", "--host", f"mpd:127.0.0.1:{server.port}",
+                           "--music-dir", str(music), "--radio", "0")
+    try:
+        time.sleep(1.5)
+        server.mpc("add", "Artist A/00 Tone 0.flac")
+        server.mpc("add", "Artist B/01 Tone 1.flac")
+        server.mpc("play")
+        wait_for(lambda: len(plays(db)) == 1, 10, 0.05)
+        time.sleep(3)
+        server.mpc("seek", "30")
+        time.sleep(2)
+        server.mpc("next")  # heard ~5 s: skipped; Tone 1 (Artist B) is in no library
+        wait_for(lambda: len(plays(db)) == 2, 10, 0.05)
+        time.sleep(2)
+        server.kill()  # mid-track: the play ends as stopped, the host retries
+        wait_for(lambda: plays(db)[1]["reason"] is not None, 10, 0.05)
+        server.start(update=False)
+        server.mpc("clear")
+        server.mpc("add", "Outside/x.flac")
+        server.mpc("play")
+        wait_for(lambda: len(plays(db)) == 3, 20, 0.05)
+        time.sleep(1)
+        server.mpc("stop")
+        wait_for(lambda: plays(db)[2]["reason"] is not None, 10, 0.05)
+    finally:
+        status, err = stop(listen)
+    assert status == 0, err
+    first, second, third = plays(db)
+    assert first["reason"] == "skipped" and abs(first["ms_played"] - 5000) <= 1500
+    assert second["reason"] == "stopped" and abs(second["ms_played"] - 2000) <= 1500
+    assert second["track_id"] is None and second["title"] == "Tone 1"  # kept with its tags
+    assert "reconnecting" in err and err.count("connected to MPD") >= 2
+    assert third["reason"] == "stopped" and third["title"] == "Tone 0"
+    assert third["track_id"] is not None  # not in the library by path: matched by its tags
+
+
+def test_enqueue_inserts_after_the_current_song(qtbot, server, db, db_path, music):
+    tracks = scanned(db, music)
+    server.mpc("add", "Artist A/00 Tone 0.flac")
+    server.mpc("add", "Artist B/01 Tone 1.flac")
+    server.mpc("play")
+    host = MpdHost("127.0.0.1", server.port, db_path=db_path, music_dir=music)
+    host.start()
+    try:
+        with qtbot.waitSignal(host.track_started, timeout=5000) as started:
+            pass
+        assert started.args[0] == bytes(tracks[0]["path"])
+        host.enqueue(bytes(tracks[5]["path"]), next=True)
+        wait_for(lambda: len(server.playlist()) == 3, 5)
+        assert server.playlist()[1] == os.path.relpath(tracks[5]["path"].decode(), music)
+        qtbot.waitUntil(lambda: len(host.queue()) == 2, timeout=5000)
+        assert host.queue()[0] == bytes(tracks[5]["path"])
+    finally:
+        host.stop()
+
+
+def test_unreachable_or_refusing_mpd_is_one_line(segue, tmp_path, music):
+    port = Mpd(tmp_path, music).port  # nothing listens there
+    result = segue("listen", "--host", f"mpd:127.0.0.1:{port}")
+    assert result.status == 2 and "did not answer" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    write_tracks(music, 1, seconds=1)
+    refusing = Mpd(tmp_path, music, extra='password "pw@read,add,control"\ndefault_permissions ""\n')
+    refusing.start(update=False)
+    try:
+        result = segue("listen", "--host", f"mpd:127.0.0.1:{refusing.port}")
+    finally:
+        refusing.kill()
+    assert result.status == 2 and "permission" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert segue("listen", "--host", "winamp").status == 2
