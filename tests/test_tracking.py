@@ -80,8 +80,13 @@ def test_no_length_uses_the_listen_rule():
     s = Script()
     s.play(b"radio", 40, length=None)
     s.play(b"other", 3, length=None)
+    s.play(b"third", 1, length=None)
     s.tracker.update(Snapshot(None, "stopped"), s.now)
-    assert s.ends() == [(b"radio", 40_000, "completed"), (b"other", 3000, "skipped")]
+    assert s.ends() == [
+        (b"radio", 40_000, "completed"),
+        (b"other", 3000, "skipped"),
+        (b"third", 1000, "stopped"),
+    ]
 
 
 def test_the_radio_plan_trims_played_suggestions_and_refills():
@@ -123,3 +128,16 @@ def test_one_process_per_database_and_player(tmp_path):
     first.release()
     PlayerLock(tmp_path / "segue.db", "mpd:localhost:6600").acquire().release()
     other.release()
+
+
+def test_a_length_the_player_plays_past_is_ignored():
+    s = Script()
+    s.play(b"stream", 6, length=2000)  # a stream that claims 2 s
+    s.tracker.update(Snapshot(b"stream", "stopped", 6000, 2000), s.now)
+    assert s.ends() == [(b"stream", 6000, "stopped")]
+    s = Script()
+    for second in range(5):  # mpv's streams: the length grows with the position
+        s.tracker.update(Snapshot(b"s", "playing", second * 1000, second * 1000 + 1000), s.now)
+        s.now += 1000
+    s.tracker.update(Snapshot(None, "stopped"), s.now)
+    assert s.ends() == [(b"s", 5000, "stopped")]

@@ -62,13 +62,14 @@ class PlayTracker:
         self._pos = 0
         self._at = 0
         self._playing = False
+        self._bad_length = False
 
     # -- what the host reports ---------------------------------------------------------
     def update(self, snap: Snapshot, now: int) -> None:
         """A new look at the player at *now* (ms)."""
         cur = self.current
         if cur is not None and self._other_track(cur, snap):
-            self._end(now, stopped=snap.status == "stopped" and snap.key == cur.key)
+            self._end(now, stopped=snap.status == "stopped")
         elif cur is not None and snap.status == "stopped":
             self._end(now, stopped=True)
         elif cur is not None:
@@ -107,6 +108,7 @@ class PlayTracker:
 
     def _begin(self, snap: Snapshot, now: int) -> None:
         self.current = snap
+        self._bad_length = False
         self._pos = max(0, snap.position_ms or 0)
         # seen just after it began: what played before this first look was heard too
         self.heard = self._pos if self._pos <= JOINED_MS else 0
@@ -119,6 +121,11 @@ class PlayTracker:
         assert cur is not None
         length = snap.length_ms or cur.length_ms
         pos = snap.position_ms
+        moved = snap.length_ms and cur.length_ms and abs(snap.length_ms - cur.length_ms) > 500
+        if moved or (length and pos is not None and pos > length + SEEK_SLACK_MS):
+            self._bad_length = True  # a length that grows or is played past: a stream's
+        if self._bad_length:
+            length = None
         if pos is not None and length and pos < RESTART_MS:
             predicted = self.position_now(now)
             if predicted >= length - NEAR_END_MS and predicted - pos > SEEK_SLACK_MS:
@@ -129,7 +136,7 @@ class PlayTracker:
         self._playing = snap.status == "playing"
         self.current = replace(
             snap,
-            length_ms=length,
+            length_ms=None if self._bad_length else length,
             tags=snap.tags or cur.tags,
             path=snap.path or cur.path,
             instance=snap.instance if snap.instance is not None else cur.instance,

@@ -1,0 +1,151 @@
+"""`segue listen --host mpris:mpv` against a real mpv with mpv-mpris on a private session
+bus, driven with playerctl: plays, a seek, a pause, skips and quitting mid-track give the
+right ms heard (±1.5 s) and end reasons; a stream URL and files outside the library are
+kept with their tags; no session bus is one line and exit status 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+from player_support import need, segue_process, wait_for, write_tracks
+from ui_support import scanned
+
+pytestmark = pytest.mark.timeout(120)
+TOLERANCE_MS = 1500
+
+
+@pytest.fixture
+def bus(tmp_path):
+    """A private session bus: its address, for the players and the listener."""
+    need("dbus-daemon")
+    need("mpv")
+    need("playerctl")
+    if not os.path.exists("/etc/mpv/scripts/mpris.so"):
+        pytest.skip("mpv-mpris is not installed (scripts/setup-system.sh installs it)")
+    daemon = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    address = daemon.stdout.readline().strip()
+    yield {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address}
+    daemon.terminate()
+    daemon.wait(10)
+
+
+def mpv(env, *urls):
+    return subprocess.Popen(
+        ["mpv", "--no-video", "--ao=null", "--idle=yes", "--no-terminal", *map(str, urls)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def ctl(env, *args) -> str:
+    done = subprocess.run(
+        ["playerctl", "-p", "mpv", *args], env=env, capture_output=True, text=True, timeout=10
+    )
+    return done.stdout.strip()
+
+
+def plays(db):
+    return list(db.query("SELECT * FROM plays ORDER BY id"))
+
+
+def stop(proc):
+    proc.terminate()  # SIGTERM: a clean stop
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, err
+
+
+def test_a_scripted_mpv_session(bus, tmp_path, db, db_path):
+    music = tmp_path / "music"
+    files = write_tracks(music, 3)
+    scanned(db, music)
+    listen = segue_process(db_path, "-v", "listen", "--host", "mpris:mpv", env=bus)
+    player = None
+    try:
+        time.sleep(1.0)
+        player = mpv(bus, *files)
+        wait_for(lambda: len(plays(db)) == 1, 15, 0.05)
+        time.sleep(3)
+        heard_a = float(ctl(bus, "position")) * 1000  # what the player itself says
+        ctl(bus, "next")
+        t_b = time.monotonic()
+        wait_for(lambda: len(plays(db)) == 2, 10, 0.05)
+        time.sleep(2)
+        t_seek = time.monotonic()
+        ctl(bus, "position", "30")  # a seek: the jump is not heard
+        time.sleep(2)
+        ctl(bus, "pause")
+        t_pause = time.monotonic()
+        time.sleep(2)  # paused: not heard
+        ctl(bus, "play")
+        t_play = time.monotonic()
+        time.sleep(1)
+        ctl(bus, "next")
+        t_next = time.monotonic()
+        heard_b = ((t_seek - t_b) + (t_pause - t_seek) + (t_next - t_play)) * 1000
+        wait_for(lambda: len(plays(db)) == 3, 10, 0.05)
+        time.sleep(2)
+        player.terminate()  # the player quits mid-track
+        t_quit = time.monotonic()
+        player.wait(10)
+        wait_for(lambda: plays(db)[-1]["reason"] is not None, 10, 0.05)
+        heard_c = (t_quit - t_next) * 1000
+    finally:
+        if player is not None and player.poll() is None:
+            player.kill()
+        status, err = stop(listen)
+    assert status == 0, err
+    rows = plays(db)
+    assert [r["reason"] for r in rows] == ["skipped", "skipped", "stopped"], err
+    for row, expected in zip(rows, (heard_a, heard_b, heard_c), strict=True):
+        assert abs(row["ms_played"] - expected) <= TOLERANCE_MS, (row["ms_played"], expected)
+    assert all(r["track_id"] is not None and r["source"] == "user" for r in rows)
+    assert "following mpv" in err and "mpv went away" in err
+
+
+def test_streams_and_files_outside_the_library_keep_their_tags(bus, tmp_path, db, db_path):
+    outside = write_tracks(tmp_path / "elsewhere", 1)[0]  # the library is empty
+    listen = segue_process(db_path, "listen", "--host", "mpris", env=bus)
+    player = None
+    try:
+        time.sleep(1.0)
+        player = mpv(bus, outside, "av://lavfi:sine=frequency=300:duration=60")
+        wait_for(lambda: len(plays(db)) == 1, 15, 0.05)
+        time.sleep(2)
+        ctl(bus, "next")
+        t_next = time.monotonic()
+        wait_for(lambda: len(plays(db)) == 2, 10, 0.05)
+        time.sleep(3)
+        ctl(bus, "stop")
+        heard = (time.monotonic() - t_next) * 1000
+        wait_for(lambda: plays(db)[-1]["reason"] is not None, 10, 0.05)
+    finally:
+        if player is not None:
+            player.terminate()
+            player.wait(10)
+        status, err = stop(listen)
+    assert status == 0, err
+    first, stream = plays(db)
+    assert first["track_id"] is None and (first["artist"], first["title"]) == ("Artist A", "Tone 0")
+    assert first["reason"] == "skipped"
+    assert stream["track_id"] is None and "sine" in stream["title"]
+    assert stream["reason"] == "stopped" and abs(stream["ms_played"] - heard) <= TOLERANCE_MS
+
+
+def test_no_session_bus_is_one_line(segue, monkeypatch):
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    result = segue("listen", "--host", "mpris")
+    assert result.status == 2 and "session bus" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+    result = segue("listen", "--host", "mpris:strawberry")
+    assert result.status == 2 and "session bus" in result.err
+    assert segue("listen", "--host", "mpris", "--radio", "2").status == 2
