@@ -175,6 +175,8 @@ class MpdHost(Host):
             return list(self._queue)
 
     def enqueue(self, path: bytes, *, next: bool = False) -> None:
+        if self._stop.is_set():
+            return
         self._commands.put(("enqueue", bytes(path), bool(next)))
         os.write(self._wake_w, b"x")
 
@@ -197,7 +199,9 @@ class MpdHost(Host):
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the worker; the track playing ends as stopped with what was heard."""
+        """Stop the worker; the track playing ends as stopped with what was heard. Once."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         os.write(self._wake_w, b"x")
         if self._thread is not None:

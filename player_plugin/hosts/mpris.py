@@ -167,6 +167,8 @@ class MprisHost(Host):
         self._thread.start()
 
     def stop(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._thread is not None:
             self._thread.join(CALL_TIMEOUT_S * 3)
