@@ -71,18 +71,16 @@ class Mpd:
             f'log_file "{root}/mpd.log"\n'
             'bind_to_address "127.0.0.1"\n'
             f'port "{self.port}"\n'
-            "audio_output {\n  type \"null\"\n  name \"null\"\n  mixer_type \"none\"\n}\n"
-            + extra
+            'audio_output {\n  type "null"\n  name "null"\n  mixer_type "none"\n}\n' + extra
         )
 
     def start(self, *, update: bool = True) -> Mpd:
-        subprocess.run(
-            [self.binary, str(self.config)], check=True, timeout=20, capture_output=True
-        )
+        subprocess.run([self.binary, str(self.config)], check=True, timeout=20, capture_output=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
             ):
                 break
             time.sleep(0.05)
@@ -104,11 +102,7 @@ class Mpd:
         return done.stdout
 
     def playlist(self) -> list[str]:
-        return [
-            line
-            for line in self.mpc("playlist", "-f", "%file%").splitlines()
-            if line.strip()
-        ]
+        return [line for line in self.mpc("playlist", "-f", "%file%").splitlines() if line.strip()]
 
     def kill(self) -> None:
         pid_file = self.root / "mpd.pid"

@@ -60,8 +60,9 @@ def stop(proc) -> tuple[int, str]:
 
 def test_radio_keeps_three_ahead_through_twenty_skips(server, db, db_path, music):
     tracks = scanned(db, music)
-    listen = segue_process(db_path, "-v", "listen", "--host", f"mpd:127.0.0.1:{server.port}",
-                           "--music-dir", str(music))
+    listen = segue_process(
+        db_path, "-v", "listen", "--host", f"mpd:127.0.0.1:{server.port}", "--music-dir", str(music)
+    )
     try:
         c = client(server.port)
         wait_for(lambda: ahead(c) == -1 and listen.poll() is None, 10)
@@ -99,8 +100,17 @@ def test_seek_kill_reconnect_and_tracks_outside_the_library(server, tmp_path, db
     os.replace(extra, outside)
     scanned(db, music / "Artist A")  # the library holds only Artist A's tones
     server.mpc("update", "--wait")
-    listen = segue_process(db_path, "-v", "listen", "--host", f"mpd:127.0.0.1:{server.port}",
-                           "--music-dir", str(music), "--radio", "0")
+    listen = segue_process(
+        db_path,
+        "-v",
+        "listen",
+        "--host",
+        f"mpd:127.0.0.1:{server.port}",
+        "--music-dir",
+        str(music),
+        "--radio",
+        "0",
+    )
     try:
         time.sleep(1.5)
         server.mpc("add", "Artist A/00 Tone 0.flac")
@@ -161,7 +171,9 @@ def test_unreachable_or_refusing_mpd_is_one_line(segue, tmp_path, music):
     assert result.status == 2 and "did not answer" in result.err
     assert len(result.err.strip().splitlines()) == 1
     write_tracks(music, 1, seconds=1)
-    refusing = Mpd(tmp_path, music, extra='password "pw@read,add,control"\ndefault_permissions ""\n')
+    refusing = Mpd(
+        tmp_path, music, extra='password "pw@read,add,control"\ndefault_permissions ""\n'
+    )
     refusing.start(update=False)
     try:
         result = segue("listen", "--host", f"mpd:127.0.0.1:{refusing.port}")

@@ -27,15 +27,19 @@ def library(tmp_path, db):
         os.replace(path, music / f"artist_{i % 4}" / f"t{i:02d}.flac")
     tracks = scanned(db, music)
     played(db, tracks, played_ids={t["id"] for t in tracks[:6]})
-    db.execute("UPDATE tracks SET mb_recording_id = ? WHERE id = ?",
-               ["8f3471b5-7e6a-48da-86a9-c1c07a0f47ae", tracks[7]["id"]])
+    db.execute(
+        "UPDATE tracks SET mb_recording_id = ? WHERE id = ?",
+        ["8f3471b5-7e6a-48da-86a9-c1c07a0f47ae", tracks[7]["id"]],
+    )
     return tracks
 
 
 def test_three_formats_of_one_radio(segue, tmp_path, library):
     start = library[0]["path"].decode()
     results = {
-        fmt: segue("--json", "playlist", "--from", start, "-n", "8", "-o", str(tmp_path / f"r.{fmt}"))
+        fmt: segue(
+            "--json", "playlist", "--from", start, "-n", "8", "-o", str(tmp_path / f"r.{fmt}")
+        )
         for fmt in ("m3u8", "xspf", "jspf")
     }
     assert all(r.status == 0 and r.json["tracks"] == 8 for r in results.values())
@@ -56,7 +60,9 @@ def test_three_formats_of_one_radio(segue, tmp_path, library):
     jtracks = doc["playlist"]["track"]
     assert [unquote_to_bytes(urlsplit(t["location"][0]).path) for t in jtracks] == paths
     ids = [t.get("identifier") for t in jtracks if t.get("identifier")]
-    xml_ids = [t.find(f"{NS}identifier").text for t in tracks if t.find(f"{NS}identifier") is not None]
+    xml_ids = [
+        t.find(f"{NS}identifier").text for t in tracks if t.find(f"{NS}identifier") is not None
+    ]
     assert ids == [[i] for i in xml_ids]
     if bytes(library[7]["path"]) in paths:
         assert xml_ids == ["https://musicbrainz.org/recording/8f3471b5-7e6a-48da-86a9-c1c07a0f47ae"]
@@ -83,12 +89,22 @@ def test_mpd_and_mpv_load_them(segue, tmp_path, library):
     finally:
         server.kill()
     done = subprocess.run(
-        ["mpv", "--no-config", "--ao=null", "--no-video", "--frames=0", "--length=0.1",
-         f"--playlist={lists / 'radio.m3u8'}"],
-        capture_output=True, text=True, timeout=60,
+        [
+            "mpv",
+            "--no-config",
+            "--ao=null",
+            "--no-video",
+            "--frames=0",
+            "--length=0.1",
+            f"--playlist={lists / 'radio.m3u8'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    played_paths = [line.split(" ", 1)[1] for line in done.stdout.splitlines()
-                    if line.startswith("Playing: ")]
+    played_paths = [
+        line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.startswith("Playing: ")
+    ]
     assert len(played_paths) == 5 and all(os.path.exists(p) for p in played_paths), done.stdout
 
 

@@ -89,7 +89,13 @@ def walk(
     reasons: dict[int, str] = {}
     for _ in range(max(0, n)):
         found = answer(
-            db, rec, model_id, reranker, 1, now=clock, cold=not plays and start is None,
+            db,
+            rec,
+            model_id,
+            reranker,
+            1,
+            now=clock,
+            cold=not plays and start is None,
             exclude=excluded | set(picked),
         ).items
         if not found:
@@ -174,8 +180,9 @@ def jspf(entries: list[Entry], title: str = "Segue radio") -> bytes:
         track: dict = {"location": [file_url(e.path)]}
         if e.mbid:
             track["identifier"] = [_mb(e.mbid)]
-        track.update({k: v for k, v in (("title", e.title), ("creator", e.artist),
-                                        ("album", e.album)) if v})
+        track.update(
+            {k: v for k, v in (("title", e.title), ("creator", e.artist), ("album", e.album)) if v}
+        )
         if e.duration_ms:
             track["duration"] = int(e.duration_ms)
         tracks.append(track)

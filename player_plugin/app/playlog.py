@@ -53,9 +53,7 @@ class Started:
 class PlayLog:
     """Writes the plays of one host into one database (the caller's connection)."""
 
-    def __init__(
-        self, db: sqlite_utils.Database, *, clock: Callable[[], int] = now_ms
-    ) -> None:
+    def __init__(self, db: sqlite_utils.Database, *, clock: Callable[[], int] = now_ms) -> None:
         self.db = db
         self.clock = clock
         self.open: dict[bytes, int] = {}  # track key -> play id being written

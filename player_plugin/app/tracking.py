@@ -102,8 +102,10 @@ class PlayTracker:
     def _other_track(cur: Snapshot, snap: Snapshot) -> bool:
         if snap.key != cur.key:
             return True
-        return snap.instance is not None and cur.instance is not None and (
-            snap.instance != cur.instance
+        return (
+            snap.instance is not None
+            and cur.instance is not None
+            and (snap.instance != cur.instance)
         )
 
     def _begin(self, snap: Snapshot, now: int) -> None:

@@ -23,7 +23,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     add_host_options(parser)
     parser.add_argument(
-        "--radio", type=int, default=0, metavar="N",
+        "--radio",
+        type=int,
+        default=0,
+        metavar="N",
         help="MPD: keep N suggestions after the current song (default off)",
     )
 

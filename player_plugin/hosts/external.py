@@ -52,8 +52,9 @@ def parse_host(text: str) -> HostSpec:
             number = int(port) if port else int(os.environ.get("MPD_PORT", 6600))
         except ValueError:
             raise BadHost(f"--host {text}: the port must be a number") from None
-        return HostSpec("mpd", address=address or os.environ.get("MPD_HOST", "localhost"),
-                        port=number)
+        return HostSpec(
+            "mpd", address=address or os.environ.get("MPD_HOST", "localhost"), port=number
+        )
     raise BadHost(f"--host {text}: use mpris, mpris:NAME, mpd or mpd:HOST:PORT")
 
 

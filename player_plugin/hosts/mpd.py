@@ -83,7 +83,12 @@ class _IdleLine:
     wake-up pipe at once, so the wait speaks the protocol's two commands itself."""
 
     def __init__(self, host: str, port: int, password: str | None) -> None:
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT_S)
+        if host.startswith("/"):  # a local socket, as python-mpd2 reads such a host
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(TIMEOUT_S)
+            self.sock.connect(host)
+        else:
+            self.sock = socket.create_connection((host, port), timeout=TIMEOUT_S)
         self.file = self.sock.makefile("rwb")
         if not self.file.readline().startswith(b"OK MPD"):
             raise mpd.ConnectionError("not an MPD server")

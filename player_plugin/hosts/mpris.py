@@ -250,7 +250,7 @@ class MprisHost(Host):
         if name != self.player:
             if self.player is not None:
                 self._vanish()
-                self._say(f"{self.player[len(PREFIX):]} went away")
+                self._say(f"{self.player[len(PREFIX) :]} went away")
             self.player = name
             self._owner = None
             if name is not None:
@@ -259,7 +259,7 @@ class MprisHost(Host):
                 ).body[0]
                 self.can_queue = self._can_edit(conn, name)
                 queue_note = "" if self.can_queue else " (it cannot queue suggestions)"
-                self._say(f"following {name[len(PREFIX):]}{queue_note}")
+                self._say(f"following {name[len(PREFIX) :]}{queue_note}")
             else:
                 self._say(f"waiting for {self.wanted or 'an MPRIS player'}")
         if name is None:
@@ -339,4 +339,3 @@ class MprisHost(Host):
 
     def _ended(self, snap: Snapshot, heard: int, reason: str) -> None:
         self.track_ended.emit(snap.key, int(heard), reason)
-

@@ -50,8 +50,10 @@ class CompanionWindow(QMainWindow):
         self._state(f"Waiting for {label}…")
 
     def _state(self, line: str) -> None:
-        queue_note = "" if getattr(self.host, "can_queue", True) else (
-            "\nThis player cannot queue: use the suggestions by hand."
+        queue_note = (
+            ""
+            if getattr(self.host, "can_queue", True)
+            else ("\nThis player cannot queue: use the suggestions by hand.")
         )
         shared = "" if self.logging_plays else "\nAnother Segue process logs these plays."
         self.note.setText(line + queue_note + shared)
