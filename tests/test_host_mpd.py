@@ -182,3 +182,21 @@ def test_unreachable_or_refusing_mpd_is_one_line(segue, tmp_path, music):
     assert result.status == 2 and "permission" in result.err
     assert len(result.err.strip().splitlines()) == 1
     assert segue("listen", "--host", "winamp").status == 2
+
+
+def test_on_a_local_socket_the_music_folder_comes_from_mpd(qtbot, tmp_path, music):
+    need("mpd")
+    write_tracks(music, 1)
+    sock = tmp_path / "mpd.sock"
+    server = Mpd(tmp_path, music, extra=f'bind_to_address "{sock}"\n').start()
+    host = MpdHost(str(sock))  # no music_dir given
+    try:
+        server.mpc("add", "Artist A/00 Tone 0.flac")
+        server.mpc("play")
+        with qtbot.waitSignal(host.track_started, timeout=10_000) as started:
+            host.start()
+        assert started.args[0] == os.fsencode(music / "Artist A" / "00 Tone 0.flac")
+        assert host.music_dir == os.fsencode(music)
+    finally:
+        host.stop()
+        server.kill()

@@ -169,6 +169,8 @@ class MpdHost(Host):
         self._db = None
         self.connected = False
         self._last_line = ""
+        self._playlist: list[dict] = []
+        self._playlist_version: str | None = None
 
     # -- the Host calls (GUI thread) --------------------------------------------------
     def current_track(self) -> bytes | None:
@@ -259,6 +261,7 @@ class MpdHost(Host):
     def _serve(self, client: mpd.MPDClient) -> None:
         host, port = self.address
         self.connected = True
+        self._playlist_version = None  # a restarted MPD numbers its playlists anew
         self._say(f"connected to MPD {client.mpd_version} at {host}:{port}")
         if self.music_dir is None:
             with contextlib.suppress(mpd.MPDError, OSError, KeyError):
@@ -300,7 +303,11 @@ class MpdHost(Host):
     def _tick(self, client: mpd.MPDClient) -> bool:
         """Look at MPD once: plays, the published queue, the radio. True while playing."""
         status = client.status()
-        playlist = client.playlistinfo()
+        version = status.get("playlist")
+        if version is None or version != self._playlist_version:  # changed: read it again
+            self._playlist = client.playlistinfo()
+            self._playlist_version = version
+        playlist = self._playlist
         now = self.clock()
         pos = int(status["song"]) if "song" in status else None
         song = playlist[pos] if pos is not None and pos < len(playlist) else {}
