@@ -30,6 +30,8 @@ if [ "${SEGUE_SETUP_PLAYERS:-1}" = 1 ]; then
         "mpv cmd:mpv"
         "mpv-mpris file:/etc/mpv/scripts/mpris.so"
         "playerctl cmd:playerctl"
+        "vlc-bin cmd:cvlc"
+        "vlc-plugin-base file:/usr/lib/x86_64-linux-gnu/vlc/plugins/control/libdbus_plugin.so"
     )
 fi
 

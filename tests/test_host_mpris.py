@@ -6,12 +6,17 @@ kept with their tags; no session bus is one line and exit status 2."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from player_support import need, segue_process, wait_for, write_tracks
 from ui_support import scanned
+
+from player_plugin.hosts.mpris import MprisHost
 
 pytestmark = pytest.mark.timeout(120)
 TOLERANCE_MS = 1500
@@ -149,3 +154,79 @@ def test_no_session_bus_is_one_line(segue, monkeypatch):
     result = segue("listen", "--host", "mpris:strawberry")
     assert result.status == 2 and "session bus" in result.err
     assert segue("listen", "--host", "mpris", "--radio", "2").status == 2
+
+
+BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={sock}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+@pytest.fixture
+def shared_folder():
+    """A folder VLC (run as nobody: it refuses root) can read: /tmp, mode 755."""
+    folder = tempfile.mkdtemp(prefix="segue-vlc-")
+    os.chmod(folder, 0o755)
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_vlc_queues_a_suggestion_after_the_current_track(qtbot, shared_folder, monkeypatch):
+    need("cvlc")
+    need("setpriv")
+    need("dbus-daemon")
+    if os.geteuid() != 0:
+        pytest.skip("running VLC as another user (it refuses root) needs root here")
+    first, second = write_tracks(shared_folder / "music", 2)
+    for path in (shared_folder / "music", first.parent, second.parent):
+        os.chmod(path, 0o755)
+    sock = shared_folder / "bus.sock"
+    (shared_folder / "bus.conf").write_text(BUS_CONF.format(sock=sock))
+    daemon = subprocess.Popen(
+        ["dbus-daemon", "--nofork", f"--config-file={shared_folder / 'bus.conf'}"],
+        stderr=subprocess.DEVNULL,
+    )
+    vlc = None
+    host = None
+    try:
+        wait_for(sock.exists, 10, 0.05)
+        os.chmod(sock, 0o777)
+        address = f"unix:path={sock}"
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        vlc = subprocess.Popen(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             "env", f"HOME={shared_folder}", f"DBUS_SESSION_BUS_ADDRESS={address}",
+             "cvlc", "--intf", "dummy", "--control", "dbus", "--aout", "dummy", "--no-video",
+             str(first)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        host = MprisHost("vlc")
+        with qtbot.waitSignal(host.track_started, timeout=20_000) as started:
+            host.start()
+        assert started.args[0] == bytes(first)
+        assert host.can_queue  # VLC: TrackList.CanEditTracks
+        host.enqueue(bytes(second))
+        time.sleep(2)  # the worker sends AddTrack on its next look
+        env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address}
+        with qtbot.waitSignal(host.track_started, timeout=10_000) as started:
+            ctl_vlc = ["playerctl", "-p", "vlc", "next"]
+            subprocess.run(ctl_vlc, env=env, timeout=10, check=False)
+        assert started.args[0] == bytes(second)  # the queued file plays next
+    finally:
+        if host is not None:
+            host.stop()
+        if vlc is not None:
+            vlc.terminate()
+            vlc.wait(10)
+        daemon.terminate()
+        daemon.wait(10)
