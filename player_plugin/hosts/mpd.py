@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 
 import mpd
+import sqlite_utils
 from PySide6.QtCore import QObject, Signal
 
 from player_plugin.app.playlog import TrackTags
@@ -105,7 +106,7 @@ class _IdleLine:
 
     def finish(self) -> list[str]:
         """Read the answer: the subsystems that changed."""
-        changed = []
+        changed: list[str] = []
         while True:
             line = self.file.readline()
             if not line:
@@ -166,7 +167,7 @@ class MpdHost(Host):
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self._thread: threading.Thread | None = None
-        self._db = None
+        self._db: sqlite_utils.Database | None = None
         self.connected = False
         self._last_line = ""
         self._playlist: list[dict] = []
@@ -274,9 +275,9 @@ class MpdHost(Host):
                 self._run_commands(client)
                 idle.start()
                 ready, _, _ = select.select(
-                    [idle, self._wake_r], [], [], POLL_S if playing else 30.0
+                    [idle.fileno(), self._wake_r], [], [], POLL_S if playing else 30.0
                 )
-                if idle in ready:
+                if idle.fileno() in ready:
                     idle.finish()
                 else:
                     idle.cancel()

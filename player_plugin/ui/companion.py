@@ -60,6 +60,8 @@ class CompanionWindow(QMainWindow):
         self.statusBar().showMessage(line)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.host.stop()
+        stop = getattr(self.host, "stop", None)  # observer hosts own a worker thread
+        if stop is not None:
+            stop()
         self.plugin.shutdown()
         super().closeEvent(event)
