@@ -128,6 +128,7 @@ def test_seek_kill_reconnect_and_tracks_outside_the_library(server, tmp_path, db
         server.kill()  # mid-track: the play ends as stopped, the host retries
         t_kill = time.monotonic()
         wait_for(lambda: plays(db)[1]["reason"] is not None, 10, 0.05)
+        (tmp_path / "mpd.state").unlink(missing_ok=True)  # no resumed play of Tone 1
         server.start(update=False)
         server.mpc("clear")
         server.mpc("add", "Outside/x.flac")

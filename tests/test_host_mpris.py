@@ -211,12 +211,12 @@ def test_vlc_queues_a_suggestion_after_the_current_track(qtbot, shared_folder, m
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         host = MprisHost("vlc")
-        with qtbot.waitSignal(host.track_started, timeout=20_000) as started:
+        with qtbot.waitSignal(host.track_started, timeout=40_000) as started:
             host.start()
         assert started.args[0] == bytes(first)
         assert host.can_queue  # VLC: TrackList.CanEditTracks
-        host.enqueue(bytes(second))
-        time.sleep(2)  # the worker sends AddTrack on its next look
+        with qtbot.waitSignal(host.queue_changed, timeout=10_000):
+            host.enqueue(bytes(second))  # the worker sends AddTrack on its next look
         env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address}
         with qtbot.waitSignal(host.track_started, timeout=10_000) as started:
             ctl_vlc = ["playerctl", "-p", "vlc", "next"]

@@ -130,6 +130,15 @@ def test_one_process_per_database_and_player(tmp_path):
     other.release()
 
 
+def test_a_track_first_seen_paused_is_a_play_once_it_plays():
+    s = Script()
+    s.play(b"a", 3, start=100, status="paused")  # a player restored paused: no play yet
+    assert s.events == []
+    s.play(b"a", 2, start=100)
+    s.tracker.vanished(s.now)
+    assert s.ends() == [(b"a", 2000, "stopped")]
+
+
 def test_a_length_the_player_plays_past_is_ignored():
     s = Script()
     s.play(b"stream", 6, length=2000)  # a stream that claims 2 s

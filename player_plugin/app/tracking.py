@@ -75,8 +75,8 @@ class PlayTracker:
         elif cur is not None:
             self._same_track(snap, now)
             return
-        if self.current is None and snap.key is not None and snap.status != "stopped":
-            self._begin(snap, now)
+        if self.current is None and snap.key is not None and snap.status == "playing":
+            self._begin(snap, now)  # a track first seen paused is a play once it plays
 
     def seeked(self, position_ms: int, now: int) -> None:
         """The player says it jumped to *position_ms*."""

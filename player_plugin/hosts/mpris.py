@@ -249,8 +249,8 @@ class MprisHost(Host):
         name = self._choose(conn)
         if name != self.player:
             if self.player is not None:
-                self._vanish()
                 self._say(f"{self.player[len(PREFIX) :]} went away")
+                self._vanish()
             self.player = name
             self._owner = None
             if name is not None:
@@ -327,6 +327,8 @@ class MprisHost(Host):
                 conn.send_and_get_reply(call, timeout=CALL_TIMEOUT_S)
             except DBusErrorResponse as exc:
                 self._say(f"the player refused to queue {os.fsdecode(path)}: {exc}")
+            else:
+                self.queue_changed.emit()
 
     def _vanish(self) -> None:
         self.tracker.vanished(self.clock())
