@@ -125,8 +125,8 @@ def test_seek_kill_reconnect_and_tracks_outside_the_library(server, tmp_path, db
         t_next = time.monotonic()
         wait_for(lambda: len(plays(db)) == 2, 10, 0.05)
         time.sleep(2)
-        server.kill()  # mid-track: the play ends as stopped, the host retries
         t_kill = time.monotonic()
+        server.kill()  # mid-track: the play ends as stopped, the host retries
         wait_for(lambda: plays(db)[1]["reason"] is not None, 10, 0.05)
         (tmp_path / "mpd.state").unlink(missing_ok=True)  # no resumed play of Tone 1
         server.start(update=False)
