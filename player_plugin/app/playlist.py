@@ -18,15 +18,18 @@ from urllib.parse import quote_from_bytes
 
 import sqlite_utils
 
-from player_plugin.app.radio import exclusions
+from player_plugin.app.settings import Settings
+
+# The walk needs app.suggest's steps one at a time (observe a pick, answer again); these
+# helpers carry its exclusion rules, so the playlist never differs from the dock.
+from player_plugin.app.suggest import _answer, _Index, _Never, build_recommender, rules
 from player_plugin.domain.clock import now_ms
 from player_plugin.domain.errors import SegueError
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play
-from player_plugin.recommend.rerank import Reranker, RerankSettings
-from player_plugin.recommend.service import SETTINGS_KEY, answer, build_recommender
+from player_plugin.recommend.rerank import Reranker
 from player_plugin.store.catalogue import load_catalogue
 from player_plugin.store.serving import serving_plays
-from player_plugin.store.settings import get_setting
 
 FORMATS = ("m3u8", "xspf", "jspf")
 XSPF_NS = "http://xspf.org/ns/0/"
@@ -62,9 +65,10 @@ def walk(
     if start is not None and bytes(start) not in index:
         raise PlaylistError("not in the library", bytes(start))
     plays = serving_plays(db, catalogue, now_ms=now).plays
-    rules = RerankSettings.from_mapping(get_setting(db, SETTINGS_KEY, {}) or {})
+    settings = Settings.load(db)
     rec, model_id = build_recommender(db, plays, catalogue, None, anchor=start is not None)
-    reranker = Reranker(catalogue, rules).fit(plays)
+    reranker = Reranker(catalogue, rules(settings)).fit(plays)
+    items = _Index(catalogue)
     durations = catalogue.duration_ms
     last = plays[-1] if plays else None
     clock = max(now, last.started_at + 1) if last else now
@@ -72,39 +76,32 @@ def walk(
     if start is not None or (last and clock - last.started_at > SESSION_GAP_MS):
         session = (last.session + 1) if last else 0
         clock = max(clock, last.started_at + SESSION_GAP_MS + 1) if last else clock
-    excluded = exclusions(db)
-    picked: list[int] = []
+    picked: list[bytes] = [bytes(start)] if start is not None else []
 
     def listen(item: int) -> None:
         nonlocal clock
         length = int(durations[item]) if durations is not None and durations[item] else DEFAULT_MS
-        play = Play(item, clock, length, "listened", session)
+        play = Play(item, clock, length, Outcome.LISTENED, session)
         rec.observe(play)
         reranker.observe(play)
         clock += length
 
     if start is not None:
         listen(index[bytes(start)])
-        excluded.add(int(catalogue.track_ids[index[bytes(start)]]))
+    chosen: list[int] = []
     reasons: dict[int, str] = {}
+    cold = not plays and start is None
     for _ in range(max(0, n)):
-        found = answer(
-            db,
-            rec,
-            model_id,
-            reranker,
-            1,
-            now=clock,
-            cold=not plays and start is None,
-            exclude=excluded | set(picked),
-        ).items
+        never = _Never(settings, None, picked, (), clock)
+        hidden = never.items(db, items)
+        found = _answer(rec, model_id, reranker, 1, now=clock, cold=cold, hidden=hidden).items
         if not found:
             break
-        track_id = found[0].track_id
-        picked.append(track_id)
-        reasons[track_id] = found[0].reason
-        listen(int(index[bytes(found[0].path)]))
-    return _entries(db, picked, reasons)
+        chosen.append(found[0].track_id)
+        reasons[found[0].track_id] = found[0].reason
+        picked.append(bytes(found[0].path))
+        listen(index[bytes(found[0].path)])
+    return _entries(db, chosen, reasons)
 
 
 def _entries(db: sqlite_utils.Database, ids: list[int], reasons: dict[int, str]) -> list[Entry]:

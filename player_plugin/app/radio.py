@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from player_plugin.recommend.service import suggestions
-from player_plugin.store import library_view
-from player_plugin.store.settings import get_setting
+from player_plugin.app.suggest import suggestions
 
 log = logging.getLogger(__name__)
 
@@ -49,34 +47,17 @@ def plan(queue: Sequence[Entry], current: int | None, ahead: int = DEFAULT_AHEAD
     return Plan(trim, max(0, ahead - after))
 
 
-def exclusions(db: sqlite_utils.Database) -> set[int]:
-    """Track ids the listener excluded (genres, folders), as the dock applies them.
-
-    TODO(app.settings): read these through helper A's shared settings once they land."""
-    genres = get_setting(db, "ui.excluded_genres", []) or []
-    folders = get_setting(db, "ui.excluded_folders", []) or []
-    if not genres and not folders:
-        return set()
-    return library_view.excluded_track_ids(db, list(genres), list(folders))
-
-
 def pick(
     db: sqlite_utils.Database,
     n: int,
     *,
+    playing: bytes | None = None,
     queued: Iterable[bytes] = (),
-    after: bytes | None = None,
 ) -> list[bytes]:
-    """Up to *n* library paths to play next: the session's suggestions, none of *queued*
-    (playing or queued now) nor an excluded track. *after* anchors the session on a track
-    that is playing but not logged."""
+    """Up to *n* library paths to play next: the session's suggestions, by the dock's
+    rules (:func:`~player_plugin.app.suggest.suggestions`: never the track *playing*, one
+    *queued*, an excluded or hidden one)."""
     if n <= 0:
         return []
-    skip = {bytes(p) for p in queued}
-    briefs = (library_view.track_brief(db, p) for p in skip)
-    exclude = exclusions(db) | {t["id"] for t in briefs if t is not None}
-    try:
-        result = suggestions(db, n, after=after, exclude=exclude)
-    except LookupError:  # *after* is not in the library
-        result = suggestions(db, n, exclude=exclude)
-    return [bytes(item.path) for item in result.items if bytes(item.path) not in skip][:n]
+    result = suggestions(db, n, playing=playing, queued=list(queued))
+    return [bytes(item.path) for item in result.items][:n]

@@ -363,8 +363,9 @@ class MpdHost(Host):
         if self._db is None:
             self._db = open_db(self.db_path)  # this thread's own connection
         queued = [e.path for e in entries if e.path]
+        playing = entries[pos].path if pos is not None and pos < len(entries) else None
         try:
-            paths = pick(self._db, todo.add, queued=queued)
+            paths = pick(self._db, todo.add, playing=playing, queued=queued)
         except Exception as exc:  # no suggestions must never stop the logging
             log.warning("radio: no suggestions: %s", exc)
             return
