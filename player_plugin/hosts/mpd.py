@@ -267,6 +267,12 @@ class MpdHost(Host):
         if self.music_dir is None:
             with contextlib.suppress(mpd.MPDError, OSError, KeyError):
                 self.music_dir = os.fsencode(client.config()).rstrip(b"/")
+        if self.music_dir is None:
+            log.warning(
+                "MPD's music folder is unknown (give --music-dir): plays are matched by "
+                "their tags%s",
+                ", and the radio is off" if self.radio else "",
+            )
         idle: _IdleLine | None = None
         try:
             idle = _IdleLine(host, port, self.password)
