@@ -150,3 +150,16 @@ def test_a_length_the_player_plays_past_is_ignored():
         s.now += 1000
     s.tracker.update(Snapshot(None, "stopped"), s.now)
     assert s.ends() == [(b"s", 5000, "stopped")]
+
+
+def test_a_track_noticed_late_counts_from_its_start_but_joining_mid_track_does_not():
+    s = Script()
+    s.tracker.update(Snapshot(None, "stopped"), s.now)  # watching an idle player
+    s.now += 6000
+    s.play(b"a", 2, start=5)  # a busy machine looked 5 s after it began
+    s.tracker.update(Snapshot(None, "stopped"), s.now)
+    late = Script()
+    late.play(b"b", 2, start=90)  # first look ever: joined at 1:30, only 2 s heard
+    late.tracker.vanished(late.now)
+    assert s.ends() == [(b"a", 7000, "stopped")]
+    assert late.ends() == [(b"b", 2000, "stopped")]

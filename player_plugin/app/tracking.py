@@ -63,10 +63,17 @@ class PlayTracker:
         self._at = 0
         self._playing = False
         self._bad_length = False
+        self._seen: Snapshot | None = None  # the previous look (None: not watching yet)
+        self._seen_at = 0
 
     # -- what the host reports ---------------------------------------------------------
     def update(self, snap: Snapshot, now: int) -> None:
         """A new look at the player at *now* (ms)."""
+        self._update(snap, now)
+        self._seen = snap
+        self._seen_at = now
+
+    def _update(self, snap: Snapshot, now: int) -> None:
         cur = self.current
         if cur is not None and self._other_track(cur, snap):
             self._end(now, stopped=snap.status == "stopped")
@@ -87,6 +94,7 @@ class PlayTracker:
         """The player went away: the track playing ends as stopped (unless at its end)."""
         if self.current is not None:
             self._end(now, stopped=True)
+        self._seen = None  # the next look joins afresh
 
     def position_now(self, now: int) -> int:
         """Where the track is now, by the last position and the time since."""
@@ -112,8 +120,14 @@ class PlayTracker:
         self.current = snap
         self._bad_length = False
         self._pos = max(0, snap.position_ms or 0)
-        # seen just after it began: what played before this first look was heard too
-        self.heard = self._pos if self._pos <= JOINED_MS else 0
+        seen = self._seen
+        if seen is not None and seen.key == snap.key and seen.status != "playing":
+            # resumed from pause (or stop): only what played since counts
+            self.heard = max(0, min(self._pos - (seen.position_ms or 0), now - self._seen_at))
+        elif seen is not None:  # it began while we watched: all of it was heard
+            self.heard = min(self._pos, max(0, now - self._seen_at) + SEEK_SLACK_MS)
+        else:  # the first look (joining mid-track): only a track that just began counts
+            self.heard = self._pos if self._pos <= JOINED_MS else 0
         self._at = now
         self._playing = snap.status == "playing"
         self.on_start(snap)
