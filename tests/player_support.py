@@ -149,3 +149,17 @@ def wait_for(predicate, timeout: float = 10.0, step: float = 0.1):
             return value
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+
+
+def wait_line(proc: subprocess.Popen, text: str, timeout: float = 60.0) -> str:
+    """Read *proc*'s stderr until a line holds *text* (the process is ready); those lines."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"no line with {text!r} from the process: {''.join(seen)}")

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from player_support import need, segue_process, wait_for, write_tracks
+from player_support import need, segue_process, wait_for, wait_line, write_tracks
 from ui_support import scanned
 
 from player_plugin.hosts.mpris import MprisHost
@@ -75,7 +75,7 @@ def test_a_scripted_mpv_session(bus, tmp_path, db, db_path):
     listen = segue_process(db_path, "-v", "listen", "--host", "mpris:mpv", env=bus)
     player = None
     try:
-        time.sleep(1.0)
+        wait_line(listen, "listening to")  # watching the bus before mpv starts
         player = mpv(bus, *files)
         wait_for(lambda: len(plays(db)) == 1, 15, 0.05)
         time.sleep(3)

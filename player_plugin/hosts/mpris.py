@@ -262,7 +262,8 @@ class MprisHost(Host):
                 self._say(f"following {name[len(PREFIX) :]}{queue_note}")
             else:
                 self._say(f"waiting for {self.wanted or 'an MPRIS player'}")
-        if name is None:
+        if name is None:  # watching an empty bus: a player that appears starts fresh
+            self.tracker.update(Snapshot(None, "stopped"), self.clock())
             return
         try:
             reply = conn.send_and_get_reply(
