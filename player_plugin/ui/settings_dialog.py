@@ -125,11 +125,11 @@ class SettingsDialog(QDialog):
         add.clicked.connect(self._add_folder)
         remove = QPushButton("Remove")
         remove.clicked.connect(self._remove_folders)  # a method: no lambda holding self
-        buttons = QVBoxLayout()
-        buttons.addWidget(add)
-        buttons.addWidget(remove)
+        folder_buttons = QVBoxLayout()
+        folder_buttons.addWidget(add)
+        folder_buttons.addWidget(remove)
         folders_row.addWidget(self.folders, 1)
-        folders_row.addLayout(buttons)
+        folders_row.addLayout(folder_buttons)
         form.addRow("Folders:", folders_row)
         layout.addWidget(box)
 

@@ -8,6 +8,7 @@ train``), with progress and cancel.
 
 from __future__ import annotations
 
+import functools
 import os
 
 from PySide6.QtCore import Qt
@@ -27,6 +28,8 @@ from PySide6.QtWidgets import (
 from player_plugin.app.importing import ImportSession, Readiness
 from player_plugin.app.retrain import RetrainResult
 from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
+from player_plugin.store.db import open_db
+from player_plugin.store.stats import counts
 from player_plugin.ui.icons import icon
 from player_plugin.ui.workers import TaskRunner, TrainingJob
 
@@ -231,8 +234,8 @@ class HistoryPage(QWizardPage):
             row = self.list.count() - 1
             self.wizard_.runner.run_task(
                 lambda p=path: ImportSession(db_path).import_history([p]),
-                lambda report, r=row, p=path: self._imported(r, p, report),
-                on_error=lambda message, r=row, p=path: self._failed(r, p, message),
+                functools.partial(self._imported, row, path),
+                on_error=functools.partial(self._failed, row, path),
             )
         self.completeChanged.emit()
 
@@ -365,9 +368,6 @@ class DonePage(QWizardPage):
         layout.addStretch(1)
 
     def initializePage(self) -> None:
-        from player_plugin.store.db import open_db
-        from player_plugin.store.stats import counts
-
         db = open_db(self.wizard_.session.db_path)
         try:
             c = counts(db)
