@@ -2,8 +2,9 @@
 
 Runs until SIGTERM or Ctrl+C (then the play in progress is completed as stopped): every
 play and skip goes into the database like the reference player's, and with MPD a radio
-keeps ``--radio N`` suggestions queued. One line per event with ``-v``. One process per
-database and player (a lock), so two never log the same plays twice.
+keeps ``--radio N`` suggestions queued; the model retrains as the settings' policy says
+(after new plays or when idle, :mod:`player_plugin.app.autotrain`). One line per event with
+``-v``. One process per database and player (a lock), so two never log the same plays twice.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import signal
 
+from player_plugin.app.autotrain import Autotrain
 from player_plugin.app.player_lock import PlayerLock, PlayerLocked
 from player_plugin.app.playlog import PlayLog
 from player_plugin.cli.common import UserError, add_command, store
@@ -104,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
         db.close()
         raise UserError(str(exc)) from exc
-    logger = HeadlessLogger(host, PlayLog(db))
+    logger = HeadlessLogger(host, PlayLog(db), autotrain=Autotrain(db_path_of(args)))
     stop = {"signal": 0}
 
     def quit_on(signum: int, _frame: object) -> None:

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer
 
+from player_plugin.app.autotrain import Autotrain
 from player_plugin.app.playlog import TOUCH_MS, PlayLog
+from player_plugin.app.settings import Settings
 from player_plugin.domain.errors import SegueError
 from player_plugin.hosts.base import Host
 
@@ -59,13 +61,26 @@ def parse_host(text: str) -> HostSpec:
 
 
 class HeadlessLogger(QObject):
-    """Logs a host's plays into *playlog*; says each event on the ``listen`` logger."""
+    """Logs a host's plays into *playlog*; says each event on the ``listen`` logger; with
+    *autotrain*, retrains as the settings' policy says (after new plays, or when idle)."""
 
-    def __init__(self, host: Host, playlog: PlayLog, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        host: Host,
+        playlog: PlayLog,
+        parent: QObject | None = None,
+        *,
+        autotrain: Autotrain | None = None,
+    ) -> None:
         super().__init__(parent)
         self.host = host
         self.playlog = playlog
         self.logged = 0
+        self.autotrain = autotrain
+        self._idle = QTimer(self)
+        self._idle.setSingleShot(True)
+        self._idle.timeout.connect(self._idle_timeout)
+        self._restart_idle()
         host.track_started.connect(self._started)
         host.track_ended.connect(self._ended)
         state = getattr(host, "state_changed", None)
@@ -76,7 +91,17 @@ class HeadlessLogger(QObject):
         self._touch.timeout.connect(self.touch)
         self._touch.start()
 
+    def _restart_idle(self) -> None:
+        if self.autotrain is not None:
+            minutes = Settings.load(self.playlog.db).retrain_idle_minutes
+            self._idle.start(max(1, minutes) * 60_000)
+
+    def _idle_timeout(self) -> None:
+        if self.autotrain is not None:
+            self.autotrain.check(idle=True, playing=self.host.current_track() is not None)
+
     def _started(self, key: bytes) -> None:
+        self._restart_idle()
         key = bytes(key)
         tags = getattr(self.host, "track_tags", lambda _k: None)(key)
         source = getattr(self.host, "track_source", lambda _k: "user")(key)
@@ -97,6 +122,9 @@ class HeadlessLogger(QObject):
         if play_id is not None:
             self.logged += 1
         log.info("%s after %.1f s: %s", reason, ms / 1000, os.fsdecode(key))
+        self._restart_idle()
+        if play_id is not None and self.autotrain is not None:
+            self.autotrain.check()
 
     def touch(self) -> None:
         try:
@@ -106,3 +134,6 @@ class HeadlessLogger(QObject):
 
     def close(self) -> None:
         self._touch.stop()
+        self._idle.stop()
+        if self.autotrain is not None:
+            self.autotrain.stop()

@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
+from player_plugin.app import autotrain
 from player_plugin.app.playlog import TOUCH_MS, PlayLog
 from player_plugin.app.retrain import RetrainResult
 from player_plugin.app.settings import Settings
@@ -342,24 +343,18 @@ class SeguePlugin(QObject):
         self._idle.start(max(1, self.prefs.retrain_idle_minutes) * 60 * 1000)
 
     def new_plays_since_training(self) -> int:
-        from player_plugin.store.settings import get_setting
+        return autotrain.new_plays(self.db)
 
-        # Plays newer than the model, recorded after the last training attempt (by row id:
-        # a play in the same millisecond as the attempt must count once, on the right side).
-        after_id = int(get_setting(self.db, "ui.last_train_play", 0) or 0)
-        return library_view.plays_since(self.db, library_view.last_model_ms(self.db), after_id)
-
-    def _check_retrain(self) -> None:
-        if self.prefs.retrain_policy != "plays" or self.training_running or self.closing:
+    def _check_retrain(self, *, idle: bool = False) -> None:
+        if self.training_running or self.closing:
             return
-        if self.new_plays_since_training() >= self.prefs.retrain_after_plays:
-            self.retrain(reason="after new plays")
+        playing = self.host.current_track() is not None
+        reason = autotrain.due(self.db, self.prefs, idle=idle, playing=playing)
+        if reason is not None:
+            self.retrain(reason=reason)
 
     def _idle_timeout(self) -> None:
-        if self.prefs.retrain_policy != "idle" or self.training_running or self.closing:
-            return
-        if self.host.current_track() is None and self.new_plays_since_training() > 0:
-            self.retrain(reason="while idle")
+        self._check_retrain(idle=True)
 
     @property
     def training_running(self) -> bool:
@@ -368,12 +363,10 @@ class SeguePlugin(QObject):
     def retrain(self, checked: bool = False, *, reason: str = "on request") -> bool:
         """Retrain on a worker thread (:mod:`player_plugin.app.retrain`, as ``segue
         train``); False when training is already running."""
-        from player_plugin.store.settings import set_setting
-
         if self.training_running:
             self.status.emit("Training is already running")
             return False
-        set_setting(self.db, "ui.last_train_play", library_view.last_play_id(self.db))
+        autotrain.mark_attempt(self.db)
         job = TrainingJob(self.runner, self.db_path, self)
         job.progress.connect(self._training_progress)
         job.finished.connect(self._training_done)
