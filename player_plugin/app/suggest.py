@@ -42,7 +42,12 @@ from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.baselines import make_baseline
 from player_plugin.recommend.engine import Engine
-from player_plugin.recommend.explain import history_reason, session_artist_reason
+from player_plugin.recommend.explain import (
+    cold_reason,
+    history_reason,
+    link_reason,
+    session_artist_reason,
+)
 from player_plugin.recommend.model import ModelRecommender, load_active
 from player_plugin.recommend.rerank import Reranker, RerankSettings
 from player_plugin.store.catalogue import load_catalogue
@@ -64,7 +69,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_METHOD = "session-knn"  # the strongest baseline on both real histories
 COLD_START_METHOD = "random-unplayed"
-COLD_REASON = "a random pick from your library to start with: play something and suggestions follow"
 # Methods whose fit is a replay of observe (and whose scores do not draw at random), so
 # observing new plays gives the same state as fitting on all of them.
 INCREMENTAL = frozenset(
@@ -292,7 +296,7 @@ def _answer(
                 catalogue.artist_names[catalogue.artist[item]],
                 catalogue.titles[item],
                 float(scores[item]),
-                COLD_REASON if cold else _reason(rec, item, catalogue, now),
+                cold_reason(item, catalogue) if cold else _reason(rec, item, catalogue, now),
             )
         )
     return SuggestionList(getattr(rec, "name", "model"), model_id, out)
@@ -306,6 +310,12 @@ def _reason(rec: Recommender, item: int, catalogue: Catalogue, now: int) -> str:
         said = None
     if said:
         return said
+    if rec.session and all(p.item != item for p in rec.history):
+        # a new track: what ties it to the one just played (album, artist, genre, tempo),
+        # so that with little history new tracks do not all read "new to you"
+        linked = link_reason(item, rec.session[-1].item, catalogue)
+        if linked:
+            return f"new to you; {linked}"
     return session_artist_reason(rec.session, item, catalogue) or history_reason(
         rec.history, item, catalogue, now
     )

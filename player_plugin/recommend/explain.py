@@ -94,3 +94,61 @@ def session_artist_reason(session: Sequence[Play], item: int, catalogue: Catalog
         if play.item != item and catalogue.artist[play.item] == artist:
             return f"same artist as {catalogue.describe(play.item)}"
     return None
+
+
+SIMILAR_TEMPO = 0.06  # tempi within 6 % (log2 0.085) sound alike
+
+
+def tempo_bpm(catalogue: Catalogue, item: int) -> float | None:
+    """The analysed tempo (BPM) of *item*, or None when unanalysed or unknown."""
+    audio = catalogue.audio
+    if audio is None or item >= len(audio):
+        return None
+    value = float(audio[item][0])  # log2(tempo / 120); 0 also means "no tempo found"
+    if value != value or value == 0.0:  # NaN: not analysed
+        return None
+    return 120.0 * 2.0**value
+
+
+def link_reason(item: int, anchor: int | None, catalogue: Catalogue) -> str | None:
+    """What ties *item* to the track *anchor* (playing or last played), as a true fact:
+    the same album, the same artist, the same genre, or a similar tempo; None if nothing."""
+    if anchor is None or anchor == item:
+        return None
+    other = catalogue.describe(anchor)
+    album = catalogue.album[item]
+    if album and album == catalogue.album[anchor]:
+        return f"from the same album as {other} ({catalogue.album_names[album]})"
+    artist = catalogue.artist[item]
+    if artist and artist == catalogue.artist[anchor]:
+        return f"same artist as {other}"
+    genre = catalogue.genre[item]
+    if genre and genre == catalogue.genre[anchor]:
+        return f"{catalogue.genre_names[genre]}, like {other}"
+    mine, theirs = tempo_bpm(catalogue, item), tempo_bpm(catalogue, anchor)
+    if mine and theirs and abs(mine - theirs) <= SIMILAR_TEMPO * theirs:
+        return f"a similar tempo to {other} (about {round(mine)} BPM)"
+    return None
+
+
+def cold_reason(item: int, catalogue: Catalogue, anchor: int | None = None) -> str:
+    """The reason for a suggestion made with (almost) no history: what links it to
+    *anchor* when something does, else "not played yet" with what the tags tell (genre,
+    album, year), so that ten suggestions read as ten different, true facts."""
+    linked = link_reason(item, anchor, catalogue)
+    if linked:
+        return f"not played yet; {linked}"
+    facts = []
+    genre = catalogue.genre[item]
+    if genre:
+        facts.append(catalogue.genre_names[genre])
+    album = catalogue.album[item]
+    if album and catalogue.album_names[album]:
+        facts.append(f"from {catalogue.album_names[album]}")
+    year = int(catalogue.year[item])
+    if year:
+        facts.append(str(year))
+    bpm = tempo_bpm(catalogue, item)
+    if bpm:
+        facts.append(f"{round(bpm)} BPM")
+    return "not played yet" + (f": {', '.join(facts)}" if facts else "")
