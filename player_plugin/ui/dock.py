@@ -1,15 +1,22 @@
 """The "Up next" dock: the top suggestions for the current session, each with its reason and
-cover, and the actions play next, add to queue, love, not now, never suggest."""
+cover, and the actions play next, add to queue, love (a toggle), not now, never suggest.
+
+Acting on a row never moves another row under the pointer: the acted-on row stays where it
+is, greyed, saying what happened, and a new list is shown only once the pointer has left
+the dock. *Never* and *Not now* offer *Undo* for ten seconds in a bar at the bottom of the
+dock (below the rows, so showing it moves none of them).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QScrollArea,
     QToolButton,
     QVBoxLayout,
@@ -19,29 +26,39 @@ from PySide6.QtWidgets import (
 from player_plugin.ui.icons import cover_pixmap, icon
 
 COVER = 48
+UNDO_MS = 10_000  # how long *Never* and *Not now* can be undone
 
 # (key, icon, tooltip, plugin method)
 ACTIONS = (
     ("play_next", "play-next", "Play next", "play_next"),
     ("queue", "queue-add", "Add to the queue", "add_to_queue"),
-    ("love", "love", "Love", "love"),
+    ("love", "love-outline", "Love", "toggle_love"),
     ("not_now", "not-now", "Not now (hide for a while)", "not_now"),
     ("never", "never", "Never suggest this", "never"),
 )
 
-METHOD_NAMES = {
-    "model": "your model",
-    "model-reranked": "your model",
+DONE_TEXT = {
+    "play_next": "Plays next",
+    "queue": "Added to the queue",
+    "not_now": "Hidden for now",
+    "never": "Won't be suggested again",
 }
+
+
+def track_name(item) -> str:
+    """ "Artist – Title" of a suggestion."""
+    title = item.title or "?"
+    return f"{item.artist} – {title}" if item.artist else title
 
 
 class SuggestionRow(QWidget):
     """One suggestion: cover, "title — artist", the reason, and the action buttons."""
 
-    def __init__(self, item, plugin, parent: QWidget | None = None) -> None:
+    def __init__(self, item, plugin, loved: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
         self.item = item
         self.track_id = int(item.track_id)
+        self.done = ""  # the action taken on this row, if any
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         cover = QLabel()
@@ -77,30 +94,100 @@ class SuggestionRow(QWidget):
             button.clicked.connect(self._clicked)  # a method: no lambda holding the row
             buttons.addWidget(button)
             self.buttons[key] = button
+        self.buttons["love"].setCheckable(True)
+        self.set_loved(loved)
         buttons.addStretch(1)
         text.addLayout(buttons)
         layout.addLayout(text, 1)
-        self._play_next = plugin.play_next
         self._plugin = plugin
 
+    @property
+    def loved(self) -> bool:
+        return self.buttons["love"].isChecked()
+
+    def set_loved(self, loved: bool) -> None:
+        """Show the heart filled (loved) or as an outline."""
+        button = self.buttons["love"]
+        button.setChecked(loved)
+        button.setIcon(icon("love" if loved else "love-outline"))
+        button.setToolTip("Loved: click to take it back" if loved else "Love")
+
     def _clicked(self) -> None:
-        getattr(self._plugin, self.sender().property("segue-method"))(self.track_id)
+        button = self.sender()
+        if self.done or button is None:
+            return
+        key = button.objectName()
+        done = getattr(self._plugin, button.property("segue-method"))(self.track_id)
+        if key == "love":
+            self.set_loved(bool(done))
+        else:
+            self.mark_done(key)
+
+    def mark_done(self, key: str) -> None:
+        """Grey the row where it is and say what happened; its height does not change."""
+        self.setFixedHeight(self.height())
+        self.done = key
+        for button in self.buttons.values():
+            button.setEnabled(False)
+        self.reason.setText(DONE_TEXT.get(key, ""))
+        self.setStyleSheet("color: #9aa1aa;")
 
     def mouseDoubleClickEvent(self, event) -> None:
-        self._play_next(self.track_id)
+        if not self.done:
+            self._plugin.play_next(self.track_id)
+            self.mark_done("play_next")
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+class UndoBar(QFrame):
+    """ "Won't suggest Artist – Title again  [Undo]" for :data:`UNDO_MS`, then hides;
+    ``undone`` when *Undo* is pressed."""
+
+    undone = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("undo-bar")
+        self.setStyleSheet("#undo-bar { background: #fdf3d8; border-top: 1px solid #e2d3a6; }")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.button = QPushButton("Undo")
+        self.button.setObjectName("undo")
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.button)
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)  # ten seconds, not 10.5
+        self.timer.timeout.connect(self.hide)
+        self.button.clicked.connect(self._undo)
+        self.hide()
+
+    def offer(self, text: str, ms: int = UNDO_MS) -> None:
+        """Show *text* with *Undo* for *ms*; replaces an older offer."""
+        self.label.setText(text)
+        self.timer.start(ms)
+        self.show()
+
+    def _undo(self) -> None:
+        self.timer.stop()
+        self.hide()
+        self.undone.emit()
+
+
 class UpNextDock(QDockWidget):
-    """Shows ``plugin.items``; refreshed whenever the plugin's suggestions change."""
+    """Shows ``plugin.items``; refreshed whenever the plugin's suggestions change, but
+    never while the pointer is over the dock (the new list waits until it leaves)."""
 
     def __init__(self, plugin, parent: QWidget | None = None) -> None:
         super().__init__("Up next", parent)
         self.setObjectName("segue-up-next")
         self.plugin = plugin
+        self.undo_ms = UNDO_MS
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -120,28 +207,64 @@ class UpNextDock(QDockWidget):
         self.list_layout.setSpacing(0)
         self.list_layout.addStretch(1)
         self.scroll.setWidget(self.list)
+        self.undo_bar = UndoBar()
+        self.undo_bar.undone.connect(self._undo)  # a method: no lambda holding the dock
+        self._undo_target: tuple[int, str] | None = None
         layout.addWidget(self.header)
         layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.undo_bar)
         self.setWidget(body)
         self.setMinimumWidth(300)
         self.rows: list[SuggestionRow] = []
+        self.hovered = False
+        self.pending: list | None = None  # a list waiting for the pointer to leave
         plugin.suggestions_changed.connect(self.show_items)
+        if hasattr(plugin, "hidden"):
+            plugin.hidden.connect(self.offer_undo)
 
+    # -- the pointer --------------------------------------------------------------------
+    def enterEvent(self, event) -> None:
+        self.hovered = True
+        super().enterEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        self.hovered = False
+        super().leaveEvent(event)
+        if self.pending is not None:
+            items, self.pending = self.pending, None
+            self.show_items(items)
+
+    # -- the list -----------------------------------------------------------------------
     def show_items(self, items) -> None:
+        if self.hovered and self.rows:
+            self.pending = list(items)  # shown when the pointer leaves
+            return
+        self.pending = None
         for row in self.rows:
             self.list_layout.removeWidget(row)
             row.deleteLater()
         self.rows = []
-        method = self.plugin.method
         if items:
-            source = METHOD_NAMES.get(method, f"the {method} baseline" if method else "Segue")
-            self.header.setText(f"{len(items)} suggestions from {source}")
+            source = getattr(self.plugin, "source_words", "") or ""
+            count = f"{len(items)} suggestions" if len(items) != 1 else "1 suggestion"
+            self.header.setText(f"{count} {source}".strip())
         else:
             self.header.setText("No suggestions yet: import a library and play something.")
+        loved = getattr(self.plugin, "loved", set())
         for position, item in enumerate(items):
-            row = SuggestionRow(item, self.plugin)
+            row = SuggestionRow(item, self.plugin, loved=int(item.track_id) in loved)
             if position % 2:
                 row.setAutoFillBackground(True)
                 row.setBackgroundRole(QPalette.ColorRole.AlternateBase)
             self.list_layout.insertWidget(position, row)
             self.rows.append(row)
+
+    def offer_undo(self, track_id: int, kind: str, text: str) -> None:
+        """After *Never* or *Not now*: the undo bar naming the track, for ten seconds."""
+        self._undo_target = (int(track_id), kind)
+        self.undo_bar.offer(text, ms=self.undo_ms)
+
+    def _undo(self) -> None:
+        target, self._undo_target = self._undo_target, None
+        if target is not None:
+            self.plugin.undo_feedback(*target)

@@ -16,7 +16,7 @@ import copy
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -26,16 +26,28 @@ from player_plugin.app import autotrain
 from player_plugin.app.playlog import TOUCH_MS, PlayLog
 from player_plugin.app.retrain import RetrainResult
 from player_plugin.app.settings import Settings
+from player_plugin.app.source import Source, source_of
 from player_plugin.app.suggest import UnknownTrack, suggestions
 from player_plugin.domain.clock import now_ms
 from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
 from player_plugin.hosts.base import Host
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
+from player_plugin.store.feedback import add_feedback, clear_feedback, loved_track_ids
 from player_plugin.ui.prefs import Prefs
 from player_plugin.ui.workers import TaskRunner, TrainingJob, error_line
 
 log = logging.getLogger(__name__)
+
+
+class Fetched(NamedTuple):
+    """What a suggestions worker returns (plain data)."""
+
+    result: Any
+    items: list
+    covers: dict[bytes, bytes | None]
+    source: Source
+    loved: set[int]
 
 
 def fetch_suggestions(
@@ -48,7 +60,8 @@ def fetch_suggestions(
 ) -> Any:
     """Suggestions for the current session, in a worker thread (its own connection):
     :func:`player_plugin.app.suggest.suggestions`, which leaves out the track *playing*,
-    the *queued* ones and everything else never to suggest.
+    the *queued* ones and everything else never to suggest; with where they come from
+    (:func:`player_plugin.app.source.source_of`) and the loved track ids.
 
     *after* is the track playing when its play is not in the log (logging paused, or not
     in the library); otherwise the logged session already ends with it. Covers are read
@@ -63,11 +76,13 @@ def fetch_suggestions(
             result = suggestions(db, n, after=after, **kw)
         except UnknownTrack:  # the playing file is not (or no longer) in the library
             result = suggestions(db, n, **kw)
+        source = source_of(db, result.method, result.model_id)
+        loved = loved_track_ids(db)
     finally:
         db.close()
     items = list(result.items)
     covers = {bytes(item.path): cover_bytes(bytes(item.path)) for item in items}
-    return result, items, covers
+    return Fetched(result, items, covers, source, loved)
 
 
 class SeguePlugin(QObject):
@@ -75,6 +90,7 @@ class SeguePlugin(QObject):
 
     suggestions_changed = Signal(object)  # list of suggestion items (covers in .covers)
     status = Signal(str)  # one line for the status bar
+    hidden = Signal(int, str, str)  # track id, "never"/"not_now", the line naming it (undo)
     play_logged = Signal(int)  # a play row was completed
     training_started = Signal()
     training_progress = Signal(object)  # a training event (domain.training_events)
@@ -103,6 +119,8 @@ class SeguePlugin(QObject):
         self.items: list = []
         self.covers: dict[bytes, bytes | None] = {}
         self.method = ""
+        self.source_words = ""  # where the suggestions come from, in music words
+        self.loved: set[int] = set()
         self.training: TrainingJob | None = None
         self.playlog = PlayLog(self.db, clock=clock)  # the play log (app.playlog)
         self._open = self.playlog.open  # path -> play id being written
@@ -243,8 +261,8 @@ class SeguePlugin(QObject):
             return None
         return bytes(current)
 
-    def _got_suggestions(self, payload: Any) -> None:
-        result, items, covers = payload
+    def _got_suggestions(self, payload: Fetched) -> None:
+        result, items, covers, source, loved = payload
         # the queue may have changed while the worker ran (a refresh follows): until
         # then, never show what is playing or queued now
         taken = {bytes(p) for p in self.host.queue()}
@@ -254,6 +272,8 @@ class SeguePlugin(QObject):
         self.covers = covers
         self.items = [item for item in items if bytes(item.path) not in taken]
         self.method = getattr(result, "method", "")
+        self.source_words = source.words
+        self.loved = set(loved)
         self.suggestions_changed.emit(self.items)
 
     def _maybe_autoplay(self) -> None:
@@ -276,7 +296,7 @@ class SeguePlugin(QObject):
 
     def _autoplay_ready(self, payload: Any) -> None:
         self._autoplay_pending = False
-        _, items, _ = payload
+        items = payload.items
         if not items or not self.prefs.autoplay or self.host.queue():
             return
         if self.host.current_track() is None:
@@ -300,11 +320,25 @@ class SeguePlugin(QObject):
     def _path(self, track_id: int) -> bytes | None:
         return library_view.path_of(self.db, track_id)
 
+    def track_name(self, track_id: int) -> str:
+        """ "Artist – Title" of a track, for the messages that name it."""
+        for item in self.items:
+            if int(item.track_id) == int(track_id):
+                break
+        else:
+            item = library_view.rows_by_id(self.db, [int(track_id)]).get(int(track_id))
+            if item is None:
+                return f"track {track_id}"
+            artist, title = item.get("artist") or "", item.get("title") or "?"
+            return f"{artist} – {title}" if artist else title
+        return f"{item.artist} – {item.title}" if item.artist else (item.title or "?")
+
     def play_next(self, track_id: int) -> None:
         path = self._path(track_id)
         if path is not None:
             self._sources[path] = "suggestion"
             self.host.enqueue(path, next=True)
+            self.status.emit(f"Playing next: {self.track_name(track_id)}")
             self.refresh()
 
     def add_to_queue(self, track_id: int) -> None:
@@ -312,31 +346,79 @@ class SeguePlugin(QObject):
         if path is not None:
             self._sources[path] = "suggestion"
             self.host.enqueue(path, next=False)
+            self.status.emit(f"Added to the queue: {self.track_name(track_id)}")
             self.refresh()
 
-    def love(self, track_id: int) -> None:
-        self._feedback(track_id, "love", None, "Loved")
+    def love(self, track_id: int) -> bool:
+        """Mark the track loved (once); True when it is loved afterwards."""
+        if int(track_id) in self.loved or int(track_id) in loved_track_ids(self.db):
+            self.loved.add(int(track_id))
+            return True
+        if not self._feedback(track_id, "love", None):
+            return False
+        self.loved.add(int(track_id))
+        self.status.emit(f"Loved {self.track_name(track_id)}")
+        return True
+
+    def unlove(self, track_id: int) -> bool:
+        """Take the love back; False (not loved) unless that could not be saved."""
+        try:
+            clear_feedback(self.db, track_id, "love")
+        except Exception as exc:
+            self._error("Could not save your feedback", exc)
+            return True
+        self.loved.discard(int(track_id))
+        self.status.emit(f"No longer loved: {self.track_name(track_id)}")
+        return False
+
+    def toggle_love(self, track_id: int) -> bool:
+        """The heart: love, or un-love a loved track; whether it is loved now."""
+        if int(track_id) in self.loved or int(track_id) in loved_track_ids(self.db):
+            return self.unlove(track_id)
+        return self.love(track_id)
 
     def not_now(self, track_id: int) -> None:
-        until = self.clock() + self.prefs.not_now_hours * 3600 * 1000
-        self._feedback(track_id, "not_now", until, f"Hidden for {self.prefs.not_now_hours} h")
+        hours = self.prefs.not_now_hours
+        until = self.clock() + hours * 3600 * 1000
+        name = self.track_name(track_id)
+        if self._feedback(track_id, "not_now", until):
+            text = f"Hidden for {hours} hours: {name}"
+            self.status.emit(f"{text} (Undo)")
+            self.hidden.emit(int(track_id), "not_now", text)
 
     def never(self, track_id: int) -> None:
-        self._feedback(track_id, "never", None, "Never suggested again")
+        name = self.track_name(track_id)
+        if self._feedback(track_id, "never", None):
+            text = f"Won't suggest {name} again"
+            self.status.emit(f"{text} (Undo)")
+            self.hidden.emit(int(track_id), "never", text)
 
-    def _feedback(self, track_id: int, kind: str, until: int | None, done: str) -> None:
-        from player_plugin.store.feedback import add_feedback
-
+    def undo_feedback(self, track_id: int, kind: str) -> None:
+        """Take back a *never* or *not now* (the dock's Undo, the feedback page)."""
+        name = self.track_name(track_id)
         try:
-            add_feedback(self.db, track_id, kind, until_ms=until)
+            clear_feedback(self.db, track_id, kind)  # type: ignore[arg-type]
         except Exception as exc:
             self._error("Could not save your feedback", exc)
             return
-        self.status.emit(done)
+        if kind == "love":
+            self.loved.discard(int(track_id))
+            self.status.emit(f"No longer loved: {name}")
+        else:
+            self.status.emit(f"{name} can be suggested again")
+        self.refresh()
+
+    def _feedback(self, track_id: int, kind: str, until: int | None) -> bool:
+        try:
+            add_feedback(self.db, track_id, kind, until_ms=until)  # type: ignore[arg-type]
+        except Exception as exc:
+            self._error("Could not save your feedback", exc)
+            return False
         if kind != "love":
             self.items = [item for item in self.items if item.track_id != track_id]
             self.suggestions_changed.emit(self.items)
-        self.refresh()
+            self.refresh()
+        return True
 
     # -- retraining -------------------------------------------------------------------
     def _restart_idle(self) -> None:
