@@ -11,7 +11,14 @@ from player_plugin.domain import clock
 FeedbackKind = Literal["love", "not_now", "never"]
 NOT_NOW_MS = 7 * 24 * 3600 * 1000  # "not now" hides a track for a week unless told otherwise
 
-__all__ = ["NOT_NOW_MS", "add_feedback", "clear_feedback", "hidden_track_ids", "loved_track_ids"]
+__all__ = [
+    "NOT_NOW_MS",
+    "add_feedback",
+    "clear_feedback",
+    "feedback_rows",
+    "hidden_track_ids",
+    "loved_track_ids",
+]
 
 
 def add_feedback(
@@ -59,3 +66,20 @@ def loved_track_ids(db: sqlite_utils.Database) -> set[int]:
     return {
         int(r[0]) for r in db.execute("SELECT DISTINCT track_id FROM feedback WHERE kind = 'love'")
     }
+
+
+def feedback_rows(db: sqlite_utils.Database, now_ms: int | None = None) -> list[dict]:
+    """What the listener told us and still holds: every love and never, and each unexpired
+    not now (with its ``until``), one row per track and kind, newest first, with the
+    track's artist and title (``track_id, kind, at, until, artist, title``)."""
+    now = clock.now_ms() if now_ms is None else int(now_ms)
+    return list(
+        db.query(
+            "SELECT f.track_id, f.kind, max(f.at) AS at, max(f.until) AS until, "
+            "t.artist, t.title, t.path_text FROM feedback f "
+            "LEFT JOIN tracks t ON t.id = f.track_id "
+            "WHERE f.kind != 'not_now' OR f.until > ? "
+            "GROUP BY f.track_id, f.kind ORDER BY max(f.at) DESC, f.track_id",
+            [now],
+        )
+    )

@@ -493,6 +493,7 @@ class SeguePlugin(QObject):
         from player_plugin.ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.db, self.prefs, self.window)
+        dialog.feedback.changed.connect(self.refresh)  # a track may be suggested again
         if dialog.exec():
             self.apply_prefs(dialog.prefs)
             if "pause" in self.actions:

@@ -1,5 +1,6 @@
-"""The Settings dialog: execution provider, retraining policy, exclusions, variety, the
-familiar ↔ discover balance, auto-play and play logging. Saved in the store's settings."""
+"""The Settings dialog: execution provider (local ones only), retraining policy,
+exclusions, variety, the familiar ↔ discover balance, auto-play and play logging, saved in
+the store's settings; and the *Your feedback* page (loved, never, not now)."""
 
 from __future__ import annotations
 
@@ -25,23 +26,38 @@ from PySide6.QtWidgets import (
     QRadioButton,
     QSlider,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from player_plugin.app.settings import SettingError, bounds, parse
+from player_plugin.ui.feedback_page import FeedbackPage
 from player_plugin.ui.icons import icon
 from player_plugin.ui.prefs import Prefs
 
+# The execution providers that run on this computer, as the listener knows them; others
+# onnxruntime may report (AzureExecutionProvider: inference in the cloud) are never offered.
+LOCAL_PROVIDERS = {
+    "CPUExecutionProvider": "CPU",
+    "CUDAExecutionProvider": "CUDA (NVIDIA graphics card)",
+    "ROCMExecutionProvider": "ROCm (AMD graphics card)",
+    "DmlExecutionProvider": "DirectML (Windows graphics card)",
+    "CoreMLExecutionProvider": "Core ML (Apple)",
+    "OpenVINOExecutionProvider": "OpenVINO (Intel)",
+}
+
 
 def provider_choices(db: sqlite_utils.Database, wanted: str) -> tuple[list[str], str | None]:
-    """(available execution providers, the one serving the active model, or None when the
-    baselines serve): the engine takes *wanted* when this build has it, else the CPU."""
+    """(the local execution providers this onnxruntime build has, the one serving the
+    active model, or None when no model serves): the engine takes *wanted* when this build
+    has it, else the CPU."""
     from player_plugin.recommend.engine import available_providers, choose_provider
     from player_plugin.store.stats import active_model
 
     serving = choose_provider(wanted or None) if active_model(db) is not None else None
-    return list(available_providers()), serving
+    present = set(available_providers())
+    return [name for name in LOCAL_PROVIDERS if name in present], serving
 
 
 def _range(name: str) -> tuple[int, int]:
@@ -67,7 +83,15 @@ class SettingsDialog(QDialog):
         self.setWindowIcon(icon("settings"))
         self.db = db
         self.prefs = copy.deepcopy(prefs)
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("settings-tabs")
+        general = QWidget()
+        layout = QVBoxLayout(general)
+        self.tabs.addTab(general, "Suggestions")
+        self.feedback = FeedbackPage(db)
+        self.tabs.addTab(self.feedback, "Your feedback")
+        outer.addWidget(self.tabs)
 
         # suggestions
         box = QGroupBox("Suggestions")
@@ -139,9 +163,10 @@ class SettingsDialog(QDialog):
         self.provider = QComboBox()
         self.provider.setObjectName("provider")
         available, serving = provider_choices(db, self.prefs.provider)
-        self.provider.addItem("Automatic (the fastest available)", "")
+        self.provider.addItem("Automatic (the CPU)", "")
         for name in available:
-            label = f"{name}  (serving now)" if name == serving else name
+            label = LOCAL_PROVIDERS[name]
+            label = f"{label}  (serving now)" if name == serving else label
             self.provider.addItem(label, name)
         index = self.provider.findData(self.prefs.provider)
         self.provider.setCurrentIndex(max(0, index))
@@ -193,7 +218,7 @@ class SettingsDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        outer.addWidget(buttons)
 
     def _remove_folders(self) -> None:
         for item in self.folders.selectedItems():
