@@ -1,5 +1,6 @@
 """Render what a user sees to PNG under docs/screenshots/ (offscreen): the main window on the
-demo library with suggestions, the wizard's pages, the settings and the model report.
+demo library with suggestions, the dock after an action (with its undo), the wizard's
+pages, the settings and their feedback page, and the model report.
 
 Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py``. It builds the
 demo in a temporary folder, analyses its audio and trains a model first (a few minutes).
@@ -61,7 +62,8 @@ def save(widget, name: str) -> None:
 
 
 def shoot(db_path: Path, folder: Path) -> None:
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QEvent, QPointF, QSettings
+    from PySide6.QtGui import QEnterEvent
     from PySide6.QtWidgets import QApplication
 
     from player_plugin.ui.library_model import PathRole
@@ -90,16 +92,37 @@ def shoot(db_path: Path, folder: Path) -> None:
     window.table.selectRow(rows[0])
     save(window, "main-window")
 
+    # the dock after an action: a loved track, one hidden for now, one never suggested
+    # (the pointer is over the dock, so the rows stay put; the undo bar names the track)
+    dock = window.plugin.dock
+    point = QPointF(20, 20)
+    app.sendEvent(dock, QEnterEvent(point, point, point))
+    wait(app, lambda: len(dock.rows) >= 4, 10)
+    dock.rows[0].buttons["love"].click()
+    dock.rows[1].buttons["not_now"].click()
+    dock.rows[2].buttons["never"].click()
+    wait(app, lambda: False, 0.5)
+    save(dock, "dock-undo")
+    app.sendEvent(dock, QEvent(QEvent.Type.Leave))
+    wait(app, lambda: False, 0.5)
+
     dialog = SettingsDialog(window.plugin.db, window.plugin.prefs, window)
     dialog.show()
     wait(app, lambda: False, 0.3)
     save(dialog, "settings")
+    dialog.tabs.setCurrentWidget(dialog.feedback)
+    wait(app, lambda: False, 0.3)
+    save(dialog, "settings-feedback")
     dialog.reject()
 
     report = ModelReport(db_path, window)
     report.show()
     wait(app, lambda: False, 0.5)
     save(report, "model-report")
+    report.advanced_button.click()  # the figures by name, every method, the curve
+    report.resize(900, 900)
+    wait(app, lambda: False, 0.5)
+    save(report, "model-report-advanced")
     report.close()
 
     # the wizard as a new user meets it: an empty store, the demo's music and history

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 from PySide6.QtCharts import QBarSeries, QLineSeries
+from PySide6.QtCore import Qt
 
 from player_plugin.app.demo import build_demo, demo_paths
 from player_plugin.domain import training_events as ev
@@ -82,11 +83,30 @@ HOLDOUT = {  # the shape `segue train` records (recommend.model_eval.compare_on_
 }
 
 
-def test_report_without_a_model_explains_the_baselines(qtbot, db_path, db):
+MACHINE_WORDS = ("baseline", "ndcg", "session-knn", "markov", "most-played", "mrr", "hr@")
+
+
+def main_view_text(report) -> str:
+    """Every word the report's main view shows (Advanced closed)."""
+    chart = report.plain_view.chart()
+    words = [report.summary.text(), chart.title(), report.advanced_button.text()]
+    for axis in chart.axes():
+        words += getattr(axis, "categories", lambda: [])()
+    headers = report.table.horizontalHeader()
+    for col in range(report.table.columnCount()):
+        if not headers.isSectionHidden(col):
+            words.append(report.table.horizontalHeaderItem(col).text())
+            words += [report.table.item(r, col).text() for r in range(report.table.rowCount())]
+    return " ".join(words)
+
+
+def test_report_without_a_model_explains_in_music_words(qtbot, db_path, db):
     report = ModelReport(db_path)
     qtbot.addWidget(report)
     assert "No model yet" in report.summary.text()
-    assert "baselines" in report.summary.text()
+    assert "after 500 more listened plays" in report.summary.text()
+    assert "picked from your library to start with" in report.summary.text()
+    assert not any(w in main_view_text(report).lower() for w in MACHINE_WORDS)
     assert not report.rollback_button.isEnabled()
     assert report.table.rowCount() == 0
 
@@ -111,8 +131,21 @@ def test_report_on_trained_models_and_rollback(qtbot, trained, tmp_path):
     report.show()
     text = report.summary.text()
     assert "m-second" in text and f"{events[0]['plays']:,} plays" in text
-    assert "beats the best baseline (session-knn)" in text
-    assert "57 newest plays" in text
+    assert f"from your model, trained on {events[0]['plays']:,} plays" in text
+    # the main view: your model vs your listening habits, in plain words
+    assert (
+        "On your 57 newest plays, which it had not learnt from, your model guessed what you "
+        "played next 58% better than your listening habits alone." in text  # 0.3 vs 0.19
+    )
+    plain = report.plain_view.chart().axes(Qt.Orientation.Horizontal)[0].categories()
+    assert plain == ["Your model", "Your previous model", "Your listening habits"]
+    assert not any(w in main_view_text(report).lower() for w in MACHINE_WORDS)
+    assert not report.advanced.isVisible()
+    # Advanced: the figures by name and every method
+    report.advanced_button.click()
+    assert report.advanced.isVisible() and not report.table.isColumnHidden(4)
+    assert "beats the best baseline (session-knn)" in report.details.text()
+    assert "NDCG@10" in report.metrics_view.chart().title()
     bars = [s for s in report.metrics_view.chart().series() if isinstance(s, QBarSeries)]
     assert len(bars) == 1 and len(bars[0].barSets()) == 1
     values = [bars[0].barSets()[0].at(i) for i in range(bars[0].barSets()[0].count())]
@@ -148,3 +181,40 @@ def test_methods_are_found_in_any_metrics_shape():
     }
     assert find_methods(evaluate_style) == {"model": {"hr@10": 0.3}, "markov": {"hr@10": 0.2}}
     assert find_methods({"validation": {"val_loss": 2.0}}) == {}
+
+
+def test_the_report_and_the_dock_agree_on_what_serves(qtbot, trained, tmp_path):
+    from player_plugin.hosts.base import MemoryHost
+    from player_plugin.ui.plugin import SeguePlugin
+
+    src_db, model_dir, events = trained
+    db_path = tmp_path / "segue.db"
+    shutil.copy(src_db, db_path)
+    shutil.copytree(model_dir, tmp_path / "models" / "m-one")
+
+    def both() -> tuple[str, str]:
+        plugin = SeguePlugin(MemoryHost(), db_path)
+        dock = plugin.make_dock()
+        qtbot.addWidget(dock)
+        try:
+            track = bytes(plugin.db.execute("SELECT path FROM tracks LIMIT 1").fetchone()[0])
+            with qtbot.waitSignal(plugin.suggestions_changed, timeout=30_000):
+                plugin.host.play(track)
+            header = dock.header.text()
+        finally:
+            plugin.shutdown()
+        report = ModelReport(db_path)
+        qtbot.addWidget(report)
+        return header, report.summary.text()
+
+    header, summary = both()  # no model: the listener's patterns serve
+    assert header.endswith("from your listening patterns")
+    assert "from your listening patterns" in summary
+    db = open_db(db_path)
+    try:
+        register(db, "m-one", tmp_path / "models" / "m-one", events, HOLDOUT)
+    finally:
+        db.close()
+    header, summary = both()
+    words = f"from your model, trained on {events[0]['plays']:,} plays"
+    assert header.endswith(words) and words in summary

@@ -16,7 +16,7 @@ import sqlite_utils
 
 from player_plugin.app.suggest import COLD_START_METHOD
 from player_plugin.recommend.model import load_active
-from player_plugin.store.models import get_model
+from player_plugin.store.models import active_model, get_model
 
 Kind = Literal["model", "patterns", "start"]
 
@@ -42,8 +42,10 @@ class Source:
 
 
 def _model(db: sqlite_utils.Database, model_id: str) -> Source:
-    row = get_model(db, model_id) or {}
-    return Source("model", model_id, int(row.get("data_size") or 0))
+    # the registry row by id; a model whose manifest names another id is the active one
+    # (the first ``load_active`` tries)
+    row = get_model(db, model_id) or active_model(db) or {}
+    return Source("model", row.get("id", model_id), int(row.get("data_size") or 0))
 
 
 def source_of(db: sqlite_utils.Database, method: str, model_id: str | None) -> Source:

@@ -1,9 +1,13 @@
-"""The model report: the active model's metrics beside the baselines' (a QtCharts bar chart),
-its training curve, data size and age, and the history of models with a rollback button."""
+"""The model report. Its main view speaks music: where suggestions come from (the words the
+dock's header uses, :func:`player_plugin.app.source.serving_source`), "your model vs your
+listening habits" on the newest plays as two bars and a sentence, the history of models
+and a rollback button. Under *Advanced*: the figures by name (NDCG@10 and the other
+measures), every method compared, the training curve and why each model was kept or not."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 
@@ -21,6 +25,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -31,7 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from player_plugin.app.source import serving_source
 from player_plugin.store.db import open_db
+from player_plugin.store.library_view import play_counts
 from player_plugin.ui.icons import icon
 from player_plugin.ui.report_data import ReportData, load_report
 
@@ -44,6 +51,12 @@ STATE_TEXT = {
     "rolled_back": "rolled back",
     "candidate": "candidate",
 }
+
+
+MIN_LISTENS = 500  # listened plays before a first model (recommend.model_eval.MIN_LISTENS)
+MODEL_BAR = "#2f6db3"
+HABITS_BAR = "#8fa9c4"
+WHY_COLUMN = 4
 
 
 def when(ms: int | None) -> str:
@@ -69,6 +82,26 @@ class ModelReport(QDialog):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.summary)
+        self.plain_view = QChartView()  # your model vs your listening habits
+        self.plain_view.setObjectName("plain-chart")
+        self.plain_view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.plain_view.setMinimumHeight(200)
+        layout.addWidget(self.plain_view, 1)
+        self.advanced_button = QPushButton("Advanced ▸")
+        self.advanced_button.setObjectName("advanced-toggle")
+        self.advanced_button.setCheckable(True)
+        self.advanced_button.setFlat(True)
+        self.advanced_button.toggled.connect(self.show_advanced)
+        layout.addWidget(self.advanced_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.advanced = QFrame()
+        self.advanced.setObjectName("advanced")
+        advanced = QVBoxLayout(self.advanced)
+        advanced.setContentsMargins(0, 0, 0, 0)
+        self.details = QLabel()
+        self.details.setObjectName("details")
+        self.details.setWordWrap(True)
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        advanced.addWidget(self.details)
         charts = QHBoxLayout()
         self.metrics_view = QChartView()
         self.metrics_view.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -77,7 +110,9 @@ class ModelReport(QDialog):
         self.curve_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         charts.addWidget(self.metrics_view, 3)
         charts.addWidget(self.curve_view, 2)
-        layout.addLayout(charts, 1)
+        advanced.addLayout(charts, 1)
+        self.advanced.hide()
+        layout.addWidget(self.advanced, 2)
         layout.addWidget(QLabel("<b>History of models</b>"))
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("models")
@@ -99,44 +134,92 @@ class ModelReport(QDialog):
         buttons.addWidget(close)
         layout.addLayout(buttons)
         self.data: ReportData | None = None
+        self.source_words = ""
+        self.listened = 0
         self.reload()
+
+    def show_advanced(self, shown: bool) -> None:
+        """Show or hide the figures by name, the methods, the curve and the Why column."""
+        self.advanced.setVisible(shown)
+        self.table.setColumnHidden(WHY_COLUMN, not shown)
+        self.advanced_button.setText("Advanced ▾" if shown else "Advanced ▸")
 
     def reload(self) -> None:
         db = open_db(self.db_path)
         try:
             self.data = data = load_report(db)
+            self.source_words = serving_source(db).words
+            self.listened = play_counts(db)[1]
         finally:
             db.close()
         self._summary(data)
+        self.details.setText(data.headline or "No held-out figures yet.")
+        self.plain_view.setChart(self._plain_chart(data))
+        self.plain_view.setVisible(bool(versus(data)))
         self.metrics_view.setChart(self._metrics_chart(data))
         self.curve_view.setChart(self._curve_chart(data))
         self.curve_view.setVisible(bool(data.curve))
         self._history(data)
+        self.table.setColumnHidden(WHY_COLUMN, not self.advanced_button.isChecked())
         self.rollback_button.setEnabled(data.can_roll_back)
 
     def _summary(self, data: ReportData) -> None:
+        """Where suggestions come from and how the model compares, in music words."""
+        lines = [f"<b>Your suggestions come {self.source_words}.</b>"]
         active = data.active
-        if active is None:
-            self.summary.setText(
-                "<b>No model yet.</b> Suggestions come from the baselines "
-                f"({data.serving_method or 'most-played, co-occurrence, similar audio'}) "
-                "until a trained model beats them on your own plays. "
-                "Use Segue ▸ Retrain now when you have a few hundred plays."
-                + (f"<br>{data.headline}" if data.headline else "")
+        if active is None and not data.models:
+            left = MIN_LISTENS - self.listened
+            if left > 0:
+                lines.append(
+                    f"No model yet: after {left:,} more listened plays, Segue can train a "
+                    "model of your own (it serves only if it does better than your "
+                    "listening habits)."
+                )
+            else:
+                lines.append(
+                    f"No model yet: with {self.listened:,} listened plays you can train one "
+                    "now (Segue ▸ Retrain now). It serves only if it does better than your "
+                    "listening habits."
+                )
+        elif active is not None:
+            lines.append(
+                f"Model {active['id']}, trained {when(active['created_at'])} on "
+                f"{active.get('data_size') or 0:,} plays."
             )
-            return
-        parts = [
-            f"<b>Serving model {active['id']}</b>, trained {when(active['created_at'])}",
-            f"on {active.get('data_size') or 0:,} plays",
-        ]
-        if active.get("cutoff"):
-            parts.append(f"up to {when(active['cutoff'])}")
-        text = " ".join(parts) + "."
-        if data.headline:
-            text += f"<br>{data.headline}"
-        if active.get("reason"):
-            text += f"<br><i>{active['reason']}</i>"
-        self.summary.setText(text)
+        sentence = verdict(data, "listening patterns" in self.source_words)
+        if sentence:
+            lines.append(sentence)
+        self.summary.setText("<br>".join(lines))
+
+    def _plain_chart(self, data: ReportData) -> QChart:
+        """Two bars (three with the previous model): how well each guessed what you played
+        next on your newest plays; no figures, no method names."""
+        chart = QChart()
+        chart.setTitle("How well each guessed what you played next (longer is better)")
+        bars = versus(data)
+        if not bars:
+            return chart
+        series = QBarSeries()
+        bar = QBarSet("")
+        for _, value in bars:
+            bar.append(value)
+        bar.setColor(QColor(HABITS_BAR))
+        bar.setSelectedColor(QColor(MODEL_BAR))
+        bar.selectBar(0)  # the model stands out
+        series.append(bar)
+        chart.addSeries(series)
+        axis_x = QBarCategoryAxis()
+        axis_x.append([name for name, _ in bars])
+        chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+        series.attachAxis(axis_x)
+        axis_y = QValueAxis()
+        axis_y.setRange(0, max(max(v for _, v in bars) * 1.1, 0.01))
+        axis_y.setLabelsVisible(False)
+        axis_y.setGridLineVisible(False)
+        chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
+        series.attachAxis(axis_y)
+        chart.legend().hide()
+        return chart
 
     def _metrics_chart(self, data: ReportData) -> QChart:
         chart = QChart()
@@ -263,3 +346,57 @@ class ModelReport(QDialog):
         self.reload()
         self.rolled_back.emit()
         return True
+
+
+def versus(data: ReportData) -> list[tuple[str, float]]:
+    """[("Your model", x), ("Your previous model", y)?, ("Your listening habits", z)]: the
+    model's figure on the newest plays beside the best of the simple methods (what the
+    listener plays together, after what, most), or [] when there are none."""
+    if not data.metric_names:
+        return []
+    metric = "ndcg@10" if "ndcg@10" in data.metric_names else data.metric_names[0]
+    model = data.methods.get("model")
+    habits = [v.get(metric, 0.0) for k, v in data.methods.items() if not k.startswith("model")]
+    if model is None or not habits:
+        return []
+    out = [("Your model", float(model.get(metric, 0.0)))]
+    previous = data.methods.get("model (previous)")
+    if previous is not None:
+        out.append(("Your previous model", float(previous.get(metric, 0.0))))
+    out.append(("Your listening habits", float(max(habits))))
+    return out
+
+
+def verdict(data: ReportData, habits_serve: bool = False) -> str:
+    """ "On your 57 newest plays, which it had not learnt from, your model guessed what you
+    played next 16% better than your listening habits alone." (or not as well)."""
+    bars = versus(data)
+    if not bars:
+        return ""
+    mine, habits = bars[0][1], bars[-1][1]
+    holdout = {}
+    subject = data.active or (data.models[0] if data.models else None)
+    metrics = (subject or {}).get("metrics") or {}
+    if isinstance(metrics, str):
+        try:
+            metrics = json.loads(metrics)
+        except ValueError:
+            metrics = {}
+    if isinstance(metrics, dict) and isinstance(metrics.get("holdout"), dict):
+        holdout = metrics["holdout"]
+    where = (
+        f"your {holdout['plays']:,} newest plays"
+        if holdout.get("plays")
+        else "plays it had not seen"
+    )
+    who = "your model" if data.active is not None else "your newest model"
+    if habits <= 0:
+        how = "better than your listening habits alone" if mine > 0 else "no better than them"
+    elif mine >= habits:
+        how = f"{round(100 * (mine / habits - 1))}% better than your listening habits alone"
+    else:
+        how = f"{round(100 * (1 - mine / habits))}% less well than your listening habits alone"
+    tail = ", so your listening habits serve" if habits_serve and data.active is None else ""
+    return (
+        f"On {where}, which it had not learnt from, {who} guessed what you played next {how}{tail}."
+    )
