@@ -250,7 +250,7 @@ class UpNextDock(QDockWidget):
             self.header.setText(f"{count} {source}".strip())
         else:
             self.header.setText("No suggestions yet: import a library and play something.")
-        loved = getattr(self.plugin, "loved", set())
+        loved: set[int] = getattr(self.plugin, "loved", set())
         for position, item in enumerate(items):
             row = SuggestionRow(item, self.plugin, loved=int(item.track_id) in loved)
             if position % 2:

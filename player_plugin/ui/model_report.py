@@ -350,8 +350,8 @@ class ModelReport(QDialog):
 
 def versus(data: ReportData) -> list[tuple[str, float]]:
     """[("Your model", x), ("Your previous model", y)?, ("Your listening habits", z)]: the
-    model's figure on the newest plays beside the best of the simple methods (what the
-    listener plays together, after what, most), or [] when there are none."""
+    model's (the newest one's, when none serves) figure on the newest plays beside the best
+    of the simple methods (what the listener plays together, after what, most), or []."""
     if not data.metric_names:
         return []
     metric = "ndcg@10" if "ndcg@10" in data.metric_names else data.metric_names[0]
@@ -359,7 +359,8 @@ def versus(data: ReportData) -> list[tuple[str, float]]:
     habits = [v.get(metric, 0.0) for k, v in data.methods.items() if not k.startswith("model")]
     if model is None or not habits:
         return []
-    out = [("Your model", float(model.get(metric, 0.0)))]
+    mine = "Your model" if data.active is not None else "Your newest model"
+    out = [(mine, float(model.get(metric, 0.0)))]
     previous = data.methods.get("model (previous)")
     if previous is not None:
         out.append(("Your previous model", float(previous.get(metric, 0.0))))
