@@ -65,7 +65,7 @@ def test_the_session_asks_its_decisions_in_order(tmp_path, db_path, db):
     assert result.scan.added == 4 and session.progress
     assert result.history[0].matched == 2 and result.history[0].unmatched == 1
     assert result.readiness == Readiness(plays=2, listened=2)
-    assert not result.readiness.enough and "baselines" in result.readiness.explain()
+    assert not result.readiness.enough and "your listening patterns" in result.readiness.explain()
     assert result.training is None
     # the folders are remembered for the watcher and the next run
     assert ImportSession(db_path).saved_folders() == [os.fsencode(root)]

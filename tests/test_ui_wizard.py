@@ -69,7 +69,7 @@ def test_wizard_end_to_end_without_enough_history(qtbot, wizard, tmp_path, db):
     assert "3 plays read" in text and "2 matched" in text, text
     next_page(qtbot, wizard)
     assert wizard.currentPage() is wizard.train_page
-    assert "baselines" in wizard.train_page.label.text()
+    assert "your listening patterns" in wizard.train_page.label.text()
     assert str(MIN_PLAYS_TO_TRAIN) in wizard.train_page.label.text()
     assert wizard.train_page.job is None  # not enough history: nothing started
     next_page(qtbot, wizard)
@@ -136,6 +136,7 @@ def test_wizard_trains_the_first_model_when_history_allows(qtbot, wizard, tmp_pa
     assert page.result.model_id, page.result
     row = active_model(db)
     assert (row is not None) == page.result.promoted
-    assert page.result.reason in page.status.text()
+    assert page.status.text() == page.result.summary()  # music words: the figures are in
+    assert "NDCG" not in page.status.text()  # the report's Advanced section
     next_page(qtbot, wizard)
     assert wizard.currentPage() is wizard.done_page

@@ -47,7 +47,7 @@ class Readiness:
             return f"{self.listened} listened plays: enough to train a first model."
         return (
             f"{self.listened} listened plays so far; a model needs about {self.needed}. "
-            "Until then suggestions come from the baselines (what you play together, "
+            "Until then suggestions come from your listening patterns (what you play together, "
             "similar-sounding tracks, favourites), and Segue trains one by itself later."
         )
 

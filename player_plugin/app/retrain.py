@@ -96,11 +96,17 @@ class RetrainResult:
         """One line for people."""
         if not self.model_id:
             return f"No model trained: {self.reason}." if self.reason else "No model trained."
+        # in music words: the figures and method names of the reason are for the model
+        # report's Advanced section (and segue train --json)
         if self.promoted:
-            return f"The new model is trained and serving ({self.reason})."
+            return (
+                "Your new model is trained: it guessed your newest plays at least as well "
+                "as what suggested before, so it suggests from now on."
+            )
         return (
-            "A model was trained but not promoted; the current suggestions keep serving "
-            f"({self.reason})."
+            "A new model was trained but did not guess your newest plays better than what "
+            "suggests now, so your suggestions stay as they are (Model report ▸ Advanced "
+            "says why)."
         )
 
 
@@ -348,7 +354,7 @@ def _retrain(
             None,
             False,
             f"not enough history yet: {listens} listened plays; the model trains from "
-            f"{me.MIN_LISTENS} on (until then the baselines suggest)",
+            f"{me.MIN_LISTENS} on (until then your listening patterns suggest)",
             {},
         )
     active_row = reg.active_model(db)

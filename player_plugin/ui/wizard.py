@@ -338,7 +338,7 @@ class TrainPage(QWizardPage):
         self.bar.setValue(1 if result is not None else 0)
         if error:
             self.status.setText(
-                f"{error}. Suggestions come from the baselines until a model is trained."
+                f"{error}. Suggestions come from your listening patterns until a model is trained."
             )
         elif result is not None:
             self.status.setText(result.summary())
@@ -383,7 +383,7 @@ class DonePage(QWizardPage):
             if c["models"]
             and self.wizard_.train_page.result
             and self.wizard_.train_page.result.promoted
-            else "Suggestions come from the baselines until a model beats them."
+            else "Suggestions come from your listening patterns until a model does better."
         )
         self.label.setText(
             f"Your library holds {c['tracks']:,} tracks and {c['plays']:,} plays{waiting}. "
