@@ -65,10 +65,11 @@ class FeedbackPage(QWidget):
             items.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
             remove = QPushButton(remove_text)
             remove.setObjectName(f"remove-{kind}")
-            remove.clicked.connect(lambda _=False, k=kind: self.remove_selected(k))
-            items.itemSelectionChanged.connect(
-                lambda k=kind: self.removes[k].setEnabled(bool(self.lists[k].selectedItems()))
-            )
+            remove.setProperty("segue-kind", kind)
+            items.setProperty("segue-kind", kind)
+            # methods, no lambdas: a lambda holding the page crashed the player at quit
+            remove.clicked.connect(self._remove_clicked)
+            items.itemSelectionChanged.connect(self._selection_changed)
             side = QVBoxLayout()
             side.addWidget(remove)
             side.addStretch(1)
@@ -102,6 +103,17 @@ class FeedbackPage(QWidget):
             for i in range(items.count())
             if items.item(i).data(TrackRole) is not None
         ]
+
+    def _remove_clicked(self) -> None:
+        sender = self.sender()
+        if sender is not None:
+            self.remove_selected(sender.property("segue-kind"))
+
+    def _selection_changed(self) -> None:
+        sender = self.sender()
+        if sender is not None:
+            kind = sender.property("segue-kind")
+            self.removes[kind].setEnabled(bool(self.lists[kind].selectedItems()))
 
     def remove_selected(self, kind: str) -> None:
         selected = [item.data(TrackRole) for item in self.lists[kind].selectedItems()]
