@@ -204,7 +204,8 @@ def comparisons(summary: Summary) -> list[dict]:
     """Paired bootstraps on all and on new plays: the model against the best baseline, the
     same model blind to skips (when the history has skips) and, on new plays, the "new"
     leak; the seed averages (``--seeds``) the same way; without a model, the best baseline
-    against the runner-up."""
+    against the runner-up. With the dial (``--dial``), the model at its discover end (its
+    ranking of never-played tracks only) against the leak too, on new plays."""
     out = []
     for subset in ("all", "new"):
         ranked = _by_ndcg(summary, _baselines(summary), subset)
@@ -227,6 +228,9 @@ def comparisons(summary: Summary) -> list[dict]:
             blind = model.replace("model", "model-skip-blind", 1)
             if blind in summary.point:  # does knowing the skips help?
                 out.append(summary.compare(model, blind, subset))
+    discover = dial_row("model", 1.0)  # the model's first plays, ranked among unplayed ones
+    if discover in summary.point and "unplayed-same-artist" in summary.point:
+        out.append(summary.compare(discover, "unplayed-same-artist", "new"))
     return out
 
 
