@@ -33,10 +33,8 @@ def _text(result: dict) -> str:
             f"{f(n['ndcg@10']):>12s} {f(n['hr@10']):>10s}"
         )
     for name, kept in result.get("reranked_kept", {}).items():
-        lines.append(
-            f"{name}: the re-ranked list keeps {kept.get('all', 0):.0%} of its NDCG@10 on all "
-            f"plays, {kept.get('new', 0):.0%} on new ones"
-        )
+        shares = [f"{kept[s]:.0%} on {s} plays" for s in ("all", "new") if s in kept]
+        lines.append(f"{name}: the re-ranked list keeps {', '.join(shares)} of its NDCG@10")
     own = result.get("listener_variety") or {}
     if own:
         lines.append(

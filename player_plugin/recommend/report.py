@@ -95,8 +95,8 @@ def _variety(result: dict) -> list[str]:
             raw, rr = methods[name], methods[f"{name}-reranked"]
             lines.append(
                 f"| {name} | {_fmt(raw['all']['ndcg@10'])} / {_fmt(rr['all']['ndcg@10'])} "
-                f"({share.get('all', 0):.0%}) | {_fmt(raw['new']['ndcg@10'])} / "
-                f"{_fmt(rr['new']['ndcg@10'])} ({share.get('new', 0):.0%}) "
+                f"{_share(share.get('all'))} | {_fmt(raw['new']['ndcg@10'])} / "
+                f"{_fmt(rr['new']['ndcg@10'])} {_share(share.get('new'))} "
                 f"| {_fmt(rr['all']['artist_diversity'])} | {_fmt(rr['all']['repeat_rate'])} |"
             )
         if own:
@@ -122,6 +122,10 @@ def _variety(result: dict) -> list[str]:
             )
         lines.append("")
     return lines
+
+
+def _share(kept: float | None) -> str:
+    return "" if kept is None else f"({kept:.0%})"
 
 
 def _range(values: list) -> str:
