@@ -10,10 +10,11 @@ import subprocess
 import sys
 
 import pytest
-from PySide6.QtCharts import QBarSeries, QLineSeries
+from PySide6.QtCharts import QBarSeries, QLineSeries, QScatterSeries
 from PySide6.QtCore import Qt
 
 from player_plugin.app.demo import build_demo, demo_paths
+from player_plugin.app.settings import Settings
 from player_plugin.domain import training_events as ev
 from player_plugin.store.db import open_db
 from player_plugin.store.models import activate, active_model, add_model, curve_points
@@ -218,3 +219,57 @@ def test_the_report_and_the_dock_agree_on_what_serves(qtbot, trained, tmp_path):
     header, summary = both()
     words = f"from your model, trained on {events[0]['plays']:,} plays"
     assert header.endswith(words) and words in summary
+
+
+DIAL = [  # the shape recommend.model_eval.DialProbe records on the held-out plays
+    {"dial": 0.0, "ndcg@10": 0.20, "new_share": 0.0},
+    {"dial": 0.25, "ndcg@10": 0.22, "new_share": 0.1},
+    {"dial": 0.5, "ndcg@10": 0.20, "new_share": 0.2},
+    {"dial": 0.75, "ndcg@10": 0.10, "new_share": 0.6},
+    {"dial": 1.0, "ndcg@10": 0.02, "new_share": 1.0},
+]
+
+
+def test_the_dial_is_plotted_with_the_listeners_setting(qtbot, trained, tmp_path):
+    src_db, model_dir, events = trained
+    db_path = tmp_path / "segue.db"
+    shutil.copy(src_db, db_path)
+    shutil.copytree(model_dir, tmp_path / "models" / "m-dial")
+    db = open_db(db_path)
+    try:
+        register(db, "m-dial", tmp_path / "models" / "m-dial", events, {**HOLDOUT, "dial": DIAL})
+        Settings(variety=0.375).save(db)
+    finally:
+        db.close()
+    report = ModelReport(db_path)
+    qtbot.addWidget(report)
+    assert not report.dial_view.isHidden()
+    chart = report.dial_view.chart()
+    lines = [s for s in chart.series() if isinstance(s, QLineSeries)]
+    assert [s.name() for s in lines] == [
+        "found your next play (share of its best)",
+        "new to you in the list",
+    ]
+    found = [(p.x(), round(p.y(), 3)) for p in lines[0].points()]
+    assert found == [(0.0, 90.909), (0.25, 100.0), (0.5, 90.909), (0.75, 45.455), (1.0, 9.091)]
+    assert [p.y() for p in lines[1].points()] == [0.0, 10.0, 20.0, 60.0, 100.0]
+    (mark,) = [s for s in chart.series() if isinstance(s, QScatterSeries)]
+    (point,) = mark.points()
+    assert point.x() == 0.375 and round(point.y(), 3) == 95.455  # halfway 0.25 → 0.5
+    words = " ".join([chart.title(), *(a.titleText() for a in chart.axes())]).lower()
+    assert not any(w in words for w in MACHINE_WORDS)
+
+
+def test_a_model_without_dial_figures_shows_no_dial(qtbot, trained, tmp_path):
+    src_db, model_dir, events = trained
+    db_path = tmp_path / "segue.db"
+    shutil.copy(src_db, db_path)
+    shutil.copytree(model_dir, tmp_path / "models" / "m-old")
+    db = open_db(db_path)
+    try:
+        register(db, "m-old", tmp_path / "models" / "m-old", events, HOLDOUT)
+    finally:
+        db.close()
+    report = ModelReport(db_path)
+    qtbot.addWidget(report)
+    assert report.dial_view.isHidden()

@@ -1,5 +1,6 @@
 """The guarded promotion's figures: which plays are held out, how each method scores on
-them, and whether a new model may serve.
+them, whether a new model may serve, and what its re-ranked lists would have scored along
+the familiar ↔ discover dial (for the model report).
 
 :mod:`player_plugin.app.retrain` trains the candidate and calls :func:`compare_on_holdout`
 and :func:`decide`; the rule: at least the active model's and the best baseline's NDCG@10
@@ -12,14 +13,19 @@ import logging
 import threading
 from typing import Any
 
+import numpy as np
+
 from player_plugin.recommend.baselines import baseline_names, make_baseline
 from player_plugin.recommend.metrics import ndcg, rank_of
+from player_plugin.recommend.rerank import Reranker, RerankSettings
+from player_plugin.recommend.variety import DIAL_POSITIONS
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "MIN_HOLDOUT",
     "MIN_LISTENS",
+    "DialProbe",
     "Interrupted",
     "compare_on_holdout",
     "decide",
@@ -55,20 +61,66 @@ def holdout_start(plays: list, *, share: float = HOLDOUT_SHARE) -> int | None:
     return start
 
 
+class DialProbe:
+    """The familiar ↔ discover dial measured on the held-out plays: what the re-ranked
+    list of the candidate would have scored (NDCG@10) and how many never-played tracks it
+    would have held, at each dial position."""
+
+    def __init__(self, catalogue: Any, plays: list, start: int) -> None:
+        self.reranker = Reranker(catalogue, RerankSettings()).fit(plays[:start])
+        self.ndcg: dict[float, list[float]] = {d: [] for d in DIAL_POSITIONS}
+        self.fresh: dict[float, list[float]] = {d: [] for d in DIAL_POSITIONS}
+
+    def score(self, scores: np.ndarray, play: Any) -> None:
+        played = self.reranker.played
+        for dial in DIAL_POSITIONS:
+            ranked = self.reranker.rerank(scores, 10, dial=dial)
+            rank = ranked.index(play.item) + 1 if play.item in ranked else 11
+            self.ndcg[dial].append(ndcg(rank))
+            self.fresh[dial].append(float(np.mean(~played[ranked])) if ranked else 0.0)
+
+    def observe(self, play: Any) -> None:
+        self.reranker.observe(play)
+
+    def curve(self) -> list[dict[str, float]]:
+        """One point per dial position: {"dial", "ndcg@10", "new_share"}."""
+        return [
+            {
+                "dial": dial,
+                "ndcg@10": round(float(np.mean(self.ndcg[dial])), 6) if self.ndcg[dial] else 0.0,
+                "new_share": round(float(np.mean(self.fresh[dial])), 4)
+                if self.fresh[dial]
+                else 0.0,
+            }
+            for dial in DIAL_POSITIONS
+        ]
+
+
 def holdout_ndcg(
-    rec: Any, plays: list, catalogue: Any, start: int, cancel: threading.Event | None = None
+    rec: Any,
+    plays: list,
+    catalogue: Any,
+    start: int,
+    cancel: threading.Event | None = None,
+    probe: DialProbe | None = None,
 ) -> list[float]:
     """NDCG@10 (ties count against) of each listened play from *start* on, the method
-    fitted on the plays before it and observing each one after it is scored. Raises
-    :class:`Interrupted` when *cancel* is set."""
+    fitted on the plays before it and observing each one after it is scored (and with a
+    *probe*, its re-ranked lists along the dial). Raises :class:`Interrupted` when *cancel*
+    is set."""
     rec.fit(plays[:start], catalogue)
     out = []
     for play in plays[start:]:
         if cancel is not None and cancel.is_set():
             raise Interrupted
         if play.listened:
-            out.append(ndcg(rank_of(rec.scores(), play.item)))
+            scores = rec.scores()
+            out.append(ndcg(rank_of(scores, play.item)))
+            if probe is not None:
+                probe.score(scores, play)
         rec.observe(play)
+        if probe is not None:
+            probe.observe(play)
     return out
 
 
@@ -81,16 +133,19 @@ def compare_on_holdout(
     cancel: threading.Event | None = None,
 ) -> dict:
     """NDCG@10 on the held-out plays of the candidate, the active model (when given) and
-    every baseline (diagnostics aside). Returns {"model", "active", "baselines": {...},
-    "best_baseline", "plays"}."""
+    every baseline (diagnostics aside), and the candidate's re-ranked lists along the
+    familiar ↔ discover dial. Returns {"model", "active", "baselines": {...},
+    "best_baseline", "plays", "dial": [{"dial", "ndcg@10", "new_share"}, ...]}."""
 
     def mean(xs: list[float]) -> float:
         return round(float(sum(xs) / len(xs)), 6) if xs else 0.0
 
     result: dict = {"plays": 0, "baselines": {}}
-    scores = holdout_ndcg(candidate, plays, catalogue, start, cancel)
+    probe = DialProbe(catalogue, plays, start)
+    scores = holdout_ndcg(candidate, plays, catalogue, start, cancel, probe)
     result["plays"] = len(scores)
     result["model"] = mean(scores)
+    result["dial"] = probe.curve()
     result["active"] = (
         mean(holdout_ndcg(active, plays, catalogue, start, cancel)) if active else None
     )

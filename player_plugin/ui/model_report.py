@@ -1,6 +1,7 @@
 """The model report. Its main view speaks music: where suggestions come from (the words the
 dock's header uses, :func:`player_plugin.app.source.serving_source`), "your model vs your
-listening habits" on the newest plays as two bars and a sentence, the history of models
+listening habits" on the newest plays as two bars and a sentence, the familiar ↔ discover
+dial measured on those plays with the listener's setting marked, the history of models
 and a rollback button. Under *Advanced*: the figures by name (NDCG@10 and the other
 measures), every method compared, the training curve and why each model was kept or not."""
 
@@ -19,6 +20,7 @@ from PySide6.QtCharts import (
     QChart,
     QChartView,
     QLineSeries,
+    QScatterSeries,
     QValueAxis,
 )
 from PySide6.QtCore import Qt, Signal
@@ -36,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from player_plugin.app.settings import Settings
 from player_plugin.app.source import serving_source
 from player_plugin.store.db import open_db
 from player_plugin.store.library_view import play_counts
@@ -86,7 +89,13 @@ class ModelReport(QDialog):
         self.plain_view.setObjectName("plain-chart")
         self.plain_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.plain_view.setMinimumHeight(200)
-        layout.addWidget(self.plain_view, 1)
+        plain = QHBoxLayout()
+        plain.addWidget(self.plain_view, 3)
+        self.dial_view = QChartView()  # familiar ↔ discover: where the listener's setting sits
+        self.dial_view.setObjectName("dial-chart")
+        self.dial_view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        plain.addWidget(self.dial_view, 2)
+        layout.addLayout(plain, 1)
         self.advanced_button = QPushButton("Advanced ▸")
         self.advanced_button.setObjectName("advanced-toggle")
         self.advanced_button.setCheckable(True)
@@ -136,6 +145,7 @@ class ModelReport(QDialog):
         self.data: ReportData | None = None
         self.source_words = ""
         self.listened = 0
+        self.variety = Settings().variety
         self.reload()
 
     def show_advanced(self, shown: bool) -> None:
@@ -150,12 +160,15 @@ class ModelReport(QDialog):
             self.data = data = load_report(db)
             self.source_words = serving_source(db).words
             self.listened = play_counts(db)[1]
+            self.variety = Settings.load(db).variety
         finally:
             db.close()
         self._summary(data)
         self.details.setText(data.headline or "No held-out figures yet.")
         self.plain_view.setChart(self._plain_chart(data))
         self.plain_view.setVisible(bool(versus(data)))
+        self.dial_view.setChart(self._dial_chart(data))
+        self.dial_view.setVisible(bool(data.dial))
         self.metrics_view.setChart(self._metrics_chart(data))
         self.curve_view.setChart(self._curve_chart(data))
         self.curve_view.setVisible(bool(data.curve))
@@ -271,6 +284,46 @@ class ModelReport(QDialog):
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         return chart
 
+    def _dial_chart(self, data: ReportData) -> QChart:
+        """The familiar ↔ discover dial on your newest plays: how well the list would have
+        guessed your next play at each setting (as a share of its best), how much of it
+        would have been new to you, and where your setting sits."""
+        chart = QChart()
+        chart.setTitle("Familiar ↔ discover, on your newest plays")
+        if not data.dial:
+            return chart
+        best = max(float(p.get("ndcg@10", 0.0)) for p in data.dial) or 1.0
+        axis_x = QValueAxis()
+        axis_x.setRange(0, 1)
+        axis_x.setTickCount(5)
+        axis_x.setLabelFormat(" ")  # positions, not numbers: the ends are named below
+        axis_x.setTitleText("familiar  ←  your setting  →  discover")
+        axis_y = QValueAxis()
+        axis_y.setRange(0, 100)
+        axis_y.setLabelFormat("%d%%")
+        chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
+        for label, value in (
+            ("found your next play (share of its best)", lambda p: p["ndcg@10"] / best),
+            ("new to you in the list", lambda p: p["new_share"]),
+        ):
+            line = QLineSeries()
+            line.setName(label)
+            for point in data.dial:
+                line.append(float(point["dial"]), 100.0 * float(value(point)))
+            chart.addSeries(line)
+            line.attachAxis(axis_x)
+            line.attachAxis(axis_y)
+        mark = QScatterSeries()
+        mark.setName("your setting")
+        mark.setMarkerSize(12.0)
+        mark.append(float(self.variety), 100.0 * _along(data.dial, self.variety, best))
+        chart.addSeries(mark)
+        mark.attachAxis(axis_x)
+        mark.attachAxis(axis_y)
+        chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+        return chart
+
     def _curve_chart(self, data: ReportData) -> QChart:
         chart = QChart()
         chart.setTitle("Training curve" if data.curve else "Training curve (not recorded)")
@@ -346,6 +399,18 @@ class ModelReport(QDialog):
         self.reload()
         self.rolled_back.emit()
         return True
+
+
+def _along(points: list[dict], dial: float, best: float) -> float:
+    """The dial curve's "found your next play" share at *dial*, between measured points."""
+    xs = [float(p["dial"]) for p in points]
+    ys = [float(p["ndcg@10"]) / best for p in points]
+    for (x0, y0), (x1, y1) in zip(
+        zip(xs, ys, strict=True), zip(xs[1:], ys[1:], strict=True), strict=False
+    ):
+        if x0 <= dial <= x1 and x1 > x0:
+            return y0 + (y1 - y0) * (dial - x0) / (x1 - x0)
+    return ys[0] if dial < xs[0] else ys[-1]
 
 
 def versus(data: ReportData) -> list[tuple[str, float]]:

@@ -24,6 +24,7 @@ class ReportData:
     curve: list[dict] = field(default_factory=list)
     headline: str = ""
     serving_method: str = ""
+    dial: list[dict] = field(default_factory=list)  # the holdout along the dial (model_eval)
 
     @property
     def can_roll_back(self) -> bool:
@@ -97,6 +98,9 @@ def load_report(db: sqlite_utils.Database) -> ReportData:
     ordered = dict(sorted(methods.items(), key=rank))  # the model, its predecessor, the best
     data.methods, data.metric_names = ordered, names
     data.curve = model_curve(subject)
+    holdout_found = metrics.get("holdout")
+    if isinstance(holdout_found, dict) and isinstance(holdout_found.get("dial"), list):
+        data.dial = [p for p in holdout_found["dial"] if isinstance(p, dict) and "dial" in p]
     model_keys = [k for k in ordered if k.startswith("model")]
     baselines = {k: v for k, v in ordered.items() if not k.startswith("model")}
     if model_keys and baselines and names:
