@@ -152,6 +152,8 @@ def test_fast_scores_match_scoring_everything(store_model) -> None:
     cold_features = rec.state.item_features(cold)
     _, _, rows, inverse = rec.state.cold_split()
     np.testing.assert_array_equal(cold_features, rows[inverse])
+    rec.fit([], cat)  # no plays: every item cold, and still the same numbers
+    np.testing.assert_allclose(rec.scores(), rec.scores_full(), rtol=1e-5, atol=1e-5)
 
 
 def test_provider_setting_and_status(db, store_model, caplog) -> None:

@@ -243,6 +243,8 @@ class HistoryState:
         self.ses_skipped = 0
         self.ses_listened: list[int] = []  # the session's items, in order
         self._scratch = np.zeros(n)
+        self.firsts = 0  # first plays observed: the cold split changes only with these
+        self._split: tuple[int, tuple[np.ndarray, ...]] | None = None  # (firsts, split)
 
     # -- growing the state ----------------------------------------------------------------
 
@@ -262,6 +264,7 @@ class HistoryState:
             self.ses_listened = []
         a = int(self.artist[item])
         if first:
+            self.firsts += 1
             self.seen[item] = True
             self.a_seen[a] += 1
             self.al_seen[self.album[item]] += 1
@@ -505,7 +508,20 @@ class HistoryState:
         its history features are zero but ``unplayed``, ``unplayed_artist_pool`` and
         ``unknown_artist``, which depend on its artist only. ``rows`` are the distinct cold
         feature rows and ``rows[inverse]`` those of the items ``cold``; ``active`` are the
-        other items, whose features :meth:`item_features` computes."""
+        other items, whose features :meth:`item_features` computes.
+
+        What it reads (which items, artists and albums were ever played, and how many of
+        each artist's tracks were) changes only with a first play, so the split is kept
+        until the next one (read-only arrays): a repeat costs nothing here."""
+        if self._split is None or self._split[0] != self.firsts:
+            split = self._cold_split()
+            for array in split:
+                array.setflags(write=False)
+            self._split = (self.firsts, split)
+        active, cold, rows, inverse = self._split[1]
+        return active, cold, rows, inverse
+
+    def _cold_split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         art, alb = self.artist, self.album
         active_mask = self.seen | (self.a_count[art] > 0) | ((self.al_count[alb] > 0) & (alb != 0))
         active = np.flatnonzero(active_mask)

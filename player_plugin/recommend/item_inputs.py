@@ -154,9 +154,26 @@ def encode_items(catalogue: Catalogue, vocab: Vocab) -> dict[str, np.ndarray]:
         for code, name in enumerate(catalogue.artist_names)
     }
     artist = np.fromiter((artist_idx[int(a)] for a in catalogue.artist), np.int64, n)
-    album = np.fromiter(
-        (vocab.albums.get(album_key(catalogue, i), 0) for i in range(n)), np.int64, n
+    # an album's key depends only on (artist code, album code): each pair is keyed once
+    pairs = np.stack(
+        [np.asarray(catalogue.artist, dtype=np.int64), np.asarray(catalogue.album, np.int64)],
+        axis=1,
+    ).reshape(n, 2)
+    distinct, which = np.unique(pairs, axis=0, return_inverse=True)
+    pair_idx = np.fromiter(
+        (
+            vocab.albums.get(
+                album_name_key(
+                    artist_name_key(catalogue.artist_names[a]), catalogue.album_names[b]
+                ),
+                0,
+            )
+            for a, b in distinct.tolist()
+        ),
+        np.int64,
+        len(distinct),
     )
+    album = pair_idx[which.reshape(-1)] if n else np.zeros(0, dtype=np.int64)
     genre_idx = {
         code: vocab.genres.get(genre_name_key(name), 0)
         for code, name in enumerate(catalogue.genre_names)

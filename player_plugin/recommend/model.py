@@ -87,7 +87,8 @@ class ModelRecommender(Recommender):
         a few feature rows: the scorer runs on the other items plus one zero-vector row per
         distinct cold row, and cold items get ``query · vector`` + their row's part — the
         same numbers as scoring everything (:meth:`scores_full`), in a fraction of the
-        time on a large library.
+        time on a large library. (Before any play every item is cold, yet the dense
+        features leave ``unplayed_artist_pool`` at 0 then: everything is scored.)
 
         Exact ties are broken: never-played tracks of one album with no audio analysis
         get the same score, yet a list needs an order. A fixed per-track number
@@ -97,7 +98,7 @@ class ModelRecommender(Recommender):
             return np.zeros(0, dtype=np.float32)
         assert self.state is not None and self.vectors is not None, "fit() first"
         active, cold, rows, inverse = self.state.cold_split()
-        if len(cold) < 256:
+        if len(cold) < 256 or not self.state.plays:  # no plays: no shared rows (see below)
             return self.scores_full()
         inputs = self._session()
         vec = np.zeros((1, len(active) + len(rows), self.vectors.shape[1]), dtype=np.float32)

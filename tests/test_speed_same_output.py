@@ -1,0 +1,130 @@
+"""Speed-ups that must not change a number: each is compared with the computation it
+replaced (issue 15).
+
+- History features are computed only for items with any history (their own, their
+  artist's or their album's); every other item shares one of a few precomputed rows. The
+  assembled matrix equals the dense ``item_features()`` of every item, bit for bit, after
+  every play (first plays, repeats, skips, a reclassified last play, a new session).
+  (Before any play the dense rows leave ``unplayed_artist_pool`` at 0; the model then
+  scores everything the dense way: see tests/test_model_recommender.py.)
+- The cold split is kept between first plays: equal to one computed afresh each time.
+- ``encode_items`` keys each (artist, album) pair once: equal to keying every item.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from test_model_fixtures import MIN, T0, synthetic_catalogue
+
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.listen import Outcome
+from player_plugin.domain.play import SESSION_GAP_MS, Play
+from player_plugin.recommend import features as F
+from player_plugin.recommend.item_inputs import Vocab, album_key
+
+
+def _wide_catalogue(extra: int = 500) -> Catalogue:
+    """The synthetic catalogue plus never-played tracks by never-played artists (some of
+    unknown artist and album), sharing albums across artists."""
+    small = synthetic_catalogue()
+    n = len(small) + extra
+    artist = np.concatenate([small.artist, 20 + np.arange(extra) % 50]).astype(np.int32)
+    artist[-9:] = 0
+    album = np.concatenate([small.album, 20 + np.arange(extra) % 70]).astype(np.int32)
+    album[-5:] = 0
+    return Catalogue(
+        track_ids=np.arange(1, n + 1, dtype=np.int64),
+        titles=[f"T{i}" for i in range(n)],
+        artist=artist,
+        artist_names=[""] + [f"Artist {a}" for a in range(1, 80)],
+        album=album,
+        album_names=[""] + [f"Album {a}" for a in range(1, 100)],
+    )
+
+
+def _plays(catalogue: Catalogue, n: int = 400, seed: int = 5) -> list[Play]:
+    """Repeats, first plays (also of cold artists), every outcome, session gaps."""
+    rng = np.random.default_rng(seed)
+    outcomes = list(Outcome)
+    plays, t, session = [], T0, 0
+    for _ in range(n):
+        r = rng.random()
+        item = int(rng.integers(0, 30)) if r < 0.6 else int(rng.integers(0, len(catalogue)))
+        kind = outcomes[int(rng.choice(5, p=[0.6, 0.15, 0.1, 0.1, 0.05]))]
+        plays.append(Play(item, t, 100_000, kind, session))
+        t += int(rng.integers(1, 8)) * MIN
+        if rng.random() < 0.05:
+            t += SESSION_GAP_MS + MIN
+            session += 1
+    return plays
+
+
+def _assembled(state: F.HistoryState) -> np.ndarray:
+    """Every item's features as the fast path builds them: active rows computed, the
+    rest copied from the shared cold rows."""
+    active, cold, rows, inverse = state.cold_split()
+    out = np.empty((state.n, F.N_ITEM_FEATURES), dtype=np.float32)
+    out[active] = state.item_features(active)
+    out[cold] = rows[inverse]
+    return out
+
+
+def test_history_features_only_for_items_with_history_equal_the_dense_ones() -> None:
+    catalogue = _wide_catalogue()
+    plays = _plays(catalogue)
+    for blind in (False, True):
+        state = F.HistoryState(catalogue, blind=blind)
+        colds = set()
+        for k, play in enumerate(plays):
+            state.observe(play)
+            if k % 50 == 49:  # the play in progress ends as a skip
+                skipped = Play(play.item, play.started_at, 5_000, Outcome.SKIPPED, 0)
+                state.reclassify_last(skipped)
+            dense = state.item_features()
+            assert dense.shape == (len(catalogue), F.N_ITEM_FEATURES)
+            np.testing.assert_array_equal(_assembled(state), dense, err_msg=f"play {k}")
+            colds.add(len(state.cold_split()[1]))
+        assert len(colds) > 20  # the split moved as first plays came (it was tested moving)
+        assert min(colds) > 0
+
+
+def test_the_kept_cold_split_equals_one_computed_afresh() -> None:
+    catalogue = _wide_catalogue()
+    state = F.HistoryState(catalogue)
+    kept_calls = 0
+    for play in _plays(catalogue, 300, seed=9):
+        before = state._split
+        state.observe(play)
+        split = state.cold_split()
+        fresh = state._cold_split()
+        for a, b in zip(split, fresh, strict=True):
+            np.testing.assert_array_equal(a, b)
+            assert not a.flags.writeable  # shared between calls: nobody may change it
+        if before is not None and state._split is before:
+            kept_calls += 1
+    assert kept_calls > 50  # repeats really reuse the split
+
+
+def test_encode_items_keys_each_album_once_with_the_same_result() -> None:
+    catalogue = _wide_catalogue()
+    # album names that fold together and artists respelled, so keys really collide
+    catalogue.artist_names[3] = "The Artist 3"
+    catalogue.album_names[4] = "Älbum 4"
+    vocab = Vocab(
+        items={int(t): i + 1 for i, t in enumerate(catalogue.track_ids[::3])},
+        artists={f"artist {a}": a for a in range(1, 60)},
+        albums={},
+        genres={},
+    )
+    for i in range(0, len(catalogue), 2):
+        key = album_key(catalogue, i)
+        if key:
+            vocab.albums.setdefault(key, len(vocab.albums) + 1)
+    encoded = F.encode_items(catalogue, vocab)
+    reference = np.array(
+        [vocab.albums.get(album_key(catalogue, i), 0) for i in range(len(catalogue))]
+    )
+    np.testing.assert_array_equal(encoded["album"], reference)
+    assert (reference > 0).sum() > len(catalogue) // 3 and (reference == 0).any()
+    empty = Catalogue(np.zeros(0, np.int64), [], np.zeros(0, np.int32), [""], np.zeros(0, np.int32), [""])
+    assert F.encode_items(empty, vocab)["album"].shape == (0,)
