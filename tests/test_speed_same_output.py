@@ -126,5 +126,7 @@ def test_encode_items_keys_each_album_once_with_the_same_result() -> None:
     )
     np.testing.assert_array_equal(encoded["album"], reference)
     assert (reference > 0).sum() > len(catalogue) // 3 and (reference == 0).any()
-    empty = Catalogue(np.zeros(0, np.int64), [], np.zeros(0, np.int32), [""], np.zeros(0, np.int32), [""])
+    empty = Catalogue(
+        np.zeros(0, np.int64), [], np.zeros(0, np.int32), [""], np.zeros(0, np.int32), [""]
+    )
     assert F.encode_items(empty, vocab)["album"].shape == (0,)

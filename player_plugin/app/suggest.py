@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 
 import sqlite_utils
 
+from player_plugin.app import warm
 from player_plugin.app.settings import Settings
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.errors import SegueError
@@ -180,12 +181,14 @@ def build_recommender(
     *,
     anchor: bool = False,
     engine: Engine | None = None,
+    library: tuple | None = None,
 ) -> tuple[Recommender, str | None]:
     """The recommender that serves (the active model, else a baseline), fitted on *plays*,
-    and the model id (None for a baseline)."""
+    and the model id (None for a baseline). *library*, the catalogue mark the catalogue
+    was read at, lets a model start warm (:mod:`player_plugin.app.warm`)."""
     rec: Recommender | None = None
     if method is None and plays:
-        rec = _fitted_model(db, plays, catalogue, engine)
+        rec = _fitted_model(db, plays, catalogue, engine, library)
     if rec is not None:
         return rec, getattr(rec, "model_id", None)
     name = method or (DEFAULT_METHOD if plays or anchor else COLD_START_METHOD)
@@ -199,9 +202,12 @@ def _fitted_model(
     plays: list[Play],
     catalogue: Catalogue,
     engine: Engine | None = None,
+    library: tuple | None = None,
 ) -> Recommender | None:
     """The serving model fitted on *plays* (or None: the baselines serve). *engine*, when
-    given, is the one already loaded for the same registry state (its vector cache kept)."""
+    given, is the one already loaded for the same registry state (its vector cache kept).
+    With *library* the item vectors come from the warm-start file when it matches, and are
+    saved there (in the background) when they had to be computed."""
     try:
         rec = ModelRecommender(engine) if engine is not None else load_active(db, fit=False)
     except Exception as exc:  # a model must never stop suggestions
@@ -209,11 +215,19 @@ def _fitted_model(
         return None
     if rec is None:
         return None
+    vectors = None
+    if library is not None:
+        try:
+            vectors = warm.vectors_for(db, rec.engine, catalogue, library)
+        except Exception as exc:  # a warm start is an optimisation, never a failure
+            log.warning("warm-start file not used: %s: %s", type(exc).__name__, exc)
     try:
-        rec.fit(plays, catalogue)
+        rec.fit(plays, catalogue, vectors=vectors)
     except Exception as exc:
         log.warning("model %s not used: %s: %s", rec.model_id, type(exc).__name__, exc)
         return None
+    if library is not None and vectors is None:
+        warm.save_later(db, rec.engine, catalogue, library)
     return rec
 
 
@@ -554,7 +568,9 @@ def _build(
     """A state built from scratch: what the uncached path computes."""
     catalogue = load_catalogue(db)
     loaded = serving_plays(db, catalogue, now_ms=now)
-    rec, model_id = build_recommender(db, loaded.plays, catalogue, method, engine=engine)
+    rec, model_id = build_recommender(
+        db, loaded.plays, catalogue, method, engine=engine, library=cmark
+    )
     return ServingState(
         method=method,
         catalogue_mark=cmark,

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from player_plugin import __version__
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.errors import SegueError
 from player_plugin.recommend import features as F
@@ -189,6 +190,7 @@ class Engine:
         self.dim = int(self.manifest["dim"])
         self.blind = bool(self.manifest.get("blind", False))
         self._cache: dict[int, tuple[int, np.ndarray]] = {}  # id -> (inputs key, vector)
+        self.computed = 0  # vectors the item tower computed (tests, benchmarks)
 
     @property
     def model_id(self) -> str:
@@ -207,15 +209,23 @@ class Engine:
             ):
                 raise ModelError(f"{self.folder.name}: {key} inputs/outputs do not match")
 
+    @property
+    def warm_key(self) -> str:
+        """What a saved vector depends on besides its track's inputs: this model (id and
+        item tower checksum), the feature schema and this Segue's version."""
+        tower = self.manifest.get("sha256", {}).get("item_tower", "")
+        return "\x1f".join((self.model_id, str(tower), str(F.FEATURE_SCHEMA_VERSION), __version__))
+
     def item_vectors(self, catalogue: Catalogue) -> np.ndarray:
         """float32[len(catalogue), dim]; computed by the item tower for tracks not cached.
-        The cache is keyed by track id and that track's encoded inputs, so a re-tagged or
-        newly analysed track gets a fresh vector from an engine reused across calls."""
+        The cache is keyed by track id and a digest of that track's encoded inputs, so a
+        re-tagged or newly analysed track gets a fresh vector from an engine reused across
+        calls (or seeded from a saved file, :meth:`adopt`)."""
         ids = np.asarray(catalogue.track_ids, dtype=np.int64)
         if not ids.size:
             return np.zeros((0, self.dim), dtype=np.float32)
         inputs = F.encode_items(catalogue, self.vocab)
-        keys = _row_keys(inputs, len(ids))
+        keys = row_keys(inputs, len(ids)).tolist()
         missing = np.array(
             [
                 i
@@ -229,7 +239,24 @@ class Engine:
             out = self._items.run(None, {k: v[part] for k, v in inputs.items()})[0]
             for row, vec in zip(part.tolist(), out, strict=True):
                 self._cache[int(ids[row])] = (keys[row], vec)
+        self.computed += int(missing.size)
         return np.stack([self._cache[t][1] for t in ids.tolist()]).astype(np.float32, copy=False)
+
+    def adopt(self, track_ids: np.ndarray, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Take saved vectors into the cache (each valid while its track's inputs still
+        digest to its key); tracks already cached keep theirs."""
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            return
+        for t, key, vec in zip(track_ids.tolist(), keys.tolist(), vectors, strict=True):
+            self._cache.setdefault(int(t), (int(key), vec))
+
+    def cached(self, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(keys uint64[n], vectors float32[n, dim]) of *track_ids*, all cached."""
+        rows = [self._cache[int(t)] for t in np.asarray(track_ids).tolist()]
+        keys = np.array([k for k, _ in rows], dtype=np.uint64)
+        if not rows:
+            return keys, np.zeros((0, self.dim), dtype=np.float32)
+        return keys, np.stack([v for _, v in rows]).astype(np.float32, copy=False)
 
     def score(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Run the scorer; *inputs* as named in the manifest. Returns float32[batch, n]."""
@@ -244,11 +271,26 @@ class Engine:
         return self._items.run(None, inputs)[0]
 
 
-def _row_keys(inputs: dict[str, np.ndarray], n: int) -> list[int]:
-    """One hash per item of its encoded item-tower inputs (the cache's validity key)."""
+_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+def row_keys(inputs: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """uint64[n]: one digest per item of its encoded item-tower inputs (the cache's
+    validity key), the same in every process (a saved vector is checked with it):
+    each row's bytes as 64-bit words, folded with splitmix64's mixer."""
     parts = [np.ascontiguousarray(v).reshape(n, -1).view(np.uint8) for v in inputs.values()]
-    rows = np.ascontiguousarray(np.concatenate(parts, axis=1))
-    return [hash(row.tobytes()) for row in rows]
+    rows = np.concatenate(parts, axis=1)
+    pad = (-rows.shape[1]) % 8
+    if pad:
+        rows = np.concatenate([rows, np.zeros((n, pad), dtype=np.uint8)], axis=1)
+    words = np.ascontiguousarray(rows).view(np.uint64)
+    h = np.full(n, 0x9E3779B97F4A7C15, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in words.T:
+            h = (h ^ column) * _MIX[0]
+            h = (h ^ (h >> np.uint64(29))) * _MIX[1]
+            h ^= h >> np.uint64(32)
+    return h
 
 
 def load_first(

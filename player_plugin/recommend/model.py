@@ -51,9 +51,16 @@ class ModelRecommender(Recommender):
     def manifest(self) -> dict:
         return self.engine.manifest
 
-    def fit(self, plays: Sequence[Play], catalogue: Catalogue) -> None:
+    def fit(
+        self, plays: Sequence[Play], catalogue: Catalogue, *, vectors: np.ndarray | None = None
+    ) -> None:
+        """Load *plays* as the history; *vectors* (float32[len(catalogue), dim]), when
+        given, are the item vectors already known for this catalogue (a warm start)."""
         self.catalogue = catalogue
-        self.vectors = self.engine.item_vectors(catalogue)
+        if vectors is not None and vectors.shape == (len(catalogue), self.engine.dim):
+            self.vectors = np.asarray(vectors, dtype=np.float32)
+        else:
+            self.vectors = self.engine.item_vectors(catalogue)
         self.ties = (TIE_BREAK * tie_breaker(catalogue.track_ids)).astype(np.float32)
         super().fit(plays, catalogue)
 

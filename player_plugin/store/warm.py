@@ -1,0 +1,133 @@
+"""The warm-start file: item vectors kept beside the database between runs.
+
+Computing every track's vector with the item tower is most of what opening the player
+costs on a large library (encoding 100,000 tracks' tags, then the tower). The vectors a
+model gave are saved to ``<database folder>/cache/vectors-<key>.npz``, where the key
+digests the model (its id and its item tower's checksum), the feature schema and this
+Segue's version; the file also records the library's version (the catalogue mark of
+:mod:`player_plugin.store.serving`) and, per track, a digest of the inputs its vector was
+computed from. A file for another model is never read (another key); one for another
+library version still serves the tracks whose inputs did not change.
+
+The file is numpy's ``.npz`` read with ``allow_pickle=False`` (plain arrays, no code).
+A file that cannot be read, or does not hold what this module writes, is ignored with
+one log line (the vectors are then computed as without it), never an error. The folder
+is private like the database's (0700) and the file is the owner's only (0600); it is
+written to a temporary name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from player_plugin.store.models import db_file
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FORMAT", "WarmVectors", "cache_folder", "read_vectors", "vectors_path", "write_vectors"]
+
+FORMAT = 1
+FOLDER = "cache"
+
+
+@dataclass
+class WarmVectors:
+    """Item vectors as saved: ``vectors[i]`` is track ``track_ids[i]``'s, computed from
+    inputs whose digest is ``keys[i]``, when the library's version was ``library``."""
+
+    track_ids: np.ndarray  # int64[n]
+    keys: np.ndarray  # uint64[n]
+    vectors: np.ndarray  # float32[n, dim]
+    library: str  # the catalogue mark, as JSON
+
+
+def library_version(mark: tuple) -> str:
+    """The catalogue mark as the text a file records."""
+    return json.dumps(mark, default=str)
+
+
+def cache_folder(db: sqlite_utils.Database) -> Path | None:
+    """``<database folder>/cache`` (None for an in-memory database)."""
+    path = db_file(db)
+    if path is None or not str(path):
+        return None
+    return path.parent / FOLDER
+
+
+def vectors_path(db: sqlite_utils.Database, model_key: str) -> Path | None:
+    folder = cache_folder(db)
+    if folder is None:
+        return None
+    return folder / file_name(model_key)
+
+
+def file_name(model_key: str) -> str:
+    digest = hashlib.sha256(f"{FORMAT}\x1f{model_key}".encode()).hexdigest()[:24]
+    return f"vectors-{digest}.npz"
+
+
+def read_vectors(db: sqlite_utils.Database, model_key: str) -> WarmVectors | None:
+    """The saved vectors for *model_key*, or None (no file, or one that is ignored)."""
+    path = vectors_path(db, model_key)
+    if path is None or not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            found = WarmVectors(
+                np.asarray(data["track_ids"]),
+                np.asarray(data["keys"]),
+                np.asarray(data["vectors"]),
+                str(meta["library"]),
+            )
+        if meta.get("format") != FORMAT or meta.get("model") != model_key:
+            raise ValueError("written for another model or format")
+        n = len(found.track_ids)
+        if (
+            found.track_ids.dtype != np.int64
+            or found.keys.dtype != np.uint64
+            or found.vectors.dtype != np.float32
+            or found.keys.shape != (n,)
+            or found.vectors.ndim != 2
+            or found.vectors.shape[0] != n
+        ):
+            raise ValueError("arrays of the wrong type or shape")
+    except Exception as exc:  # a bad cache file is never an error: compute as without it
+        log.warning("warm-start file %s ignored (%s: %s)", path, type(exc).__name__, exc)
+        return None
+    return found
+
+
+def write_vectors(db_path: Path, model_key: str, warm: WarmVectors) -> Path:
+    """Save *warm* for *model_key* beside the database file *db_path* (a path, not a
+    connection: this runs on a background thread); returns the file written."""
+    folder = Path(db_path).parent / FOLDER
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    path = folder / file_name(model_key)
+    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+    meta = json.dumps({"format": FORMAT, "model": model_key, "library": warm.library})
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            np.savez(
+                out,
+                meta=np.array(meta),
+                track_ids=np.asarray(warm.track_ids, dtype=np.int64),
+                keys=np.asarray(warm.keys, dtype=np.uint64),
+                vectors=np.asarray(warm.vectors, dtype=np.float32),
+            )
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
