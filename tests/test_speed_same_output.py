@@ -130,3 +130,17 @@ def test_encode_items_keys_each_album_once_with_the_same_result() -> None:
         np.zeros(0, np.int64), [], np.zeros(0, np.int32), [""], np.zeros(0, np.int32), [""]
     )
     assert F.encode_items(empty, vocab)["album"].shape == (0,)
+
+
+def test_the_one_pass_sparse_maximum_equals_the_python_sum() -> None:
+    catalogue = _wide_catalogue()
+    state = F.HistoryState(catalogue)
+    state.extend(_plays(catalogue, 300, seed=11))
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        query = rng.choice(list(state.cooc), size=3, replace=False).tolist()
+        rows = [(state.cooc.get(j), float(w)) for j, w in zip(query, rng.random(3), strict=True)]
+        values, top = state._sparse_top(rows, None)
+        assert top == state._sparse_max(rows) > 0  # exactly: the same additions in order
+        assert top == values.max()
+    assert state._sparse_top([(None, 1.0), ({}, 2.0)], None)[1] == 0.0

@@ -33,7 +33,15 @@ def _register(db, folder, model_id: str = "m1") -> None:
     root = reg.models_root(db)
     root.mkdir(exist_ok=True)
     shutil.copytree(folder, root / model_id)
-    reg.add_model(db, model_id, folder=model_id, cutoff=1, data_size=1, metrics={}, created_at=1)
+    reg.add_model(
+        db,
+        model_id,
+        folder=model_id,
+        cutoff=1,
+        data_size=1,
+        metrics={"holdout": {"model": 0.0}},  # evaluated: only such a model can serve
+        created_at=1,
+    )
     reg.activate(db, model_id)
 
 

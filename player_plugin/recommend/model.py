@@ -42,6 +42,7 @@ class ModelRecommender(Recommender):
         self.state: F.HistoryState | None = None
         self.vectors: np.ndarray | None = None
         self.ties: np.ndarray | None = None
+        self._cand: tuple[np.ndarray, np.ndarray] | None = None  # (active, their vectors)
 
     @property
     def model_id(self) -> str:
@@ -62,6 +63,7 @@ class ModelRecommender(Recommender):
         else:
             self.vectors = self.engine.item_vectors(catalogue)
         self.ties = (TIE_BREAK * tie_breaker(catalogue.track_ids)).astype(np.float32)
+        self._cand = None
         super().fit(plays, catalogue)
 
     def reset(self) -> None:
@@ -108,8 +110,11 @@ class ModelRecommender(Recommender):
         if len(cold) < 256 or not self.state.plays:  # no plays: no shared rows (see below)
             return self.scores_full()
         inputs = self._session()
-        vec = np.zeros((1, len(active) + len(rows), self.vectors.shape[1]), dtype=np.float32)
-        vec[0, : len(active)] = self.vectors[active]
+        if self._cand is None or self._cand[0] is not active:  # kept with the cold split
+            vec = np.zeros((1, len(active) + len(rows), self.vectors.shape[1]), dtype=np.float32)
+            vec[0, : len(active)] = self.vectors[active]
+            self._cand = (active, vec)
+        vec = self._cand[1]
         feat = np.concatenate([self.state.item_features(active), rows])[None]
         inputs["cand_vec"], inputs["cand_feat"] = vec, feat
         part, query = self.engine.score_parts(inputs)
