@@ -35,7 +35,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from player_plugin.recommend.engine import Engine  # noqa: E402
+from player_plugin.recommend.model import ModelRecommender  # noqa: E402
+from player_plugin.store import open_db  # noqa: E402
+from player_plugin.store.catalogue import load_catalogue, load_plays  # noqa: E402
+from player_plugin.store.models import activate, add_model  # noqa: E402
+
 LIBRARY = ROOT / "benchmarks" / ".cache" / "recommend"
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -167,10 +177,6 @@ def peak_of(command: list[str], env: dict) -> float:
 
 def prepare(folder: Path) -> tuple[Path, Path]:
     """A copy of the benchmark library with its model registered and active."""
-    sys.path.insert(0, str(ROOT))
-    from player_plugin.store import open_db
-    from player_plugin.store.models import activate, add_model
-
     if not (LIBRARY / "library.db").exists():
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "recommend.py"), "--runs", "1",
                         "--calls", "10", "--starts", "1"], check=True)  # fmt: skip
@@ -189,13 +195,6 @@ def prepare(folder: Path) -> tuple[Path, Path]:
 
 
 def peer_inputs(db_path: Path, model: Path, folder: Path) -> tuple[Path, Path]:
-    from player_plugin.recommend.engine import Engine
-    from player_plugin.recommend.model import ModelRecommender
-    from player_plugin.store import open_db
-    from player_plugin.store.catalogue import load_catalogue, load_plays
-
-    import numpy as np
-
     db = open_db(db_path)
     catalogue = load_catalogue(db)
     rec = ModelRecommender(Engine(model, threads=1))
