@@ -189,7 +189,12 @@ class Engine:
         self._check_io()
         self.dim = int(self.manifest["dim"])
         self.blind = bool(self.manifest.get("blind", False))
-        self._cache: dict[int, tuple[int, np.ndarray]] = {}  # id -> (inputs key, vector)
+        # (track ids ascending, their inputs' digests, their vectors)
+        self._cache: tuple[np.ndarray, np.ndarray, np.ndarray] = (
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.uint64),
+            np.zeros((0, self.dim), dtype=np.float32),
+        )
         self.computed = 0  # vectors the item tower computed (tests, benchmarks)
 
     @property
@@ -220,43 +225,67 @@ class Engine:
         """float32[len(catalogue), dim]; computed by the item tower for tracks not cached.
         The cache is keyed by track id and a digest of that track's encoded inputs, so a
         re-tagged or newly analysed track gets a fresh vector from an engine reused across
-        calls (or seeded from a saved file, :meth:`adopt`)."""
+        calls (or seeded from a saved file, :meth:`adopt`). It holds the vectors of the
+        last catalogue asked for (plus adopted ones) as three arrays sorted by track id,
+        not one Python object per track (~25 MB less at 100,000 tracks)."""
         ids = np.asarray(catalogue.track_ids, dtype=np.int64)
         if not ids.size:
             return np.zeros((0, self.dim), dtype=np.float32)
         inputs = F.encode_items(catalogue, self.vocab)
-        keys = row_keys(inputs, len(ids)).tolist()
-        missing = np.array(
-            [
-                i
-                for i, (t, key) in enumerate(zip(ids.tolist(), keys, strict=True))
-                if self._cache.get(t, (None,))[0] != key
-            ],
-            dtype=np.int64,
-        )
+        keys = row_keys(inputs, len(ids))
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        found = self._lookup(ids, keys, out)
+        missing = np.flatnonzero(~found)
         for start in range(0, missing.size, 8192):
             part = missing[start : start + 8192]
-            out = self._items.run(None, {k: v[part] for k, v in inputs.items()})[0]
-            for row, vec in zip(part.tolist(), out, strict=True):
-                self._cache[int(ids[row])] = (keys[row], vec)
+            out[part] = self._items.run(None, {k: v[part] for k, v in inputs.items()})[0]
         self.computed += int(missing.size)
-        return np.stack([self._cache[t][1] for t in ids.tolist()]).astype(np.float32, copy=False)
+        self._store(ids, keys, out)
+        return out
+
+    def _lookup(self, ids: np.ndarray, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Copy the cached vectors of *ids* whose key matches into *out*; which did."""
+        c_ids, c_keys, c_vecs = self._cache
+        if not c_ids.size:
+            return np.zeros(len(ids), dtype=bool)
+        at = np.minimum(np.searchsorted(c_ids, ids), c_ids.size - 1)
+        found = (c_ids[at] == ids) & (c_keys[at] == keys)
+        out[found] = c_vecs[at[found]]
+        return found
+
+    def _store(self, ids: np.ndarray, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Keep these as the cache (not copied when already in id order, as a catalogue
+        is: the recommender's vectors and the cache are then one array)."""
+        if ids.size > 1 and not bool((np.diff(ids) > 0).all()):
+            order = np.argsort(ids, kind="stable")
+            ids, keys, vectors = ids[order], keys[order], vectors[order]
+        self._cache = (ids, keys, vectors)
 
     def adopt(self, track_ids: np.ndarray, keys: np.ndarray, vectors: np.ndarray) -> None:
         """Take saved vectors into the cache (each valid while its track's inputs still
         digest to its key); tracks already cached keep theirs."""
-        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim or len(track_ids) != len(keys):
             return
-        for t, key, vec in zip(track_ids.tolist(), keys.tolist(), vectors, strict=True):
-            self._cache.setdefault(int(t), (int(key), vec))
+        ids = np.asarray(track_ids, dtype=np.int64)
+        c_ids, c_keys, c_vecs = self._cache
+        if not c_ids.size:
+            self._store(ids, np.asarray(keys, np.uint64), np.asarray(vectors, np.float32))
+            return
+        new = ~np.isin(ids, c_ids)
+        self._store(
+            np.concatenate([c_ids, ids[new]]),
+            np.concatenate([c_keys, np.asarray(keys, dtype=np.uint64)[new]]),
+            np.concatenate([c_vecs, np.asarray(vectors, dtype=np.float32)[new]]),
+        )
 
     def cached(self, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(keys uint64[n], vectors float32[n, dim]) of *track_ids*, all cached."""
-        rows = [self._cache[int(t)] for t in np.asarray(track_ids).tolist()]
-        keys = np.array([k for k, _ in rows], dtype=np.uint64)
-        if not rows:
-            return keys, np.zeros((0, self.dim), dtype=np.float32)
-        return keys, np.stack([v for _, v in rows]).astype(np.float32, copy=False)
+        ids = np.asarray(track_ids, dtype=np.int64)
+        c_ids, c_keys, c_vecs = self._cache
+        at = np.searchsorted(c_ids, ids)
+        if ids.size and (at.max() >= c_ids.size or not np.array_equal(c_ids[at], ids)):
+            raise KeyError("not every track's vector is cached")
+        return c_keys[at], c_vecs[at]
 
     def score(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Run the scorer; *inputs* as named in the manifest. Returns float32[batch, n]."""
