@@ -19,7 +19,8 @@ process tree, one after the other):
 - **segue recommend**: the whole process's peak (``ru_maxrss``), once without and once
   with the warm-start file.
 
-`segue listen` is not measured: that command has not landed on main yet. Writes
+`segue listen` is not measured yet: it landed on main after this script was written, and
+its peak needs a real player (mpd with ``--radio``) beside it. Writes
 benchmarks/results/memory.json (with the load average).
 """
 
@@ -242,7 +243,7 @@ def main() -> int:
         "peer_model_process": {k: round(v, 1) for k, v in peer.items()},
         "segue_recommend_peak_mb": {"cold": round(rec_cold, 1), "warm": round(rec_warm, 1)},
         "segue_listen_peak_mb": None,
-        "segue_listen_note": "segue listen has not landed on main: not measured",
+        "segue_listen_note": "not measured: needs a running player (mpd --radio); landed after this script",
         "goal_player_mb": 300,
         "player_over_peers": round(
             player["peak_sampled_mb"] / (bare["end_mb"] + peer["end_mb"]), 2
