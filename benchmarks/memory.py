@@ -188,8 +188,9 @@ def prepare(folder: Path) -> tuple[Path, Path]:
     copy.close()
     src.close()
     db = open_db(db_path)
-    model = (LIBRARY / "model").resolve()
-    add_model(db, "bench", folder=str(model), cutoff=None, data_size=None, metrics={"holdout": {}})
+    model = folder / "models" / "bench"  # models live in the database's models folder
+    shutil.copytree(LIBRARY / "model", model)
+    add_model(db, "bench", folder="bench", cutoff=None, data_size=None, metrics={"holdout": {}})
     activate(db, "bench")
     db.close()
     return db_path, model
@@ -243,7 +244,7 @@ def main() -> int:
         "peer_model_process": {k: round(v, 1) for k, v in peer.items()},
         "segue_recommend_peak_mb": {"cold": round(rec_cold, 1), "warm": round(rec_warm, 1)},
         "segue_listen_peak_mb": None,
-        "segue_listen_note": "not measured: needs a running player (mpd --radio); landed after this script",
+        "segue_listen_note": "not measured: needs a running player (mpd --radio)",
         "goal_player_mb": 300,
         "player_over_peers": round(
             player["peak_sampled_mb"] / (bare["end_mb"] + peer["end_mb"]), 2

@@ -188,10 +188,11 @@ def service_copy(db, model: Path, folder: Path):
     db.conn.backup(copy.conn)
     copy.close()
     sdb = open_db(folder / "segue.db")
+    shutil.copytree(model, folder / "models" / "bench")  # models live in the models folder
     add_model(
         sdb,
         "bench",
-        folder=str(model.resolve()),
+        folder="bench",
         cutoff=None,
         data_size=None,
         metrics={"holdout": {}},  # only an evaluated model can be activated
