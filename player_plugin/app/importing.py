@@ -23,7 +23,8 @@ from player_plugin.library.scanner import scan
 from player_plugin.recommend.model_eval import MIN_LISTENS
 from player_plugin.store.db import open_db
 from player_plugin.store.library_view import play_counts
-from player_plugin.store.settings import FOLDERS_KEY, get_setting, set_setting
+from player_plugin.store.folders import library_folders, set_library_folders
+from player_plugin.store.settings import FOLDERS_KEY as FOLDERS_KEY  # (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +95,14 @@ class ImportSession:
     def saved_folders(self) -> list[bytes]:
         db = open_db(self.db_path)
         try:
-            value = get_setting(db, FOLDERS_KEY, []) or []
+            return library_folders(db)
         finally:
             db.close()
-        return [os.fsencode(v) for v in value if isinstance(v, str)]
 
     def save_folders(self, folders: Sequence[bytes]) -> None:
         db = open_db(self.db_path)
         try:
-            set_setting(db, FOLDERS_KEY, [os.fsdecode(f) for f in folders])
+            set_library_folders(db, [os.fsencode(f) for f in folders])
         finally:
             db.close()
 

@@ -29,6 +29,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "build a demo library and history (in a folder of its own) and open the player",
     ),
     ("scan", "player_plugin.cli.scan", "import or re-scan music folders into the library"),
+    ("folders", "player_plugin.cli.folders", "list, add or remove the library folders"),
     ("info", "player_plugin.cli.info", "what Segue knows about one track"),
     (
         "import-history",
@@ -52,6 +53,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ),
     ("model", "player_plugin.cli.train", "the model registry: list, activate ID, rollback"),
     ("doctor", "player_plugin.cli.doctor", "versions, providers, decoders, database and model"),
+    (
+        "install-desktop",
+        "player_plugin.cli.desktop",
+        "add Segue to the desktop's applications (desktop entry and icon, for this user)",
+    ),
     (
         "listen",
         "player_plugin.cli.listen",

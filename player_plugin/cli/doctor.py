@@ -13,6 +13,7 @@ import sqlite3
 from importlib import metadata
 
 from player_plugin import __version__
+from player_plugin.app.folders import folder_report
 from player_plugin.cli.common import add_command, emit, store
 from player_plugin.library.decode import available_decoders, decoder_versions
 from player_plugin.recommend.engine import available_providers
@@ -59,6 +60,7 @@ def report(args: argparse.Namespace) -> dict:
             **info,
             "analysis": None,
             "database": {"path": path, "exists": False},
+            "folders": [],
             "model": None,
             "serving": {"serving": "baselines", "model_id": None, "provider": None},
         }
@@ -73,6 +75,7 @@ def report(args: argparse.Namespace) -> dict:
             "schema_version": schema_version(db),
             **counts(db),
         },
+        "folders": [f.as_json() for f in folder_report(db)],
         "model": None
         if model is None
         else {"id": model["id"], "state": model["state"], "created_at": model["created_at"]},
@@ -103,6 +106,14 @@ def run(args: argparse.Namespace) -> int:
         f"({db['unmatched_plays']} unmatched), {db['scan_errors']} scan errors, "
         f"{info['analysis']['analysed']} analysed ({info['analysis']['pending']} pending, "
         f"{info['analysis']['failed']} undecodable)",
+        "library folders: "
+        + (
+            ", ".join(
+                f"{f['path']} ({f['tracks']:,} tracks)" if f["exists"] else f"{f['path']} (gone)"
+                for f in info["folders"]
+            )
+            or "none yet (`segue scan FOLDER` adds one)"
+        ),
         "model: "
         + (
             f"{info['model']['id']} ({info['model']['state']})"

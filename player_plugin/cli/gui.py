@@ -16,6 +16,8 @@ from player_plugin.store.db import StoreError, default_db_path
 from player_plugin.store.stats import counts
 from player_plugin.ui.player_window import PlayerWindow, quit_on_signals
 
+STARTUP_RESCAN_MS = 1000  # the library folders are rescanned this long after the window opens
+
 
 def _app():
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -31,9 +33,12 @@ def open_player(
     settings_scope: str = "player",
     demo: bool = False,
     settings=None,
+    rescan: bool = False,
 ):
     """Create the main window on *db_path* (the wizard first when the library is empty);
-    window state lives in *settings* (default: QSettings "segue"/*settings_scope*)."""
+    window state lives in *settings* (default: QSettings "segue"/*settings_scope*). With
+    *rescan*, the library folders are rescanned in the background once the window is up
+    (what changed while the player was closed)."""
     _app()
     try:
         window = PlayerWindow(db_path, settings=settings or QSettings("segue", settings_scope))
@@ -47,12 +52,14 @@ def open_player(
     empty = counts(window.db)["tracks"] == 0 and not window.library_folders()
     if wizard or empty:
         QTimer.singleShot(0, window.plugin.open_import_wizard)
+    elif rescan and window.library_folders():
+        QTimer.singleShot(STARTUP_RESCAN_MS, window, window.rescan)  # cancelled if it closes
     return window
 
 
 def run_gui(args: argparse.Namespace) -> int:
     db_path = args.db or str(default_db_path())
-    window = open_player(db_path, wizard=args.wizard)
+    window = open_player(db_path, wizard=args.wizard, rescan=True)
     return _run(window)
 
 

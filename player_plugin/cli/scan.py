@@ -8,6 +8,7 @@ import shutil
 import sys
 import time
 
+from player_plugin.app.folders import add_folders
 from player_plugin.cli.common import EXIT_FAILURE, UserError, add_command, emit, store, user_path
 from player_plugin.domain.paths import display, from_user
 from player_plugin.library.scanner import ScanProgress, scan
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if len(unreadable) == len(roots):
         raise UserError(f"cannot read {display(unreadable[0])}", EXIT_FAILURE)
     db = store(args)
+    add_folders(db, [r for r in roots if os.path.isdir(r) and os.access(r, os.R_OK | os.X_OK)])
     line = _ProgressLine() if sys.stderr.isatty() else None
     try:
         summary = scan(db, roots, progress=line)

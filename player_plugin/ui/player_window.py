@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 from player_plugin.hosts.reference import ReferencePlayer
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
-from player_plugin.store.settings import FOLDERS_KEY, get_setting
+from player_plugin.store.folders import library_folders
 from player_plugin.store.stats import counts
 from player_plugin.ui.covers import cover_bytes
 from player_plugin.ui.icons import cover_pixmap, icon
@@ -426,7 +426,7 @@ class PlayerWindow(QMainWindow):
         self.counts.setText(f"{c['tracks']:,} tracks · {c['plays']:,} plays")
 
     def library_folders(self) -> list[bytes]:
-        return [os.fsencode(f) for f in get_setting(self.db, FOLDERS_KEY, []) or []]
+        return library_folders(self.db)
 
     def watch_library(self) -> None:
         """Watch every library folder (in the background: walking can take a while)."""
