@@ -22,8 +22,8 @@ from player_plugin.library.history.importer import import_files
 from player_plugin.library.scanner import scan
 from player_plugin.recommend.model_eval import MIN_LISTENS
 from player_plugin.store.db import open_db
-from player_plugin.store.library_view import play_counts
 from player_plugin.store.folders import library_folders, set_library_folders
+from player_plugin.store.library_view import play_counts
 from player_plugin.store.settings import FOLDERS_KEY as FOLDERS_KEY  # (re-exported)
 
 log = logging.getLogger(__name__)

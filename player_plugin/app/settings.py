@@ -106,6 +106,9 @@ class Settings:
     retrain_after_plays: int = _setting(50, "new plays before a retrain", low=1, high=10_000)
     retrain_idle_minutes: int = _setting(10, "idle minutes before a retrain", low=1, high=1440)
     analyse_audio: bool = _setting(True, "analyse the audio of new tracks in the background")
+    notify_track_change: bool = _setting(
+        False, "show a desktop notification when a new track starts (the reference player)"
+    )
 
     @classmethod
     def load(cls, db: sqlite_utils.Database) -> Settings:

@@ -45,6 +45,7 @@ from player_plugin.store.db import open_db
 from player_plugin.store.folders import library_folders
 from player_plugin.store.stats import counts
 from player_plugin.ui.covers import cover_bytes
+from player_plugin.ui.desktop import DesktopIntegration
 from player_plugin.ui.icons import cover_pixmap, icon
 from player_plugin.ui.library_model import LibraryModel, PathRole, format_ms
 from player_plugin.ui.plugin import SeguePlugin
@@ -163,6 +164,7 @@ class PlayerWindow(QMainWindow):
         self.resizeDocks([self.plugin.dock], [360], Qt.Orientation.Horizontal)
         self._build_menus()
         self._connect()
+        self.desktop = DesktopIntegration(self)  # MPRIS, notifications
         self.watcher = QFileSystemWatcher(self)
         self.watcher.directoryChanged.connect(self._folder_changed)
         self._rescan_timer = QTimer(self)
@@ -678,6 +680,7 @@ class PlayerWindow(QMainWindow):
         for cancel in (self._scan_cancel, self._analysis_cancel):
             if cancel is not None:
                 cancel.set()
+        self.desktop.close()
         self.player.shutdown()
         self.plugin.shutdown()
         self.db.close()
