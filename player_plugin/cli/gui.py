@@ -23,6 +23,7 @@ def _app():
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Segue")
     app.setOrganizationName("segue")
+    app.setDesktopFileName("segue")  # the desktop entry (segue install-desktop), for the icon
     return app
 
 
