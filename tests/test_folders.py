@@ -189,3 +189,19 @@ def test_folder_paths_are_absolute(segue, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert segue("folders", "add", "rel").status == 0
     assert segue("folders", "--json").json["folders"][0]["path"] == str(Path(tmp_path) / "rel")
+
+
+def test_the_wizard_keeps_non_utf8_folders_as_they_are(qtbot, db_path, db, tmp_path):
+    from player_plugin.ui.wizard import FoldersPage
+
+    folder = os.fsencode(tmp_path) + b"/" + LATIN1
+    os.mkdir(folder)
+    set_library_folders(db, [folder])
+    page = FoldersPage(ImportSession(db_path))
+    qtbot.addWidget(page)
+    assert page.folders() == [folder]
+    page.add_folder(folder)  # the same folder again: still one
+    page.add_folder(str(tmp_path))
+    assert page.folders() == [folder, os.fsencode(tmp_path)]
+    ImportSession(db_path).save_folders(page.folders())
+    assert library_folders(db) == [folder, os.fsencode(tmp_path)]

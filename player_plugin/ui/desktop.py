@@ -15,6 +15,7 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
+import sqlite_utils
 from PySide6.QtCore import QObject
 
 from player_plugin.app.settings import Settings
@@ -34,7 +35,7 @@ class DesktopIntegration(QObject):
 
     def __init__(self, window: PlayerWindow) -> None:
         super().__init__(window)
-        self._db = open_db(window.db_path)
+        self._db: sqlite_utils.Database | None = open_db(window.db_path)
         self.mpris = MprisService(window.player, self.describe, self)
         self.notifier = Notifier(parent=self)
         self.mpris.volume_requested.connect(window.volume.setValue)

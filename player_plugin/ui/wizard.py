@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -74,20 +75,23 @@ class FoldersPage(QWizardPage):
         row.addWidget(self.list, 1)
         row.addLayout(buttons)
         for folder in session.saved_folders():
-            self.add_folder(os.fsdecode(folder))
+            self.add_folder(folder)
         if self.list.count() == 0:
             music = os.path.expanduser("~/Music")
             if os.path.isdir(music):
                 self.add_folder(music)
 
-    def add_folder(self, path: str) -> None:
-        path = os.path.abspath(path)
-        if path not in [self.list.item(i).text() for i in range(self.list.count())]:
-            self.list.addItem(path)
+    def add_folder(self, path: str | bytes) -> None:
+        folder = os.path.abspath(os.fsencode(path))  # bytes: a name need not be UTF-8
+        if folder not in self.folders():
+            item = QListWidgetItem(folder.decode("utf-8", errors="replace"))
+            item.setData(Qt.ItemDataRole.UserRole, folder)
+            self.list.addItem(item)
             self.completeChanged.emit()
 
     def folders(self) -> list[bytes]:
-        return [os.fsencode(self.list.item(i).text()) for i in range(self.list.count())]
+        items = (self.list.item(i) for i in range(self.list.count()))
+        return [bytes(item.data(Qt.ItemDataRole.UserRole)) for item in items]
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Music folder", os.path.expanduser("~"))
