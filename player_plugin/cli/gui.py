@@ -23,7 +23,7 @@ def _app():
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Segue")
     app.setOrganizationName("segue")
-    app.setDesktopFileName("segue")  # the desktop entry (segue install-desktop), for the icon
+    QApplication.setDesktopFileName("segue")  # the desktop entry (install-desktop): its icon
     return app
 
 
