@@ -452,6 +452,8 @@ class PlayerWindow(QMainWindow):
 
     def rescan(self) -> None:
         """Incremental rescan of the library folders in the background."""
+        if self.plugin.closing:  # closed (the store with it): a late timer does nothing
+            return
         roots = self.library_folders()
         if not roots:
             self.show_message("No library folders yet: use Segue ▸ Import library…")
