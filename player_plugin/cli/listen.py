@@ -31,8 +31,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         common,
         "listen",
         run,
-        "Log the plays of the player you use (MPRIS or MPD) without a window; "
-        "with MPD, keep a radio of suggestions queued.",
+        "log the plays of an external player (MPRIS, MPD), headless; MPD: keep a radio",
     )
     add_host_options(parser)
     parser.add_argument(
