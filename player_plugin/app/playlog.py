@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from player_plugin.domain.clock import now_ms
-from player_plugin.domain.listen import Reason
+from player_plugin.domain.listen import Reason, as_reason
 from player_plugin.library.history.matching import Matcher
 from player_plugin.store import library_view
-from player_plugin.store.plays import REASONS, end_play, start_play, start_tagged_play, touch_play
+from player_plugin.store.plays import end_play, start_play, start_tagged_play, touch_play
 from player_plugin.store.settings import logging_paused
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class PlayLog:
         play_id = self.open.pop(bytes(key), None)
         if play_id is None:
             return None
-        checked: Reason = reason if reason in REASONS else "stopped"  # type: ignore[assignment]
+        checked: Reason = as_reason(reason) or "stopped"
         end_play(
             self.db, play_id, ms_played=max(0, int(ms_heard)), reason=checked, at_ms=self.clock()
         )

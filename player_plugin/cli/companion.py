@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 import logging
 
+from PySide6.QtWidgets import QApplication
+
 from player_plugin.app.player_lock import PlayerLock, PlayerLocked
 from player_plugin.cli.common import UserError, add_command, store
 from player_plugin.cli.listen import add_host_options, db_path_of, make_host
 from player_plugin.domain.errors import SegueError
 from player_plugin.hosts.external import parse_host
+from player_plugin.ui.companion import CompanionWindow
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -32,10 +35,6 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
-    from PySide6.QtWidgets import QApplication  # Qt only once a window is wanted
-
-    from player_plugin.ui.companion import CompanionWindow
-
     logging.getLogger("mpd").setLevel(logging.WARNING)
     try:
         spec = parse_host(args.host)

@@ -14,12 +14,16 @@ import logging
 import os
 import signal
 
+from PySide6.QtCore import QCoreApplication, QTimer
+
 from player_plugin.app.autotrain import Autotrain
 from player_plugin.app.player_lock import PlayerLock, PlayerLocked
 from player_plugin.app.playlog import PlayLog
 from player_plugin.cli.common import UserError, add_command, store
 from player_plugin.domain.errors import SegueError
 from player_plugin.hosts.external import HeadlessLogger, HostSpec, parse_host
+from player_plugin.hosts.mpd import MpdHost, connect
+from player_plugin.hosts.mpris import MprisHost
 from player_plugin.store.db import default_db_path
 
 log = logging.getLogger("player_plugin.listen")
@@ -64,8 +68,6 @@ def db_path_of(args: argparse.Namespace) -> str:
 def make_host(spec: HostSpec, args: argparse.Namespace, *, radio: int = 0):
     """The Host for *spec*, checked (bus or server reachable), not started yet."""
     if spec.kind == "mpd":
-        from player_plugin.hosts.mpd import MpdHost, connect
-
         connect(spec.address, spec.port).disconnect()  # unreachable: one line, exit 2
         return MpdHost(
             spec.address,
@@ -74,14 +76,10 @@ def make_host(spec: HostSpec, args: argparse.Namespace, *, radio: int = 0):
             music_dir=args.music_dir,
             radio=radio,
         )
-    from player_plugin.hosts.mpris import MprisHost
-
     return MprisHost(spec.name)
 
 
 def run(args: argparse.Namespace) -> int:
-    from PySide6.QtCore import QCoreApplication, QTimer
-
     logging.getLogger("mpd").setLevel(logging.WARNING)  # python-mpd2 logs every call
 
     try:

@@ -140,7 +140,8 @@ def start_tagged_play(
             "title, album, mbid, match_key) VALUES (NULL, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
             [started, duration_ms, source, artist, title, album, mbid, match_key(artist, title)],
         )
-        play_id = int(cursor.lastrowid)
+        assert cursor.lastrowid is not None  # an INSERT always sets it
+        play_id = cursor.lastrowid
         resession(db, started)
     return play_id
 
