@@ -39,7 +39,8 @@ def add_feedback(
         "INSERT INTO feedback (track_id, kind, at, until) VALUES (?, ?, ?, ?)",
         [int(track_id), kind, at, until_ms if kind == "not_now" else None],
     )
-    return int(cursor.lastrowid)
+    assert cursor.lastrowid is not None  # an INSERT always sets it
+    return cursor.lastrowid
 
 
 def clear_feedback(db: sqlite_utils.Database, track_id: int, kind: FeedbackKind) -> int:

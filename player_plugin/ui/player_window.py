@@ -160,8 +160,10 @@ class PlayerWindow(QMainWindow):
         self._rescan_pending = False
         self._build()
         self.plugin.install(self)
-        self.resizeDocks([self.queue_dock, self.plugin.dock], [180, 520], Qt.Orientation.Vertical)
-        self.resizeDocks([self.plugin.dock], [360], Qt.Orientation.Horizontal)
+        dock = self.plugin.dock
+        assert dock is not None  # install() made it
+        self.resizeDocks([self.queue_dock, dock], [180, 520], Qt.Orientation.Vertical)
+        self.resizeDocks([dock], [360], Qt.Orientation.Horizontal)
         self._build_menus()
         self._connect()
         self.desktop = DesktopIntegration(self)  # MPRIS, notifications

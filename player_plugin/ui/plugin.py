@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
@@ -33,8 +33,19 @@ from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
 from player_plugin.hosts.base import Host
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
-from player_plugin.store.feedback import add_feedback, clear_feedback, loved_track_ids
+from player_plugin.store.feedback import (
+    FeedbackKind,
+    add_feedback,
+    clear_feedback,
+    loved_track_ids,
+)
+from player_plugin.store.settings import logging_paused, set_logging_paused
+from player_plugin.ui.covers import cover_bytes
+from player_plugin.ui.dock import UpNextDock
+from player_plugin.ui.model_report import ModelReport
 from player_plugin.ui.prefs import Prefs
+from player_plugin.ui.settings_dialog import SettingsDialog
+from player_plugin.ui.wizard import ImportWizard
 from player_plugin.ui.workers import TaskRunner, TrainingJob, error_line
 
 log = logging.getLogger(__name__)
@@ -67,15 +78,14 @@ def fetch_suggestions(
     in the library); otherwise the logged session already ends with it. Covers are read
     here too, so the GUI thread never reads a file.
     """
-    from player_plugin.ui.covers import cover_bytes
-
     db = open_db(db_path)
     try:
-        kw = {"settings": settings, "playing": playing, "queued": queued}
         try:
-            result = suggestions(db, n, after=after, **kw)
+            result = suggestions(
+                db, n, after=after, settings=settings, playing=playing, queued=queued
+            )
         except UnknownTrack:  # the playing file is not (or no longer) in the library
-            result = suggestions(db, n, **kw)
+            result = suggestions(db, n, settings=settings, playing=playing, queued=queued)
         source = source_of(db, result.method, result.model_id)
         loved = loved_track_ids(db)
     finally:
@@ -113,7 +123,7 @@ class SeguePlugin(QObject):
         self.runner = runner or TaskRunner(self)
         self.clock = clock
         self.window: QMainWindow | None = None
-        self.dock = None
+        self.dock: UpNextDock | None = None  # made by install() or make_dock()
         self.menu: QMenu | None = None
         self.actions: dict[str, QAction] = {}
         self.items: list = []
@@ -142,18 +152,14 @@ class SeguePlugin(QObject):
     # -- wiring into a window ---------------------------------------------------------
     def install(self, window: QMainWindow, menu_title: str = "&Segue") -> None:
         """Add the "Up next" dock and the Segue menu to *window*."""
-        from PySide6.QtCore import Qt
-
         self.window = window
-        self.dock = self.make_dock(window)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        dock = self.make_dock(window)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.menu = window.menuBar().addMenu(menu_title)
         self._add_menu_actions(self.menu)
         self.refresh()
 
-    def make_dock(self, parent: QWidget | None = None):
-        from player_plugin.ui.dock import UpNextDock
-
+    def make_dock(self, parent: QWidget | None = None) -> UpNextDock:
         dock = UpNextDock(self, parent)
         self.dock = dock
         return dock
@@ -184,13 +190,9 @@ class SeguePlugin(QObject):
 
     # -- play logging -----------------------------------------------------------------
     def logging_paused(self) -> bool:
-        from player_plugin.store.settings import logging_paused
-
         return bool(logging_paused(self.db))
 
     def set_logging_paused(self, paused: bool) -> None:
-        from player_plugin.store.settings import set_logging_paused
-
         set_logging_paused(self.db, bool(paused))
         if "pause" in self.actions:
             self.actions["pause"].setChecked(bool(paused))
@@ -393,11 +395,11 @@ class SeguePlugin(QObject):
             self.status.emit(f"{text} (Undo)")
             self.hidden.emit(int(track_id), "never", text)
 
-    def undo_feedback(self, track_id: int, kind: str) -> None:
+    def undo_feedback(self, track_id: int, kind: FeedbackKind) -> None:
         """Take back a *never* or *not now* (the dock's Undo, the feedback page)."""
         name = self.track_name(track_id)
         try:
-            clear_feedback(self.db, track_id, kind)  # type: ignore[arg-type]
+            clear_feedback(self.db, track_id, kind)
         except Exception as exc:
             self._error("Could not save your feedback", exc)
             return
@@ -408,9 +410,9 @@ class SeguePlugin(QObject):
             self.status.emit(f"{name} can be suggested again")
         self.refresh()
 
-    def _feedback(self, track_id: int, kind: str, until: int | None) -> bool:
+    def _feedback(self, track_id: int, kind: FeedbackKind, until: int | None) -> bool:
         try:
-            add_feedback(self.db, track_id, kind, until_ms=until)  # type: ignore[arg-type]
+            add_feedback(self.db, track_id, kind, until_ms=until)
         except Exception as exc:
             self._error("Could not save your feedback", exc)
             return False
@@ -476,8 +478,6 @@ class SeguePlugin(QObject):
 
     # -- dialogs ----------------------------------------------------------------------
     def open_import_wizard(self) -> None:
-        from player_plugin.ui.wizard import ImportWizard
-
         wizard = ImportWizard(self.db_path, self.window, runner=self.runner)
         wizard.finished.connect(lambda _: self.imported())
         wizard.show()
@@ -490,8 +490,6 @@ class SeguePlugin(QObject):
             self.window.library_changed()
 
     def open_settings(self) -> None:
-        from player_plugin.ui.settings_dialog import SettingsDialog
-
         dialog = SettingsDialog(self.db, self.prefs, self.window)
         dialog.feedback.changed.connect(self.refresh)  # a track may be suggested again
         if dialog.exec():
@@ -510,8 +508,6 @@ class SeguePlugin(QObject):
         self._check_retrain()
 
     def open_model_report(self) -> None:
-        from player_plugin.ui.model_report import ModelReport
-
         report = ModelReport(self.db_path, self.window)
         report.rolled_back.connect(self.refresh)
         report.show()
@@ -523,7 +519,7 @@ class SeguePlugin(QObject):
         self.closing = True
         self._idle.stop()
         self._touch_timer.stop()
-        if self.training_running:
+        if self.training is not None and self.training_running:
             self.training.cancel()
         self.runner.shutdown()
         self.db.close()
