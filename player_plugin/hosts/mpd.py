@@ -51,6 +51,7 @@ class MpdUnreachable(SegueError):
 
 def _ms(value: object) -> int | None:
     try:
+        # any value MPD sends (str, None, ...): float() itself refuses what is not a number
         return int(float(value) * 1000)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
@@ -412,6 +413,7 @@ class MpdHost(Host):
     def _started(self, snap: Snapshot) -> None:
         with self._lock:
             ours = snap.instance is not None and snap.instance in self._ours
+            # snap.key is bytes here: the tracker starts only snapshots that have a track
             self._sources[snap.key] = "autoplay" if ours else "user"  # type: ignore[index]
         self.track_started.emit(snap.key)
 

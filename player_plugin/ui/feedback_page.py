@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from player_plugin.store.feedback import clear_feedback, feedback_rows
+from player_plugin.store.feedback import FeedbackKind, clear_feedback, feedback_rows
 
 # kind -> (box title, remove button, what the list is empty of)
 KINDS = {
@@ -115,11 +115,11 @@ class FeedbackPage(QWidget):
             kind = sender.property("segue-kind")
             self.removes[kind].setEnabled(bool(self.lists[kind].selectedItems()))
 
-    def remove_selected(self, kind: str) -> None:
+    def remove_selected(self, kind: FeedbackKind) -> None:
         selected = [item.data(TrackRole) for item in self.lists[kind].selectedItems()]
         for track_id in selected:
             if track_id is not None:
-                clear_feedback(self.db, int(track_id), kind)  # type: ignore[arg-type]
+                clear_feedback(self.db, int(track_id), kind)
         if selected:
             self.reload()
             self.changed.emit()

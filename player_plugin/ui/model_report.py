@@ -42,6 +42,7 @@ from player_plugin.app.settings import Settings
 from player_plugin.app.source import serving_source
 from player_plugin.store.db import open_db
 from player_plugin.store.library_view import play_counts
+from player_plugin.store.models import RegistryError, rollback
 from player_plugin.ui.icons import icon
 from player_plugin.ui.report_data import ReportData, load_report
 
@@ -376,8 +377,6 @@ class ModelReport(QDialog):
 
     def rollback(self, checked: bool = False, *, confirm: bool = True) -> bool:
         """Retire the serving model and reactivate the previous one."""
-        from player_plugin.store.models import RegistryError, rollback
-
         if confirm and (
             QMessageBox.question(
                 self,

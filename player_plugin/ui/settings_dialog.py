@@ -32,6 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from player_plugin.app.settings import SettingError, bounds, parse
+from player_plugin.recommend.engine import available_providers, choose_provider
+from player_plugin.store.settings import logging_paused, set_logging_paused
+from player_plugin.store.stats import active_model
 from player_plugin.ui.feedback_page import FeedbackPage
 from player_plugin.ui.icons import icon
 from player_plugin.ui.prefs import Prefs
@@ -52,9 +55,6 @@ def provider_choices(db: sqlite_utils.Database, wanted: str) -> tuple[list[str],
     """(the local execution providers this onnxruntime build has, the one serving the
     active model, or None when no model serves): the engine takes *wanted* when this build
     has it, else the CPU."""
-    from player_plugin.recommend.engine import available_providers, choose_provider
-    from player_plugin.store.stats import active_model
-
     serving = choose_provider(wanted or None) if active_model(db) is not None else None
     present = set(available_providers())
     return [name for name in LOCAL_PROVIDERS if name in present], serving
@@ -206,8 +206,6 @@ class SettingsDialog(QDialog):
         layout.addWidget(box)
 
         # privacy
-        from player_plugin.store.settings import logging_paused
-
         self.paused = QCheckBox("Pause play logging (nothing new is recorded)")
         self.paused.setObjectName("pause-logging")
         self.paused.setChecked(logging_paused(db))
@@ -253,8 +251,6 @@ class SettingsDialog(QDialog):
         return p
 
     def accept(self) -> None:
-        from player_plugin.store.settings import set_logging_paused
-
         self.collect()
         set_logging_paused(self.db, self.paused.isChecked())
         super().accept()
