@@ -30,6 +30,7 @@ class MatrixFactorisation(CountingRecommender):
     regularization = 0.05
 
     def fit(self, plays: Sequence[Play], catalogue: Catalogue) -> None:
+        # implicit is optional (the `mf` extra); it and scipy load only when this one fits
         from implicit.als import AlternatingLeastSquares
         from scipy.sparse import csr_matrix
         from threadpoolctl import threadpool_limits
