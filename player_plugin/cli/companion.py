@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         common,
         "companion",
         run,
-        "Open the Up next window for the player you use (MPRIS or MPD).",
+        "the Up next window beside an external player",
     )
     add_host_options(parser)
     parser.add_argument(

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         common,
         "playlist",
         run,
-        "Write a radio of suggestions as a playlist (M3U8, XSPF or JSPF).",
+        "a radio of suggestions written as a playlist",
     )
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write")
     parser.add_argument("-n", type=int, default=50, metavar="N", help="how many tracks (50)")
