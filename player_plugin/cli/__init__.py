@@ -61,8 +61,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     (
         "listen",
         "player_plugin.cli.listen",
-        "Log the plays of the player you use (MPRIS or MPD) without a window; "
-        "with MPD, keep a radio of suggestions queued.",
+        "log the plays of an external player (MPRIS, MPD), headless; MPD: keep a radio",
     ),
     (
         "companion",
