@@ -63,16 +63,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "player_plugin.cli.listen",
         "log the plays of an external player (MPRIS, MPD), headless; MPD: keep a radio",
     ),
-    (
-        "companion",
-        "player_plugin.cli.companion",
-        "Open the Up next window for the player you use (MPRIS or MPD).",
-    ),
-    (
-        "playlist",
-        "player_plugin.cli.playlist",
-        "Write a radio of suggestions as a playlist (M3U8, XSPF or JSPF).",
-    ),
+    ("companion", "player_plugin.cli.companion", "the Up next window beside an external player"),
+    ("playlist", "player_plugin.cli.playlist", "a radio of suggestions written as a playlist"),
 )
 DEFAULT_COMMAND = "gui"  # `segue` alone, or with only options, starts the player
 
