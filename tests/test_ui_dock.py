@@ -5,10 +5,13 @@ tracks; auto-play appends the best suggestion when the queue runs dry."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
 import pytest
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMainWindow
 from ui_support import played, scanned, write_library
 
 from player_plugin.hosts.base import MemoryHost
@@ -191,5 +194,58 @@ def test_auto_play_appends_the_best_suggestion_when_the_queue_runs_dry(qtbot, db
         host.finish(600, "completed")  # the queue runs dry again, but auto-play is off
         qtbot.wait(300)
         assert host.queue() == [] and host.current_track() is not None
+    finally:
+        plugin.shutdown()
+
+
+def test_save_radio_as_playlist(qtbot, db_path, db, library, tmp_path):
+    Prefs(autoplay=False, retrain_policy="manual").save(db)
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    plugin = SeguePlugin(MemoryHost(), db_path)
+    plugin.install(window)
+    try:
+        assert plugin.actions["playlist"].text() == "Save &radio as playlist…"
+        assert plugin.actions["playlist"] in plugin.menu.actions()  # in the Segue menu
+        start(qtbot, plugin, library[0])
+        target = tmp_path / "radio.xspf"
+        with qtbot.waitSignal(plugin.radio_saved, timeout=30_000) as saved:
+            plugin.save_radio(str(target), n=8)
+        assert saved.args[0] == "Saved a radio of 8 tracks to radio.xspf"
+        text = target.read_text(encoding="utf-8")
+        assert text.count("<track>") == 8 and "<location>file://" in text
+        with qtbot.waitSignal(plugin.radio_saved, timeout=30_000) as failed:
+            plugin.save_radio(str(tmp_path / "missing" / "radio.m3u8"))
+        assert failed.args[0] == "" and not (tmp_path / "missing").exists()
+    finally:
+        plugin.shutdown()
+
+
+class ObservedPlayer(MemoryHost):
+    """A player Segue only watches (an MPRIS player without TrackList): it opens a file
+    when asked (``OpenUri``) but takes no queued tracks."""
+
+    can_queue = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened: list[bytes] = []
+
+    def open_uri(self, path: bytes) -> None:
+        self.opened.append(bytes(path))
+
+
+def test_a_player_that_cannot_queue_gets_open_and_copy_instead(qtbot, db_path, db, library):
+    Prefs(autoplay=False, retrain_policy="manual").save(db)
+    plugin = SeguePlugin(ObservedPlayer(), db_path)
+    qtbot.addWidget(plugin.make_dock())
+    try:
+        items = start(qtbot, plugin, library[0])
+        first, second = items[0], items[1]
+        plugin.play_next(int(first.track_id))
+        assert plugin.host.opened == [bytes(first.path)] and plugin.host.queue() == []
+        plugin.add_to_queue(int(second.track_id))
+        assert QGuiApplication.clipboard().text() == os.fsdecode(bytes(second.path))
+        assert plugin.host.queue() == []
     finally:
         plugin.shutdown()

@@ -151,7 +151,11 @@ class MprisHost(Host):
 
     def enqueue(self, path: bytes, *, next: bool = False) -> None:
         """``TrackList.AddTrack`` after the current track (MPRIS has no 'at the end')."""
-        self._commands.put(bytes(path))
+        self._commands.put(("queue", bytes(path)))
+
+    def open_uri(self, path: bytes) -> None:
+        """``Player.OpenUri``: the player plays *path* now (for players that cannot queue)."""
+        self._commands.put(("open", bytes(path)))
 
     def track_tags(self, key: bytes) -> TrackTags | None:
         with self._lock:
@@ -315,9 +319,12 @@ class MprisHost(Host):
     def _run_commands(self, conn: DBusConnection) -> None:
         while True:
             try:
-                path = self._commands.get_nowait()
+                kind, path = self._commands.get_nowait()
             except queue.Empty:
                 return
+            if kind == "open":
+                self._open(conn, path)
+                continue
             if self.player is None or not self.can_queue:
                 self._say("this player cannot queue: copy the path or open it in the player")
                 continue
@@ -330,6 +337,17 @@ class MprisHost(Host):
                 self._say(f"the player refused to queue {os.fsdecode(path)}: {exc}")
             else:
                 self.queue_changed.emit()
+
+    def _open(self, conn: DBusConnection, path: bytes) -> None:
+        if self.player is None:
+            self._say("no player to open the track in")
+            return
+        address = DBusAddress(OBJECT, bus_name=self.player, interface=PLAYER)
+        call = new_method_call(address, "OpenUri", "s", (file_url(path),))
+        try:
+            conn.send_and_get_reply(call, timeout=CALL_TIMEOUT_S)
+        except DBusErrorResponse as exc:
+            self._say(f"the player could not open {os.fsdecode(path)}: {exc}")
 
     def _vanish(self) -> None:
         self.tracker.vanished(self.clock())

@@ -13,16 +13,17 @@ slow work run on a thread pool; so does *Retrain now* (its trainer is a child pr
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QWidget
 
-from player_plugin.app import autotrain
+from player_plugin.app import autotrain, playlist
 from player_plugin.app.playlog import TOUCH_MS, PlayLog
 from player_plugin.app.retrain import RetrainResult
 from player_plugin.app.settings import Settings
@@ -95,6 +96,21 @@ def fetch_suggestions(
     return Fetched(result, items, covers, source, loved)
 
 
+RADIO_TRACKS = 50
+RADIO_FILTER = "Playlists (*.m3u8 *.xspf *.jspf)"
+
+
+def _write_radio(db_path: str, target: str, n: int) -> str:
+    """The worker's part of *Save radio as playlist*: plain data in, a message out."""
+    db = open_db(db_path)
+    try:
+        entries = playlist.walk(db, n)
+    finally:
+        db.close()
+    playlist.write(entries, target, playlist.format_for(target, None))
+    return f"Saved a radio of {len(entries)} tracks to {os.path.basename(target)}"
+
+
 class SeguePlugin(QObject):
     """Plugs Segue into a host: play logging, the "Up next" dock, menu actions, auto-play."""
 
@@ -105,6 +121,7 @@ class SeguePlugin(QObject):
     training_started = Signal()
     training_progress = Signal(object)  # a training event (domain.training_events)
     training_finished = Signal(object, str)  # RetrainResult or None, error line or ""
+    radio_saved = Signal(str)  # the line saying where a radio playlist went ("" failed)
 
     def __init__(
         self,
@@ -179,6 +196,7 @@ class SeguePlugin(QObject):
         add("retrain", "&Retrain now", self.retrain)
         add("report", "&Model report", self.open_model_report)
         add("settings", "S&ettings…", self.open_settings, "Ctrl+,")
+        add("playlist", "Save &radio as playlist…", self.choose_radio_file)
         menu.addSeparator()
         add("autoplay", "&Auto-play suggestions", self.set_autoplay, checkable=True).setChecked(
             self.prefs.autoplay
@@ -335,9 +353,17 @@ class SeguePlugin(QObject):
             return f"{artist} – {title}" if artist else title
         return f"{item.artist} – {item.title}" if item.artist else (item.title or "?")
 
+    @property
+    def can_queue(self) -> bool:
+        """Whether the host takes queued tracks (an MPRIS player without TrackList does not:
+        then "play next" opens the track in the player and "add to queue" copies its path)."""
+        return bool(getattr(self.host, "can_queue", True))
+
     def play_next(self, track_id: int) -> None:
         path = self._path(track_id)
-        if path is not None:
+        if path is not None and not self.can_queue:
+            self.open_in_player(track_id)
+        elif path is not None:
             self._sources[path] = "suggestion"
             self.host.enqueue(path, next=True)
             self.status.emit(f"Playing next: {self.track_name(track_id)}")
@@ -345,11 +371,62 @@ class SeguePlugin(QObject):
 
     def add_to_queue(self, track_id: int) -> None:
         path = self._path(track_id)
-        if path is not None:
+        if path is not None and not self.can_queue:
+            self.copy_path(track_id)
+        elif path is not None:
             self._sources[path] = "suggestion"
             self.host.enqueue(path, next=False)
             self.status.emit(f"Added to the queue: {self.track_name(track_id)}")
             self.refresh()
+
+    def open_in_player(self, track_id: int) -> None:
+        """Play the track now in the host's player (MPRIS ``OpenUri``), or in the desktop's
+        default player for hosts that cannot open files."""
+        path = self._path(track_id)
+        if path is None:
+            return
+        opener = getattr(self.host, "open_uri", None)
+        if opener is not None:
+            self._sources[path] = "suggestion"
+            opener(path)
+        else:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(os.fsdecode(path)))
+        self.status.emit(f"Opened in the player: {self.track_name(track_id)}")
+
+    def copy_path(self, track_id: int) -> None:
+        """Put the track's file path on the clipboard (to drop it into another player)."""
+        path = self._path(track_id)
+        if path is not None:
+            QGuiApplication.clipboard().setText(os.fsdecode(path))
+            self.status.emit(f"Copied the path of {self.track_name(track_id)}")
+
+    def choose_radio_file(self, checked: bool = False) -> None:
+        """Ask where to save a radio of suggestions, then save it (see :meth:`save_radio`)."""
+        name, _ = QFileDialog.getSaveFileName(
+            self.window, "Save radio as playlist", "Segue radio.m3u8", RADIO_FILTER
+        )
+        if name:
+            self.save_radio(name)
+
+    def save_radio(self, path: str, n: int = RADIO_TRACKS) -> None:
+        """Walk a radio of *n* tracks from the suggestions (each pick followed as the next
+        listen, with the dock's exclusions and variety) and save it at *path* (M3U8, XSPF
+        or JSPF by its extension), on a worker thread."""
+        db_path, target = self.db_path, os.fspath(path)
+        self.runner.run_task(
+            functools.partial(_write_radio, db_path, target, n),
+            self._radio_saved,
+            on_error=self._radio_failed,
+            key="playlist",
+        )
+
+    def _radio_saved(self, message: str) -> None:
+        self.status.emit(message)
+        self.radio_saved.emit(message)
+
+    def _radio_failed(self, message: str) -> None:
+        self.status.emit(f"Could not save the radio: {message}")
+        self.radio_saved.emit("")
 
     def love(self, track_id: int) -> bool:
         """Mark the track loved (once); True when it is loved afterwards."""
