@@ -18,6 +18,14 @@ from player_plugin.store import open_db
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_qt_application(qapp):
+    """The process's Qt application is a QApplication from the first test on: a test that
+    runs `segue listen` in-process would otherwise make a QCoreApplication (all a headless
+    face needs), and every later widget would abort the whole run."""
+    return qapp
+
+
 @pytest.fixture(autouse=True)
 def _collect_garbage_on_the_main_thread():
     """Tests drop what no application would: windows, hosts and runners that Python owns,
