@@ -15,7 +15,6 @@ import logging
 import sys
 
 from player_plugin import __version__
-from player_plugin.cli.common import failure
 
 # Every command: (name, module, one-line help). The module defines
 # ``register(subparsers, common)``; only the module of the command being run is imported
@@ -143,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         if isinstance(exc, BrokenPipeError):
             return 1
+        # Here, not at the top: cli.common opens the store (sqlite_utils, numpy: ~0.5 s),
+        # which `segue --help` must not load; every command module has imported it already.
+        from player_plugin.cli.common import failure
+
         mapped = failure(exc)
         if mapped is None:
             raise  # a bug: the traceback is what a report needs
