@@ -1,0 +1,60 @@
+"""Scan speed-ups keep the result: reading in-process or in a pool stores the same rows, and
+the default worker count follows the idle cores."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import audio_fixtures
+import pytest
+
+from player_plugin.library import scanner
+from player_plugin.library.scanner import pool_workers, scan
+from player_plugin.store import open_db
+
+audio_files = audio_fixtures.audio_files  # the session fixture
+
+# assigned by the order results arrive, or by the clock: everything else must be equal
+VARYING = ("id", "first_seen", "last_scanned")
+
+
+def _rows(db_path: Path) -> tuple[dict[bytes, dict], list[tuple]]:
+    db = open_db(db_path)
+    try:
+        rows = {
+            row["path"]: {k: v for k, v in row.items() if k not in VARYING}
+            for row in db.query("SELECT * FROM tracks")
+        }
+        errors = sorted((r["path"], r["reason"]) for r in db.query("SELECT * FROM scan_errors"))
+    finally:
+        db.close()
+    return rows, errors
+
+
+@pytest.mark.parametrize(
+    ("cpus", "load", "expected"),
+    [(2, 0.2, 2), (2, 0.6, 0), (2, 13.0, 0), (1, 0.0, 0), (16, 3.0, 2), (4, 2.4, 2), (4, 2.6, 0)],
+)
+def test_a_pool_only_when_two_cores_are_idle(cpus, load, expected):
+    assert pool_workers(cpus, load) == expected
+
+
+def test_in_process_and_pool_store_the_same_rows(audio_files, tmp_path, monkeypatch):
+    music = tmp_path / "mÿsic — 音楽"
+    music.mkdir()
+    for i, source in enumerate(sorted(audio_files.values())):
+        shutil.copy2(source, music / f"{i:02d} Ünïcode ♪ {source.name}")
+    (music / "broken.mp3").write_bytes(b"\xff" * 10)
+    (music / "empty.flac").write_bytes(b"")
+    monkeypatch.setattr(scanner, "POOL_MIN_FILES", 1)  # a pool even for a few files
+
+    alone = scan(open_db(tmp_path / "alone.db"), [music], workers=0)
+    pooled = scan(open_db(tmp_path / "pool.db"), [music], workers=2)
+
+    assert alone.as_json() | {"seconds": 0} == pooled.as_json() | {"seconds": 0}
+    assert alone.added == len(audio_files) and alone.errors == 2
+    rows, errors = _rows(tmp_path / "alone.db")
+    assert (rows, errors) == _rows(tmp_path / "pool.db")
+    assert len(rows) == len(audio_files) and len(errors) == 2
+    assert all(row["match_key"] and row["signature"] and row["format"] for row in rows.values())
