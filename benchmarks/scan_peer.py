@@ -133,11 +133,7 @@ def main() -> int:
     args = parser.parse_args()
     library = build_library(args.files)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    segue = [
-        sys.executable,
-        "-c",
-        "import sys; from player_plugin.cli import main; sys.exit(main())",
-    ]
+    segue = [sys.executable, str(Path(sys.executable).parent / "segue")]  # the console script
     load_before = os.getloadavg()
     runs: dict[str, list[tuple[float, float]]] = {"mutagen loop": [], "segue scan": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,9 +176,8 @@ def main() -> int:
         "met": ours["wall_seconds"] <= peer["wall_seconds"],
     }
     for name, m in median.items():
-        print(
-            f"{name:13s} wall {m['wall_seconds']:.2f} s  cpu {m['cpu_seconds']:.2f} s  {m['runs_wall']}"
-        )
+        wall, cpu = m["wall_seconds"], m["cpu_seconds"]
+        print(f"{name:13s} wall {wall:.2f} s  cpu {cpu:.2f} s  {m['runs_wall']}")
     print(
         f"segue/peer: wall {results['wall_ratio_segue_to_peer']}x, "
         f"cpu {results['cpu_ratio_segue_to_peer']}x; load {load_before} -> {os.getloadavg()}"
