@@ -11,7 +11,7 @@ import time
 from player_plugin.app.folders import add_folders
 from player_plugin.cli.common import EXIT_FAILURE, UserError, add_command, emit, store, user_path
 from player_plugin.domain.paths import display, from_user
-from player_plugin.library.scanner import ScanProgress, scan
+from player_plugin.library.scanner import ScanProgress, idle_workers, scan
 
 MAX_ERROR_LINES = 5
 
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     add_folders(db, [r for r in roots if os.path.isdir(r) and os.access(r, os.R_OK | os.X_OK)])
     line = _ProgressLine() if sys.stderr.isatty() else None
     try:
-        summary = scan(db, roots, progress=line)
+        summary = scan(db, roots, progress=line, workers=idle_workers())
     finally:
         if line is not None:
             line.clear()

@@ -126,12 +126,15 @@ def pool_workers(cpus: int, load: float) -> int:
 
     A pool only pays when it gets cores of its own: each spawned worker costs ~0.15 CPU
     seconds to start and every result is pickled across, so on a busy machine a pool used
-    1.3x the CPU of reading in-process and finished later (issue 15's profile)."""
+    1.3x the CPU of reading in-process and finished later (issue 15's profile). For a
+    process that does nothing else (`segue scan`); a GUI keeps the pool, whose workers hold
+    no lock its event loop needs."""
     idle = int(cpus - load + 0.5)
     return DEFAULT_WORKERS if min(cpus, idle) >= DEFAULT_WORKERS else 0
 
 
-def _default_workers() -> int:
+def idle_workers() -> int:
+    """:func:`pool_workers` for this machine now."""
     try:
         load = os.getloadavg()[0]
     except OSError:  # no load average on this system: assume an idle machine
@@ -381,7 +384,7 @@ def scan(
 
     *progress* receives :class:`ScanProgress` (throttled to ~20 per second, plus the last);
     setting *cancel* stops soon after, keeping every batch written so far. *workers*: reader
-    processes (0: in-process); by default two when two cores are idle (:func:`pool_workers`).
+    processes (0: in-process; see :func:`idle_workers`), by default two.
     Per-file problems are stored in ``scan_errors``, counted in the summary, and never stop
     the scan.
     """
@@ -392,7 +395,7 @@ def scan(
     if not root_list:
         raise ScanError("no folder to scan")
     if workers is None:
-        workers = _default_workers()
+        workers = min(DEFAULT_WORKERS, os.cpu_count() or 1)
     summary = _Scan(db, root_list, progress, cancel, workers).run()
     if summary.added or summary.updated or summary.moved:
         # New tracks may be what earlier imported plays were waiting for.
