@@ -3,6 +3,8 @@ the default worker count follows the idle cores."""
 
 from __future__ import annotations
 
+import os
+import random
 import shutil
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from player_plugin.library import scanner
 from player_plugin.library.scanner import pool_workers, scan
+from player_plugin.library.tags import AUDIO_EXTENSIONS, is_audio_name
 from player_plugin.store import open_db
 
 audio_files = audio_fixtures.audio_files  # the session fixture
@@ -58,3 +61,16 @@ def test_in_process_and_pool_store_the_same_rows(audio_files, tmp_path, monkeypa
     assert (rows, errors) == _rows(tmp_path / "pool.db")
     assert len(rows) == len(audio_files) and len(errors) == 2
     assert all(row["match_key"] and row["signature"] and row["format"] for row in rows.values())
+
+
+def test_audio_names_are_those_splitext_finds():
+    """The fast extension check answers as ``os.path.splitext`` (what it replaced) does."""
+    rng = random.Random(15)
+    alphabet = [b".", b"/", b"a", b"M", b"3", b"p", b"mp3", b"FLAC", b"\xff", b" "]
+    names = [b"".join(rng.choices(alphabet, k=rng.randint(0, 8))) for _ in range(20_000)]
+    names += [b".mp3", b"..mp3", b"a.mp3", b".a.MP3", b"x/.mp3", b"x.y/z", b"a..flac", b"mp3"]
+    names += [b"dir.mp3/", b"/music/01 Song.Opus", b"song.mp3.part", b"._song.mp3", b""]
+    for name in names:
+        expected = os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+        assert is_audio_name(name) == expected, name
+    assert sum(map(is_audio_name, names)) > 100  # the sample has both answers

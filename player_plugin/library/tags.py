@@ -264,8 +264,13 @@ class TrackTags:
 
 
 def is_audio_name(name: bytes) -> bool:
-    """Whether a file name has an audio extension we read."""
-    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+    """Whether a file name has an audio extension we read: ``os.path.splitext``'s answer
+    (leading dots start no extension), without its cost, once per file of every rescan."""
+    base = name[name.rfind(b"/") + 1 :]
+    dot = base.rfind(b".")
+    if dot <= 0 or not base[:dot].lstrip(b"."):
+        return False
+    return base[dot:].lower() in AUDIO_EXTENSIONS
 
 
 # --- the seam: every mutagen call goes through here ---------------------------------------
