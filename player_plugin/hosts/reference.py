@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 
 from PySide6.QtCore import QCoreApplication, QObject, QUrl, Signal
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 SEEK_JUMP_MS = 1500  # a position jump larger than this is a seek, not listening
 RESTART_MS = 3000  # Previous after this long restarts the track instead
+SHUFFLE_MODES = ("off", "plain", "smart")  # smart: the window names the next track
+REPEAT_MODES = ("off", "one", "all")
 
 
 _SHARED: list[QMediaPlayer] = []
@@ -45,6 +48,8 @@ class ReferencePlayer(ListQueueHost):
     duration_changed = Signal(int)
     state_changed = Signal(str)  # "playing", "paused", "stopped"
     error = Signal(str)
+    modes_changed = Signal()  # shuffle or repeat changed
+    cued = Signal(object)  # a track waits, paused, to resume where it was (restored state)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +69,59 @@ class ReferencePlayer(ListQueueHost):
         self._heard = 0
         self._last_pos = 0
         self.sources: dict[bytes, str] = {}
+        self.shuffle = "off"
+        self.repeat = "off"
+        self.preferred_next: bytes | None = None  # smart shuffle's pick (set by the window)
+        self._cued: tuple[bytes, int] | None = None
+        self._pending_seek = 0
+        self._random = random.Random()
+
+    # -- modes and restored state -----------------------------------------------------
+    def set_shuffle(self, mode: str) -> None:
+        """``off``, ``plain`` (a random queued track next) or ``smart`` (the track in
+        ``preferred_next`` when it is queued or the queue is empty, else a random one)."""
+        mode = mode if mode in SHUFFLE_MODES else "off"
+        if mode != self.shuffle:
+            self.shuffle = mode
+            self.modes_changed.emit()
+
+    def set_repeat(self, mode: str) -> None:
+        """``off``, ``one`` (a finished track plays again) or ``all`` (every track that
+        ends goes back to the end of the queue)."""
+        mode = mode if mode in REPEAT_MODES else "off"
+        if mode != self.repeat:
+            self.repeat = mode
+            self.modes_changed.emit()
+
+    def cue(self, path: bytes, position_ms: int = 0) -> None:
+        """Load *path* paused at *position_ms*, as it was before a restart: nothing is
+        logged until Play starts it (a new play from that position)."""
+        self._end("stopped")
+        self._cued = (bytes(path), max(0, int(position_ms)))
+        self.cued.emit(bytes(path))
+        self.position_changed.emit(self._cued[1])
+
+    def cued_track(self) -> tuple[bytes, int] | None:
+        return self._cued
+
+    def position(self) -> int:
+        if self._current is None:
+            return self._cued[1] if self._cued else 0
+        return int(self.media.position())
+
+    def snapshot(self) -> dict:
+        """What to restore after a restart: plain data (paths as bytes)."""
+        current = self._current if self._current is not None else (
+            self._cued[0] if self._cued else None
+        )
+        return {
+            "queue": list(self._queue),
+            "current": current,
+            "position_ms": self.position(),
+            "volume": self.volume(),
+            "shuffle": self.shuffle,
+            "repeat": self.repeat,
+        }
 
     # -- queue editing ----------------------------------------------------------------
     def remove(self, index: int) -> None:
@@ -75,6 +133,10 @@ class ReferencePlayer(ListQueueHost):
         if 0 <= src < len(self._queue) and 0 <= dst < len(self._queue) and src != dst:
             self._queue.insert(dst, self._queue.pop(src))
             self.queue_changed.emit()
+
+    def replace_queue(self, paths: list[bytes]) -> None:
+        self._queue = [bytes(p) for p in paths]
+        self.queue_changed.emit()
 
     def clear_queue(self) -> None:
         if self._queue:
@@ -99,8 +161,11 @@ class ReferencePlayer(ListQueueHost):
         self._start(path)
 
     def play(self) -> None:
-        """Resume, or start the queue when nothing is loaded."""
-        if self._current is None:
+        """Resume, or start the cued track (where it was), or start the queue."""
+        if self._current is None and self._cued is not None:
+            path, position = self._cued
+            self._start(path, position)
+        elif self._current is None:
             self.next()
         else:
             self.media.play()
@@ -120,8 +185,9 @@ class ReferencePlayer(ListQueueHost):
         self.state_changed.emit("stopped")
 
     def next(self) -> None:
+        ended = self._current
         self._end("skipped")
-        self._advance()
+        self._advance(ended)
 
     def previous(self) -> None:
         """Restart the track after a few seconds; otherwise go back one track."""
@@ -139,6 +205,9 @@ class ReferencePlayer(ListQueueHost):
         self._start(self._history.pop())
 
     def seek(self, ms: int) -> None:
+        if self._current is None and self._cued is not None:
+            self._cued = (self._cued[0], max(0, int(ms)))
+            return
         self._last_pos = max(0, int(ms))
         self.media.setPosition(max(0, int(ms)))
 
@@ -159,18 +228,36 @@ class ReferencePlayer(ListQueueHost):
         self._connections = []
 
     # -- internals --------------------------------------------------------------------
-    def _start(self, path: bytes) -> None:
+    def _start(self, path: bytes, position_ms: int = 0) -> None:
+        self._cued = None
         self._current = path
         self._heard = 0
-        self._last_pos = 0
+        self._last_pos = position_ms
+        self._pending_seek = position_ms
         self.media.setSource(QUrl.fromLocalFile(os.fsdecode(path)))
+        if position_ms:
+            self.media.setPosition(position_ms)
         self.media.play()
         self.track_started.emit(path)
 
-    def _advance(self) -> None:
+    def _next_index(self) -> int:
+        """Which queued track plays next, by the shuffle mode."""
+        if self.shuffle == "smart" and self.preferred_next in self._queue:
+            return self._queue.index(self.preferred_next)
+        if self.shuffle in ("plain", "smart") and len(self._queue) > 1:
+            return self._random.randrange(len(self._queue))
+        return 0
+
+    def _advance(self, ended: bytes | None = None) -> None:
+        """Start the next track; *ended* is the one that just ended (for repeat)."""
+        if ended is not None and self.repeat == "all":
+            self._queue.append(ended)
         if self._queue:
-            path = self._queue.pop(0)
+            path = self._queue.pop(self._next_index())
             self.queue_changed.emit()
+            self._start(path)
+        elif self.shuffle == "smart" and self.preferred_next is not None:
+            path, self.preferred_next = self.preferred_next, None
             self._start(path)
         else:
             self.media.stop()
@@ -196,12 +283,23 @@ class ReferencePlayer(ListQueueHost):
         self.position_changed.emit(pos)
 
     def _status(self, status: QMediaPlayer.MediaStatus) -> None:
+        if self._pending_seek and status in (
+            QMediaPlayer.MediaStatus.LoadedMedia,
+            QMediaPlayer.MediaStatus.BufferedMedia,
+        ):  # a restored position: applied once the media can seek
+            position, self._pending_seek = self._pending_seek, 0
+            if abs(self.media.position() - position) > SEEK_JUMP_MS:
+                self.media.setPosition(position)
         if status == QMediaPlayer.MediaStatus.EndOfMedia and self._current is not None:
             duration = self.media.duration()
             if duration > 0 and self._last_pos < duration:
                 self._heard += min(SEEK_JUMP_MS, duration - self._last_pos)
+            ended = self._current
             self._end("completed")
-            self._advance()
+            if self.repeat == "one":
+                self._start(ended)
+            else:
+                self._advance(ended)
         elif status == QMediaPlayer.MediaStatus.InvalidMedia and self._current is not None:
             self._fail(self.media.errorString() or "cannot play this file")
 

@@ -29,10 +29,19 @@ ROW_FIELDS = (
 )
 
 
-def _where(search: str) -> tuple[str, list[str]]:
-    """Every word of *search* must appear in the artist, album, title or genres."""
+def _where(
+    search: str, artist: str | None = None, album: str | None = None
+) -> tuple[str, list[str]]:
+    """Every word of *search* must appear in the artist, album, title or genres; with
+    *artist* (and *album*), only that artist's (album's) tracks ("" = none tagged)."""
     clauses = ["missing = 0"]
     params: list[str] = []
+    if artist is not None:
+        clauses.append("coalesce(artist, '') = ?")
+        params.append(artist)
+    if album is not None:
+        clauses.append("coalesce(album, '') = ?")
+        params.append(album)
     for word in search.split():
         pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         clauses.append(
@@ -44,14 +53,34 @@ def _where(search: str) -> tuple[str, list[str]]:
 
 
 def ordered_ids(
-    db: sqlite_utils.Database, *, search: str = "", order: str = "artist", descending: bool = False
+    db: sqlite_utils.Database,
+    *,
+    search: str = "",
+    order: str = "artist",
+    descending: bool = False,
+    artist: str | None = None,
+    album: str | None = None,
 ) -> list[int]:
-    """Ids of present tracks matching *search*, in display order."""
+    """Ids of present tracks matching *search* (and *artist*, *album*), in display order."""
     sql_order = ORDERS.get(order, ORDERS["artist"]).format(dir="DESC" if descending else "ASC")
-    where, params = _where(search)
+    where, params = _where(search, artist, album)
     return [
         row[0]
         for row in db.execute(f"SELECT id FROM tracks WHERE {where} ORDER BY {sql_order}", params)
+    ]
+
+
+def artist_albums(db: sqlite_utils.Database) -> list[tuple[str, str, int]]:
+    """(artist, album, tracks) for every album of the present tracks, by artist then
+    album, case-insensitively ("" where untagged): the browser pane's tree in one query
+    (about 0.1 s for 100,000 tracks)."""
+    return [
+        (str(artist), str(album), int(n))
+        for artist, album, n in db.execute(
+            "SELECT coalesce(artist, '') AS a, coalesce(album, '') AS b, count(*)"
+            " FROM tracks WHERE missing = 0 GROUP BY a, b"
+            " ORDER BY a = '', a COLLATE NOCASE, a, b = '', b COLLATE NOCASE, b"
+        )
     ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlite_utils
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QFont, QIcon
 
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
@@ -39,10 +40,19 @@ def format_ms(ms: int | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def _ordered_ids_in_thread(db_path: str, search: str, order: str, descending: bool) -> list[int]:
+def _ordered_ids_in_thread(
+    db_path: str,
+    search: str,
+    order: str,
+    descending: bool,
+    artist: str | None,
+    album: str | None,
+) -> list[int]:
     db = open_db(db_path)
     try:
-        return library_view.ordered_ids(db, search=search, order=order, descending=descending)
+        return library_view.ordered_ids(
+            db, search=search, order=order, descending=descending, artist=artist, album=album
+        )
     finally:
         db.close()
 
@@ -72,6 +82,12 @@ class LibraryModel(QAbstractTableModel):
         self.search = ""
         self.order = "artist"
         self.descending = False
+        self.artist: str | None = None  # the browser pane's choice (None: all)
+        self.album: str | None = None
+        self.playing: bytes | None = None  # the now-playing marker's track
+        self._marker = QIcon()
+        self._bold = QFont()
+        self._bold.setBold(True)
         self._ids: list[int] = []
         self._pages: OrderedDict[int, list[dict | None]] = OrderedDict()
         self.refresh()
@@ -79,10 +95,17 @@ class LibraryModel(QAbstractTableModel):
     # -- reading ------------------------------------------------------------------
     def refresh(self) -> None:
         """Re-read the ordered ids (after a scan, a sort or a new search)."""
-        args = (self.search, self.order, self.descending)
+        args = (self.search, self.order, self.descending, self.artist, self.album)
         if self.runner is None or self.db_path is None:  # (no db_path: no runner either)
             self._apply(
-                library_view.ordered_ids(self.db, search=args[0], order=args[1], descending=args[2])
+                library_view.ordered_ids(
+                    self.db,
+                    search=args[0],
+                    order=args[1],
+                    descending=args[2],
+                    artist=args[3],
+                    album=args[4],
+                )
             )
             return
         db_path = self.db_path
@@ -102,6 +125,31 @@ class LibraryModel(QAbstractTableModel):
         if text != self.search:
             self.search = text
             self.refresh()
+
+    def set_filter(self, artist: str | None, album: str | None = None) -> None:
+        """Show only *artist*'s tracks (of *album*); None shows all."""
+        if (artist, album) != (self.artist, self.album):
+            self.artist, self.album = artist, album
+            self.refresh()
+
+    def set_playing(self, path: bytes | None, marker: QIcon | None = None) -> None:
+        """Mark the row of *path* (bold, with *marker* in the title column)."""
+        if marker is not None:
+            self._marker = marker
+        self.playing = bytes(path) if path is not None else None
+        if self._ids:
+            last = self.index(len(self._ids) - 1, len(COLUMNS) - 1)
+            self.dataChanged.emit(self.index(0, 0), last)
+
+    def playing_row(self) -> int:
+        """The row of the track playing (-1 when not shown): looked up in the pages read."""
+        if self.playing is None:
+            return -1
+        for page_no, page in self._pages.items():
+            for offset, row in enumerate(page):
+                if row is not None and bytes(row["path"]) == self.playing:
+                    return page_no * PAGE + offset
+        return -1
 
     def _row(self, row: int) -> dict | None:
         page_no = row // PAGE
@@ -151,6 +199,12 @@ class LibraryModel(QAbstractTableModel):
             return self._display(row, COLUMNS[index.column()][0])
         if role == PathRole:
             return bytes(row["path"])
+        if role in (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.FontRole):
+            if self.playing is None or bytes(row["path"]) != self.playing:
+                return None
+            if role == Qt.ItemDataRole.FontRole:
+                return self._bold
+            return self._marker if index.column() == 0 else None
         if role == TrackIdRole:
             return row["id"]
         if role == Qt.ItemDataRole.ToolTipRole:

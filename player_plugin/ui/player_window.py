@@ -3,6 +3,7 @@ art, watched library folders, and the Segue plugin docked in it."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import signal
@@ -18,7 +19,7 @@ from PySide6.QtCore import (
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -31,7 +32,9 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QProgressBar,
+    QPushButton,
     QSlider,
+    QSplitter,
     QTableView,
     QToolBar,
     QToolButton,
@@ -39,16 +42,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from player_plugin.hosts.reference import ReferencePlayer
+from player_plugin.app.player_state import PlayerState, load_state
+from player_plugin.app.smart_shuffle import smart_next_at
+from player_plugin.hosts.reference import REPEAT_MODES, SHUFFLE_MODES, ReferencePlayer
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
 from player_plugin.store.folders import library_folders
 from player_plugin.store.stats import counts
+from player_plugin.ui.about import show_about
+from player_plugin.ui.browser import BrowserPane
 from player_plugin.ui.covers import cover_bytes
 from player_plugin.ui.desktop import DesktopIntegration
 from player_plugin.ui.icons import cover_pixmap, icon
 from player_plugin.ui.library_model import LibraryModel, PathRole, format_ms
 from player_plugin.ui.plugin import SeguePlugin
+from player_plugin.ui.state_keeper import StateKeeper
 from player_plugin.ui.workers import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -56,6 +64,8 @@ log = logging.getLogger(__name__)
 NOW_COVER = 88
 MAX_WATCHED_DIRS = 4000
 RESCAN_DELAY_MS = 800
+SHUFFLE_TEXT = {"off": "Shuffle off", "plain": "Shuffle", "smart": "Smart shuffle (Segue picks)"}
+REPEAT_TEXT = {"off": "Repeat off", "one": "Repeat one", "all": "Repeat all"}
 
 
 def folder_tree(roots: list[bytes], limit: int = MAX_WATCHED_DIRS) -> list[str]:
@@ -158,6 +168,7 @@ class PlayerWindow(QMainWindow):
         self._analysis_cancel: threading.Event | None = None
         self._after_analysis: list = []
         self._rescan_pending = False
+        self._closed = False
         self._build()
         self.plugin.install(self)
         dock = self.plugin.dock
@@ -173,7 +184,12 @@ class PlayerWindow(QMainWindow):
         self._rescan_timer.setSingleShot(True)
         self._rescan_timer.timeout.connect(self.rescan)
         self.watch_library()
+        self.keeper = StateKeeper(
+            self.db_path, self.runner, self.player_state, self._save_window, self
+        )
         self._restore()
+        self._connect_state()
+        self.browser.reload()
 
     # -- building ---------------------------------------------------------------------
     def _build(self) -> None:
@@ -232,7 +248,14 @@ class PlayerWindow(QMainWindow):
             self.table.setColumnWidth(col, width)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        layout.addWidget(self.table, 1)
+        self.browser = BrowserPane(self.db_path, self.runner)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("library-split")
+        self.splitter.addWidget(self.browser)
+        self.splitter.addWidget(self.table)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([220, 760])
+        layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         # transport toolbar
         bar = QToolBar("Transport")
@@ -266,6 +289,18 @@ class PlayerWindow(QMainWindow):
             action.triggered.connect(slot)
             bar.addAction(action)
             self.transport[key] = action
+        self.shuffle_button = QToolButton()
+        self.shuffle_button.setObjectName("shuffle")
+        self.shuffle_button.setIcon(icon("shuffle"))
+        self.shuffle_button.setCheckable(True)
+        self.shuffle_button.setAutoRaise(True)
+        bar.addWidget(self.shuffle_button)
+        self.repeat_button = QToolButton()
+        self.repeat_button.setObjectName("repeat")
+        self.repeat_button.setIcon(icon("repeat"))
+        self.repeat_button.setCheckable(True)
+        self.repeat_button.setAutoRaise(True)
+        bar.addWidget(self.repeat_button)
         bar.addSeparator()
         volume_icon = QLabel()
         volume_icon.setPixmap(icon("volume").pixmap(18, 18))
@@ -311,6 +346,13 @@ class PlayerWindow(QMainWindow):
         self.progress.setTextVisible(False)
         self.progress.hide()
         self.statusBar().addPermanentWidget(self.progress)
+        self.logging_sign = QPushButton("⏸ Play logging paused — click to resume")
+        self.logging_sign.setObjectName("logging-paused")
+        self.logging_sign.setFlat(True)
+        self.logging_sign.setToolTip("Plays are not being recorded. Click to record them again.")
+        self.logging_sign.setStyleSheet("color: #9a5b00; font-weight: 600;")
+        self.logging_sign.hide()
+        self.statusBar().addPermanentWidget(self.logging_sign)
         self.counts = QLabel()
         self.statusBar().addPermanentWidget(self.counts)
         self._update_counts()
@@ -321,8 +363,7 @@ class PlayerWindow(QMainWindow):
         rescan = QAction("&Rescan library", self)
         rescan.setShortcut(QKeySequence("Ctrl+R"))
         rescan.triggered.connect(self.rescan)
-        file_menu.addAction(rescan)
-        file_menu.addAction(self.plugin.actions["import"])
+        file_menu.addAction(rescan)  # (Import library… is in the Segue menu, only there)
         file_menu.addSeparator()
         quit_action = self.quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -349,6 +390,14 @@ class PlayerWindow(QMainWindow):
         for action in (volume_up, volume_down):
             self.addAction(action)
             play_menu.addAction(action)
+        play_menu.addSeparator()
+        self.shuffle_actions = self._mode_actions(
+            play_menu.addMenu("S&huffle"), SHUFFLE_MODES, SHUFFLE_TEXT, self._shuffle_chosen
+        )
+        self.repeat_actions = self._mode_actions(
+            play_menu.addMenu("R&epeat"), REPEAT_MODES, REPEAT_TEXT, self._repeat_chosen
+        )
+        self._show_modes()
         remove = QAction("Remove from queue", self.queue_list)
         remove.setShortcut(QKeySequence.StandardKey.Delete)
         remove.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -358,6 +407,29 @@ class PlayerWindow(QMainWindow):
         view_menu.addAction(self.queue_dock.toggleViewAction())
         if self.plugin.dock is not None:
             view_menu.addAction(self.plugin.dock.toggleViewAction())
+        browse = self.browse_action = QAction("&Artists and albums", self)
+        browse.setCheckable(True)
+        browse.setChecked(True)
+        browse.toggled.connect(self.browser.setVisible)
+        view_menu.addAction(browse)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = self.about_action = QAction("&About Segue", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+
+    def _mode_actions(self, menu: QMenu, modes, texts: dict[str, str], slot) -> dict:
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        actions: dict[str, QAction] = {}
+        for mode in modes:
+            action = QAction(texts[mode], self)
+            action.setCheckable(True)
+            action.setData(mode)
+            group.addAction(action)
+            menu.addAction(action)
+            actions[mode] = action
+        group.triggered.connect(slot)
+        return actions
 
     def _connect(self) -> None:
         """Signals to bound methods only: PySide holds those weakly, while a lambda that
@@ -387,6 +459,85 @@ class PlayerWindow(QMainWindow):
         self.plugin.play_logged.connect(self._play_logged)
         self.plugin.training_started.connect(self._training_started)
         self.plugin.training_finished.connect(self._training_finished)
+        self.player.cued.connect(self._cued)
+        self.player.modes_changed.connect(self._show_modes)
+        self.shuffle_button.clicked.connect(self._cycle_shuffle)
+        self.repeat_button.clicked.connect(self._cycle_repeat)
+        self.browser.chosen.connect(self.model.set_filter)
+        self.logging_sign.clicked.connect(self._resume_logging)
+        self.plugin.actions["pause"].toggled.connect(self._show_logging)
+        self._show_logging(self.plugin.logging_paused())
+
+    def _connect_state(self) -> None:
+        """Everything worth keeping saves (debounced) as it changes."""
+        keeper = self.keeper
+        for changed in (
+            self.player.queue_changed,
+            self.player.track_started,
+            self.player.state_changed,
+            self.player.modes_changed,
+            self.player.position_changed,
+            self.player.cued,
+            self.volume.valueChanged,
+        ):
+            changed.connect(keeper.changed)
+        keeper.enabled = True
+
+    # -- shuffle and repeat -----------------------------------------------------------
+    def _shuffle_chosen(self, action: QAction) -> None:
+        self.player.set_shuffle(action.data())
+
+    def _repeat_chosen(self, action: QAction) -> None:
+        self.player.set_repeat(action.data())
+
+    def _cycle_shuffle(self) -> None:
+        modes = SHUFFLE_MODES
+        self.player.set_shuffle(modes[(modes.index(self.player.shuffle) + 1) % len(modes)])
+        self._show_modes()
+
+    def _cycle_repeat(self) -> None:
+        modes = REPEAT_MODES
+        self.player.set_repeat(modes[(modes.index(self.player.repeat) + 1) % len(modes)])
+        self._show_modes()
+
+    def _show_modes(self) -> None:
+        shuffle, repeat = self.player.shuffle, self.player.repeat
+        self.shuffle_actions[shuffle].setChecked(True)
+        self.repeat_actions[repeat].setChecked(True)
+        self.shuffle_button.setChecked(shuffle != "off")
+        self.shuffle_button.setToolTip(f"{SHUFFLE_TEXT[shuffle]} (click to change)")
+        self.repeat_button.setChecked(repeat != "off")
+        self.repeat_button.setToolTip(f"{REPEAT_TEXT[repeat]} (click to change)")
+        self._smart_pick()
+
+    def _smart_pick(self, *_: object) -> None:
+        """With smart shuffle, ask the recommender (on the pool) what plays next."""
+        if self.player.shuffle != "smart" or self.plugin.closing:
+            self.player.preferred_next = None
+            return
+        current = self.player.current_track()
+        playing = bytes(current) if current is not None else None
+        queued = [bytes(p) for p in self.player.queue()]
+        settings, db_path = copy.deepcopy(self.plugin.prefs), self.db_path  # plain data
+        self.runner.run_task(
+            lambda: smart_next_at(db_path, playing, queued, settings),
+            self._smart_picked,
+            on_error=self.show_error,
+            key="smart-shuffle",
+        )
+
+    def _smart_picked(self, path: bytes | None) -> None:
+        self.player.preferred_next = path
+
+    # -- play logging sign ------------------------------------------------------------
+    def _show_logging(self, paused: bool) -> None:
+        self.logging_sign.setVisible(bool(paused))
+
+    def _resume_logging(self) -> None:
+        self.plugin.set_logging_paused(False)
+
+    def _about(self) -> None:
+        show_about(self, self.db_path)
 
     def _find(self) -> None:
         self.search.setFocus()
@@ -422,6 +573,7 @@ class PlayerWindow(QMainWindow):
     # -- library ----------------------------------------------------------------------
     def library_changed(self) -> None:
         self.model.refresh()
+        self.browser.reload()
         self._update_counts()
         self.watch_library()
 
@@ -587,19 +739,36 @@ class PlayerWindow(QMainWindow):
         self.now_title.setText(title)
         self.now_detail.setText(detail)
         self.setWindowTitle(f"{title} — {self.app_title}")
+        self.model.set_playing(path, icon("play"))
+        self._smart_pick()
         self.runner.run_task(
             lambda: cover_bytes(path),
             lambda data: self.cover.setPixmap(cover_pixmap(data, NOW_COVER)),
             key="cover",
         )
 
+    def _cued(self, path: bytes) -> None:
+        """A restored track, paused where it was: shown as playing, marked in the table."""
+        self._now_playing(path)
+        track = library_view.track_brief(self.db, path)
+        if track is not None and track["duration_ms"]:
+            self._duration(int(track["duration_ms"]))
+        self._state("paused")
+
     def _show_queue(self) -> None:
+        """One row per track ("title — artist", the album in its tooltip), and a count."""
         self.queue_list.clear()
-        for path in self.player.queue():
+        paths = self.player.queue()
+        for path in paths:
             title, detail = self._describe(path)
-            item = QListWidgetItem(f"{title}\n{detail}" if detail else title)
+            item = QListWidgetItem(f"{title} — {detail.split(' — ')[0]}" if detail else title)
+            item.setToolTip(f"{title}\n{detail}" if detail else title)
             item.setData(Qt.ItemDataRole.UserRole, path)
             self.queue_list.addItem(item)
+        n = len(paths)
+        plural = "" if n == 1 else "s"
+        self.queue_dock.setWindowTitle(f"Queue · {n} track{plural}" if n else "Queue")
+        self._smart_pick()
 
     def _queue_dragged(self, _parent, start: int, _end: int, _dest, row: int) -> None:
         self.player.move(start, row - 1 if row > start else row)
@@ -632,6 +801,9 @@ class PlayerWindow(QMainWindow):
 
     def _state(self, state: str) -> None:
         self.transport["play"].setIcon(icon("pause" if state == "playing" else "play"))
+        player = self.player
+        if state == "stopped" and player.current_track() is None and not player.cued_track():
+            self.model.set_playing(None)
 
     # -- messages ---------------------------------------------------------------------
     def show_message(self, text: str) -> None:
@@ -668,24 +840,79 @@ class PlayerWindow(QMainWindow):
         volume = s.value("volume")
         if volume is not None:
             self.volume.setValue(int(volume))
+        splitter = s.value("splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        self.browse_action.setChecked(not self.browser.isHidden())
+        self._restore_player()
 
-    def save_state(self) -> None:
+    def _restore_player(self) -> None:
+        """The queue, the track (paused where it was), volume, shuffle and repeat as they
+        were when the player last ran (or was killed)."""
+        from player_plugin.app.player_state import STATE_KEY
+        from player_plugin.store.settings import get_setting
+
+        if get_setting(self.db, STATE_KEY) is None:
+            return
+        state = load_state(self.db)
+        self.volume.setValue(state.volume)
+        self.player.set_shuffle(state.shuffle)
+        self.player.set_repeat(state.repeat)
+        self.player.replace_queue(state.queue)
+        if state.current is not None:
+            self.player.cue(state.current, state.position_ms)
+        self._show_modes()
+
+    def player_state(self) -> PlayerState:
+        """The player's state now, as plain data."""
+        snap = self.player.snapshot()
+        return PlayerState(
+            queue=snap["queue"],
+            current=snap["current"],
+            position_ms=snap["position_ms"],
+            volume=self.volume.value(),
+            shuffle=snap["shuffle"],
+            repeat=snap["repeat"],
+        )
+
+    def _save_window(self) -> None:
         s = self.qsettings
         s.setValue("geometry", self.saveGeometry())
         s.setValue("state", self.saveState())
         s.setValue("header", self.table.horizontalHeader().saveState())
+        s.setValue("splitter", self.splitter.saveState())
         s.setValue("volume", self.volume.value())
         s.sync()
 
+    def save_state(self) -> None:
+        self._save_window()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if hasattr(self, "keeper") and not self._closed:
+            self.keeper.changed()
+
+    def moveEvent(self, event) -> None:
+        super().moveEvent(event)
+        if hasattr(self, "keeper") and not self._closed:
+            self.keeper.changed()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         """Save the window state; end the play as stopped; stop scans and training cleanly."""
+        if self._closed:  # closed before (e.g. File ▸ Quit, then the test's own close)
+            super().closeEvent(event)
+            return
+        self._closed = True
         self.save_state()
+        state = self.player_state()  # before the player lets go of its track
+        self.keeper.enabled = False
         self.plugin.closing = True  # the last play ends now: no retraining on the way out
         for cancel in (self._scan_cancel, self._analysis_cancel):
             if cancel is not None:
                 cancel.set()
         self.desktop.close()
         self.player.shutdown()
-        self.plugin.shutdown()
+        self.plugin.shutdown()  # waits for the pool: no older state is written after this
+        self.keeper.flush(self.db, state)
         self.db.close()
         super().closeEvent(event)
