@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSplitter,
+    QStackedWidget,
     QTableView,
     QToolBar,
     QToolButton,
@@ -190,6 +191,7 @@ class PlayerWindow(QMainWindow):
         self._restore()
         self._connect_state()
         self.browser.reload()
+        self._show_library_or_prompt()
 
     # -- building ---------------------------------------------------------------------
     def _build(self) -> None:
@@ -255,7 +257,10 @@ class PlayerWindow(QMainWindow):
         self.splitter.addWidget(self.table)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([220, 760])
-        layout.addWidget(self.splitter, 1)
+        self.library_stack = QStackedWidget()
+        self.library_stack.addWidget(self.splitter)
+        self.library_stack.addWidget(self._build_empty_state())
+        layout.addWidget(self.library_stack, 1)
         self.setCentralWidget(central)
         # transport toolbar
         bar = QToolBar("Transport")
@@ -356,6 +361,37 @@ class PlayerWindow(QMainWindow):
         self.counts = QLabel()
         self.statusBar().addPermanentWidget(self.counts)
         self._update_counts()
+
+    def _build_empty_state(self) -> QWidget:
+        """What an empty library shows (say, the first-run wizard was cancelled)."""
+        page = QWidget()
+        page.setObjectName("add-your-music")
+        box = QVBoxLayout(page)
+        box.addStretch(1)
+        title = QLabel("Add your music")
+        title.setStyleSheet("font-size: 22px; font-weight: 600;")
+        text = QLabel(
+            "Choose the folders that hold your music: Segue reads their tags, keeps "
+            "watching them, and suggests what to play next from what you play."
+        )
+        text.setWordWrap(True)
+        text.setMaximumWidth(460)
+        self.add_music = QPushButton(icon("import"), "Add your music…")
+        self.add_music.setObjectName("add-music")
+        for widget in (title, text, self.add_music):
+            box.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        box.addStretch(2)
+        return page
+
+    def library_empty(self) -> bool:
+        """Whether the "Add your music" page shows (no tracks at all, no folder)."""
+        return self.library_stack.currentIndex() == 1
+
+    def _show_library_or_prompt(self) -> None:
+        from player_plugin.store.stats import counts
+
+        empty = counts(self.db)["tracks"] == 0 and not self.library_folders()
+        self.library_stack.setCurrentIndex(1 if empty else 0)
 
     def _build_menus(self) -> None:
         file_menu = QMenu("&File", self)
@@ -465,6 +501,8 @@ class PlayerWindow(QMainWindow):
         self.repeat_button.clicked.connect(self._cycle_repeat)
         self.browser.chosen.connect(self.model.set_filter)
         self.logging_sign.clicked.connect(self._resume_logging)
+        self.add_music.clicked.connect(self.plugin.open_import_wizard)
+        self.model.refreshed.connect(self._show_library_or_prompt)
         self.plugin.actions["pause"].toggled.connect(self._show_logging)
         self._show_logging(self.plugin.logging_paused())
 

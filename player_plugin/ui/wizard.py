@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -30,6 +31,7 @@ from player_plugin.app.importing import ImportSession, Readiness
 from player_plugin.app.retrain import RetrainResult
 from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
 from player_plugin.store.db import open_db
+from player_plugin.store.models import active_model
 from player_plugin.store.stats import counts
 from player_plugin.ui.icons import icon
 from player_plugin.ui.workers import TaskRunner, TrainingJob
@@ -206,6 +208,9 @@ class HistoryPage(QWizardPage):
         self.files: list[str] = []
         self.list = QListWidget()
         self.list.setObjectName("history")
+        self.list.setWordWrap(True)  # a result line wraps, never clips (and is its tooltip)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         add = QPushButton("Add history files…")
         add.setObjectName("add-history")
         add.clicked.connect(self._browse)
@@ -259,15 +264,20 @@ class HistoryPage(QWizardPage):
             f"{os.path.basename(path)}{f' [{fmt}]' if fmt else ''}: {read:,} plays read, "
             f"{matched:,} matched your files{share}" + (f"; {', '.join(extra)}" if extra else "")
         )
-        self.list.item(row).setText(text)
+        self._show(row, text)
         total = sum(getattr(r, "matched", 0) for r in self.reports)
         self.label.setText(f"{total:,} plays matched so far.")
         self.completeChanged.emit()
 
     def _failed(self, row: int, path: str, message: str) -> None:
         self.running -= 1
-        self.list.item(row).setText(f"{os.path.basename(path)}: not imported — {message}")
+        self._show(row, f"{os.path.basename(path)}: not imported — {message}")
         self.completeChanged.emit()
+
+    def _show(self, row: int, text: str) -> None:
+        item = self.list.item(row)
+        item.setText(text)
+        item.setToolTip(text)
 
     def isComplete(self) -> bool:
         return self.running == 0
@@ -290,11 +300,15 @@ class TrainPage(QWizardPage):
         self.cancel = QPushButton("Cancel training")
         self.cancel.setObjectName("cancel-training")
         self.cancel.clicked.connect(self._cancel)
+        self.train_again = QPushButton("Retrain now")
+        self.train_again.setObjectName("train-again")
+        self.train_again.clicked.connect(self._start)
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
         layout.addWidget(self.bar)
         layout.addWidget(self.status)
         layout.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.train_again, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
         self.job: TrainingJob | None = None
         self.result: RetrainResult | None = None
@@ -302,9 +316,32 @@ class TrainPage(QWizardPage):
         self.readiness: Readiness | None = None
 
     def initializePage(self) -> None:
+        """Train the first model when the history allows; when a model already serves,
+        or this wizard trained one already, say so and train only on request."""
         session = self.wizard_.session
         self.readiness = readiness = session.readiness()
-        self.result, self.error = None, ""
+        self.train_again.hide()
+        if self.job is not None and self.job.running:
+            return
+        if self.result is not None:  # trained on an earlier visit: shown, not redone
+            self.train_again.show()
+            self.completeChanged.emit()
+            return
+        self.error = ""
+        serving = self.serving_model()
+        if serving is not None:
+            self.setTitle("Your model")
+            self.label.setText(serving)
+            self.bar.hide()
+            self.cancel.hide()
+            self.status.setText(
+                "Segue retrains it by itself as you play. Retrain now if you added a lot "
+                "of listening history."
+            )
+            self.train_again.show()
+            self.completeChanged.emit()
+            return
+        self.setTitle("Your first model")
         self.label.setText(readiness.explain())
         if not session.choose_train(readiness):
             self.bar.hide()
@@ -312,6 +349,25 @@ class TrainPage(QWizardPage):
             self.status.setText("You can train later from the Segue menu (Retrain now).")
             self.completeChanged.emit()
             return
+        self._start()
+
+    def serving_model(self) -> str | None:
+        """One line about the model serving now, or None when none does."""
+        db = open_db(self.wizard_.session.db_path)
+        try:
+            row = active_model(db)
+        finally:
+            db.close()
+        if row is None:
+            return None
+        when = time.strftime("%d %b %Y", time.localtime((row["created_at"] or 0) / 1000))
+        plays = f" on {row['data_size']:,} plays" if row.get("data_size") else ""
+        return f"A model trained{plays} on {when} is choosing your suggestions."
+
+    def _start(self) -> None:
+        session = self.wizard_.session
+        self.result, self.error = None, ""
+        self.train_again.hide()
         self.bar.show()
         self.cancel.show()
         self.cancel.setEnabled(True)
@@ -346,6 +402,7 @@ class TrainPage(QWizardPage):
             )
         elif result is not None:
             self.status.setText(result.summary())
+        self.train_again.setVisible(result is not None or bool(error))
         self.completeChanged.emit()
 
     def _cancel(self) -> None:
