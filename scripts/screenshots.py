@@ -89,7 +89,12 @@ def shoot(db_path: Path, folder: Path) -> None:
     window.player.pause()
     wait(app, lambda: bool(got) and bool(got[-1]), 30)
     wait(app, lambda: False, 0.5)
-    window.table.selectRow(rows[0])
+    wait(app, lambda: window.browser.topLevelItemCount() > 1, 10)  # the artist ▸ album pane
+    playing = model.track(rows[0])
+    window.browser.choose(playing["artist"], playing["album"])  # expanded at the album
+    window.browser.choose(None)  # all music shown, the now-playing track marked
+    wait(app, lambda: model.rowCount() > len(rows), 10)
+    window.table.selectRow(rows[1])
     save(window, "main-window")
 
     # the dock after an action: a loved track, one hidden for now, one never suggested

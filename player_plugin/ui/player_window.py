@@ -3,7 +3,6 @@ art, watched library folders, and the Segue plugin docked in it."""
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import signal
@@ -19,7 +18,7 @@ from PySide6.QtCore import (
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -44,8 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from player_plugin.app.player_state import PlayerState, load_state
-from player_plugin.app.smart_shuffle import smart_next_at
-from player_plugin.hosts.reference import REPEAT_MODES, SHUFFLE_MODES, ReferencePlayer
+from player_plugin.hosts.reference import ReferencePlayer
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
 from player_plugin.store.folders import library_folders
@@ -56,6 +54,7 @@ from player_plugin.ui.covers import cover_bytes
 from player_plugin.ui.desktop import DesktopIntegration
 from player_plugin.ui.icons import cover_pixmap, icon
 from player_plugin.ui.library_model import LibraryModel, PathRole, format_ms
+from player_plugin.ui.playback_modes import PlaybackModes
 from player_plugin.ui.plugin import SeguePlugin
 from player_plugin.ui.state_keeper import StateKeeper
 from player_plugin.ui.workers import TaskRunner
@@ -65,8 +64,6 @@ log = logging.getLogger(__name__)
 NOW_COVER = 88
 MAX_WATCHED_DIRS = 4000
 RESCAN_DELAY_MS = 800
-SHUFFLE_TEXT = {"off": "Shuffle off", "plain": "Shuffle", "smart": "Smart shuffle (Segue picks)"}
-REPEAT_TEXT = {"off": "Repeat off", "one": "Repeat one", "all": "Repeat all"}
 
 
 def folder_tree(roots: list[bytes], limit: int = MAX_WATCHED_DIRS) -> list[str]:
@@ -294,18 +291,12 @@ class PlayerWindow(QMainWindow):
             action.triggered.connect(slot)
             bar.addAction(action)
             self.transport[key] = action
-        self.shuffle_button = QToolButton()
-        self.shuffle_button.setObjectName("shuffle")
-        self.shuffle_button.setIcon(icon("shuffle"))
-        self.shuffle_button.setCheckable(True)
-        self.shuffle_button.setAutoRaise(True)
-        bar.addWidget(self.shuffle_button)
-        self.repeat_button = QToolButton()
-        self.repeat_button.setObjectName("repeat")
-        self.repeat_button.setIcon(icon("repeat"))
-        self.repeat_button.setCheckable(True)
-        self.repeat_button.setAutoRaise(True)
-        bar.addWidget(self.repeat_button)
+        self.modes = PlaybackModes(self.player, self.plugin, self.runner, self.db_path, self)
+        self.modes.add_buttons(bar)
+        self.shuffle_button, self.repeat_button = (
+            self.modes.shuffle_button,
+            self.modes.repeat_button,
+        )
         bar.addSeparator()
         volume_icon = QLabel()
         volume_icon.setPixmap(icon("volume").pixmap(18, 18))
@@ -427,13 +418,11 @@ class PlayerWindow(QMainWindow):
             self.addAction(action)
             play_menu.addAction(action)
         play_menu.addSeparator()
-        self.shuffle_actions = self._mode_actions(
-            play_menu.addMenu("S&huffle"), SHUFFLE_MODES, SHUFFLE_TEXT, self._shuffle_chosen
+        self.modes.add_menus(play_menu)
+        self.shuffle_actions, self.repeat_actions = (
+            self.modes.shuffle_actions,
+            self.modes.repeat_actions,
         )
-        self.repeat_actions = self._mode_actions(
-            play_menu.addMenu("R&epeat"), REPEAT_MODES, REPEAT_TEXT, self._repeat_chosen
-        )
-        self._show_modes()
         remove = QAction("Remove from queue", self.queue_list)
         remove.setShortcut(QKeySequence.StandardKey.Delete)
         remove.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -452,20 +441,6 @@ class PlayerWindow(QMainWindow):
         about = self.about_action = QAction("&About Segue", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
-
-    def _mode_actions(self, menu: QMenu, modes, texts: dict[str, str], slot) -> dict:
-        group = QActionGroup(self)
-        group.setExclusive(True)
-        actions: dict[str, QAction] = {}
-        for mode in modes:
-            action = QAction(texts[mode], self)
-            action.setCheckable(True)
-            action.setData(mode)
-            group.addAction(action)
-            menu.addAction(action)
-            actions[mode] = action
-        group.triggered.connect(slot)
-        return actions
 
     def _connect(self) -> None:
         """Signals to bound methods only: PySide holds those weakly, while a lambda that
@@ -496,9 +471,6 @@ class PlayerWindow(QMainWindow):
         self.plugin.training_started.connect(self._training_started)
         self.plugin.training_finished.connect(self._training_finished)
         self.player.cued.connect(self._cued)
-        self.player.modes_changed.connect(self._show_modes)
-        self.shuffle_button.clicked.connect(self._cycle_shuffle)
-        self.repeat_button.clicked.connect(self._cycle_repeat)
         self.browser.chosen.connect(self.model.set_filter)
         self.logging_sign.clicked.connect(self._resume_logging)
         self.add_music.clicked.connect(self.plugin.open_import_wizard)
@@ -520,52 +492,6 @@ class PlayerWindow(QMainWindow):
         ):
             changed.connect(keeper.changed)
         keeper.enabled = True
-
-    # -- shuffle and repeat -----------------------------------------------------------
-    def _shuffle_chosen(self, action: QAction) -> None:
-        self.player.set_shuffle(action.data())
-
-    def _repeat_chosen(self, action: QAction) -> None:
-        self.player.set_repeat(action.data())
-
-    def _cycle_shuffle(self) -> None:
-        modes = SHUFFLE_MODES
-        self.player.set_shuffle(modes[(modes.index(self.player.shuffle) + 1) % len(modes)])
-        self._show_modes()
-
-    def _cycle_repeat(self) -> None:
-        modes = REPEAT_MODES
-        self.player.set_repeat(modes[(modes.index(self.player.repeat) + 1) % len(modes)])
-        self._show_modes()
-
-    def _show_modes(self) -> None:
-        shuffle, repeat = self.player.shuffle, self.player.repeat
-        self.shuffle_actions[shuffle].setChecked(True)
-        self.repeat_actions[repeat].setChecked(True)
-        self.shuffle_button.setChecked(shuffle != "off")
-        self.shuffle_button.setToolTip(f"{SHUFFLE_TEXT[shuffle]} (click to change)")
-        self.repeat_button.setChecked(repeat != "off")
-        self.repeat_button.setToolTip(f"{REPEAT_TEXT[repeat]} (click to change)")
-        self._smart_pick()
-
-    def _smart_pick(self, *_: object) -> None:
-        """With smart shuffle, ask the recommender (on the pool) what plays next."""
-        if self.player.shuffle != "smart" or self.plugin.closing:
-            self.player.preferred_next = None
-            return
-        current = self.player.current_track()
-        playing = bytes(current) if current is not None else None
-        queued = [bytes(p) for p in self.player.queue()]
-        settings, db_path = copy.deepcopy(self.plugin.prefs), self.db_path  # plain data
-        self.runner.run_task(
-            lambda: smart_next_at(db_path, playing, queued, settings),
-            self._smart_picked,
-            on_error=self.show_error,
-            key="smart-shuffle",
-        )
-
-    def _smart_picked(self, path: bytes | None) -> None:
-        self.player.preferred_next = path
 
     # -- play logging sign ------------------------------------------------------------
     def _show_logging(self, paused: bool) -> None:
@@ -778,7 +704,6 @@ class PlayerWindow(QMainWindow):
         self.now_detail.setText(detail)
         self.setWindowTitle(f"{title} — {self.app_title}")
         self.model.set_playing(path, icon("play"))
-        self._smart_pick()
         self.runner.run_task(
             lambda: cover_bytes(path),
             lambda data: self.cover.setPixmap(cover_pixmap(data, NOW_COVER)),
@@ -806,7 +731,6 @@ class PlayerWindow(QMainWindow):
         n = len(paths)
         plural = "" if n == 1 else "s"
         self.queue_dock.setWindowTitle(f"Queue · {n} track{plural}" if n else "Queue")
-        self._smart_pick()
 
     def _queue_dragged(self, _parent, start: int, _end: int, _dest, row: int) -> None:
         self.player.move(start, row - 1 if row > start else row)
@@ -899,7 +823,7 @@ class PlayerWindow(QMainWindow):
         self.player.replace_queue(state.queue)
         if state.current is not None:
             self.player.cue(state.current, state.position_ms)
-        self._show_modes()
+        self.modes.show()
 
     def player_state(self) -> PlayerState:
         """The player's state now, as plain data."""
