@@ -111,8 +111,8 @@ class ReferencePlayer(ListQueueHost):
 
     def snapshot(self) -> dict:
         """What to restore after a restart: plain data (paths as bytes)."""
-        current = self._current if self._current is not None else (
-            self._cued[0] if self._cued else None
+        current = (
+            self._current if self._current is not None else (self._cued[0] if self._cued else None)
         )
         return {
             "queue": list(self._queue),

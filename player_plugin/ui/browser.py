@@ -58,12 +58,12 @@ class BrowserPane(QTreeWidget):
         everything.setData(0, FilterRole, None)
         items = [everything]
         current: QTreeWidgetItem | None = everything
-        artist_item: QTreeWidgetItem | None = None
+        artist_item = everything  # (replaced by the first artist's row)
         artist_name: str | None = None
         artist_count = 0
         for artist, album, n in rows:
             if artist != artist_name:
-                if artist_item is not None:
+                if artist_name is not None:
                     artist_item.setText(0, f"{artist_name or UNKNOWN} ({artist_count:,})")
                 artist_item = QTreeWidgetItem([artist or UNKNOWN])
                 artist_item.setData(0, FilterRole, (artist, None))
@@ -76,7 +76,7 @@ class BrowserPane(QTreeWidget):
             album_item.setData(0, FilterRole, (artist, album))
             if keep == (artist, album):
                 current = album_item
-        if artist_item is not None:
+        if artist_name is not None:
             artist_item.setText(0, f"{artist_name or UNKNOWN} ({artist_count:,})")
         self.addTopLevelItems(items)
         if current is not None:
@@ -94,6 +94,8 @@ class BrowserPane(QTreeWidget):
         """Pick the row of *artist* (and *album*); unknown ones pick nothing."""
         for i in range(self.topLevelItemCount()):
             item = self.topLevelItem(i)
+            if item is None:
+                continue
             value = item.data(0, FilterRole)
             if artist is None and value is None:
                 self.setCurrentItem(item)
@@ -103,9 +105,10 @@ class BrowserPane(QTreeWidget):
                     self.setCurrentItem(item)
                     return
                 for j in range(item.childCount()):
-                    if item.child(j).data(0, FilterRole)[1] == album:
+                    child = item.child(j)
+                    if child is not None and child.data(0, FilterRole)[1] == album:
                         item.setExpanded(True)
-                        self.setCurrentItem(item.child(j))
+                        self.setCurrentItem(child)
                         return
 
     def _current_changed(self, item: QTreeWidgetItem | None, _previous) -> None:

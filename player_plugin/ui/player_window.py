@@ -243,7 +243,7 @@ class PlayerWindow(QMainWindow):
         self.table.verticalHeader().setDefaultSectionSize(24)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
-        for col, width in enumerate((260, 180, 200, 120, 60, 70)):
+        for col, width in enumerate((260, 150, 170, 110, 50, 60)):
             self.table.setColumnWidth(col, width)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -253,7 +253,7 @@ class PlayerWindow(QMainWindow):
         self.splitter.addWidget(self.browser)
         self.splitter.addWidget(self.table)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([220, 760])
+        self.splitter.setSizes([190, 790])
         self.library_stack = QStackedWidget()
         self.library_stack.addWidget(self.splitter)
         self.library_stack.addWidget(self._build_empty_state())
