@@ -206,3 +206,24 @@ def test_paused_logging_shows_a_lasting_sign_that_resumes_on_click(window, qtbot
     qtbot.mouseClick(sign, Qt.MouseButton.LeftButton)
     assert not window.plugin.logging_paused() and not sign.isVisible()
     assert not window.plugin.actions["pause"].isChecked()
+
+
+def test_a_restored_track_waits_paused_and_resumes_where_it_was(qtbot, tmp_path):
+    from audio_fixtures import write_audio
+
+    from player_plugin.hosts.reference import ReferencePlayer
+
+    path = os.fsencode(write_audio(tmp_path / "long.flac", "flac", seconds=6.0, freq=300.0))
+    player = ReferencePlayer()
+    started: list[bytes] = []
+    player.track_started.connect(started.append)
+    player.cue(path, 4_000)
+    assert player.cued_track() == (path, 4_000) and player.position() == 4_000
+    assert player.current_track() is None and started == [] and player.state != "playing"
+    assert player.snapshot()["current"] == path
+    player.play()  # a new play, from where it was
+    qtbot.waitUntil(
+        lambda: player.state == "playing" and player.media.position() > 0, timeout=10_000
+    )
+    assert started == [path] and player.media.position() >= 3_900
+    player.shutdown()

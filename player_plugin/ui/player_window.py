@@ -486,11 +486,12 @@ class PlayerWindow(QMainWindow):
             self.player.track_started,
             self.player.state_changed,
             self.player.modes_changed,
-            self.player.position_changed,
             self.player.cued,
             self.volume.valueChanged,
         ):
             changed.connect(keeper.changed)
+        self.player.position_changed.connect(keeper.moved)
+        self.seek.sliderReleased.connect(keeper.changed)
         keeper.enabled = True
 
     # -- play logging sign ------------------------------------------------------------

@@ -18,6 +18,7 @@ from player_plugin.ui.workers import TaskRunner
 log = logging.getLogger(__name__)
 
 SAVE_MS = 500
+POSITION_SAVE_MS = 5000  # the position alone, while playing: every few seconds is plenty
 
 
 class StateKeeper(QObject):
@@ -43,16 +44,25 @@ class StateKeeper(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(SAVE_MS)
         self._timer.timeout.connect(self._save)
+        self._slow = QTimer(self)
+        self._slow.setSingleShot(True)
+        self._slow.setInterval(POSITION_SAVE_MS)
+        self._slow.timeout.connect(self._save)
         self.enabled = False  # on once the restored state is in place
 
     @property
     def busy(self) -> bool:
         """A change not written yet (waiting, or being written)."""
-        return self._timer.isActive() or self._writing or self._dirty
+        return self._timer.isActive() or self._slow.isActive() or self._writing or self._dirty
 
     def changed(self, *_: object) -> None:
         if self.enabled and not self._timer.isActive():
             self._timer.start()
+
+    def moved(self, *_: object) -> None:
+        """The position moved (as it does while playing): saved within a few seconds."""
+        if self.enabled and not self._slow.isActive() and not self._timer.isActive():
+            self._slow.start()
 
     def _save(self) -> None:
         if self._writing:  # one write at a time: this state follows the one in flight
@@ -60,6 +70,7 @@ class StateKeeper(QObject):
             return
         self._dirty = False
         self._writing = True
+        self._slow.stop()
         state, db_path = self.snapshot(), self.db_path
         self.save_window()
         self.runner.run_task(
@@ -81,5 +92,6 @@ class StateKeeper(QObject):
     def flush(self, db, state: PlayerState) -> None:
         """Write *state* now, on this thread (at quit, after the pool has stopped)."""
         self._timer.stop()
+        self._slow.stop()
         self.enabled = False
         save_state(db, state)
