@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from player_plugin.app.player_state import PlayerState, load_state
+from player_plugin.app.player_state import STATE_KEY, PlayerState, load_state
 from player_plugin.hosts.reference import ReferencePlayer
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
@@ -379,8 +379,6 @@ class PlayerWindow(QMainWindow):
         return self.library_stack.currentIndex() == 1
 
     def _show_library_or_prompt(self) -> None:
-        from player_plugin.store.stats import counts
-
         empty = counts(self.db)["tracks"] == 0 and not self.library_folders()
         self.library_stack.setCurrentIndex(1 if empty else 0)
 
@@ -812,9 +810,6 @@ class PlayerWindow(QMainWindow):
     def _restore_player(self) -> None:
         """The queue, the track (paused where it was), volume, shuffle and repeat as they
         were when the player last ran (or was killed)."""
-        from player_plugin.app.player_state import STATE_KEY
-        from player_plugin.store.settings import get_setting
-
         if get_setting(self.db, STATE_KEY) is None:
             return
         state = load_state(self.db)
