@@ -47,6 +47,7 @@ from player_plugin.hosts.reference import ReferencePlayer
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
 from player_plugin.store.folders import library_folders
+from player_plugin.store.settings import get_setting
 from player_plugin.store.stats import counts
 from player_plugin.ui.about import show_about
 from player_plugin.ui.browser import BrowserPane
