@@ -34,6 +34,9 @@ def test_scan_json_contract(segue, audio_files, tmp_path):
     assert set(data) == SCAN_KEYS
     assert all(isinstance(v, int | float) and not isinstance(v, bool) for v in data.values())
     assert (data["added"], data["errors"]) == (4, 1)
+    progress = [json.loads(line) for line in result.err.splitlines()]
+    assert progress and all(p["event"] == "progress" for p in progress)
+    assert progress[-1]["phase"] == "done" and progress[-1]["done"] == progress[-1]["total"]
     again = segue("--json", "scan", music).json
     assert (again["added"], again["unchanged"]) == (0, 4)
 

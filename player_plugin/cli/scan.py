@@ -1,8 +1,12 @@
-"""`segue scan PATH...`: import or re-scan music folders into the store."""
+"""`segue scan PATH...`: import or re-scan music folders into the store.
+
+Progress goes to stderr: a line rewritten in place on a terminal, or one JSON object per
+line with ``--json`` (stdout keeps the one result object)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -48,6 +52,31 @@ class _ProgressLine:
             sys.stderr.flush()
 
 
+class _ProgressJson:
+    """One JSON object per line on stderr with ``--json`` (stdout keeps the one result
+    object), at most twice a second and at the end: ``{"event": "progress", "phase",
+    "done", "total"}``."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self, progress: ScanProgress) -> None:
+        now = time.monotonic()
+        if progress.phase != "done" and now - self.last < 0.5:
+            return
+        self.last = now
+        line = {
+            "event": "progress",
+            "phase": progress.phase,
+            "done": progress.done,
+            "total": progress.total,
+        }
+        print(json.dumps(line), file=sys.stderr, flush=True)
+
+    def clear(self) -> None:
+        """Nothing to clear: each line stands."""
+
+
 def _readable(root: bytes) -> bool:
     if os.path.isdir(root):
         try:
@@ -79,7 +108,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"cannot read {display(unreadable[0])}", EXIT_FAILURE)
     db = store(args)
     add_folders(db, [r for r in roots if os.path.isdir(r) and os.access(r, os.R_OK | os.X_OK)])
-    line = _ProgressLine() if sys.stderr.isatty() else None
+    line: _ProgressLine | _ProgressJson | None = None
+    if args.json:
+        line = _ProgressJson()
+    elif sys.stderr.isatty():
+        line = _ProgressLine()
     try:
         summary = scan(db, roots, progress=line, workers=idle_workers())
     finally:
