@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 
 def test_doctor_json(segue, db, db_path):
     result = segue("doctor", "--json")
@@ -41,3 +46,21 @@ def test_unreadable_database_is_one_line(segue, tmp_path, capsys):
     assert main(["--db", str(bad), "doctor"]) != 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot open database" in err
+
+
+def test_no_display_is_one_line_not_an_abort(tmp_path):
+    """`segue gui` on a machine with no desktop session: one line, exit 2 (Qt would abort
+    with its plugin messages)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from player_plugin.cli import main; sys.exit(main())",
+         "--db", str(tmp_path / "s.db"), "gui"],
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "segue: no display to open the player on: start it from a desktop session, or set "
+        "QT_QPA_PLATFORM=offscreen to run it without a window"
+    ]

@@ -19,7 +19,22 @@ from player_plugin.ui.player_window import PlayerWindow, quit_on_signals
 STARTUP_RESCAN_MS = 1000  # the library folders are rescanned this long after the window opens
 
 
+def has_display(env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    """Whether Qt has somewhere to open a window: a desktop session on Linux (X11 or
+    Wayland), a platform chosen outright (``QT_QPA_PLATFORM``, e.g. ``offscreen``), or
+    another system (which always has one)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(env.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
 def _app():
+    if QApplication.instance() is None and not has_display():
+        # Qt would abort with a page of plugin messages: one line instead
+        raise UserError(
+            "no display to open the player on: start it from a desktop session, or set "
+            "QT_QPA_PLATFORM=offscreen to run it without a window"
+        )
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Segue")
     app.setOrganizationName("segue")
