@@ -8,6 +8,7 @@ skipped). Structure enough for a model to learn from in a second.
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
+from player_plugin.store import models as reg
 from player_plugin.store.catalogue import HistoryTrack, insert_history_tracks
 from player_plugin.store.plays import log_play
 
@@ -146,3 +148,21 @@ def test_synthetic_history_has_skips_and_sessions() -> None:
     assert any(p.outcome is Outcome.SKIPPED for p in plays)
     assert len({p.session for p in plays}) > 5
     assert all(a.started_at < b.started_at for a, b in itertools.pairwise(plays))
+
+
+def register_active(db, folder: Path, model_id: str = "m1", created: int = 1) -> None:
+    """Copy the exported model *folder* into the store's models directory, register it as
+    evaluated (only such a model may serve) and make it the active one."""
+    root = reg.models_root(db)
+    root.mkdir(exist_ok=True)
+    shutil.copytree(folder, root / model_id)
+    reg.add_model(
+        db,
+        model_id,
+        folder=model_id,
+        cutoff=1,
+        data_size=1,
+        metrics={"holdout": {"model": 0.0}},  # evaluated: only such a model can serve
+        created_at=created,
+    )
+    reg.activate(db, model_id)

@@ -8,13 +8,12 @@ model registry does, and the cached answer (ids, order, scores, reasons) must eq
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 
 import numpy as np
 import pytest
-from test_model_fixtures import fill_store, trained_model
+from test_model_fixtures import fill_store, register_active, trained_model
 
 from player_plugin.app import settings as app_settings
 from player_plugin.app.settings import Settings
@@ -45,22 +44,6 @@ def models(tmp_path_factory):
     return trained_model(root), trained_model(root, n_plays=200)
 
 
-def _register(db, folder, model_id: str, created: int) -> None:
-    root = reg.models_root(db)
-    root.mkdir(exist_ok=True)
-    shutil.copytree(folder, root / model_id)
-    reg.add_model(
-        db,
-        model_id,
-        folder=model_id,
-        cutoff=1,
-        data_size=1,
-        metrics={"holdout": {"model": 0.0}},  # evaluated: only such a model can serve
-        created_at=created,
-    )
-    reg.activate(db, model_id)
-
-
 def _same(db, now: int, **kw):
     """The cached answer, checked against the uncached one."""
     cached = suggestions(db, N, now_ms=now, **kw)
@@ -83,7 +66,7 @@ def _track_ids(db) -> list[int]:
 def test_cached_equals_uncached_after_every_step(db, models, with_model) -> None:
     _cat, plays = fill_store(db, 200)
     if with_model:
-        _register(db, models[0], "m1", 1)
+        register_active(db, models[0], "m1", 1)
     ids = _track_ids(db)
     now = plays[-1].started_at + 5 * MIN
     entry = CACHE.entry(db)
@@ -153,7 +136,7 @@ def test_cached_equals_uncached_after_every_step(db, models, with_model) -> None
     assert entry.rebuilds == base + 5
 
     if with_model:  # activate another model, then roll back to the first
-        _register(db, models[1], "m2", 2)
+        register_active(db, models[1], "m2", 2)
         assert _same(db, now).model_id == models[1].name
         reg.rollback(db)
         assert _same(db, now).model_id == models[0].name
@@ -187,7 +170,7 @@ def test_the_play_in_progress_is_served_as_listened(tmp_path, models) -> None:
         (tmp_path / name).mkdir()
         db = stores[name] = open_db(tmp_path / name / "segue.db")
         _cat, plays = fill_store(db, 150)
-        _register(db, models[0], "m1", 1)
+        register_active(db, models[0], "m1", 1)
     now = plays[-1].started_at + 5 * MIN
     track = _track_ids(stores["playing"])[30]
     pid = start_play(stores["playing"], track, at_ms=now)
@@ -227,7 +210,7 @@ def test_a_row_left_open_by_a_crash_is_not_in_progress(db) -> None:
 def test_two_threads_at_once_get_correct_answers(db_path, models) -> None:
     db = open_db(db_path)
     _cat, plays = fill_store(db, 200)
-    _register(db, models[0], "m1", 1)
+    register_active(db, models[0], "m1", 1)
     ids = _track_ids(db)
     now = plays[-1].started_at + 5 * MIN
     results: dict[tuple[int, int], list[int]] = {}
@@ -301,7 +284,7 @@ def test_a_skip_counted_in_place_equals_a_rebuild(db, models) -> None:
     model: each is counted in place (no rebuild) and the answer equals the uncached one,
     also once more plays follow."""
     _cat, plays = fill_store(db, 150)
-    _register(db, models[0], "m1", 1)
+    register_active(db, models[0], "m1", 1)
     ids = _track_ids(db)
     now = plays[-1].started_at + 5 * MIN
     _same(db, now)

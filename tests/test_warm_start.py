@@ -8,12 +8,11 @@ file reuses only unchanged tracks; a corrupt or foreign file is ignored with a l
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 
 import numpy as np
 import pytest
-from test_model_fixtures import fill_store, trained_model
+from test_model_fixtures import fill_store, register_active, trained_model
 
 from player_plugin.app import warm
 from player_plugin.app.suggest import CACHE, suggestions
@@ -27,22 +26,6 @@ N = 8
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     return trained_model(tmp_path_factory.mktemp("warm-models"))
-
-
-def _register(db, folder, model_id: str = "m1") -> None:
-    root = reg.models_root(db)
-    root.mkdir(exist_ok=True)
-    shutil.copytree(folder, root / model_id)
-    reg.add_model(
-        db,
-        model_id,
-        folder=model_id,
-        cutoff=1,
-        data_size=1,
-        metrics={"holdout": {"model": 0.0}},  # evaluated: only such a model can serve
-        created_at=1,
-    )
-    reg.activate(db, model_id)
 
 
 def _answer(db, now: int) -> list[tuple]:
@@ -70,7 +53,7 @@ def _files(db) -> list:
 
 def test_the_second_start_reads_the_vectors_and_answers_the_same(db, model) -> None:
     _cat, plays = fill_store(db, 200)
-    _register(db, model)
+    register_active(db, model)
     now = plays[-1].started_at + 60_000
     CACHE.clear()
     cold = _answer(db, now)
@@ -88,7 +71,7 @@ def test_the_second_start_reads_the_vectors_and_answers_the_same(db, model) -> N
 
 def test_after_a_scan_only_changed_tracks_are_computed(db, model) -> None:
     _cat, plays = fill_store(db, 200)
-    _register(db, model)
+    register_active(db, model)
     now = plays[-1].started_at + 60_000
     CACHE.clear()
     _answer(db, now)
@@ -106,7 +89,7 @@ def test_after_a_scan_only_changed_tracks_are_computed(db, model) -> None:
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong shape"])
 def test_a_broken_file_is_ignored_with_a_log_line(db, model, caplog, damage) -> None:
     _cat, plays = fill_store(db, 200)
-    _register(db, model)
+    register_active(db, model)
     now = plays[-1].started_at + 60_000
     CACHE.clear()
     cold = _answer(db, now)
@@ -133,13 +116,13 @@ def test_a_broken_file_is_ignored_with_a_log_line(db, model, caplog, damage) -> 
 
 def test_another_model_never_reads_the_file(db, model, tmp_path) -> None:
     _cat, plays = fill_store(db, 200)
-    _register(db, model)
+    register_active(db, model)
     now = plays[-1].started_at + 60_000
     CACHE.clear()
     _answer(db, now)
     _restart()
     other = trained_model(tmp_path / "other", n_plays=200)
-    _register(db, other, "m2")
+    register_active(db, other, "m2")
     _answer(db, now)
     assert _engine(db).computed == 72  # its own vectors, not m1's
     _restart()
