@@ -50,6 +50,8 @@ def test_the_dialog_edits_every_setting(qtbot, db):
     dialog.policy_idle.setChecked(True)
     dialog.idle_minutes.setValue(25)
     dialog.autoplay.setChecked(False)
+    assert not dialog.notify.isChecked()  # off unless the listener switches it on
+    dialog.notify.setChecked(True)
     dialog.paused.setChecked(True)
     dialog.folders.addItem("/music/Audiobooks")
     dialog.accept()
@@ -59,6 +61,7 @@ def test_the_dialog_edits_every_setting(qtbot, db):
     assert result.excluded_folders == ["/music/Audiobooks"]
     assert result.retrain_policy == "idle" and result.retrain_idle_minutes == 25
     assert result.autoplay is False
+    assert result.notify_track_change is True
     assert logging_paused(db)
     assert prefs.variety != 0.9  # the caller's prefs change only when applied
 

@@ -1,6 +1,7 @@
 """The Settings dialog: execution provider (local ones only), retraining policy,
-exclusions, variety, the familiar ↔ discover balance, auto-play and play logging, saved in
-the store's settings; and the *Your feedback* page (loved, never, not now)."""
+exclusions, variety, the familiar ↔ discover balance, auto-play, the now-playing
+notification and play logging, saved in the store's settings; and the *Your feedback*
+page (loved, never, not now)."""
 
 from __future__ import annotations
 
@@ -131,6 +132,10 @@ class SettingsDialog(QDialog):
         self.autoplay.setChecked(self.prefs.autoplay)
         form.addRow("Auto-play:", self.autoplay)
         form.addRow("Audio features:", self.analyse)
+        self.notify = QCheckBox("Show a desktop notification when a new track starts")
+        self.notify.setObjectName("notify-track-change")
+        self.notify.setChecked(self.prefs.notify_track_change)
+        form.addRow("Now playing:", self.notify)
         layout.addWidget(box)
 
         # exclusions
@@ -236,6 +241,7 @@ class SettingsDialog(QDialog):
         p.not_now_hours = self.not_now.value()
         p.autoplay = self.autoplay.isChecked()
         p.analyse_audio = self.analyse.isChecked()
+        p.notify_track_change = self.notify.isChecked()
         p.excluded_genres = _genres(self.genres.text(), p.excluded_genres)
         p.excluded_folders = [self.folders.item(i).text() for i in range(self.folders.count())]
         p.provider = self.provider.currentData() or ""
