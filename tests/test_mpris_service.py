@@ -3,8 +3,9 @@
 The player runs offscreen in a subprocess under `dbus-run-session` with a small library of
 real audio (20 s tracks); `playerctl` plays, pauses, seeks, skips and reads metadata and
 position, and the test checks both the answers and what the player itself did (its events,
-its play log). A fake notification server on the same bus shows that the "now playing"
-notice is off by default and names the track once switched on.
+its play log); `dbus-monitor` hears a ``Seeked`` signal for the desktop's seeks and for the
+listener dragging the window's own slider. A fake notification server on the same bus
+shows that the "now playing" notice is off by default and names the track once switched on.
 """
 
 from __future__ import annotations
@@ -166,6 +167,27 @@ def test_playerctl_controls_and_reads_the_player(library, segue, tmp_path, db_pa
             target=lambda: [followed.put(line.strip()) for line in follow.stdout], daemon=True
         ).start()
 
+        monitor = subprocess.Popen(
+            [
+                "dbus-monitor",
+                "--session",
+                "type='signal',interface='org.mpris.MediaPlayer2.Player',member='Seeked'",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=bus_env,
+        )
+        helpers.append(monitor)
+        seeked: queue.Queue = queue.Queue()  # the positions (µs) of Seeked signals
+        threading.Thread(
+            target=lambda: [
+                seeked.put(int(line.split()[1]))
+                for line in monitor.stdout
+                if line.strip().startswith("int64 ")
+            ],
+            daemon=True,
+        ).start()
+
         listed = subprocess.run(["playerctl", "-l"], env=bus_env, capture_output=True, text=True)
         assert "segue" in listed.stdout.split()
         assert ctl("status") == "Stopped"
@@ -191,8 +213,13 @@ def test_playerctl_controls_and_reads_the_player(library, segue, tmp_path, db_pa
         assert 0.3 <= float(ctl("position")) < TRACK_S
         ctl("position", "12")
         assert 11.9 <= float(ctl("position")) < TRACK_S
+        assert seeked.get(timeout=10) == 12_000_000  # the desktop hears every jump
         ctl("position", "2-")  # Seek, relative
         assert 9.9 <= float(ctl("position")) < 11.5
+        assert 9_900_000 <= seeked.get(timeout=10) < 11_500_000
+        os.kill(ready["pid"], signal.SIGUSR1)  # the listener drags the window's slider
+        assert seeked.get(timeout=10) == 5_000_000
+        assert 4.9 <= float(ctl("position")) < 6.5
 
         # pause holds the position
         ctl("pause")

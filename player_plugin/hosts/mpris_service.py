@@ -216,6 +216,7 @@ class MprisService(QObject):
         player.state_changed.connect(self._state_changed)
         player.duration_changed.connect(self._duration_changed)
         player.position_changed.connect(self._position_changed)
+        player.seeked.connect(self._seeked)
         self._snapshot()
 
     # -- the bus ----------------------------------------------------------------------
@@ -391,11 +392,14 @@ class MprisService(QObject):
         self._seek_to(position_us)
 
     def _seek_to(self, position_us: int) -> None:
-        self.player.seek(position_us // 1000)
-        self._set_clock(position_us // 1000)
+        self.player.seek(position_us // 1000)  # the player's `seeked` announces it
+
+    def _seeked(self, ms: int) -> None:
+        """Any seek (the desktop's, the window's slider, a restored position): tell the bus."""
+        self._set_clock(ms)
         self._send(
             new_signal(
-                DBusAddress(OBJECT_PATH, interface=PLAYER_IFACE), "Seeked", "x", (position_us,)
+                DBusAddress(OBJECT_PATH, interface=PLAYER_IFACE), "Seeked", "x", (ms * 1000,)
             )
         )
 

@@ -50,6 +50,7 @@ class ReferencePlayer(ListQueueHost):
     error = Signal(str)
     modes_changed = Signal()  # shuffle or repeat changed
     cued = Signal(object)  # a track waits, paused, to resume where it was (restored state)
+    seeked = Signal(int)  # the playing track jumped to this position (ms), whoever asked
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -210,6 +211,8 @@ class ReferencePlayer(ListQueueHost):
             return
         self._last_pos = max(0, int(ms))
         self.media.setPosition(max(0, int(ms)))
+        if self._current is not None:
+            self.seeked.emit(self._last_pos)
 
     def set_volume(self, percent: int) -> None:
         self.audio.setVolume(max(0, min(100, percent)) / 100)
