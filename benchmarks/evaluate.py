@@ -1,15 +1,16 @@
 """Offline evaluation on the real histories in ../shared/data (never copied into the repo).
 
     .venv/bin/python benchmarks/evaluate.py [lastfm] [spotify] [--no-model] [--distractors]
-        [--validation] [--dial] [--seeds N]
+        [--validation] [--no-dial] [--seeds N]
 
 Writes benchmarks/results/evaluate_<name>.json and evaluate_<name>.md (the same object and
-tables as `segue evaluate --json --report`). With --distractors each history gets the
-other's tracks as never-played distractors (results under evaluate_<name>_distractors.*).
+tables as `segue evaluate --json --report --dial`). With --distractors each history gets
+the other's tracks as never-played distractors (results under evaluate_<name>_distractors.*).
 --validation scores inside the first 80% only (the split used for tuning defaults).
---dial also re-ranks at five familiar ↔ discover positions (results under *_dial.*).
---seeds N (default 5) trains each model variant with N seeds: the ``model`` rows are the
-default seed's, the ``NAME-seeds`` rows average each target over all N.
+The re-ranked list is also measured at five familiar ↔ discover positions (the dial's
+curve) unless --no-dial. --seeds N (default 5) trains each model variant with N seeds: the
+``model`` rows are the default seed's, the ``NAME-seeds`` rows average each target over all
+N (raw, re-ranked and at the dial's discover end).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main() -> int:
     parser.add_argument("--distractors", action="store_true")
     parser.add_argument("--validation", action="store_true")
     parser.add_argument(
-        "--dial", action="store_true", help="the dial's curve too (results under *_dial.*)"
+        "--no-dial", dest="dial", action="store_false", help="skip the dial's curve (faster)"
     )
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument(
@@ -82,7 +83,6 @@ def main() -> int:
         }
         stem = f"evaluate_{name}" + ("_distractors" if args.distractors else "")
         stem += "_validation" if args.validation else ""
-        stem += "_dial" if args.dial else ""
         (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
         title = f"Segue offline evaluation: {name}" + (" + distractors" if args.distractors else "")
         (RESULTS / f"{stem}.md").write_text(markdown(result, title) + "\n")

@@ -289,8 +289,8 @@ def test_the_model_is_trained_on_the_first_80_percent_and_scored(segue, tmp_path
     path = write_spotify_extended(tmp_path / "Streaming_History_Audio_2024.json", album_sessions(5))
     result = segue(
         "evaluate",
-        *("--plays", path, "--json", "--bootstrap", "50", "--methods", "markov"),
-        *("--seeds", "2"),
+        *("--plays", path, "--json", "--bootstrap", "50"),
+        *("--methods", "markov,unplayed-same-artist", "--seeds", "2", "--dial"),
     )
     assert result.status == 0, result.err
     methods = result.json["methods"]
@@ -308,6 +308,15 @@ def test_the_model_is_trained_on_the_first_80_percent_and_scored(segue, tmp_path
             assert both[metric] == pytest.approx((one[metric] + other[metric]) / 2, abs=2e-5)
     assert ("model-seeds", "model-skip-blind-seeds", "all", "ndcg@10") in compared
     assert ("model-seeds", "markov", "new", "ndcg@10") in compared
+    # What the listener hears is averaged over the seeds too: the re-ranked list at the
+    # default dial and at its discover end, which meets the obvious on first plays.
+    for row in ("reranked", "reranked@dial1.00"):
+        one, other = methods[f"model-{row}"]["new"], methods[f"model@seed43-{row}"]["new"]
+        both = methods[f"model-seeds-{row}"]["new"]
+        assert both["ndcg@10"] == pytest.approx((one["ndcg@10"] + other["ndcg@10"]) / 2, abs=2e-5)
+    assert "model-skip-blind-seeds-reranked" not in methods  # the served variant only
+    assert "model-seeds" in result.json["reranked_kept"]
+    assert ("model-seeds-reranked@dial1.00", "unplayed-same-artist", "new", "ndcg@10") in compared
 
 
 def test_the_first_seed_is_the_trainers_default():

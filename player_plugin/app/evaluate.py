@@ -38,6 +38,7 @@ from player_plugin.recommend.evaluate import (
     EvalOptions,
     ListenerResult,
     average_logs,
+    dial_row,
     run_protocol,
     seeded_names,
     split_index,
@@ -191,18 +192,36 @@ def evaluate_listener(
                 recommenders[name] = model
                 fitted.append(name)
     reranked = [name for name in options.reranked if name in recommenders]
+    # each further seed of the model is re-ranked too (the default dial, and the discover
+    # end with --dial), so that what the listener hears is averaged over the seeds as well
+    seed_rows = {
+        name: [1.0] if options.dial else []
+        for name, _ in seeded_names("model", options.seeds)[1:]
+        if "model" in reranked and name in recommenders
+    }
+    reranked += list(seed_rows)
     _say(
         options,
         f"listener {listener or '-'}: {len(plays)} plays, scoring {len(recommenders)} methods",
     )
     dials = [d for d in DIAL_POSITIONS if d != MIDDLE] if options.dial else []
-    logs = run_protocol(plays, catalogue, split, recommenders, reranked, fitted=fitted, dials=dials)
+    logs = run_protocol(
+        plays,
+        catalogue,
+        split,
+        recommenders,
+        reranked,
+        fitted=fitted,
+        dials=dials,
+        dials_of=seed_rows,
+    )
     if trainer is not None and options.seeds > 1:
         for variant, _blind in variants:
             names = [name for name, _ in seeded_names(variant, options.seeds)]
-            runs = [logs.methods[name] for name in names if name in logs.methods]
-            if len(runs) == len(names):  # a left-out seed would bias the average: no row then
-                logs.methods[f"{variant}-seeds"] = average_logs(runs)
+            for row in (str, reranked_row, discover_row):  # raw, re-ranked, discover end
+                runs = [logs.methods[row(name)] for name in names if row(name) in logs.methods]
+                if len(runs) == len(names):  # a left-out seed would bias the average
+                    logs.methods[row(f"{variant}-seeds")] = average_logs(runs)
     return ListenerResult(
         listener,
         len(plays),
@@ -211,6 +230,14 @@ def evaluate_listener(
         logs,
         time.perf_counter() - started,
     )
+
+
+def reranked_row(name: str) -> str:
+    return f"{name}-reranked"
+
+
+def discover_row(name: str) -> str:
+    return dial_row(name, 1.0)
 
 
 def _say(options: EvalOptions, message: str) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,12 +82,14 @@ def run_protocol(
     *,
     fitted: Sequence[str] = (),
     dials: Sequence[float] = (),
+    dials_of: Mapping[str, Sequence[float]] | None = None,
 ) -> ListenerLog:
     """Predict every listened play from *split* on; every method sees exactly the plays
     before it. Names in *fitted* are already fitted (learned models). Each name in
     *reranked* also gets a ``NAME-reranked`` row (the default dial) and one row per dial
-    position in *dials* (``NAME-reranked@dialD``); the listener's own variety of their
-    real next plays is recorded beside (``ListenerLog.own``)."""
+    position in *dials* (``NAME-reranked@dialD``; *dials_of* gives some names their own
+    positions); the listener's own variety of their real next plays is recorded beside
+    (``ListenerLog.own``)."""
     train = list(plays[:split])
     for name, rec in recommenders.items():
         if name not in fitted:
@@ -104,7 +106,8 @@ def run_protocol(
         name: {None: f"{name}-reranked"} for name in rerankers
     }
     for name in rerankers:
-        rows[name].update({d: dial_row(name, d) for d in dials})
+        positions = (dials_of or {}).get(name, dials)
+        rows[name].update({d: dial_row(name, d) for d in positions})
         for row in rows[name].values():
             logs.methods[row] = MethodLog()
     targets: list[int] = []
@@ -205,7 +208,8 @@ def comparisons(summary: Summary) -> list[dict]:
     same model blind to skips (when the history has skips) and, on new plays, the "new"
     leak; the seed averages (``--seeds``) the same way; without a model, the best baseline
     against the runner-up. With the dial (``--dial``), the model at its discover end (its
-    ranking of never-played tracks only) against the leak too, on new plays."""
+    ranking of never-played tracks only; averaged over the seeds too) against the leak, on
+    new plays."""
     out = []
     for subset in ("all", "new"):
         ranked = _by_ndcg(summary, _baselines(summary), subset)
@@ -228,9 +232,10 @@ def comparisons(summary: Summary) -> list[dict]:
             blind = model.replace("model", "model-skip-blind", 1)
             if blind in summary.point:  # does knowing the skips help?
                 out.append(summary.compare(model, blind, subset))
-    discover = dial_row("model", 1.0)  # the model's first plays, ranked among unplayed ones
-    if discover in summary.point and "unplayed-same-artist" in summary.point:
-        out.append(summary.compare(discover, "unplayed-same-artist", "new"))
+    for model in ("model", "model-seeds"):  # its first plays, ranked among unplayed ones
+        discover = dial_row(model, 1.0)
+        if discover in summary.point and "unplayed-same-artist" in summary.point:
+            out.append(summary.compare(discover, "unplayed-same-artist", "new"))
     return out
 
 
