@@ -65,6 +65,10 @@ def test_skipped_repeatedly_of_late_is_left_out_until_listened_again():
     assert 0 in rr.rerank(descending(), 5, now_ms=T0 + 90 * DAY)
     rr.observe(Play(0, T0 + 2 * DAY, 200_000, "listened"))
     assert 0 in rr.rerank(descending(), 5)
+    # That listen turns out to be stopped early after all: the two skips count again.
+    assert rr.reclassify_last(Play(0, T0 + 2 * DAY, 9_000, "stopped"))
+    assert rr.skipped_of_late() == {0}
+    assert 0 not in rr.rerank(descending(), 5)
 
 
 def test_no_artist_again_within_the_window():

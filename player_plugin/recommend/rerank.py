@@ -57,6 +57,7 @@ class Reranker:
         self.settings = settings or RerankSettings()
         self.recent: deque[int] = deque(maxlen=max(1, self.settings.exclude_last))
         self.skips: defaultdict[int, list[int]] = defaultdict(list)  # since the last listen
+        self.often: set[int] = set()  # items with skip_limit skips or more in self.skips
         self.played = np.zeros(len(catalogue), dtype=bool)
         # equal scores in a fixed order that says nothing about the tracks (catalogue order
         # is the order tracks were added: in a history-built catalogue, the order of
@@ -98,9 +99,13 @@ class Reranker:
     def _count(self, play: Play) -> None:
         cleared = None
         if play.outcome is Outcome.SKIPPED:
-            self.skips[play.item].append(play.started_at)
+            times = self.skips[play.item]
+            times.append(play.started_at)
+            if len(times) >= self.settings.skip_limit:
+                self.often.add(play.item)
         elif play.listened:
             cleared = self.skips.pop(play.item, None)
+            self.often.discard(play.item)
         self.last = (play, cleared)
 
     def reclassify_last(self, play: Play) -> bool:
@@ -115,6 +120,8 @@ class Reranker:
             return False
         if cleared is not None:
             self.skips[play.item] = cleared
+            if len(cleared) >= self.settings.skip_limit:
+                self.often.add(play.item)
         self._count(play)
         return True
 
@@ -123,11 +130,7 @@ class Reranker:
         now = self.now if now_ms is None else now_ms
         since = now - self.settings.skip_days * DAY_MS
         limit = self.settings.skip_limit
-        return {
-            item
-            for item, times in self.skips.items()
-            if len(times) >= limit and sum(t >= since for t in times) >= limit
-        }
+        return {item for item in self.often if sum(t >= since for t in self.skips[item]) >= limit}
 
     def excluded(self, hidden: Iterable[int] = (), now_ms: int | None = None) -> set[int]:
         """Items no rule lets through now (just-played tracks count against their slots
@@ -184,14 +187,17 @@ class Reranker:
         chosen: list[int] = []
         taken: set[int] = set()
         per_artist: defaultdict[int, int] = defaultdict(int)
-        replays = 0
+        replays = fresh_so_far = 0
         lead = []
         if self.recent and window > 0 and self.settings.artist_after_current:
             lead = [int(artist[self.recent[-1]])]
+        index = np.asarray(pool, dtype=np.int64)
+        artist_of = dict(zip(pool, artist[index].tolist(), strict=True))  # plain ints: fast
+        new_to_them = set(index[~self.played[index]].tolist())
         queues = {
             "all": pool,
-            "familiar": [i for i in pool if self.played[i]],
-            "fresh": [i for i in pool if not self.played[i]],
+            "familiar": [i for i in pool if i not in new_to_them],
+            "fresh": [i for i in pool if i in new_to_them],
         }
         heads = dict.fromkeys(queues, 0)  # everything before a head is taken
 
@@ -201,7 +207,7 @@ class Reranker:
                 heads[name] += 1
             for k in range(heads[name], len(queue)):
                 item = queue[k]
-                if item in taken or int(artist[item]) in blocked:
+                if item in taken or artist_of[item] in blocked:
                     continue
                 if replays >= slots and item in recent:
                     continue
@@ -209,11 +215,10 @@ class Reranker:
             return None
 
         while len(chosen) < n:
-            blocked = set((lead + [int(artist[i]) for i in chosen])[-window:]) if window else set()
+            blocked = set((lead + [artist_of[i] for i in chosen])[-window:]) if window else set()
             if cap:
                 blocked.update(a for a, count in per_artist.items() if count >= cap)
             blocked.discard(0)
-            fresh_so_far = sum(not self.played[i] for i in chosen)
             if knob is None:
                 order = ["all"]
             elif rules.at_most:  # as the scores say, until the first plays reach the ceiling
@@ -233,8 +238,9 @@ class Reranker:
                 break
             chosen.append(pick)
             taken.add(pick)
-            per_artist[int(artist[pick])] += 1
+            per_artist[artist_of[pick]] += 1
             replays += pick in recent
+            fresh_so_far += pick in new_to_them
         return chosen
 
 
