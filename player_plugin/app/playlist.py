@@ -18,11 +18,12 @@ from urllib.parse import quote_from_bytes
 
 import sqlite_utils
 
+from player_plugin.app.never import Index, Never
 from player_plugin.app.settings import Settings
 
 # The walk needs app.suggest's steps one at a time (observe a pick, answer again); these
 # helpers carry its exclusion rules, so the playlist never differs from the dock.
-from player_plugin.app.suggest import _answer, _Index, _Never, build_recommender, rules
+from player_plugin.app.suggest import _answer, build_recommender, rules
 from player_plugin.domain.clock import now_ms
 from player_plugin.domain.errors import SegueError
 from player_plugin.domain.listen import Outcome
@@ -68,7 +69,7 @@ def walk(
     settings = Settings.load(db)
     rec, model_id = build_recommender(db, plays, catalogue, None, anchor=start is not None)
     reranker = Reranker(catalogue, rules(settings)).fit(plays)
-    items = _Index(catalogue)
+    items = Index(catalogue)
     durations = catalogue.duration_ms
     last = plays[-1] if plays else None
     clock = max(now, last.started_at + 1) if last else now
@@ -92,7 +93,7 @@ def walk(
     reasons: dict[int, str] = {}
     cold = not plays and start is None
     for _ in range(max(0, n)):
-        never = _Never(settings, None, picked, (), clock)
+        never = Never(settings, None, picked, (), clock)
         hidden = never.items(db, items)
         found = _answer(rec, model_id, reranker, 1, now=clock, cold=cold, hidden=hidden).items
         if not found:

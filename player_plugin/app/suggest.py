@@ -25,16 +25,18 @@ uncached path does; otherwise only the new play rows are observed. The answers e
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import sqlite_utils
 
 from player_plugin.app import warm
+from player_plugin.app.never import Index, Never
 from player_plugin.app.settings import Settings
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.errors import SegueError
@@ -52,8 +54,6 @@ from player_plugin.recommend.explain import (
 from player_plugin.recommend.model import ModelRecommender, load_active
 from player_plugin.recommend.rerank import Reranker, RerankSettings
 from player_plugin.store.catalogue import load_catalogue
-from player_plugin.store.feedback import hidden_track_ids
-from player_plugin.store.library_view import excluded_track_ids
 from player_plugin.store.models import db_file
 from player_plugin.store.serving import (
     ServingPlays,
@@ -76,6 +76,7 @@ INCREMENTAL = frozenset(
     {"model", "session-knn", "item-knn", "most-played", "recent", "markov", "content"}
 )
 MAX_ENTRIES = 4  # database files kept (the GUI uses one)
+SAVE_EVERY = 50  # plays observed since the state in the warm-start file: save it again
 
 __all__ = [
     "CACHE",
@@ -137,7 +138,7 @@ def suggestions(
     settings = Settings.load(db) if settings is None else settings
     if after is not None:  # the track a session of one follows is the one playing
         queued = [*queued, after]
-    never = _Never(settings, playing, queued, exclude, now)
+    never = Never(settings, playing, queued, exclude, now)
     if cached and after is None:
         found = CACHE.suggestions(db, n, settings=settings, never=never, method=method)
         if found is not None:
@@ -146,7 +147,7 @@ def suggestions(
     if len(catalogue) == 0 or n <= 0:
         return SuggestionList(method or DEFAULT_METHOD, None, [])
     plays = serving_plays(db, catalogue, now_ms=now).plays
-    index = _Index(catalogue)
+    index = Index(catalogue)
     anchor: Play | None = None
     if after is not None:
         item = index.items_of_paths([after])
@@ -231,63 +232,6 @@ def _fitted_model(
     return rec
 
 
-# -- what is never suggested ------------------------------------------------------------
-class _Index:
-    """Track ids and paths to catalogue items, and the excluded genres and folders as
-    items: built when first needed, kept with a cached state (valid while its catalogue
-    is)."""
-
-    def __init__(self, catalogue: Catalogue) -> None:
-        self.catalogue = catalogue
-        self._by_id: dict[int, int] | None = None
-        self._by_path: dict[bytes, int] | None = None
-        self._excluded: tuple[tuple, frozenset[int]] | None = None
-
-    def items_of_ids(self, track_ids: Iterable[int]) -> list[int]:
-        if self._by_id is None:
-            self._by_id = {int(t): i for i, t in enumerate(self.catalogue.track_ids.tolist())}
-        found = (self._by_id.get(int(t)) for t in track_ids)
-        return [i for i in found if i is not None]
-
-    def items_of_paths(self, paths: Iterable[bytes]) -> list[int]:
-        if self._by_path is None:
-            self._by_path = {bytes(p): i for i, p in enumerate(self.catalogue.paths or [])}
-        found = (self._by_path.get(bytes(p)) for p in paths)
-        return [i for i in found if i is not None]
-
-    def excluded(
-        self, db: sqlite_utils.Database, genres: list[str], folders: list[str]
-    ) -> frozenset[int]:
-        key = (tuple(g.casefold() for g in genres), tuple(folders))
-        if self._excluded is None or self._excluded[0] != key:
-            ids = excluded_track_ids(db, genres, folders)
-            self._excluded = (key, frozenset(self.items_of_ids(ids)))
-        return self._excluded[1]
-
-
-@dataclass
-class _Never:
-    """The rules of what is never suggested for one call, resolved to items by
-    :meth:`items` (the re-ranker adds its own: recent plays, repeated skips)."""
-
-    settings: Settings
-    playing: bytes | None
-    queued: Iterable[bytes]
-    exclude: Iterable[int]
-    now: int
-
-    def items(self, db: sqlite_utils.Database, index: _Index) -> set[int]:
-        s = self.settings
-        out = set(index.excluded(db, list(s.excluded_genres), list(s.excluded_folders)))
-        out.update(index.items_of_ids(hidden_track_ids(db, self.now)))  # never, not now
-        out.update(index.items_of_ids(self.exclude))
-        paths = [bytes(p) for p in self.queued]
-        if self.playing is not None:
-            paths.append(bytes(self.playing))
-        out.update(index.items_of_paths(paths))
-        return out
-
-
 def _answer(
     rec: Recommender,
     model_id: str | None,
@@ -351,7 +295,7 @@ class ServingState:
     plays: list[Play]
     last_id: int  # the highest play row id read
     observed_mark: tuple
-    index: _Index
+    index: Index
     open_rows: dict[int, Outcome] = field(default_factory=dict)  # open when observed: outcome
     last_pid: int | None = None  # the row id of plays[-1]
     last_started: int | None = None
@@ -373,6 +317,8 @@ class ServingEntry:
     observed: int = 0  # plays observed incrementally
     reclassified: int = 0  # plays in progress that ended as a skip, counted so in place
     last_reason: str | None = None  # why the last rebuild happened
+    warm: int = 0  # states taken from the warm-start file
+    saved: int | None = None  # len(state.plays) when the state was saved (None: not yet)
 
 
 class ServingCache:
@@ -408,7 +354,7 @@ class ServingCache:
         n: int,
         *,
         settings: Settings,
-        never: _Never,
+        never: Never,
         method: str | None = None,
     ) -> SuggestionList | None:
         """What :func:`suggestions` gives (without *after*), from the cached state
@@ -439,8 +385,14 @@ class ServingCache:
         now: int,
         method: str | None,
     ) -> ServingState:
+        engine = None
         with snapshot(db):
             cmark, mmark = catalogue_mark(db), models_mark(db)
+            if entry.state is None and method is None:
+                entry.state, engine = _warm_state(db, cmark, mmark)
+                if entry.state is not None:
+                    entry.warm += 1
+                    entry.saved = len(entry.state.plays)
             state = entry.state
             if state is not None and _settle_last(state, db, now):
                 entry.reclassified += 1
@@ -459,15 +411,21 @@ class ServingCache:
                 if why is None:
                     self._append(entry, state, db, new, now)
             if why is not None:
-                engine = state.engine if state is not None and state.models_mark == mmark else None
+                if state is not None and state.models_mark == mmark:
+                    engine = state.engine
                 state = entry.state = _build(db, cmark, mmark, method, rules, now, engine)
                 entry.rebuilds += 1
+                entry.saved = None
                 entry.last_reason = why
                 log.debug("serving state rebuilt (%s)", why)
         assert state is not None
         if state.rules != rules:  # the settings changed: only the re-ranker refits
             state.rules = rules
             state.reranker = Reranker(state.catalogue, rules).fit(state.plays)
+        saved = entry.saved
+        if state.engine is not None and (saved is None or len(state.plays) - saved >= SAVE_EVERY):
+            entry.saved = len(state.plays)  # a new state, or enough plays since: saved
+            warm.save_state_later(db, entry.lock, functools.partial(_saved_fields, entry))
         return state
 
     @staticmethod
@@ -556,6 +514,37 @@ def _cannot_append(state: ServingState, plays: list[Play]) -> str | None:
     return None
 
 
+def _warm_state(
+    db: sqlite_utils.Database, cmark: tuple, mmark: tuple
+) -> tuple[ServingState | None, Engine | None]:
+    """The state saved in the warm-start file for the model that serves now, at this
+    library version and registry (None when there is none), and that model's engine
+    (None when no model serves), so that a rebuild does not load it again."""
+    try:
+        rec = load_active(db, fit=False)
+    except Exception as exc:  # a model must never stop suggestions (the build says why)
+        log.debug("no engine for a warm start: %s: %s", type(exc).__name__, exc)
+        return None, None
+    if rec is None:
+        return None, None
+    try:
+        found = warm.state_for(db, rec.engine, cmark, mmark)
+        if found is None:
+            return None, rec.engine
+        return ServingState(**found, index=Index(found["catalogue"])), rec.engine
+    except Exception as exc:  # a warm start is an optimisation, never a failure
+        log.warning("warm-start state not used: %s: %s", type(exc).__name__, exc)
+        return None, rec.engine
+
+
+def _saved_fields(entry: ServingEntry) -> dict | None:
+    """What the warm-start file keeps of *entry*'s state (read under its lock)."""
+    state = entry.state
+    if state is None or state.engine is None or state.method is not None:
+        return None
+    return {f.name: getattr(state, f.name) for f in fields(ServingState)}
+
+
 def _build(
     db: sqlite_utils.Database,
     cmark: tuple,
@@ -583,7 +572,7 @@ def _build(
         plays=list(loaded.plays),
         last_id=loaded.last_id,
         observed_mark=observed_mark(db, loaded.last_id),
-        index=_Index(catalogue),
+        index=Index(catalogue),
         open_rows=dict(loaded.open_rows),
         last_pid=loaded.last_pid,
         last_started=loaded.last_started,

@@ -8,25 +8,56 @@ vectors serve as they are (no tag encoding, no item tower); for another library 
 through the tower. Whenever the vectors were (partly) computed, :func:`save_later` writes
 them for the next start on a background thread, so the answer never waits for the disk.
 A file that is missing, stale or broken costs only the computation it would have saved.
+
+The serving state itself (the catalogue, the model's history state, the re-ranker's, and
+what the serving cache remembers: see :mod:`player_plugin.app.suggest`) is the rest of
+what a start costs: reading every track, replaying every play. :func:`save_state_later`
+writes it (on a background thread, holding the serving entry's lock while it reads the
+state) and :func:`state_for` gives it back when it was saved for this model, this library
+version, this model registry and this code; the serving cache then observes only the
+plays logged since, exactly as a long-running process would have (its usual checks: plays
+deleted or rematched, a play in progress that ended otherwise, rebuild when needed).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import sqlite_utils
 
+import player_plugin
+from player_plugin.app.warm_state import Unpackable, pack, restore_into, unpack
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.recommend.engine import Engine
+from player_plugin.recommend.model import ModelRecommender
+from player_plugin.recommend.rerank import Reranker
 from player_plugin.store.models import db_file
-from player_plugin.store.warm import WarmVectors, library_version, read_vectors, write_vectors
+from player_plugin.store.warm import (
+    WarmVectors,
+    library_version,
+    read_state,
+    read_vectors,
+    write_state,
+    write_vectors,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["save_later", "vectors_for", "wait_saved"]
+__all__ = [
+    "code_version",
+    "save_later",
+    "save_state_later",
+    "state_for",
+    "vectors_for",
+    "wait_saved",
+]
 
 _pending: list[threading.Thread] = []
 _pending_lock = threading.Lock()
@@ -65,12 +96,11 @@ def save_later(
     ids = np.asarray(catalogue.track_ids, dtype=np.int64).copy()
     keys, vectors = engine.cached(ids)
     warm = WarmVectors(ids, keys, vectors, library_version(mark))
-    thread = threading.Thread(
-        target=_write,
-        args=(Path(path), engine.warm_key, warm),
-        name="segue-warm-start",
-        daemon=True,
-    )
+    return _start(_write, Path(path), engine.warm_key, warm)
+
+
+def _start(target: Callable, *args: object) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, name="segue-warm-start", daemon=True)
     with _pending_lock:
         _pending[:] = [t for t in _pending if t.is_alive()]
         _pending.append(thread)
@@ -92,3 +122,129 @@ def _write(db_path: Path, key: str, warm: WarmVectors) -> None:
         log.debug("warm-start file written: %s", written)
     except Exception as exc:  # the next start computes the vectors, as without the file
         log.warning("warm-start file not written (%s: %s)", type(exc).__name__, exc)
+
+
+# -- the serving state --------------------------------------------------------------------
+# A saved state is only as good as the code that replayed it: any change to the sources
+# below (how plays are read and counted, the features, the re-ranker) makes it stale.
+_CODE_FOLDERS = ("domain", "store", "recommend", "app")
+_TRANSIENT = {"_split": None}  # the history state's caches: recomputed when first needed
+
+
+@functools.cache
+def code_version() -> str:
+    """A digest of this Segue's version and the sources a serving state depends on."""
+    digest = hashlib.sha256(player_plugin.__version__.encode())
+    root = Path(player_plugin.__file__).parent
+    for folder in _CODE_FOLDERS:
+        for path in sorted((root / folder).glob("*.py")):
+            try:
+                digest.update(path.name.encode() + b"\0" + path.read_bytes())
+            except OSError:
+                digest.update(path.name.encode() + b"\0?")
+    return digest.hexdigest()
+
+
+def _state_values(fields: dict) -> tuple[str, dict, dict]:
+    """(the model's warm key, meta, the values to pack) of a serving state's *fields*."""
+    fields = dict(fields)
+    rec, reranker, catalogue = fields.pop("rec"), fields.pop("reranker"), fields.pop("catalogue")
+    fields.pop("index", None)
+    if type(rec) is not ModelRecommender or rec.state is None or fields.get("method") is not None:
+        raise Unpackable("only a model's state is saved")
+    if rec.history != fields["plays"]:
+        raise Unpackable("the model's history is not the state's plays")
+    values: dict[str, object] = {}
+    for f in dataclasses.fields(Catalogue):
+        values[f"catalogue.{f.name}"] = getattr(catalogue, f.name)
+    for name, value in vars(rec.state).items():
+        values[f"history.{name}"] = _TRANSIENT.get(name, value)
+    for name, value in vars(reranker).items():
+        if name != "catalogue":
+            values[f"reranker.{name}"] = value
+    for name, value in fields.items():
+        values[f"serving.{name}"] = value
+    meta = {
+        "library": library_version(fields["catalogue_mark"]),
+        "models": library_version(fields["models_mark"]),
+        "code": code_version(),
+    }
+    return rec.engine.warm_key, meta, values
+
+
+def save_state_later(
+    db: sqlite_utils.Database, lock: threading.Lock, fields: Callable[[], dict | None]
+) -> threading.Thread | None:
+    """Write the serving state *fields()* gives (None: nothing to save) for the next
+    start, on a background thread that holds *lock* (the serving entry's) while it reads
+    and writes it; None for an in-memory database."""
+    path = db_file(db)
+    if path is None or not str(path):
+        return None
+    return _start(_write_state, Path(path), lock, fields)
+
+
+def _write_state(db_path: Path, lock: threading.Lock, fields: Callable[[], dict | None]) -> None:
+    try:
+        with lock:
+            found = fields()
+            if found is None:
+                return
+            key, meta, values = _state_values(found)
+            meta["values"], arrays = pack(values)
+            written = write_state(db_path, key, meta, arrays)
+        log.debug("warm-start state written: %s", written)
+    except Unpackable as exc:
+        log.info("warm-start state not written: %s", exc)
+    except Exception as exc:  # the next start builds the state, as without the file
+        log.warning("warm-start state not written (%s: %s)", type(exc).__name__, exc)
+
+
+def state_for(
+    db: sqlite_utils.Database, engine: Engine, catalogue_mark: tuple, models_mark: tuple
+) -> dict | None:
+    """The serving state's fields (all but ``index``) saved for *engine*'s model at this
+    library version, model registry and code, with the recommender and the re-ranker
+    made again around *engine*; None when there is no such file (one log line when a file
+    is there but stale or broken)."""
+    found = read_state(db, engine.warm_key)
+    if found is None:
+        return None
+    meta, arrays = found
+    if (
+        meta.get("library") != library_version(catalogue_mark)
+        or meta.get("models") != library_version(models_mark)
+        or meta.get("code") != code_version()
+    ):
+        log.info("warm-start state is for another library, model registry or code: rebuilt")
+        return None
+    try:
+        values = unpack(meta["values"], arrays)
+        groups: dict[str, dict] = {"catalogue": {}, "history": {}, "reranker": {}, "serving": {}}
+        for name, value in values.items():
+            group, _, attr = name.partition(".")
+            groups[group][attr] = value
+        catalogue = Catalogue(**groups["catalogue"])
+        vectors = vectors_for(db, engine, catalogue, catalogue_mark)
+        if vectors is None:
+            log.info("warm-start state saved without its item vectors: rebuilt")
+            return None
+        serving = groups["serving"]
+        rec = ModelRecommender(engine)
+        rec.fit([], catalogue, vectors=vectors)
+        assert rec.state is not None
+        restore_into(rec.state, groups["history"])
+        rec.history = list(serving["plays"])
+        reranker = Reranker(catalogue, serving["rules"])
+        restore_into(reranker, groups["reranker"], keep=("catalogue",))
+    except Exception as exc:  # a bad cache file is never an error: build as without it
+        log.warning("warm-start state ignored (%s: %s)", type(exc).__name__, exc)
+        return None
+    return {
+        **serving,
+        "catalogue_mark": catalogue_mark,
+        "models_mark": models_mark,
+        "catalogue": catalogue,
+        "rec": rec,
+        "reranker": reranker,
+    }

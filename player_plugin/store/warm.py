@@ -1,4 +1,4 @@
-"""The warm-start file: item vectors kept beside the database between runs.
+"""The warm-start files: item vectors and the serving state kept beside the database.
 
 Computing every track's vector with the item tower is most of what opening the player
 costs on a large library (encoding 100,000 tracks' tags, then the tower). The vectors a
@@ -14,6 +14,12 @@ A file that cannot be read, or does not hold what this module writes, is ignored
 one log line (the vectors are then computed as without it), never an error. The folder
 is private like the database's (0700) and the file is the owner's only (0600); it is
 written to a temporary name and renamed, so a reader never sees half a file.
+
+The second file, ``state-<key>.npz``, holds a whole serving state (the catalogue, the
+history replayed into the model's state, the re-ranker's) as arrays written by
+:mod:`player_plugin.app.warm_state`, with the marks it was built at in ``meta``: loading
+it replaces reading 100,000 tracks and replaying every play (see
+:mod:`player_plugin.app.warm`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +39,20 @@ from player_plugin.store.models import db_file
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMAT", "WarmVectors", "cache_folder", "read_vectors", "vectors_path", "write_vectors"]
+__all__ = [
+    "FORMAT",
+    "WarmVectors",
+    "cache_folder",
+    "read_state",
+    "read_vectors",
+    "state_path",
+    "vectors_path",
+    "write_state",
+    "write_vectors",
+]
 
 FORMAT = 1
+STATE_FORMAT = 1
 FOLDER = "cache"
 
 
@@ -109,25 +127,66 @@ def read_vectors(db: sqlite_utils.Database, model_key: str) -> WarmVectors | Non
 def write_vectors(db_path: Path, model_key: str, warm: WarmVectors) -> Path:
     """Save *warm* for *model_key* beside the database file *db_path* (a path, not a
     connection: this runs on a background thread); returns the file written."""
-    folder = Path(db_path).parent / FOLDER
+    meta = {"format": FORMAT, "model": model_key, "library": warm.library}
+    arrays = {
+        "track_ids": np.asarray(warm.track_ids, dtype=np.int64),
+        "keys": np.asarray(warm.keys, dtype=np.uint64),
+        "vectors": np.asarray(warm.vectors, dtype=np.float32),
+    }
+    return _write(Path(db_path), file_name(model_key), meta, arrays)
+
+
+def _write(db_path: Path, name: str, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """Write *arrays* and *meta* (as the array ``meta``) to ``cache/<name>``: private,
+    under a temporary name first, then renamed (a reader never sees half a file)."""
+    folder = db_path.parent / FOLDER
     folder.mkdir(mode=0o700, exist_ok=True)
     os.chmod(folder, 0o700)
-    path = folder / file_name(model_key)
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-    meta = json.dumps({"format": FORMAT, "model": model_key, "library": warm.library})
+    path = folder / name
+    tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
-            np.savez(
-                out,
-                meta=np.array(meta),
-                track_ids=np.asarray(warm.track_ids, dtype=np.int64),
-                keys=np.asarray(warm.keys, dtype=np.uint64),
-                vectors=np.asarray(warm.vectors, dtype=np.float32),
-            )
+            np.savez(out, meta=np.array(json.dumps(meta)), **arrays)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+# -- the serving state ----------------------------------------------------------------------
+def state_name(model_key: str) -> str:
+    digest = hashlib.sha256(f"{STATE_FORMAT}\x1f{model_key}".encode()).hexdigest()[:24]
+    return f"state-{digest}.npz"
+
+
+def state_path(db: sqlite_utils.Database, model_key: str) -> Path | None:
+    folder = cache_folder(db)
+    return None if folder is None else folder / state_name(model_key)
+
+
+def read_state(db: sqlite_utils.Database, model_key: str) -> tuple[dict, dict] | None:
+    """(meta, arrays) of the serving state saved for *model_key*, or None (no file, or
+    one that is ignored with one log line). The arrays are read in full here."""
+    path = state_path(db, model_key)
+    if path is None or not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {name: data[name] for name in data.files if name != "meta"}
+        if meta.get("format") != STATE_FORMAT or meta.get("model") != model_key:
+            raise ValueError("written for another model or format")
+    except Exception as exc:  # a bad cache file is never an error: build as without it
+        log.warning("warm-start state %s ignored (%s: %s)", path, type(exc).__name__, exc)
+        return None
+    return meta, arrays
+
+
+def write_state(db_path: Path, model_key: str, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """Save a serving state (*meta*: JSON-able, *arrays*: plain arrays) for *model_key*
+    beside the database file *db_path*; returns the file written."""
+    meta = {**meta, "format": STATE_FORMAT, "model": model_key}
+    return _write(Path(db_path), state_name(model_key), meta, arrays)

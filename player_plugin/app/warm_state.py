@@ -1,0 +1,324 @@
+"""Plain values to arrays and back: how a serving state is written to the warm-start file.
+
+A serving state is numpy arrays, plain numbers, and Python containers of them (the
+history's counts as ``dict[int, dict[int, float]]``, the plays as :class:`Play` rows, a
+deque of recent items...). :func:`pack` turns a mapping of named values into JSON-able
+descriptions plus numpy arrays (what ``np.savez`` stores without pickling; a dict of dicts
+becomes three flat arrays, a list of plays five columns); :func:`unpack` gives back values
+equal to the packed ones, of the same types (int stays int, an :class:`Outcome` stays an
+Outcome, a tuple a tuple, insertion order kept). A value of any other kind raises
+:class:`Unpackable`: the state is then not saved, never saved wrongly.
+
+:func:`restore_into` puts unpacked attributes into a freshly constructed object after
+checking that they are exactly the attributes this code's class has, of the same kinds
+(a state saved by other code is refused, not half-used).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict, defaultdict, deque
+from collections.abc import Mapping
+from enum import IntEnum
+from itertools import islice
+
+import numpy as np
+
+from player_plugin.domain.listen import Outcome
+from player_plugin.domain.play import Play
+from player_plugin.recommend.features import HistoryCode
+from player_plugin.recommend.rerank import RerankSettings
+from player_plugin.recommend.variety import VarietyProfile
+
+__all__ = ["Unpackable", "pack", "restore_into", "unpack"]
+
+ENUMS: dict[str, type[IntEnum]] = {"Outcome": Outcome, "HistoryCode": HistoryCode}
+DATACLASSES: dict[str, type] = {"VarietyProfile": VarietyProfile, "RerankSettings": RerankSettings}
+_SCALARS = (type(None), bool, int, float, str)
+
+
+class Unpackable(ValueError):
+    """A value of a kind this module does not pack (the state is not saved)."""
+
+
+def pack(values: Mapping[str, object]) -> tuple[dict, dict[str, np.ndarray]]:
+    """(descriptions, arrays) for *values*; raises :class:`Unpackable`."""
+    arrays: dict[str, np.ndarray] = {}
+    return {name: _enc(value, name, arrays) for name, value in values.items()}, arrays
+
+
+def unpack(described: Mapping[str, dict], arrays: Mapping[str, np.ndarray]) -> dict:
+    """The values :func:`pack` was given (raises KeyError/ValueError on a broken file)."""
+    return {name: _dec(d, arrays) for name, d in described.items()}
+
+
+def _scalar(value: object) -> dict | None:
+    if type(value) in _SCALARS:
+        return {"k": "v", "v": value}
+    if isinstance(value, IntEnum) and ENUMS.get(type(value).__name__) is type(value):
+        return {"k": "enum", "c": type(value).__name__, "v": int(value)}
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return {"k": "np", "d": value.dtype.str, "v": value.item()}
+    return None
+
+
+def _column(values: list, name: str, arrays: dict[str, np.ndarray]) -> dict:
+    """A list of scalars of one type as one array."""
+    kinds = {type(v) for v in values}
+    if len(kinds) != 1:
+        raise Unpackable(f"{name}: mixed types {sorted(k.__name__ for k in kinds)}")
+    kind = kinds.pop()
+    if kind is bool:
+        arrays[name] = np.asarray(values, dtype=bool)
+        return {"k": "col", "t": "bool", "a": name}
+    if kind is int:
+        arrays[name] = np.asarray(values, dtype=np.int64)
+        return {"k": "col", "t": "int", "a": name}
+    if kind is float:
+        arrays[name] = np.asarray(values, dtype=np.float64)
+        return {"k": "col", "t": "float", "a": name}
+    if kind is type(None):
+        return {"k": "col", "t": "none", "n": len(values)}
+    if issubclass(kind, IntEnum) and ENUMS.get(kind.__name__) is kind:
+        arrays[name] = np.asarray([int(v) for v in values], dtype=np.int64)
+        return {"k": "col", "t": kind.__name__, "a": name}
+    if kind in (str, bytes):
+        sep = "\x00" if kind is str else b"\x00"
+        joined = sep.join(values)  # type: ignore[arg-type]
+        if joined.count(sep) == len(values) - 1:  # no value holds the separator: split
+            raw = joined.encode("utf-8", "surrogatepass") if kind is str else joined
+            arrays[name] = np.frombuffer(raw, np.uint8)  # type: ignore[arg-type]
+            return {"k": "col", "t": kind.__name__, "a": name, "sep": True, "n": len(values)}
+        whole = "".join(values) if kind is str else b"".join(values)  # type: ignore[arg-type]
+        raw = whole.encode("utf-8", "surrogatepass") if kind is str else whole
+        arrays[name] = np.frombuffer(raw, np.uint8)  # type: ignore[arg-type]
+        arrays[name + ".len"] = np.fromiter(map(len, values), np.int64, len(values))
+        return {"k": "col", "t": kind.__name__, "a": name}
+    raise Unpackable(f"{name}: a list of {kind.__name__}")
+
+
+def _uncolumn(d: dict, arrays: Mapping[str, np.ndarray]) -> list:
+    t = d["t"]
+    if t == "none":
+        return [None] * int(d["n"])
+    data = arrays[d["a"]]
+    if t in ("bool", "int", "float"):
+        want = {"bool": np.bool_, "int": np.int64, "float": np.float64}[t]
+        if data.dtype != want or data.ndim != 1:
+            raise ValueError(f"{d['a']}: not a column of {t}")
+        return data.tolist()
+    if t in ENUMS:
+        enum = ENUMS[t]
+        members = {int(m): m for m in enum}
+        return [members[v] for v in data.tolist()]
+    if t not in ("str", "bytes"):
+        raise ValueError(f"unknown column type {t!r}")
+    whole = data.tobytes().decode("utf-8", "surrogatepass") if t == "str" else data.tobytes()
+    if d.get("sep"):  # one split on the separator no value holds
+        if not d["n"]:
+            return []
+        out = whole.split("\x00" if t == "str" else b"\x00")  # type: ignore[arg-type]
+        if len(out) != d["n"]:
+            raise ValueError(f"{d['a']}: {len(out)} values, expected {d['n']}")
+        return out
+    ends = np.cumsum(arrays[d["a"] + ".len"]).tolist()
+    starts = [0, *ends[:-1]]
+    return [whole[a:b] for a, b in zip(starts, ends, strict=True)]
+
+
+def _array(value: np.ndarray, name: str, arrays: dict[str, np.ndarray]) -> dict:
+    """An array as it is, or, when most of it is one value (a history's counts over a
+    library mostly never played), that value and the positions and values of the rest;
+    compared bit for bit, so -0.0 and NaN come back as they were."""
+    width = value.dtype.itemsize
+    if value.ndim != 1 or value.size < 1024 or width not in (1, 2, 4, 8):
+        arrays[name] = value
+        return {"k": "nd", "a": name}
+    bits = value.view(f"u{width}")
+    fill = bits[0]
+    where = np.flatnonzero(bits != fill)
+    if where.size * 4 > value.size:
+        arrays[name] = value
+        return {"k": "nd", "a": name}
+    arrays[name + ".at"] = where
+    arrays[name + ".v"] = bits[where]
+    return {"k": "sparse", "a": name, "d": value.dtype.str, "n": value.size, "f": int(fill)}
+
+
+def _unarray(d: dict, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    dtype = np.dtype(d["d"])
+    bits = np.full(int(d["n"]), d["f"], dtype=f"u{dtype.itemsize}")
+    bits[arrays[d["a"] + ".at"]] = arrays[d["a"] + ".v"]
+    return bits.view(dtype)
+
+
+def _rows(rows: dict, name: str, arrays: dict[str, np.ndarray]) -> dict:
+    """dict[key, dict | list] as keys, row lengths, and the rows' keys and values."""
+    inner = [r for r in rows.values()]
+    kind = "dict" if all(type(r) is dict for r in inner) else "list"
+    if kind == "list" and not all(type(r) is list for r in inner):
+        raise Unpackable(f"{name}: rows of mixed kinds")
+    out = {"k": "rows", "r": kind, "keys": _column(list(rows), name + ".k", arrays)}
+    out["n"] = name + ".n"
+    arrays[name + ".n"] = np.fromiter(map(len, inner), np.int64, len(inner))
+    if kind == "dict":
+        cols = [c for r in inner for c in r]
+        vals = [v for r in inner for v in r.values()]
+        out["cols"] = _column(cols, name + ".c", arrays) if cols else None
+        out["vals"] = _column(vals, name + ".v", arrays) if vals else None
+    else:
+        vals = [v for r in inner for v in r]
+        out["vals"] = _column(vals, name + ".v", arrays) if vals else None
+    return out
+
+
+def _unrows(d: dict, arrays: Mapping[str, np.ndarray]) -> dict:
+    keys = _uncolumn(d["keys"], arrays)
+    sizes = arrays[d["n"]].tolist()
+    vals = iter(_uncolumn(d["vals"], arrays) if d["vals"] else [])
+    if len(sizes) != len(keys):
+        raise ValueError(f"{d['n']}: {len(sizes)} rows, expected {len(keys)}")
+    if d["r"] == "dict":
+        cols = iter(_uncolumn(d["cols"], arrays) if d["cols"] else [])
+        out = {
+            k: dict(zip(islice(cols, m), islice(vals, m), strict=True))
+            for k, m in zip(keys, sizes, strict=True)
+        }
+    else:
+        out = {k: list(islice(vals, m)) for k, m in zip(keys, sizes, strict=True)}
+    if next(vals, None) is not None:
+        raise ValueError(f"{d['n']}: more values than its rows hold")
+    return out
+
+
+def _enc(value: object, name: str, arrays: dict[str, np.ndarray]) -> dict:
+    scalar = _scalar(value)
+    if scalar is not None:
+        return scalar
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise Unpackable(f"{name}: an array of objects")
+        return _array(value, name, arrays)
+    if type(value) is Play:
+        return {"k": "play", "v": [_enc(getattr(value, f), name, arrays) for f in Play.__slots__]}
+    if type(value) is tuple:
+        return {"k": "tuple", "v": [_enc(v, f"{name}.{i}", arrays) for i, v in enumerate(value)]}
+    if dataclasses.is_dataclass(value) and DATACLASSES.get(type(value).__name__) is type(value):
+        fields = {
+            f.name: _enc(getattr(value, f.name), f"{name}.{f.name}", arrays)
+            for f in dataclasses.fields(value)
+        }
+        return {"k": "dc", "c": type(value).__name__, "v": fields}
+    if type(value) is deque:
+        return {"k": "deque", "m": value.maxlen, "v": _enc(list(value), name, arrays)}
+    if type(value) is OrderedDict:
+        if any(v is not None for v in value.values()):
+            raise Unpackable(f"{name}: an ordered dict with values")
+        return {"k": "okeys", "v": _enc(list(value), name, arrays)}
+    if type(value) is defaultdict and value.default_factory is list:
+        return {"k": "ddlist", "v": _enc(dict(value), name, arrays)}
+    if type(value) is dict:
+        if not value:
+            return {"k": "dict", "keys": None, "vals": None}
+        first = next(iter(value.values()))
+        if type(first) in (dict, list):
+            return _rows(value, name, arrays)
+        keys, vals = list(value), list(value.values())
+        return {
+            "k": "dict",
+            "keys": _column(keys, name + ".k", arrays),
+            "vals": _column(vals, name + ".v", arrays),
+        }
+    if type(value) is list:
+        if not value:
+            return {"k": "list", "v": None}
+        if all(type(v) is Play for v in value):
+            return {
+                "k": "plays",
+                "v": [
+                    _column([getattr(p, f) for p in value], f"{name}.{f}", arrays)
+                    for f in Play.__slots__
+                ],
+            }
+        if all(type(v) is tuple for v in value):
+            width = {len(v) for v in value}
+            if len(width) != 1:
+                raise Unpackable(f"{name}: tuples of different lengths")
+            columns = list(zip(*value, strict=True))
+            return {
+                "k": "tuples",
+                "v": [_column(list(c), f"{name}.{i}", arrays) for i, c in enumerate(columns)],
+            }
+        return {"k": "list", "v": _column(value, name, arrays)}
+    raise Unpackable(f"{name}: a {type(value).__name__}")
+
+
+def _dec(d: dict, arrays: Mapping[str, np.ndarray]) -> object:
+    kind = d["k"]
+    if kind == "v":
+        return d["v"]
+    if kind == "enum":
+        return ENUMS[d["c"]](d["v"])
+    if kind == "np":
+        return np.dtype(d["d"]).type(d["v"])
+    if kind == "nd":
+        return np.array(arrays[d["a"]])  # writable, owning its data
+    if kind == "sparse":
+        return _unarray(d, arrays)
+    if kind == "play":
+        return Play(*(_dec(v, arrays) for v in d["v"]))
+    if kind == "tuple":
+        return tuple(_dec(v, arrays) for v in d["v"])
+    if kind == "dc":
+        cls = DATACLASSES[d["c"]]
+        return cls(**{k: _dec(v, arrays) for k, v in d["v"].items()})
+    if kind == "deque":
+        return deque(_dec(d["v"], arrays), maxlen=d["m"])  # type: ignore[call-overload]
+    if kind == "okeys":
+        return OrderedDict.fromkeys(_dec(d["v"], arrays))  # type: ignore[arg-type]
+    if kind == "ddlist":
+        out: defaultdict[object, list] = defaultdict(list)
+        out.update(_dec(d["v"], arrays))  # type: ignore[arg-type]
+        return out
+    if kind == "rows":
+        return _unrows(d, arrays)
+    if kind == "dict":
+        if d["keys"] is None:
+            return {}
+        keys, vals = _uncolumn(d["keys"], arrays), _uncolumn(d["vals"], arrays)
+        return dict(zip(keys, vals, strict=True))
+    if kind == "list":
+        return [] if d["v"] is None else _uncolumn(d["v"], arrays)
+    if kind == "plays":
+        columns = [_uncolumn(c, arrays) for c in d["v"]]
+        return [Play(*row) for row in zip(*columns, strict=True)]
+    if kind == "tuples":
+        columns = [_uncolumn(c, arrays) for c in d["v"]]
+        return list(zip(*columns, strict=True))
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def restore_into(
+    fresh: object, values: Mapping[str, object], *, keep: tuple[str, ...] = ()
+) -> None:
+    """Set *values* as *fresh*'s attributes (besides those named in *keep*, which stay as
+    constructed), after checking they are the attributes *fresh* has, each of the kind
+    it has (arrays of the same dtype and shape); raises ValueError otherwise."""
+    have = vars(fresh)
+    if set(have) - set(keep) != set(values):
+        missing = sorted(set(have) - set(keep) - set(values))
+        extra = sorted(set(values) - set(have))
+        raise ValueError(f"saved by other code (missing {missing[:3]}, extra {extra[:3]})")
+    for name, value in values.items():
+        now = have[name]
+        if isinstance(now, np.ndarray):
+            ok = isinstance(value, np.ndarray) and (value.dtype, value.shape) == (
+                now.dtype,
+                now.shape,
+            )
+        else:
+            ok = now is None or value is None or type(value) is type(now)
+        if not ok:
+            raise ValueError(f"{name}: saved as another kind")
+    for name, value in values.items():
+        setattr(fresh, name, value)
