@@ -167,7 +167,8 @@ def test_a_broken_state_file_is_ignored_with_one_log_line(db, model, caplog, dam
     assert _answer(db, now) == cold and CACHE.entry(db).warm == 1
 
 
-def test_the_state_is_saved_again_after_enough_new_plays(db, model) -> None:
+def test_the_state_is_saved_again_after_enough_new_plays(db, model, monkeypatch) -> None:
+    monkeypatch.setattr(suggest, "SAVE_EVERY", 20)
     _cat, plays = fill_store(db, 200)
     register_active(db, model)
     ids = _track_ids(db)
@@ -177,14 +178,18 @@ def test_the_state_is_saved_again_after_enough_new_plays(db, model) -> None:
     warm.wait_saved()
     (path,) = _state_files(db)
     written = path.stat().st_mtime_ns
-    for k in range(suggest.SAVE_EVERY):
+    for k in range(suggest.SAVE_EVERY - 1):
         log_play(db, ids[k % 30], started_at=now + k * 4 * MIN, ms_played=200_000)
     later = now + suggest.SAVE_EVERY * 4 * MIN
-    answer = _answer(db, later)
+    answer = _answer(db, later - MIN)  # one play short: not saved yet
+    warm.wait_saved()
+    assert path.stat().st_mtime_ns == written
+    log_play(db, ids[3], started_at=later, ms_played=200_000)
+    answer = _answer(db, later + 5 * MIN)
     warm.wait_saved()
     assert path.stat().st_mtime_ns != written
     CACHE.clear()
-    assert _answer(db, later) == answer
+    assert _answer(db, later + 5 * MIN) == answer
     assert (CACHE.entry(db).warm, CACHE.entry(db).observed) == (1, 0)
 
 

@@ -76,7 +76,7 @@ INCREMENTAL = frozenset(
     {"model", "session-knn", "item-knn", "most-played", "recent", "markov", "content"}
 )
 MAX_ENTRIES = 4  # database files kept (the GUI uses one)
-SAVE_EVERY = 50  # plays observed since the state in the warm-start file: save it again
+SAVE_EVERY = 500  # plays observed since the state in the warm-start file: save it again
 
 __all__ = [
     "CACHE",

@@ -176,8 +176,8 @@ def save_state_later(
     db: sqlite_utils.Database, lock: threading.Lock, fields: Callable[[], dict | None]
 ) -> threading.Thread | None:
     """Write the serving state *fields()* gives (None: nothing to save) for the next
-    start, on a background thread that holds *lock* (the serving entry's) while it reads
-    and writes it; None for an in-memory database."""
+    start, on a background thread that holds *lock* (the serving entry's) while it packs
+    it (a copy), not while it writes; None for an in-memory database."""
     path = db_file(db)
     if path is None or not str(path):
         return None
@@ -186,13 +186,13 @@ def save_state_later(
 
 def _write_state(db_path: Path, lock: threading.Lock, fields: Callable[[], dict | None]) -> None:
     try:
-        with lock:
+        with lock:  # packing copies what it keeps: the disk is written without the lock
             found = fields()
             if found is None:
                 return
             key, meta, values = _state_values(found)
             meta["values"], arrays = pack(values)
-            written = write_state(db_path, key, meta, arrays)
+        written = write_state(db_path, key, meta, arrays)
         log.debug("warm-start state written: %s", written)
     except Unpackable as exc:
         log.info("warm-start state not written: %s", exc)

@@ -42,7 +42,8 @@ class Unpackable(ValueError):
 
 
 def pack(values: Mapping[str, object]) -> tuple[dict, dict[str, np.ndarray]]:
-    """(descriptions, arrays) for *values*; raises :class:`Unpackable`."""
+    """(descriptions, arrays) for *values*, the arrays copies (the values may change
+    once this returns); raises :class:`Unpackable`."""
     arrays: dict[str, np.ndarray] = {}
     return {name: _enc(value, name, arrays) for name, value in values.items()}, arrays
 
@@ -132,13 +133,13 @@ def _array(value: np.ndarray, name: str, arrays: dict[str, np.ndarray]) -> dict:
     compared bit for bit, so -0.0 and NaN come back as they were."""
     width = value.dtype.itemsize
     if value.ndim != 1 or value.size < 1024 or width not in (1, 2, 4, 8):
-        arrays[name] = value
+        arrays[name] = np.array(value)  # a copy: the state goes on changing
         return {"k": "nd", "a": name}
     bits = value.view(f"u{width}")
     fill = bits[0]
     where = np.flatnonzero(bits != fill)
     if where.size * 4 > value.size:
-        arrays[name] = value
+        arrays[name] = np.array(value)
         return {"k": "nd", "a": name}
     arrays[name + ".at"] = where
     arrays[name + ".v"] = bits[where]
