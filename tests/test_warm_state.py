@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from collections import OrderedDict, defaultdict, deque
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,6 +195,19 @@ def test_the_state_is_saved_again_after_enough_new_plays(db, model, monkeypatch)
     CACHE.clear()
     assert _answer(db, later + 5 * MIN) == answer
     assert (CACHE.entry(db).warm, CACHE.entry(db).observed) == (1, 0)
+
+
+def test_segue_recommend_finishes_its_writes_before_it_exits(db, db_path, model) -> None:
+    fill_store(db, 200)
+    register_active(db, model)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    cli = "import sys; from player_plugin.cli import main; sys.exit(main())"
+    command = [sys.executable, "-c", cli, "--db", str(db_path), "recommend"]
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+    folder = cache_folder(db)
+    assert len(list(folder.glob("state-*.npz"))) == 1
+    assert len(list(folder.glob("vectors-*.npz"))) == 1
 
 
 # -- the packing itself -------------------------------------------------------------------

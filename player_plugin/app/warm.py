@@ -21,6 +21,7 @@ deleted or rematched, a play in progress that ended otherwise, rebuild when need
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import functools
 import hashlib
@@ -59,8 +60,10 @@ __all__ = [
     "wait_saved",
 ]
 
+EXIT_WAIT_S = 10.0  # at exit, how long writes still running may take (each)
 _pending: list[threading.Thread] = []
 _pending_lock = threading.Lock()
+_at_exit = False
 
 
 def vectors_for(
@@ -100,10 +103,14 @@ def save_later(
 
 
 def _start(target: Callable, *args: object) -> threading.Thread:
+    global _at_exit
     thread = threading.Thread(target=target, args=args, name="segue-warm-start", daemon=True)
     with _pending_lock:
         _pending[:] = [t for t in _pending if t.is_alive()]
         _pending.append(thread)
+        if not _at_exit:  # a short-lived process (`segue recommend`) finishes its writes
+            atexit.register(wait_saved, EXIT_WAIT_S)
+            _at_exit = True
     thread.start()
     return thread
 
