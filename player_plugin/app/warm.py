@@ -139,6 +139,8 @@ def _write(db_path: Path, key: str, warm: WarmVectors) -> None:
 # below (how plays are read and counted, the features, the re-ranker) makes it stale.
 _CODE_FOLDERS = ("domain", "store", "recommend", "app")
 _TRANSIENT = {"_split": None}  # the history state's caches: recomputed when first needed
+# arrays never written once made (a new catalogue replaces the old): packed uncopied
+_SHARED = ("catalogue.", "history.artist", "history.album", "reranker.ties")
 
 
 @functools.cache
@@ -201,7 +203,8 @@ def _write_state(db_path: Path, lock: threading.Lock, fields: Callable[[], dict 
             if found is None:
                 return
             key, meta, values = _state_values(found)
-            meta["values"], arrays = pack(values)
+            shared = [n for n in values if n.startswith(_SHARED)]
+            meta["values"], arrays = pack(values, shared=shared)
         written = write_state(db_path, key, meta, arrays)
         log.debug("warm-start state written: %s", written)
     except Unpackable as exc:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import IntEnum
-from itertools import islice
+from itertools import chain, islice
 
 import numpy as np
 
@@ -41,10 +41,22 @@ class Unpackable(ValueError):
     """A value of a kind this module does not pack (the state is not saved)."""
 
 
-def pack(values: Mapping[str, object]) -> tuple[dict, dict[str, np.ndarray]]:
-    """(descriptions, arrays) for *values*, the arrays copies (the values may change
-    once this returns); raises :class:`Unpackable`."""
-    arrays: dict[str, np.ndarray] = {}
+class _Arrays(dict):
+    """The arrays packed so far, and the names of values whose arrays never change
+    (kept as they are, not copied)."""
+
+    def __init__(self, shared: frozenset[str]) -> None:
+        super().__init__()
+        self.shared = shared
+
+
+def pack(
+    values: Mapping[str, object], *, shared: Iterable[str] = ()
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """(descriptions, arrays) for *values*; raises :class:`Unpackable`. The arrays are
+    copies (the values may change once this returns), but for the values named in
+    *shared*, whose arrays never change (less memory while a state is written)."""
+    arrays = _Arrays(frozenset(shared))
     return {name: _enc(value, name, arrays) for name, value in values.items()}, arrays
 
 
@@ -132,14 +144,15 @@ def _array(value: np.ndarray, name: str, arrays: dict[str, np.ndarray]) -> dict:
     library mostly never played), that value and the positions and values of the rest;
     compared bit for bit, so -0.0 and NaN come back as they were."""
     width = value.dtype.itemsize
+    copy = name not in getattr(arrays, "shared", ())  # a state goes on changing: copied
     if value.ndim != 1 or value.size < 1024 or width not in (1, 2, 4, 8):
-        arrays[name] = np.array(value)  # a copy: the state goes on changing
+        arrays[name] = np.array(value) if copy else value
         return {"k": "nd", "a": name}
     bits = value.view(f"u{width}")
     fill = bits[0]
     where = np.flatnonzero(bits != fill)
     if where.size * 4 > value.size:
-        arrays[name] = np.array(value)
+        arrays[name] = np.array(value) if copy else value
         return {"k": "nd", "a": name}
     arrays[name + ".at"] = where
     arrays[name + ".v"] = bits[where]
@@ -162,15 +175,31 @@ def _rows(rows: dict, name: str, arrays: dict[str, np.ndarray]) -> dict:
     out = {"k": "rows", "r": kind, "keys": _column(list(rows), name + ".k", arrays)}
     out["n"] = name + ".n"
     arrays[name + ".n"] = np.fromiter(map(len, inner), np.int64, len(inner))
+    total = int(arrays[name + ".n"].sum())
     if kind == "dict":
-        cols = [c for r in inner for c in r]
-        vals = [v for r in inner for v in r.values()]
-        out["cols"] = _column(cols, name + ".c", arrays) if cols else None
-        out["vals"] = _column(vals, name + ".v", arrays) if vals else None
+        out["cols"] = _flat(lambda: chain.from_iterable(inner), total, name + ".c", arrays)
+        out["vals"] = _flat(
+            lambda: chain.from_iterable(r.values() for r in inner), total, name + ".v", arrays
+        )
     else:
-        vals = [v for r in inner for v in r]
-        out["vals"] = _column(vals, name + ".v", arrays) if vals else None
+        out["vals"] = _flat(lambda: chain.from_iterable(inner), total, name + ".v", arrays)
     return out
+
+
+def _flat(
+    values: Callable[[], Iterator], total: int, name: str, arrays: dict[str, np.ndarray]
+) -> dict | None:
+    """The *total* values *values()* iterates over as one column: numbers straight into
+    an array (the rows of a 226,000-entry history would otherwise make lists of every
+    key and value first)."""
+    if not total:
+        return None
+    kinds = set(map(type, values()))
+    if kinds == {int} or kinds == {float}:
+        dtype = np.int64 if kinds == {int} else np.float64
+        arrays[name] = np.fromiter(values(), dtype, total)
+        return {"k": "col", "t": "int" if kinds == {int} else "float", "a": name}
+    return _column(list(values()), name, arrays)
 
 
 def _unrows(d: dict, arrays: Mapping[str, np.ndarray]) -> dict:
