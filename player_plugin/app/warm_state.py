@@ -4,9 +4,9 @@ A serving state is numpy arrays, plain numbers, and Python containers of them (t
 history's counts as ``dict[int, dict[int, float]]``, the plays as :class:`Play` rows, a
 deque of recent items...). :func:`pack` turns a mapping of named values into JSON-able
 descriptions plus numpy arrays (what ``np.savez`` stores without pickling; a dict of dicts
-becomes three flat arrays, a list of plays five columns); :func:`unpack` gives back values
-equal to the packed ones, of the same types (int stays int, an :class:`Outcome` stays an
-Outcome, a tuple a tuple, insertion order kept). A value of any other kind raises
+becomes three flat arrays, a list of plays five columns, a set its members);
+:func:`unpack` gives back values equal to the packed ones, of the same types (int stays
+int, an :class:`Outcome` stays an Outcome, a tuple a tuple, insertion order kept). A value of any other kind raises
 :class:`Unpackable`: the state is then not saved, never saved wrongly.
 
 :func:`restore_into` puts unpacked attributes into a freshly constructed object after
@@ -245,6 +245,9 @@ def _enc(value: object, name: str, arrays: dict[str, np.ndarray]) -> dict:
         if any(v is not None for v in value.values()):
             raise Unpackable(f"{name}: an ordered dict with values")
         return {"k": "okeys", "v": _enc(list(value), name, arrays)}
+    if type(value) in (set, frozenset):  # back as the same set (its order is its own)
+        kind = "set" if type(value) is set else "frozenset"
+        return {"k": kind, "v": _enc(list(value), name, arrays)}
     if type(value) is defaultdict and value.default_factory is list:
         return {"k": "ddlist", "v": _enc(dict(value), name, arrays)}
     if type(value) is dict:
@@ -306,6 +309,9 @@ def _dec(d: dict, arrays: Mapping[str, np.ndarray]) -> object:
         return deque(_dec(d["v"], arrays), maxlen=d["m"])  # type: ignore[call-overload]
     if kind == "okeys":
         return OrderedDict.fromkeys(_dec(d["v"], arrays))  # type: ignore[arg-type]
+    if kind in ("set", "frozenset"):
+        items = _dec(d["v"], arrays)
+        return set(items) if kind == "set" else frozenset(items)  # type: ignore[arg-type]
     if kind == "ddlist":
         out: defaultdict[object, list] = defaultdict(list)
         out.update(_dec(d["v"], arrays))  # type: ignore[arg-type]
