@@ -6,8 +6,9 @@ deque of recent items...). :func:`pack` turns a mapping of named values into JSO
 descriptions plus numpy arrays (what ``np.savez`` stores without pickling; a dict of dicts
 becomes three flat arrays, a list of plays five columns, a set its members);
 :func:`unpack` gives back values equal to the packed ones, of the same types (int stays
-int, an :class:`Outcome` stays an Outcome, a tuple a tuple, insertion order kept). A value of any other kind raises
-:class:`Unpackable`: the state is then not saved, never saved wrongly.
+int, an :class:`Outcome` stays an Outcome, a tuple a tuple, insertion order kept). A
+value of any other kind raises :class:`Unpackable`: the state is then not saved, never
+saved wrongly.
 
 :func:`restore_into` puts unpacked attributes into a freshly constructed object after
 checking that they are exactly the attributes this code's class has, of the same kinds
