@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import signal
 import threading
@@ -29,7 +28,6 @@ from player_plugin.domain.errors import SegueError
 from player_plugin.domain.normalize import match_key
 from player_plugin.domain.paths import PathLike, display
 from player_plugin.library import walk as walking
-from player_plugin.library.history.matching import rematch_unmatched
 from player_plugin.library.tags import TagError, TrackTags, read_many, try_read_tags
 from player_plugin.store import tracks as store
 
@@ -158,6 +156,10 @@ class TagReader:
 
     def start(self) -> None:
         if self.pool is None and self.workers > 0:
+            # Here, not at the top: most scans (every no-change rescan, `segue scan` on a
+            # busy machine) read in-process, and multiprocessing costs ~20 ms of start-up.
+            import multiprocessing
+
             context = multiprocessing.get_context("spawn")
             self.pool = context.Pool(self.workers, initializer=_ignore_sigint)
 
@@ -398,6 +400,9 @@ def scan(
         workers = min(DEFAULT_WORKERS, os.cpu_count() or 1)
     summary = _Scan(db, root_list, progress, cancel, workers).run()
     if summary.added or summary.updated or summary.moved:
-        # New tracks may be what earlier imported plays were waiting for.
+        # New tracks may be what earlier imported plays were waiting for. Imported here, not
+        # at the top: matching loads rapidfuzz (~20 ms), which a no-change rescan never needs.
+        from player_plugin.library.history.matching import rematch_unmatched
+
         summary.rematched = rematch_unmatched(db)
     return summary
