@@ -80,16 +80,15 @@ def folder_tree(roots: list[bytes], limit: int = MAX_WATCHED_DIRS) -> list[str]:
 
 
 def _scan_in_thread(db_path: str, roots: list[bytes], cancel: threading.Event, report):
-    """An incremental scan on a pool thread: plain data in, plain data out."""
+    """An incremental scan on a pool thread: plain data in, plain data out. The scan runs in
+    a child process: in this process its threads stalled the event loop (scan_process)."""
     # imported here, on the pool thread: the tag readers and their process pool would add
     # about half a second to the window's start
-    from player_plugin.library.scanner import scan
+    from player_plugin.library.scan_process import scan_in_child
 
-    db = open_db(db_path)
-    try:
-        return scan(db, roots, progress=lambda p: report(int(p.done), int(p.total)), cancel=cancel)
-    finally:
-        db.close()
+    return scan_in_child(
+        db_path, roots, progress=lambda p: report(int(p.done), int(p.total)), cancel=cancel
+    )
 
 
 def _analyse_in_thread(db_path: str, cancel: threading.Event, report):
