@@ -1,6 +1,8 @@
 """The GUI never blocks: the longest event-loop stall while the player window scans 10,000
-files (target <= 100 ms), and how fast the library table reads, sorts and searches 100,000
-tracks. Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_stall.py``.
+files, alone and with the audio analysis that follows it (issue 15: target <= 50 ms), and
+while the library table sorts and searches 100,000 tracks as the player does it (on the
+pool); also how fast the table reads, sorts and searches when called directly.
+Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_stall.py``.
 
 A QTimer heartbeat ticks every 5 ms on the GUI thread; a stall is the gap between two ticks
 beyond that. Files are copies of one small tagged FLAC under
@@ -27,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 CACHE = ROOT / "benchmarks" / ".cache" / "gui_stall"
 RESULTS = ROOT / "benchmarks" / "results" / "gui_stall.json"
 TICK_MS = 5
+TARGET_MS = 50  # issue 15
 
 
 def make_files(count: int) -> Path:
@@ -99,7 +102,8 @@ def scan_stall(count: int, analyse: bool = False) -> dict:
     from player_plugin.store.db import open_db
 
     db = open_db(db_path)
-    # the scan alone (audio analysis, which follows a scan, is measured by benchmarks/analyze)
+    # with *analyse*, the audio analysis that follows the scan runs too (still measured: the
+    # heartbeat runs until 1.5 s after the scan; benchmarks/analyze measures its speed)
     Prefs(autoplay=False, retrain_policy="manual", analyse_audio=analyse).save(db)
     db.close()
     window = PlayerWindow(
@@ -206,16 +210,25 @@ def table_speed(count: int) -> dict:
     view.setModel(threaded)
     beat = Heartbeat()
     beat.start()
-    t = time.perf_counter()
-    for column, order in ((0, Qt.SortOrder.AscendingOrder), (1, Qt.SortOrder.DescendingOrder)):
+
+    def wait_for(change, *args) -> None:
         loop = QEventLoop()
         threaded.refreshed.connect(loop.quit)
-        threaded.sort(column, order)
+        change(*args)
         loop.exec()
         threaded.refreshed.disconnect(loop.quit)
+
+    t = time.perf_counter()
+    for column, order in ((0, Qt.SortOrder.AscendingOrder), (1, Qt.SortOrder.DescendingOrder)):
+        wait_for(threaded.sort, column, order)
     timings["threaded_two_sorts_ms"] = round((time.perf_counter() - t) * 1000, 1)
-    beat.timer.stop()
     timings["threaded_sort_max_stall_ms"] = beat.stats()["max_stall_ms"]
+    t = time.perf_counter()
+    wait_for(threaded.set_search, "jazz 0042")
+    wait_for(threaded.set_search, "")
+    timings["threaded_search_and_clear_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    beat.timer.stop()
+    timings["threaded_sort_and_search_max_stall_ms"] = beat.stats()["max_stall_ms"]
     view.close()
     db.close()
     return {"tracks": count, **timings}
@@ -227,14 +240,24 @@ def main() -> int:
     parser.add_argument("--table-rows", type=int, default=100_000)
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
     result = {
         "benchmark": "gui_stall",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "load_average_before": load_before,
         "scan": scan_stall(args.files),
+        "scan_with_analysis": scan_stall(args.files, analyse=True),
         "table": table_speed(args.table_rows),
-        "target_max_stall_ms": 100,
+        "load_average_after": os.getloadavg(),
+        "target_max_stall_ms": TARGET_MS,
     }
-    result["pass"] = result["scan"]["max_stall_ms"] <= 100
+    worst = max(
+        result["scan"]["max_stall_ms"],
+        result["scan_with_analysis"]["max_stall_ms"],
+        result["table"]["threaded_sort_and_search_max_stall_ms"],
+    )
+    result["worst_stall_ms"] = worst
+    result["pass"] = worst <= TARGET_MS
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
