@@ -74,3 +74,65 @@ def test_audio_names_are_those_splitext_finds():
         expected = os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
         assert is_audio_name(name) == expected, name
     assert sum(map(is_audio_name, names)) > 100  # the sample has both answers
+
+
+# --- the per-file fast paths answer as the code they replaced ------------------------------
+
+
+def _old_fold(text):
+    """domain.normalize.fold before its ASCII fast path."""
+    import re
+    import unicodedata
+
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKD", text.replace("&", " and "))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"[.'’`´]", "", text)
+    return re.sub(r"[^\w]+", " ", text.casefold()).strip()
+
+
+def _texts(count: int) -> list[str]:
+    rng = random.Random(15)
+    alphabet = (
+        list("aZ 09.&'’`´-_/()[]\x00\t") + list("éÅßøÆñüİıﬁ①²ǅ한國語́̈́") + ["  ", "ft. ", "feat "]
+    )
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 24))) for _ in range(count)]
+    return [*texts, "", "AC/DC", "Sigur Rós", "Beyoncé & JAY-Z", "P.Y.T.", "ＡＢＣ", "e\u0301"]
+
+
+def test_fold_and_match_key_are_unchanged():
+    from player_plugin.domain.normalize import fold
+
+    texts = _texts(20_000)
+    assert sum(t.isascii() for t in texts) > 1000 and sum(not t.isascii() for t in texts) > 1000
+    for text in texts:
+        assert fold(text) == _old_fold(text), text
+
+
+def test_first_is_the_first_of_values():
+    from player_plugin.library import tag_values
+
+    rng = random.Random(15)
+    pool = ["", " ", "\x00", "a", " a ", "b\x00", "x" * 2000, 3, None, "é", "a"]
+    for _ in range(5000):
+        raw = rng.choice([None, [], tuple(rng.choices(pool, k=rng.randint(0, 5)))])
+        for limit in (tag_values.MAX_TEXT, 64, 1):
+            kept = tag_values.values(raw, limit)
+            assert tag_values.first(raw, limit) == (kept[0] if kept else None), (raw, limit)
+
+
+def test_list_columns_are_the_json_they_were():
+    import json
+
+    for value in (
+        [],
+        ["Björk"],
+        [
+            "坂本龍一",
+            'a "b"',
+            "\x00\n",
+            "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
+        ],
+    ):
+        assert scanner._to_json(value) == json.dumps(value, ensure_ascii=False)

@@ -37,8 +37,10 @@ def fold(text: str | None) -> str:
     single spaces."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKD", text.replace("&", " and "))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.replace("&", " and ")
+    if not text.isascii():  # ASCII is its own NFKD form and has no combining marks
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _ELIDED.sub("", text)
     return _NON_WORD.sub(" ", text.casefold()).strip()
 

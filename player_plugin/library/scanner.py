@@ -96,6 +96,10 @@ def signature(size: int, tags: TrackTags) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:24]
 
 
+# json.dumps(value, ensure_ascii=False), without building an encoder on each call
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def track_row(found: walking.FoundFile, tags: TrackTags, now_ms: int) -> dict[str, Any]:
     """The tracks-table values for *found* with *tags* (see ``store.tracks.FILE_COLUMNS``)."""
     row = {column: getattr(tags, column, None) for column in store.FILE_COLUMNS}
@@ -108,8 +112,8 @@ def track_row(found: walking.FoundFile, tags: TrackTags, now_ms: int) -> dict[st
         size=found.size,
         mtime_ns=found.mtime_ns,
         bitrate=bitrate,
-        artists=json.dumps(tags.artists, ensure_ascii=False),
-        genres=json.dumps(tags.genres, ensure_ascii=False),
+        artists=_to_json(tags.artists),
+        genres=_to_json(tags.genres),
         has_cover=int(tags.has_cover),
         match_key=match_key(tags.artist, tags.title),
         signature=signature(found.size, tags),

@@ -36,8 +36,13 @@ def values(raw: Iterable[Any] | None, limit: int = MAX_TEXT) -> list[str]:
 
 
 def first(raw: Iterable[Any] | None, limit: int = MAX_TEXT) -> str | None:
-    kept = values(raw, limit)
-    return kept[0] if kept else None
+    """``values(raw, limit)[0]`` (None when empty), without building the list: called
+    about twenty times per file of a scan."""
+    for value in raw or ():
+        text = cap(str(value), limit)
+        if text:
+            return text
+    return None
 
 
 def split_genres(raw: Iterable[Any] | None) -> list[str]:
