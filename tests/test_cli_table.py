@@ -71,3 +71,29 @@ def test_every_module_registers_exactly_its_table_rows():
         importlib.import_module(module).register(subparsers, common)
         helps = {a.dest: a.help for a in subparsers._choices_actions}
         assert helps == dict(rows), module
+
+
+def _old_parser() -> argparse.ArgumentParser:
+    """build_parser(["--help"]) as it was: every command's placeholder with its own -h."""
+    parser = argparse.ArgumentParser(
+        prog="segue",
+        description="Segue: a local-first 'play next' recommender.",
+        parents=[cli._common_options(defaults=True)],
+    )
+    parser.add_argument("--version", action="version", version=f"segue {cli.__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, _module, help in cli.COMMANDS:
+        subparsers.add_parser(name, help=help)
+    return parser
+
+
+def test_help_text_and_a_wrong_command_read_as_before(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "100")
+    assert cli.build_parser(["--help"]).format_help() == _old_parser().format_help()
+    errors = []
+    for parser in (cli.build_parser(["nonsense"]), _old_parser()):
+        try:
+            parser.parse_args(["nonsense"])
+        except SystemExit as exit:
+            errors.append((exit.code, capsys.readouterr().err))
+    assert len(errors) == 2 and errors[0] == errors[1] and "invalid choice" in errors[0][1]

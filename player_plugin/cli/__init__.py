@@ -120,7 +120,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             importlib.import_module(module).register(subparsers, common)
     for name, _module, help in COMMANDS:
         if name not in subparsers.choices:
-            subparsers.add_parser(name, help=help)
+            # a name and a line in `segue --help`; never parsed with (the command run is
+            # registered above), so no -h option to build: half of this loop's cost
+            subparsers.add_parser(name, help=help, add_help=False)
     return parser
 
 
