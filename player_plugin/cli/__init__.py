@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 from player_plugin import __version__
@@ -128,7 +127,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # `segue --help` and `--version` exit here
+    # Here, not at the top: logging and what it imports are a fifth of `segue --help`'s
+    # start-up beyond Python's own, and the help needs none of it.
+    import logging
+
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="segue: %(message)s",
