@@ -89,8 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="erase how plays ended (a skip-blind model, for evaluation)",
     )
-    kinds = {"int": int, "float": float}
-    for f in fields(Config):  # every numeric setting, for experiments and tests
+    kinds = {"int": int, "float": float, "str": str}
+    for f in fields(Config):  # every setting, for experiments and tests
         if f.type in kinds:
             parser.add_argument(
                 "--" + f.name.replace("_", "-"),

@@ -21,7 +21,8 @@ from torch.nn import functional as TF
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
-from training.data import Cancelled, Examples, build_examples
+from training.chunks import build_chunked
+from training.data import Cancelled, Examples
 from training.model import Config, SegueModel
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,54 @@ def seed_everything(cfg: Config) -> np.random.Generator:
     torch.set_num_threads(max(1, cfg.threads))
     torch.use_deterministic_algorithms(True)
     return np.random.default_rng(cfg.seed)
+
+
+def lr_factor(schedule: str, step: int, steps: int) -> float:
+    """The learning rate's share of ``lr`` after *step* of *steps* optimiser steps."""
+    done = min(step / max(steps, 1), 1.0)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * done))
+    if schedule == "linear":
+        return 1.0 - done
+    if schedule == "constant":
+        return 1.0
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}")
+
+
+def tail_start(steps: int, share: float) -> int:
+    """The first optimiser step (1-based) whose weights the tail average takes."""
+    if share <= 0:
+        return steps + 1
+    return max(1, steps - max(1, round(steps * min(share, 1.0))) + 1)
+
+
+class TailAverage:
+    """The running mean of the weights after each optimiser step from *first_step* on
+    (averaging the end of a run smooths the noise of its last steps: two seeds land
+    closer together)."""
+
+    def __init__(self, model: torch.nn.Module, first_step: int) -> None:
+        self.first_step = first_step
+        self.step_no = 0
+        self.count = 0
+        self.mean = [torch.zeros_like(p) for p in model.parameters()]
+
+    def step(self, model: torch.nn.Module) -> None:
+        self.step_no += 1
+        if self.step_no < self.first_step:
+            return
+        self.count += 1
+        with torch.no_grad():
+            for mean, p in zip(self.mean, model.parameters(), strict=True):
+                mean.add_(p.detach() - mean, alpha=1.0 / self.count)
+
+    def load_into(self, model: torch.nn.Module) -> None:
+        """Replace the model's weights by the mean (nothing to do when none was taken)."""
+        if not self.count:
+            return
+        with torch.no_grad():
+            for mean, p in zip(self.mean, model.parameters(), strict=True):
+                p.copy_(mean)
 
 
 def _scores(
@@ -116,13 +165,14 @@ def train(
     cancel: threading.Event | None = None,
 ) -> Trained:
     """Train on *plays* (oldest first); the newest ``val_share`` of targets validates."""
+    lr_factor(cfg.schedule, 0, 1)  # an unknown schedule fails before the data is built
     rng = seed_everything(cfg)
     emit = progress or (lambda _event: None)
     vocab = F.build_vocab(catalogue, plays)
     encoded = F.encode_items(catalogue, vocab)
     items = {k: torch.from_numpy(v) for k, v in encoded.items()}
     started = time.monotonic()
-    examples = build_examples(
+    examples = build_chunked(
         plays,
         catalogue,
         blind=blind,
@@ -151,6 +201,12 @@ def train(
     )
     model = SegueModel(vocab.sizes(), cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = cfg.epochs * math.ceil(len(train_ex) / cfg.batch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: lr_factor(cfg.schedule, step, steps)
+    )
+    averager = TailAverage(model, first_step=tail_start(steps, cfg.average))
+    fixed = cfg.schedule != "constant"
     best: dict | None = None
     best_metrics: dict = {}
     bad = 0
@@ -174,20 +230,28 @@ def train(
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
+            averager.step(model)
             total += loss.item() * len(part)
             count += len(part)
+        last = epoch == cfg.epochs
+        if last:
+            averager.load_into(model)  # the weights returned are the ones validated
         metrics = _evaluate(model, items, val_ex)
         epoch_times.append(time.monotonic() - t0)
-        # the loss (a proper scoring rule) chooses: on validation histories it picked
-        # better epochs than the noisier estimated NDCG did
-        improved = best is None or metrics["val_loss"] < best_metrics["val_loss"] - 1e-4
+        if fixed:  # a fixed length: the weights at the end are the model
+            improved = last
+        else:
+            # the loss (a proper scoring rule) chooses: on validation histories it picked
+            # better epochs than the noisier estimated NDCG did
+            improved = best is None or metrics["val_loss"] < best_metrics["val_loss"] - 1e-4
         if improved:
             best = copy.deepcopy(model.state_dict())
             best_metrics = {**metrics, "epoch": epoch}
             bad = 0
         else:
             bad += 1
-        stop = bad >= cfg.patience or epoch == cfg.epochs
+        stop = last or (not fixed and bad >= cfg.patience)
         left = 0 if stop else (cfg.epochs - epoch) * float(np.mean(epoch_times))
         emit(
             {

@@ -43,8 +43,13 @@ class Config:
     batch: int = 256
     lr: float = 3e-3
     weight_decay: float = 1e-6
-    epochs: int = 12
-    patience: int = 2
+    epochs: int = 12  # passes over the training examples
+    # "cosine" / "linear": the learning rate falls from lr to 0 over exactly `epochs`, the
+    # last weights are kept; "constant": early stopping on the validation loss (patience)
+    schedule: str = "constant"
+    patience: int = 2  # (schedule "constant" only)
+    average: float = 0.0  # > 0: the weights returned are the mean of those after each of
+    # the last `average` share of optimiser steps (tail averaging; 0 = the last weights)
     val_share: float = 0.1  # newest share of the training window kept for validation
     seed: int = 42
     threads: int = 1  # more threads lose on a busy 2-core laptop (measured 8x slower)

@@ -1,0 +1,62 @@
+"""Examples built in chunks (the later one in a forked process) are the examples of one
+pass over the history, except for the random negatives each chunk draws from its own seed;
+side by side or one after the other gives the same arrays."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+import pytest
+from test_model_fixtures import synthetic_catalogue, synthetic_plays
+
+from training import chunks
+from training.data import Cancelled, build_examples
+
+KW = {"blind": False, "negatives": 12, "hard_share": 0.5, "other_weight": 1.0}
+
+
+def test_chunks_cover_every_target_and_depend_only_on_the_history_length() -> None:
+    assert chunks.chunk_starts(100) == [1, 100]  # small: one chunk
+    starts = chunks.chunk_starts(50_001)
+    assert starts[0] == 1 and starts[-1] == 50_001 and len(starts) == chunks.CHUNKS + 1
+    assert all(a < b for a, b in itertools.pairwise(starts))
+
+
+def test_chunked_examples_equal_one_pass_but_for_the_drawn_negatives(monkeypatch) -> None:
+    monkeypatch.setattr(chunks, "MIN_PLAYS", 100)
+    cat, plays = synthetic_catalogue(), synthetic_plays(300)
+    whole = build_examples(plays, cat, seed=3, **KW)
+    side = chunks.build_chunked(plays, cat, seed=3, parallel=True, **KW)
+    serial = chunks.build_chunked(plays, cat, seed=3, parallel=False, **KW)
+    for name in whole.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(side, name), getattr(serial, name), err_msg=name)
+    same = ("hist_items", "hist_outcome", "hist_gap", "context", "times", "weight", "listened")
+    for name in same:
+        np.testing.assert_array_equal(getattr(side, name), getattr(whole, name), err_msg=name)
+    np.testing.assert_array_equal(side.cand_items[:, 0], whole.cand_items[:, 0])
+    np.testing.assert_array_equal(side.cand_feat[:, 0], whole.cand_feat[:, 0])
+    first = chunks.chunk_starts(len(plays))[1]
+    n_first = int(np.searchsorted(whole.times, plays[first].started_at))
+    # the first chunk is exactly one pass over its plays; the second drew other negatives
+    np.testing.assert_array_equal(side.cand_items[:n_first], whole.cand_items[:n_first])
+    assert not np.array_equal(side.cand_items[n_first:], whole.cand_items[n_first:])
+
+
+def test_a_cancelled_or_failing_chunk_stops_the_build(monkeypatch) -> None:
+    monkeypatch.setattr(chunks, "MIN_PLAYS", 100)
+    cat, plays = synthetic_catalogue(), synthetic_plays(300)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        chunks.build_chunked(plays, cat, seed=3, cancel=cancel, **KW)
+
+    def later_chunks_fail(plays, catalogue, *, first_target, **kw):
+        if first_target > 1:  # in the forked child
+            raise ValueError("a broken chunk")
+        return build_examples(plays, catalogue, first_target=first_target, **kw)
+
+    monkeypatch.setattr(chunks, "build_examples", later_chunks_fail)
+    with pytest.raises(RuntimeError, match="building examples failed: ValueError: a broken"):
+        chunks.build_chunked(plays, cat, seed=3, **KW)
