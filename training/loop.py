@@ -1,4 +1,5 @@
-"""The training loop: chronological validation split, early stopping, fixed seeds.
+"""The training loop: chronological validation split, a learning-rate schedule (or early
+stopping), fixed seeds.
 
 Same plays + same config (seed included) → the same weights: every random draw comes from
 generators seeded by the config, torch runs deterministic kernels on a fixed thread count.
