@@ -93,6 +93,7 @@ def build_chunked(
         return concat([build_examples(p, catalogue, cancel=cancel, **a) for p, a in jobs])
     ctx = mp.get_context("fork")
     children: list[tuple[mp.process.BaseProcess, Connection]] = []
+    proc: mp.process.BaseProcess
     try:
         for job_plays, args in jobs[1:]:
             here, there = ctx.Pipe(duplex=False)

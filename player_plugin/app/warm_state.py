@@ -22,6 +22,7 @@ from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import IntEnum
 from itertools import chain, islice
+from typing import Any
 
 import numpy as np
 
@@ -97,15 +98,18 @@ def _column(values: list, name: str, arrays: dict[str, np.ndarray]) -> dict:
         arrays[name] = np.asarray([int(v) for v in values], dtype=np.int64)
         return {"k": "col", "t": kind.__name__, "a": name}
     if kind in (str, bytes):
-        sep = "\x00" if kind is str else b"\x00"
-        joined = sep.join(values)  # type: ignore[arg-type]
-        if joined.count(sep) == len(values) - 1:  # no value holds the separator: split
-            raw = joined.encode("utf-8", "surrogatepass") if kind is str else joined
-            arrays[name] = np.frombuffer(raw, np.uint8)  # type: ignore[arg-type]
+        if kind is str:
+            joined = "\x00".join(values).encode("utf-8", "surrogatepass")
+        else:
+            joined = b"\x00".join(values)
+        if joined.count(b"\x00") == len(values) - 1:  # no value holds the separator: split
+            arrays[name] = np.frombuffer(joined, np.uint8)
             return {"k": "col", "t": kind.__name__, "a": name, "sep": True, "n": len(values)}
-        whole = "".join(values) if kind is str else b"".join(values)  # type: ignore[arg-type]
-        raw = whole.encode("utf-8", "surrogatepass") if kind is str else whole
-        arrays[name] = np.frombuffer(raw, np.uint8)  # type: ignore[arg-type]
+        if kind is str:
+            whole = "".join(values).encode("utf-8", "surrogatepass")
+        else:
+            whole = b"".join(values)
+        arrays[name] = np.frombuffer(whole, np.uint8)
         arrays[name + ".len"] = np.fromiter(map(len, values), np.int64, len(values))
         return {"k": "col", "t": kind.__name__, "a": name}
     raise Unpackable(f"{name}: a list of {kind.__name__}")
@@ -173,7 +177,7 @@ def _rows(rows: dict, name: str, arrays: dict[str, np.ndarray]) -> dict:
     kind = "dict" if all(type(r) is dict for r in inner) else "list"
     if kind == "list" and not all(type(r) is list for r in inner):
         raise Unpackable(f"{name}: rows of mixed kinds")
-    out = {"k": "rows", "r": kind, "keys": _column(list(rows), name + ".k", arrays)}
+    out: dict[str, Any] = {"k": "rows", "r": kind, "keys": _column(list(rows), name + ".k", arrays)}
     out["n"] = name + ".n"
     arrays[name + ".n"] = np.fromiter(map(len, inner), np.int64, len(inner))
     total = int(arrays[name + ".n"].sum())
@@ -209,6 +213,7 @@ def _unrows(d: dict, arrays: Mapping[str, np.ndarray]) -> dict:
     vals = iter(_uncolumn(d["vals"], arrays) if d["vals"] else [])
     if len(sizes) != len(keys):
         raise ValueError(f"{d['n']}: {len(sizes)} rows, expected {len(keys)}")
+    out: dict[Any, Any]
     if d["r"] == "dict":
         cols = iter(_uncolumn(d["cols"], arrays) if d["cols"] else [])
         out = {
@@ -222,7 +227,7 @@ def _unrows(d: dict, arrays: Mapping[str, np.ndarray]) -> dict:
     return out
 
 
-def _enc(value: object, name: str, arrays: dict[str, np.ndarray]) -> dict:
+def _enc(value: Any, name: str, arrays: dict[str, np.ndarray]) -> dict:
     scalar = _scalar(value)
     if scalar is not None:
         return scalar
@@ -287,7 +292,7 @@ def _enc(value: object, name: str, arrays: dict[str, np.ndarray]) -> dict:
     raise Unpackable(f"{name}: a {type(value).__name__}")
 
 
-def _dec(d: dict, arrays: Mapping[str, np.ndarray]) -> object:
+def _dec(d: dict, arrays: Mapping[str, np.ndarray]) -> Any:
     kind = d["k"]
     if kind == "v":
         return d["v"]
@@ -307,15 +312,15 @@ def _dec(d: dict, arrays: Mapping[str, np.ndarray]) -> object:
         cls = DATACLASSES[d["c"]]
         return cls(**{k: _dec(v, arrays) for k, v in d["v"].items()})
     if kind == "deque":
-        return deque(_dec(d["v"], arrays), maxlen=d["m"])  # type: ignore[call-overload]
+        return deque(_dec(d["v"], arrays), maxlen=d["m"])
     if kind == "okeys":
-        return OrderedDict.fromkeys(_dec(d["v"], arrays))  # type: ignore[arg-type]
+        return OrderedDict.fromkeys(_dec(d["v"], arrays))
     if kind in ("set", "frozenset"):
         items = _dec(d["v"], arrays)
-        return set(items) if kind == "set" else frozenset(items)  # type: ignore[arg-type]
+        return set(items) if kind == "set" else frozenset(items)
     if kind == "ddlist":
         out: defaultdict[object, list] = defaultdict(list)
-        out.update(_dec(d["v"], arrays))  # type: ignore[arg-type]
+        out.update(_dec(d["v"], arrays))
         return out
     if kind == "rows":
         return _unrows(d, arrays)

@@ -31,6 +31,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import sqlite_utils
@@ -128,7 +129,7 @@ def write_vectors(db_path: Path, model_key: str, warm: WarmVectors) -> Path:
     """Save *warm* for *model_key* beside the database file *db_path* (a path, not a
     connection: this runs on a background thread); returns the file written."""
     meta = {"format": FORMAT, "model": model_key, "library": warm.library}
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "track_ids": np.asarray(warm.track_ids, dtype=np.int64),
         "keys": np.asarray(warm.keys, dtype=np.uint64),
         "vectors": np.asarray(warm.vectors, dtype=np.float32),
@@ -147,7 +148,8 @@ def _write(db_path: Path, name: str, meta: dict, arrays: dict[str, np.ndarray]) 
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
-            np.savez(out, meta=np.array(json.dumps(meta)), **arrays)
+            # numpy's stub reads **arrays as its allow_pickle flag: typed as Any here
+            np.savez(out, meta=np.array(json.dumps(meta)), **cast("dict[str, Any]", arrays))
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
