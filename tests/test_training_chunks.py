@@ -5,7 +5,9 @@ side by side or one after the other gives the same arrays."""
 from __future__ import annotations
 
 import itertools
+import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -60,3 +62,27 @@ def test_a_cancelled_or_failing_chunk_stops_the_build(monkeypatch) -> None:
     monkeypatch.setattr(chunks, "build_examples", later_chunks_fail)
     with pytest.raises(RuntimeError, match="building examples failed: ValueError: a broken"):
         chunks.build_chunked(plays, cat, seed=3, **KW)
+
+
+def test_a_cancelled_build_ends_a_child_that_ignores_sigterm(monkeypatch) -> None:
+    """The trainer catches SIGTERM (to cancel cleanly) and a forked child inherits that:
+    cancelling must still end the child at once, not wait for its chunk."""
+    monkeypatch.setattr(chunks, "MIN_PLAYS", 100)
+    cat, plays = synthetic_catalogue(), synthetic_plays(300)
+
+    def slow_later_chunks(plays, catalogue, *, first_target, **kw):
+        if first_target > 1:  # in the forked child
+            time.sleep(60)
+        return build_examples(plays, catalogue, first_target=first_target, **kw)
+
+    monkeypatch.setattr(chunks, "build_examples", slow_later_chunks)
+    before = signal.signal(signal.SIGTERM, lambda *_: None)  # as the trainer: no exit
+    try:
+        cancel = threading.Event()
+        threading.Timer(0.5, cancel.set).start()
+        started = time.monotonic()
+        with pytest.raises(Cancelled):
+            chunks.build_chunked(plays, cat, seed=3, cancel=cancel, **KW)
+        assert time.monotonic() - started < 20
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -62,9 +62,14 @@ def _can_fork() -> bool:
 
 def _worker(conn: Connection, plays: Sequence[Play], catalogue: Catalogue, kw: dict) -> None:
     """A forked child: build one chunk and send it back (or the error, as text)."""
+    # The trainer's handlers (SIGTERM cancels it) came along with the fork: here a signal
+    # must end the child, or the parent's terminate() and join() would wait for a child
+    # that only set a cancel flag it never reads (a test run hung so).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     # die with the trainer (the parent-death signal is not inherited across fork)
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     try:
         conn.send(("ok", build_examples(plays, catalogue, **kw)))
     except Exception as exc:  # sent to the parent, which raises it there
@@ -122,5 +127,5 @@ def build_chunked(
         for proc, conn in children:
             conn.close()
             if proc.is_alive():
-                proc.terminate()
+                proc.kill()  # its work is not wanted; SIGKILL cannot be caught or delayed
             proc.join()
