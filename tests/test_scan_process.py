@@ -8,27 +8,13 @@ import threading
 
 import audio_fixtures
 import pytest
+from test_scan_speed import scanned_rows
 
 from player_plugin.library.scan_process import ScanProcessError, scan_in_child
 from player_plugin.library.scanner import ScanProgress, scan
 from player_plugin.store import open_db
 
 audio_files = audio_fixtures.audio_files  # the session fixture
-
-VARYING = ("id", "first_seen", "last_scanned")  # the order results arrive, the clock
-
-
-def _rows(db_path):
-    db = open_db(db_path)
-    try:
-        tracks = {
-            row["path"]: {k: v for k, v in row.items() if k not in VARYING}
-            for row in db.query("SELECT * FROM tracks")
-        }
-        errors = sorted((r["path"], r["reason"]) for r in db.query("SELECT * FROM scan_errors"))
-    finally:
-        db.close()
-    return tracks, errors
 
 
 @pytest.fixture
@@ -48,15 +34,15 @@ def test_the_child_stores_what_an_in_process_scan_stores(music, tmp_path):
 
     assert child.as_json() | {"seconds": 0} == here.as_json() | {"seconds": 0}
     assert child.error_list == here.error_list and child.errors == 1
-    tracks, errors = _rows(tmp_path / "child.db")
-    assert (tracks, errors) == _rows(tmp_path / "here.db")
+    tracks, errors = scanned_rows(tmp_path / "child.db")
+    assert (tracks, errors) == scanned_rows(tmp_path / "here.db")
     assert len(tracks) == here.added > 10
     assert seen and seen[-1].phase == "done" and seen[-1].done == here.added + 1
 
     # and a rescan in the child finds everything unchanged, as one here does
     again = scan_in_child(tmp_path / "child.db", [music])
     assert again.unchanged == here.added and again.added == again.updated == 0
-    assert _rows(tmp_path / "child.db") == (tracks, errors)
+    assert scanned_rows(tmp_path / "child.db") == (tracks, errors)
 
 
 def test_a_cancelled_child_scan_stops_and_says_so(music, tmp_path):
@@ -64,7 +50,7 @@ def test_a_cancelled_child_scan_stops_and_says_so(music, tmp_path):
     cancel.set()
     summary = scan_in_child(tmp_path / "c.db", [music], cancel=cancel, workers=0)
     assert summary.cancelled
-    assert len(_rows(tmp_path / "c.db")[0]) < len(list(music.iterdir())) - 1
+    assert len(scanned_rows(tmp_path / "c.db")[0]) < len(list(music.iterdir())) - 1
 
 
 def test_a_failing_child_scan_is_one_line(music, tmp_path):

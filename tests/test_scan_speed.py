@@ -19,10 +19,12 @@ from player_plugin.store import open_db
 audio_files = audio_fixtures.audio_files  # the session fixture
 
 # assigned by the order results arrive, or by the clock: everything else must be equal
-VARYING = ("id", "first_seen", "last_scanned")
+VARYING = ("id", "first_seen", "last_scanned")  # the order results arrive, the clock
 
 
-def _rows(db_path: Path) -> tuple[dict[bytes, dict], list[tuple]]:
+def scanned_rows(db_path: Path) -> tuple[dict[bytes, dict], list[tuple]]:
+    """The tracks (by path, without the columns that vary run to run) and scan errors
+    stored at *db_path*; test_scan_process compares its child's scans with it too."""
     db = open_db(db_path)
     try:
         rows = {
@@ -57,8 +59,8 @@ def test_in_process_and_pool_store_the_same_rows(audio_files, tmp_path, monkeypa
 
     assert alone.as_json() | {"seconds": 0} == pooled.as_json() | {"seconds": 0}
     assert alone.added == len(audio_files) and alone.errors == 2
-    rows, errors = _rows(tmp_path / "alone.db")
-    assert (rows, errors) == _rows(tmp_path / "pool.db")
+    rows, errors = scanned_rows(tmp_path / "alone.db")
+    assert (rows, errors) == scanned_rows(tmp_path / "pool.db")
     assert len(rows) == len(audio_files) and len(errors) == 2
     assert all(row["match_key"] and row["signature"] and row["format"] for row in rows.values())
 
