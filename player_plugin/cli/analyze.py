@@ -75,9 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(
-        subparsers, common, "analyze", run, "compute audio features for tracks that lack them"
-    )
+    parser = add_command(subparsers, common, "analyze", run)
     parser.add_argument(
         "--force", action="store_true", help="re-analyse every track, even those up to date"
     )

@@ -16,9 +16,12 @@ import sqlite3
 import sys
 from typing import Any
 
+from player_plugin.cli import COMMANDS
 from player_plugin.domain import validate
 from player_plugin.domain.errors import SegueError
 from player_plugin.store.db import StoreError, open_db
+
+HELP = {name: line for name, _module, line in COMMANDS}  # each command's line of help
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -134,9 +137,10 @@ def add_command(
     common: argparse.ArgumentParser,
     name: str,
     handler,
-    help: str,
 ) -> argparse.ArgumentParser:
-    """Add a sub-command that takes the common options and runs *handler(args)*."""
+    """Add the sub-command *name* that takes the common options and runs *handler(args)*;
+    its line of help is the one in the command table (:data:`player_plugin.cli.COMMANDS`)."""
+    help = HELP[name]
     parser = subparsers.add_parser(name, parents=[common], help=help, description=help)
     parser.set_defaults(handler=handler)
     return parser

@@ -17,13 +17,7 @@ from player_plugin.ui.companion import CompanionWindow
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(
-        subparsers,
-        common,
-        "companion",
-        run,
-        "the Up next window beside an external player",
-    )
+    parser = add_command(subparsers, common, "companion", run)
     add_host_options(parser)
     parser.add_argument(
         "--radio",

@@ -33,11 +33,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(
-        subparsers,
-        common,
-        "install-desktop",
-        run,
-        "add Segue to the desktop's applications (desktop entry and icon, for this user)",
-    )
+    parser = add_command(subparsers, common, "install-desktop", run)
     parser.add_argument("--remove", action="store_true", help="remove the entry and icon")

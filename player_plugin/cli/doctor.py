@@ -132,6 +132,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    add_command(
-        subparsers, common, "doctor", run, "versions, providers, decoders, database and model"
-    )
+    add_command(subparsers, common, "doctor", run)

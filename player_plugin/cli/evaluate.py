@@ -109,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(
-        subparsers, common, "evaluate", run, "offline evaluation of the model and baselines"
-    )
+    parser = add_command(subparsers, common, "evaluate", run)
     parser.add_argument("--plays", nargs="+", required=True, metavar="FILE", help="history files")
     parser.add_argument("--format", default="auto", choices=FORMAT_CHOICES, help="history format")
     parser.add_argument("--report", metavar="DIR", help="write report.md and report.png here")

@@ -50,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(
-        subparsers, common, "folders", run, "list, add or remove the library folders"
-    )
+    parser = add_command(subparsers, common, "folders", run)
     parser.add_argument("action", nargs="?", choices=("add", "remove"), help="add or remove")
     parser.add_argument(
         "paths", nargs="*", metavar="PATH", help="folders; b64:... for a name's raw bytes"

@@ -117,15 +117,9 @@ def start_demo_jobs(window) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    gui = add_command(subparsers, common, "gui", run_gui, "start the reference player")
+    gui = add_command(subparsers, common, "gui", run_gui)
     gui.add_argument("--wizard", action="store_true", help="open the import wizard first")
-    demo = add_command(
-        subparsers,
-        common,
-        "demo",
-        run_demo,
-        "build a demo library and history (in a folder of its own) and open the player",
-    )
+    demo = add_command(subparsers, common, "demo", run_demo)
     demo.add_argument("--folder", help="where the demo lives (default: the data folder/demo)")
     demo.add_argument("--fresh", action="store_true", help="rebuild the demo from scratch")
     demo.add_argument(

@@ -262,13 +262,7 @@ def _integer(text: str) -> int | str:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(
-        subparsers,
-        common,
-        "import-history",
-        run_import,
-        "import past plays (ListenBrainz, Last.fm CSV, Spotify, .scrobbler.log)",
-    )
+    parser = add_command(subparsers, common, "import-history", run_import)
     parser.add_argument("files", nargs="*", metavar="FILE", help="history files to import")
     parser.add_argument(
         "--format",
@@ -283,9 +277,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="remove import ID and exactly the plays it added",
     )
 
-    parser = add_command(
-        subparsers, common, "log-play", run_log_play, "record one play (scripts, other players)"
-    )
+    parser = add_command(subparsers, common, "log-play", run_log_play)
     parser.add_argument("path", metavar="PATH", help="the track's file (b64:... for raw bytes)")
     parser.add_argument(
         "--played-ms", type=_integer, required=True, metavar="N", help="how long it was heard (ms)"
@@ -309,13 +301,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     parser.add_argument("--source", choices=SOURCES[:-1], default="user", help="where it came from")
 
-    parser = add_command(
-        subparsers,
-        common,
-        "plays",
-        run_plays,
-        "privacy and upkeep of the play log: pause, resume, delete, export, status, rematch",
-    )
+    parser = add_command(subparsers, common, "plays", run_plays)
     parser.add_argument(
         "action", choices=("pause", "resume", "delete", "export", "status", "rematch")
     )

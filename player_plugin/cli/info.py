@@ -172,5 +172,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(subparsers, common, "info", run, "what Segue knows about one track")
+    parser = add_command(subparsers, common, "info", run)
     parser.add_argument("path", metavar="PATH", help="the track's file (b64:... for raw bytes)")

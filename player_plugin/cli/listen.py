@@ -30,13 +30,7 @@ log = logging.getLogger("player_plugin.listen")
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(
-        subparsers,
-        common,
-        "listen",
-        run,
-        "log the plays of an external player (MPRIS, MPD), headless; MPD: keep a radio",
-    )
+    parser = add_command(subparsers, common, "listen", run)
     add_host_options(parser)
     parser.add_argument(
         "--radio",

@@ -12,13 +12,7 @@ from player_plugin.domain.paths import from_user
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(
-        subparsers,
-        common,
-        "playlist",
-        run,
-        "a radio of suggestions written as a playlist",
-    )
+    parser = add_command(subparsers, common, "playlist", run)
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write")
     parser.add_argument("-n", type=int, default=50, metavar="N", help="how many tracks (50)")
     parser.add_argument("--from", dest="start", metavar="PATH", help="start from this track")

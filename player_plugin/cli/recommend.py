@@ -47,8 +47,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(
-        subparsers, common, "recommend", run, "suggestions for the current listening session"
-    )
+    parser = add_command(subparsers, common, "recommend", run)
     parser.add_argument("--after", metavar="PATH", help="suggest what follows this track")
     parser.add_argument("-n", type=int, default=10, metavar="N", help="how many (default 10)")

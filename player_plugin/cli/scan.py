@@ -139,9 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(
-        subparsers, common, "scan", run, "import or re-scan music folders into the library"
-    )
+    parser = add_command(subparsers, common, "scan", run)
     parser.add_argument(
         "paths", nargs="+", metavar="PATH", help="folders (or files); b64:... for raw bytes"
     )

@@ -65,9 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     keys = "\n".join(f"  {name}: {model.describe(name)['help']}" for name in model.names())
-    parser = add_command(
-        subparsers, common, "settings", run, "show or change the settings the GUI edits"
-    )
+    parser = add_command(subparsers, common, "settings", run)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
         "settings:\n" + keys + "\n\nlists are JSON arrays, e.g. "

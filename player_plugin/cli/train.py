@@ -98,16 +98,8 @@ def _ndcg(row: dict) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    add_command(
-        subparsers,
-        common,
-        "train",
-        run_train,
-        "retrain the model, export ONNX, promote it if it beats the current one",
-    )
-    parser = add_command(
-        subparsers, common, "model", run_model, "the model registry: list, activate ID, rollback"
-    )
+    add_command(subparsers, common, "train", run_train)
+    parser = add_command(subparsers, common, "model", run_model)
     parser.add_argument("action", choices=("list", "activate", "rollback"))
     parser.add_argument("id", nargs="?", help="model ID (for activate)")
 
