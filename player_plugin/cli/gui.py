@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QLoggingCategory, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from player_plugin.app.demo import build_demo, demo_home, demo_paths, is_built
@@ -35,6 +35,9 @@ def _app():
             "no display to open the player on: start it from a desktop session, or set "
             "QT_QPA_PLATFORM=offscreen to run it without a window"
         )
+    # Qt Multimedia's banner ("Using Qt multimedia with FFmpeg …") is not for listeners;
+    # QT_LOGGING_RULES, when set, still wins over these rules
+    QLoggingCategory.setFilterRules("qt.multimedia*=false")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Segue")
     app.setOrganizationName("segue")
@@ -133,4 +136,3 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         metavar="N",
         help="pieces per album, 1-4 (default 3: 36 pieces)",
     )
-    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")
