@@ -15,7 +15,16 @@ import logging
 import os
 import random
 
-from PySide6.QtCore import QCoreApplication, QObject, QUrl, Signal
+from PySide6.QtCore import (
+    Q_ARG,
+    QCoreApplication,
+    QGenericArgumentHolder,
+    QMetaObject,
+    QObject,
+    Qt,
+    QUrl,
+    Signal,
+)
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 
 from player_plugin.hosts.base import ListQueueHost
@@ -29,6 +38,19 @@ REPEAT_MODES = ("off", "one", "all")
 
 
 _SHARED: list[QMediaPlayer] = []
+
+
+def released(target: QObject, slot: str, *args: QGenericArgumentHolder) -> None:
+    """Call *target*'s *slot* now, with Python's interpreter lock released.
+
+    QtMultimedia's own threads call back into the Python wrappers of the player and its
+    audio output (``disconnectNotify`` as they delete their renderers, with a Qt mutex
+    held) and need the interpreter lock to do so; a plain ``media.stop()`` holds that lock
+    while it waits on the same mutex, and the player hung on quit (seen here: window
+    closed while a track started without an audio device). ``QMetaObject.invokeMethod``
+    releases the lock around the call (PySide marks ``setSource`` so for this reason)."""
+    direct = Qt.ConnectionType.DirectConnection
+    QMetaObject.invokeMethod(target, slot, direct, *args)
 
 
 def shared_media_player() -> QMediaPlayer:
@@ -55,7 +77,7 @@ class ReferencePlayer(ListQueueHost):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.media = shared_media_player()
-        self.media.stop()
+        released(self.media, "stop")
         self.audio = self.media.audioOutput()
         self._connections = [
             (self.media.mediaStatusChanged, self._status),
@@ -169,10 +191,10 @@ class ReferencePlayer(ListQueueHost):
         elif self._current is None:
             self.next()
         else:
-            self.media.play()
+            released(self.media, "play")
 
     def pause(self) -> None:
-        self.media.pause()
+        released(self.media, "pause")
 
     def toggle(self) -> None:
         if self.state == "playing":
@@ -182,7 +204,7 @@ class ReferencePlayer(ListQueueHost):
 
     def stop(self) -> None:
         self._end("stopped")
-        self.media.stop()
+        released(self.media, "stop")
         self.state_changed.emit("stopped")
 
     def next(self) -> None:
@@ -210,12 +232,12 @@ class ReferencePlayer(ListQueueHost):
             self._cued = (self._cued[0], max(0, int(ms)))
             return
         self._last_pos = max(0, int(ms))
-        self.media.setPosition(max(0, int(ms)))
+        released(self.media, "setPosition", Q_ARG("qint64", max(0, int(ms))))
         if self._current is not None:
             self.seeked.emit(self._last_pos)
 
     def set_volume(self, percent: int) -> None:
-        self.audio.setVolume(max(0, min(100, percent)) / 100)
+        released(self.audio, "setVolume", Q_ARG("float", max(0, min(100, percent)) / 100))
 
     def volume(self) -> int:
         return round(self.audio.volume() * 100)
@@ -224,11 +246,13 @@ class ReferencePlayer(ListQueueHost):
         """End the current play as stopped (on window close) so nothing is lost, and let
         go of the shared media player."""
         self._end("stopped")
-        self.media.stop()
+        # disconnected before the stop, which sets QtMultimedia's threads deleting their
+        # renderers (a disconnection holding the interpreter lock could wait on them)
         for signal, slot in self._connections:
             with contextlib.suppress(RuntimeError, TypeError):  # already disconnected
                 signal.disconnect(slot)
         self._connections = []
+        released(self.media, "stop")
 
     # -- internals --------------------------------------------------------------------
     def _start(self, path: bytes, position_ms: int = 0) -> None:
@@ -239,8 +263,8 @@ class ReferencePlayer(ListQueueHost):
         self._pending_seek = position_ms
         self.media.setSource(QUrl.fromLocalFile(os.fsdecode(path)))
         if position_ms:
-            self.media.setPosition(position_ms)
-        self.media.play()
+            released(self.media, "setPosition", Q_ARG("qint64", position_ms))
+        released(self.media, "play")
         self.track_started.emit(path)
 
     def _next_index(self) -> int:
@@ -263,7 +287,7 @@ class ReferencePlayer(ListQueueHost):
             path, self.preferred_next = self.preferred_next, None
             self._start(path)
         else:
-            self.media.stop()
+            released(self.media, "stop")
             self.state_changed.emit("stopped")
 
     def _end(self, reason: str) -> None:
@@ -292,7 +316,7 @@ class ReferencePlayer(ListQueueHost):
         ):  # a restored position: applied once the media can seek
             position, self._pending_seek = self._pending_seek, 0
             if abs(self.media.position() - position) > SEEK_JUMP_MS:
-                self.media.setPosition(position)
+                released(self.media, "setPosition", Q_ARG("qint64", position))
         if status == QMediaPlayer.MediaStatus.EndOfMedia and self._current is not None:
             duration = self.media.duration()
             if duration > 0 and self._last_pos < duration:
