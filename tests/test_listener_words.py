@@ -5,6 +5,9 @@ and in `segue train --json`)."""
 from __future__ import annotations
 
 from player_plugin.app.retrain import RetrainResult
+from player_plugin.domain.training_events import Epoch, Stage
+from player_plugin.hosts.base import MemoryHost
+from player_plugin.ui.plugin import SeguePlugin
 
 MACHINE_WORDS = ("baseline", "ndcg", "session-knn", "markov", "most-played", "mrr")
 REASON = "NDCG@10 0.5219 on your 77 newest plays is below the markov baseline's 0.5424"
@@ -19,3 +22,27 @@ def test_a_training_summary_speaks_music():
     assert "suggests from now on" in promoted
     none = RetrainResult(None, False, "not enough history yet: 12 listened plays").summary()
     assert none == "No model trained: not enough history yet: 12 listened plays."
+
+
+def test_the_status_bar_speaks_music_while_the_model_learns(qtbot, db_path, db):
+    """What the status bar says as a training starts, progresses, is cancelled or fails:
+    no epochs, exports or "training" jargon (the model report keeps those)."""
+    plugin = SeguePlugin(MemoryHost(), db_path)
+    said: list[str] = []
+    plugin.status.connect(said.append)
+    try:
+        plugin._training_progress(Epoch(2, 12, 9.1, 9.0, 0.1, eta_s=31.6))
+        plugin._training_progress(Stage("export"))
+        plugin._training_done(None, "training cancelled")
+        plugin._training_done(None, "not enough history yet: 12 listened plays")
+    finally:
+        plugin.shutdown()
+    lines = [line for line in said if "listening" in line]
+    assert lines == [
+        "Learning from your listening: pass 2, about 32 s left",
+        "Learning from your listening: saving what it learned…",
+        "Stopped learning from your listening; suggestions stay as they were",
+        "Could not learn from your listening: not enough history yet: 12 listened plays",
+    ], said
+    jargon = ("epoch", "export", "training:", "model")
+    assert not any(word in line.lower() for line in lines for word in jargon), lines

@@ -98,6 +98,8 @@ def fetch_suggestions(
 
 RADIO_TRACKS = 50
 RADIO_FILTER = "Playlists (*.m3u8 *.xspf *.jspf)"
+STAGE_WORDS = {"export": "saving what it learned"}  # trainer stages (training_events.Stage)
+CANCELLED = "training cancelled"  # TrainingJob's error when it was cancelled
 
 
 def _write_radio(db_path: str, target: str, n: int) -> str:
@@ -525,7 +527,7 @@ class SeguePlugin(QObject):
         """Retrain on a worker thread (:mod:`player_plugin.app.retrain`, as ``segue
         train``); False when training is already running."""
         if self.training_running:
-            self.status.emit("Training is already running")
+            self.status.emit("Already learning from your listening")
             return False
         autotrain.mark_attempt(self.db)
         job = TrainingJob(self.runner, self.db_path, self)
@@ -534,21 +536,25 @@ class SeguePlugin(QObject):
         self.training = job
         job.start()
         self.training_started.emit()
-        self.status.emit(f"Training started ({reason})…")
+        self.status.emit(f"Learning from your listening ({reason})…")
         return True
 
     def _training_progress(self, event: TrainingEvent) -> None:
         self.training_progress.emit(event)
         if isinstance(event, Epoch):
             left = f", about {round(event.eta_s)} s left" if event.eta_s else ""
-            self.status.emit(f"Training: epoch {event.epoch}{left}")
+            self.status.emit(f"Learning from your listening: pass {event.epoch}{left}")
         elif isinstance(event, Stage):
-            self.status.emit(f"Training: {event.name}")
+            self.status.emit(
+                f"Learning from your listening: {STAGE_WORDS.get(event.name, event.name)}…"
+            )
 
     def _training_done(self, result: RetrainResult | None, error: str) -> None:
         self.training_finished.emit(result, error)
-        if error:
-            self.status.emit(f"Training: {error}")
+        if error == CANCELLED:
+            self.status.emit("Stopped learning from your listening; suggestions stay as they were")
+        elif error:
+            self.status.emit(f"Could not learn from your listening: {error}")
         elif result is not None:
             self.status.emit(result.summary())
         self.refresh()
