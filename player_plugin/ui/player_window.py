@@ -57,6 +57,7 @@ from player_plugin.ui.icons import cover_pixmap, icon
 from player_plugin.ui.library_model import LibraryModel, PathRole, format_ms
 from player_plugin.ui.playback_modes import PlaybackModes
 from player_plugin.ui.plugin import SeguePlugin
+from player_plugin.ui.scan_message import scan_message
 from player_plugin.ui.state_keeper import StateKeeper
 from player_plugin.ui.workers import TaskRunner
 
@@ -243,7 +244,9 @@ class PlayerWindow(QMainWindow):
         self.table.verticalHeader().setDefaultSectionSize(24)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
-        for col, width in enumerate((260, 150, 170, 110, 50, 60)):
+        # the title stretches into what the others leave: at the first window size (1180 px,
+        # the dock and the browser open) it had 80 px of ~620 with wider columns
+        for col, width in enumerate((260, 130, 150, 90, 44, 54)):
             self.table.setColumnWidth(col, width)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -596,10 +599,7 @@ class PlayerWindow(QMainWindow):
     def _scanned(self, summary) -> None:
         self._scan_done()
         changed = sum(getattr(summary, k, 0) for k in ("added", "updated", "moved", "removed"))
-        self.show_message(
-            f"Library scanned: {summary.added} added, {summary.updated} updated, "
-            f"{summary.removed} removed, {summary.errors} errors"
-        )
+        self.show_message(scan_message(summary))
         if changed:
             self.library_changed()
             self.plugin.refresh()
