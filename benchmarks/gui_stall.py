@@ -12,6 +12,7 @@ beyond that. Files are copies of one small tagged FLAC under
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -30,6 +31,7 @@ CACHE = ROOT / "benchmarks" / ".cache" / "gui_stall"
 RESULTS = ROOT / "benchmarks" / "results" / "gui_stall.json"
 TICK_MS = 5
 TARGET_MS = 50  # issue 15
+PROBE = "--probe" in sys.argv
 
 
 def make_files(count: int) -> Path:
@@ -56,15 +58,87 @@ def make_files(count: int) -> Path:
     return music
 
 
+class StallProbe:
+    """With ``--probe``: a thread that, while a heartbeat tick is late by more than
+    *late_ms*, samples every thread's Python stack each millisecond; the worst stalls are
+    printed at the end with what the GUI thread (and the others) ran during them."""
+
+    def __init__(self, beat: Heartbeat, late_ms: float = 15.0) -> None:
+        import threading
+
+        self.beat = beat
+        self.late_s = late_ms / 1000
+        self.gui = threading.get_ident()
+        self.stalls: dict[float, dict[str, int]] = {}  # stall start -> stack -> samples
+        self.collections: list[tuple[float, float, int, str]] = []  # start, ms, gen, thread
+        self._gc_start: dict[int, float] = {}
+        gc.callbacks.append(self._gc)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        import threading
+        import traceback
+
+        me = threading.get_ident()
+        while not self.stop.wait(0.001):
+            last = self.beat.last
+            if not self.beat.timer.isActive() or time.perf_counter() - last < self.late_s:
+                continue
+            samples = self.stalls.setdefault(last, {})
+            for ident, frame in sys._current_frames().items():
+                if ident == me:
+                    continue
+                stack = traceback.extract_stack(frame)[-8:]
+                if ident != self.gui and stack and stack[-1].name in IDLE:
+                    continue
+                key = ("GUI " if ident == self.gui else "    other ") + " <- ".join(
+                    f"{Path(f.filename).name}:{f.lineno}:{f.name}" for f in reversed(stack)
+                )
+                samples[key] = samples.get(key, 0) + 1
+
+    def _gc(self, phase: str, info: dict) -> None:
+        import threading
+
+        now, me = time.perf_counter(), threading.get_ident()
+        if phase == "start":
+            self._gc_start[me] = now
+        elif me in self._gc_start:
+            begun = self._gc_start.pop(me)
+            name = threading.current_thread().name
+            self.collections.append((begun, (now - begun) * 1000, info["generation"], name))
+
+    def report(self, title: str) -> None:
+        self.stop.set()
+        self.thread.join()
+        gc.callbacks.remove(self._gc)
+        starts = sorted(self.beat.starts_and_gaps())
+        print(f"--- the worst stalls ({title}) and the stacks sampled in them (ms) ---")
+        for gap, start in sorted(((g, s) for s, g in starts), reverse=True)[:4]:
+            print(f"stall {gap:.1f} ms")
+            samples = self.stalls.get(start, {})
+            for begun, ms, generation, name in self.collections:
+                if start <= begun <= start + gap / 1000 and ms > 1:
+                    print(f"  garbage collection (generation {generation}) {ms:.1f} ms in {name}")
+            for key, n in sorted(samples.items(), key=lambda kv: -kv[1])[:8]:
+                print(f"  {n:4d} {key}")
+
+
+IDLE = ("wait", "_worker", "get", "select", "_wait_for_tstate_lock", "poll", "recv_bytes")
+
+
 class Heartbeat:
     def __init__(self) -> None:
         from PySide6.QtCore import QTimer
 
         self.gaps: list[float] = []
+        self.begun: list[float] = []  # when each gap began
         self.last = time.perf_counter()
         self.timer = QTimer()
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.tick)
+        self.probe: StallProbe | None = StallProbe(self) if PROBE else None
 
     def start(self) -> None:
         self.last = time.perf_counter()
@@ -73,7 +147,15 @@ class Heartbeat:
     def tick(self) -> None:
         now = time.perf_counter()
         self.gaps.append((now - self.last) * 1000)
+        self.begun.append(self.last)
         self.last = now
+
+    def starts_and_gaps(self) -> list[tuple[float, float]]:
+        return list(zip(self.begun, self.gaps, strict=True))
+
+    def report(self, title: str) -> None:
+        if self.probe is not None:
+            self.probe.report(title)
 
     def stats(self) -> dict:
         gaps = sorted(self.gaps) or [0.0]
@@ -127,6 +209,7 @@ def scan_stall(count: int, analyse: bool = False) -> dict:
     QTimer.singleShot(1500, settle.quit)
     settle.exec()
     beat.timer.stop()
+    beat.report("scan with analysis" if analyse else "scan")
     worst = max(range(len(beat.gaps)), key=beat.gaps.__getitem__) if beat.gaps else 0
     when_ms = round(sum(beat.gaps[: worst + 1]) - seconds * 1000)  # relative to the scan end
     rows = window.model.rowCount()
@@ -228,6 +311,7 @@ def table_speed(count: int) -> dict:
     wait_for(threaded.set_search, "")
     timings["threaded_search_and_clear_ms"] = round((time.perf_counter() - t) * 1000, 1)
     beat.timer.stop()
+    beat.report("table")
     timings["threaded_sort_and_search_max_stall_ms"] = beat.stats()["max_stall_ms"]
     view.close()
     db.close()
@@ -238,6 +322,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--table-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--probe", action="store_true", help="print the GUI thread's stacks during stalls"
+    )
+    parser.add_argument("--only", choices=("scan", "analysis", "table"), help="one part only")
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
@@ -245,21 +333,24 @@ def main() -> int:
         "benchmark": "gui_stall",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "load_average_before": load_before,
-        "scan": scan_stall(args.files),
-        "scan_with_analysis": scan_stall(args.files, analyse=True),
-        "table": table_speed(args.table_rows),
+        "scan": scan_stall(args.files) if args.only in (None, "scan") else {},
+        "scan_with_analysis": (
+            scan_stall(args.files, analyse=True) if args.only in (None, "analysis") else {}
+        ),
+        "table": table_speed(args.table_rows) if args.only in (None, "table") else {},
         "load_average_after": os.getloadavg(),
         "target_max_stall_ms": TARGET_MS,
     }
     worst = max(
-        result["scan"]["max_stall_ms"],
-        result["scan_with_analysis"]["max_stall_ms"],
-        result["table"]["threaded_sort_and_search_max_stall_ms"],
+        result["scan"].get("max_stall_ms", 0),
+        result["scan_with_analysis"].get("max_stall_ms", 0),
+        result["table"].get("threaded_sort_and_search_max_stall_ms", 0),
     )
     result["worst_stall_ms"] = worst
     result["pass"] = worst <= TARGET_MS
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    if args.only is None and not args.probe:  # only a whole, unprobed run is saved
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 

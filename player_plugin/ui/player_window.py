@@ -93,18 +93,15 @@ def _scan_in_thread(db_path: str, roots: list[bytes], cancel: threading.Event, r
 
 
 def _analyse_in_thread(db_path: str, cancel: threading.Event, report):
-    """Audio analysis of the tracks that need it, on a pool thread."""
-    # imported here, on the pool thread: PyAV and libsndfile (the decoders) would add about
-    # half a second to the window's start
-    from player_plugin.library.analyze_job import analyse_library
+    """Audio analysis of the tracks that need it, waited for on a pool thread; it runs in
+    a child process: in this process its bookkeeping stalled the event loop."""
+    # imported here, on the pool thread: the analysis job and its decoders would add to
+    # the window's start
+    from player_plugin.library.analysis_process import analyse_in_child
 
-    db = open_db(db_path)
-    try:
-        return analyse_library(
-            db, progress=lambda p: report(int(p.done), int(p.total)), cancel=cancel
-        )
-    finally:
-        db.close()
+    return analyse_in_child(
+        db_path, progress=lambda p: report(int(p.done), int(p.total)), cancel=cancel
+    )
 
 
 def quit_on_signals(window: QMainWindow, signals=(signal.SIGTERM, signal.SIGINT)) -> None:

@@ -1,0 +1,80 @@
+"""The audio analysis in a child process (the player's way) stores exactly what an
+in-process analysis stores, reports progress, honours a cancel, and turns a failure into
+one line."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from test_analysis_job import add_track, write_tone
+
+from player_plugin.library.analysis_process import AnalysisProcessError, analyse_in_child
+from player_plugin.library.analyze_job import AnalyzeProgress, analyse_library
+from player_plugin.store import open_db
+
+
+def stored(db_path) -> list[tuple]:
+    """Every features row but its time of analysis."""
+    db = open_db(db_path)
+    try:
+        columns = [c.name for c in db["features"].columns if c.name != "analysed_at"]
+        return db.execute(f"SELECT {', '.join(columns)} FROM features ORDER BY track_id").fetchall()
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def two_stores(tmp_path):
+    """The same library (three tones and a file that is not audio) in two stores."""
+    files = [write_tone(tmp_path / f"t{n}.flac", 220 * (n + 1)) for n in range(3)]
+    bad = tmp_path / "bad.ogg"
+    bad.write_bytes(b"OggS but not really" * 100)
+    paths = []
+    for name in ("here.db", "child.db"):
+        db = open_db(tmp_path / name)
+        for file in [*files, bad]:
+            add_track(db, file)
+        db.close()
+        paths.append(tmp_path / name)
+    return paths
+
+
+def test_the_child_stores_what_an_in_process_analysis_stores(two_stores):
+    here_path, child_path = two_stores
+    db = open_db(here_path)
+    here = analyse_library(db, workers=0)
+    db.close()
+    seen: list[AnalyzeProgress] = []
+    child = analyse_in_child(child_path, progress=seen.append, workers=0)
+
+    assert (child.analysed, child.failed, child.skipped) == (3, 1, 0)
+    assert (child.analysed, child.failed, child.skipped, child.cancelled) == (
+        here.analysed,
+        here.failed,
+        here.skipped,
+        here.cancelled,
+    )
+    rows = stored(child_path)
+    assert rows == stored(here_path) and len(rows) == 4
+    assert [p.done for p in seen] == [1, 2, 3, 4] and seen[-1].total == 4
+
+    again = analyse_in_child(child_path, workers=0)
+    assert (again.analysed, again.failed, again.skipped) == (0, 0, 4)
+
+
+def test_a_cancelled_child_analysis_stops_and_says_so(two_stores):
+    cancel = threading.Event()
+    cancel.set()
+    summary = analyse_in_child(two_stores[1], cancel=cancel, workers=0)
+    assert summary.cancelled
+    assert len(stored(two_stores[1])) < 4
+
+
+def test_a_failing_child_analysis_is_one_line(tmp_path):
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_bytes(b"this is not a database, just text" * 100)
+    with pytest.raises(AnalysisProcessError) as caught:
+        analyse_in_child(not_a_db, workers=0)
+    assert "not a database" in str(caught.value)
+    assert "\n" not in str(caught.value) and "Traceback" not in str(caught.value)
