@@ -227,3 +227,19 @@ def test_a_restored_track_waits_paused_and_resumes_where_it_was(qtbot, tmp_path)
     )
     assert started == [path] and player.media.position() >= 3_900
     player.shutdown()
+
+
+def test_the_window_state_is_written_only_when_it_changed(window, tmp_path):
+    """The keeper saves the window with every player-state save (every few seconds while
+    playing); an unchanged window is not rewritten (it cost the GUI thread 8-40 ms)."""
+    ini = tmp_path / "window.ini"
+    window.volume.setValue(33)
+    window._save_window()
+    first = ini.stat().st_ino, ini.stat().st_mtime_ns, ini.read_bytes()
+    time.sleep(0.02)
+    window._save_window()  # nothing changed: the file is left as it is
+    assert (ini.stat().st_ino, ini.stat().st_mtime_ns, ini.read_bytes()) == first
+    window.volume.setValue(34)
+    window._save_window()
+    assert QSettings(str(ini), QSettings.Format.IniFormat).value("volume") in (34, "34")
+    assert ini.read_bytes() != first[2]

@@ -185,3 +185,38 @@ def test_training_job_cancel_and_failure_are_reported(qtbot, db, db_path):
     assert done.args[0] is None
     assert "unrecognized arguments: --no-such-option" in done.args[1]
     runner.shutdown()
+
+
+def test_a_burst_of_results_is_handed_over_across_turns_of_the_event_loop(qtbot):
+    """Results that finish together reach the GUI thread in order, all of them, but not
+    in one long pass: once a pass has spent its budget, the rest wait for the next turn
+    (a scan's burst of results was one long stall of the event loop)."""
+    from PySide6.QtCore import QTimer
+
+    from player_plugin.ui import workers
+
+    runner = TaskRunner(threads=1)
+    gate = threading.Event()
+    handled: list[int] = []
+    turns: list[int] = []  # how many timer ticks had run when each result was handled
+    ticks = [0]
+    beat = QTimer()
+    beat.setInterval(0)
+    beat.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
+    beat.start()
+
+    def slow_handler(value: int) -> None:
+        handled.append(value)
+        turns.append(ticks[0])
+        time.sleep(workers.DRAIN_BUDGET_S * 0.75)  # two handlers fill a pass's budget
+
+    runner.run_task(gate.wait, lambda _: None)  # holds the one pool thread
+    for value in range(6):
+        runner.run_task(lambda v=value: v, slow_handler)
+    gate.set()
+    runner.wait()  # all six results are queued before the GUI thread drains any
+    qtbot.waitUntil(lambda: len(handled) == 6, timeout=5_000)
+    beat.stop()
+    assert handled == list(range(6))
+    assert len(set(turns)) >= 3  # at most two handlers in a pass
+    assert runner.running == 0

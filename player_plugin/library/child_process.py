@@ -12,6 +12,7 @@ progress values, the job's result, or the error's text.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -22,6 +23,9 @@ from player_plugin.domain.errors import SegueError
 
 POLL_S = 0.05  # how often the waiting thread looks at *cancel*
 CANCEL_GRACE_S = 1.0  # a cancelled child commits its batch and ends, or is terminated
+# the child (and the worker processes it starts, which inherit it) yields the processor to
+# the GUI: on two busy cores, a scan at the GUI's own priority took the event loop's turn
+NICENESS = 10
 
 T = TypeVar("T")
 
@@ -34,6 +38,8 @@ def _child(
     name, text)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; Ctrl-C reaches all
     try:
+        if hasattr(os, "nice"):
+            os.nice(NICENESS)
         result = job(*args, progress=lambda p: conn.send(("progress", p)), cancel=stop)
         conn.send(("done", result))
     except Exception as exc:  # to the parent as text: any exception, pickled or not

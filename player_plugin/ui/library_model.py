@@ -47,14 +47,29 @@ def _ordered_ids_in_thread(
     descending: bool,
     artist: str | None,
     album: str | None,
-) -> list[int]:
+) -> tuple[list[int], dict[int, dict]]:
+    """The ordered ids and the rows of the first page (the view shows it after a reset:
+    read here, the GUI thread does not wait for it)."""
     db = open_db(db_path)
     try:
-        return library_view.ordered_ids(
+        ids = library_view.ordered_ids(
             db, search=search, order=order, descending=descending, artist=artist, album=album
         )
+        return ids, library_view.rows_by_id(db, ids[:PAGE])
     finally:
         db.close()
+
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_RIGHT_COLUMNS = frozenset(n for n, (name, _) in enumerate(COLUMNS) if name in ("year", "duration"))
+
+# a row as the model keeps it: the track's fields, its cells' texts, its path
+Entry = tuple[dict, tuple[str, ...], bytes]
 
 
 class LibraryModel(QAbstractTableModel):
@@ -89,7 +104,7 @@ class LibraryModel(QAbstractTableModel):
         self._bold = QFont()
         self._bold.setBold(True)
         self._ids: list[int] = []
-        self._pages: OrderedDict[int, list[dict | None]] = OrderedDict()
+        self._pages: OrderedDict[int, list[Entry | None]] = OrderedDict()
         self.refresh()
 
     # -- reading ------------------------------------------------------------------
@@ -110,13 +125,21 @@ class LibraryModel(QAbstractTableModel):
             return
         db_path = self.db_path
         self.runner.run_task(
-            lambda: _ordered_ids_in_thread(db_path, *args), self._apply, key=f"library-{id(self)}"
+            lambda: _ordered_ids_in_thread(db_path, *args),
+            self._apply_read,
+            key=f"library-{id(self)}",
         )
 
-    def _apply(self, ids: list[int]) -> None:
+    def _apply_read(self, read: tuple[list[int], dict[int, dict]]) -> None:
+        ids, first = read
+        self._apply(ids, first)
+
+    def _apply(self, ids: list[int], first: dict[int, dict] | None = None) -> None:
         self.beginResetModel()
         self._ids = ids
         self._pages.clear()
+        if first is not None:
+            self._pages[0] = [_entry(first.get(i)) for i in ids[:PAGE]]
         self.endResetModel()
         self.refreshed.emit()
 
@@ -146,18 +169,18 @@ class LibraryModel(QAbstractTableModel):
         if self.playing is None:
             return -1
         for page_no, page in self._pages.items():
-            for offset, row in enumerate(page):
-                if row is not None and bytes(row["path"]) == self.playing:
+            for offset, entry in enumerate(page):
+                if entry is not None and entry[2] == self.playing:
                     return page_no * PAGE + offset
         return -1
 
-    def _row(self, row: int) -> dict | None:
+    def _entry(self, row: int) -> Entry | None:
         page_no = row // PAGE
         page = self._pages.get(page_no)
         if page is None:
             ids = self._ids[page_no * PAGE : (page_no + 1) * PAGE]
             found = library_view.rows_by_id(self.db, ids)
-            page = [found.get(i) for i in ids]
+            page = [_entry(found.get(i)) for i in ids]
             self._pages[page_no] = page
             while len(self._pages) > MAX_PAGES:
                 self._pages.popitem(last=False)
@@ -165,6 +188,10 @@ class LibraryModel(QAbstractTableModel):
             self._pages.move_to_end(page_no)
         offset = row - page_no * PAGE
         return page[offset] if offset < len(page) else None
+
+    def _row(self, row: int) -> dict | None:
+        entry = self._entry(row)
+        return None if entry is None else entry[0]
 
     def track(self, row: int) -> dict | None:
         if 0 <= row < len(self._ids):
@@ -190,30 +217,29 @@ class LibraryModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        # called for every role of every cell the view paints: the cells' texts are made
+        # once, when their page is read (see _entry)
         if not index.isValid():
             return None
-        row = self._row(index.row())
-        if row is None:
+        entry = self._entry(index.row())
+        if entry is None:
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, COLUMNS[index.column()][0])
-        if role == PathRole:
-            return bytes(row["path"])
-        if role in (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.FontRole):
-            if self.playing is None or bytes(row["path"]) != self.playing:
+        if role == _DISPLAY:
+            return entry[1][index.column()]
+        if role in (_DECORATION, _FONT):
+            if self.playing is None or entry[2] != self.playing:
                 return None
-            if role == Qt.ItemDataRole.FontRole:
+            if role == _FONT:
                 return self._bold
             return self._marker if index.column() == 0 else None
+        if role == _ALIGNMENT:
+            return _RIGHT if index.column() in _RIGHT_COLUMNS else None
+        if role == PathRole:
+            return entry[2]
         if role == TrackIdRole:
-            return row["id"]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return row["path_text"]
-        if role == Qt.ItemDataRole.TextAlignmentRole and COLUMNS[index.column()][0] in (
-            "year",
-            "duration",
-        ):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return entry[0]["id"]
+        if role == _TOOLTIP:
+            return entry[0]["path_text"]
         return None
 
     @staticmethod
@@ -232,3 +258,11 @@ class LibraryModel(QAbstractTableModel):
         self.order = COLUMNS[column][0]
         self.descending = order == Qt.SortOrder.DescendingOrder
         self.refresh()
+
+
+def _entry(row: dict | None) -> Entry | None:
+    """A row as the model keeps it (None stays None: a track gone since the ids)."""
+    if row is None:
+        return None
+    texts = tuple(LibraryModel._display(row, name) for name, _ in COLUMNS)
+    return row, texts, bytes(row["path"])

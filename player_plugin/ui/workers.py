@@ -23,6 +23,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +36,10 @@ from player_plugin.app.retrain import RetrainResult, retrain
 log = logging.getLogger(__name__)
 
 DRAIN_MS = 10  # how often the GUI thread picks up results while tasks are running
+# one pass hands over results until this much time is spent; the rest wait for the next
+# turn of the event loop (a scan's burst of results - table, browser, suggestions, folders
+# - handled in one pass was one long stall)
+DRAIN_BUDGET_S = 0.008
 
 
 def error_line(exc: BaseException) -> str:
@@ -185,11 +190,15 @@ class TaskRunner(QObject):
         return task
 
     def _drain(self) -> None:
+        began = time.perf_counter()
         for token, values in self._progress.take().items():
             entry = self._tasks.get(token)
             if entry is not None and entry[4] is not None and self._current(entry[0]):
                 entry[4](*values)
         while True:
+            if time.perf_counter() - began > DRAIN_BUDGET_S and not self._closed:
+                self._timer.start(0)  # the rest on the next turn, after paints and input
+                return
             try:
                 token, ok, payload = self._outbox.get_nowait()
             except queue.Empty:
@@ -197,6 +206,8 @@ class TaskRunner(QObject):
             self._finished(token, ok, payload)
         if not self._tasks:
             self._timer.stop()
+        elif self._timer.interval() != DRAIN_MS:
+            self._timer.start(DRAIN_MS)
 
     def _current(self, task: Task) -> bool:
         """Neither cancelled nor made stale by a newer task under the same key."""
