@@ -5,8 +5,11 @@ pool); also how fast the table reads, sorts and searches when called directly.
 Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_stall.py``.
 
 A QTimer heartbeat ticks every 5 ms on the GUI thread; a stall is the gap between two ticks
-beyond that. Files are copies of one small tagged FLAC under
-``benchmarks/.cache/gui_stall/``. Results go to ``benchmarks/results/gui_stall.json``.
+beyond that. The peer, in the same run: the same heartbeat in an idle event loop (what the
+machine's load alone does to it). ``--probe`` prints the stacks seen during the worst
+stalls; ``--only`` runs one part (neither saves the results). Files are copies of one
+small tagged FLAC under ``benchmarks/.cache/gui_stall/``. Results go to
+``benchmarks/results/gui_stall.json``.
 """
 
 from __future__ import annotations
@@ -164,6 +167,23 @@ class Heartbeat:
             "p99_gap_ms": round(gaps[int(0.99 * (len(gaps) - 1))], 1),
             "ticks": len(self.gaps),
         }
+
+
+def idle_floor(seconds: float = 4.0) -> dict:
+    """The peer: the same heartbeat in an event loop with nothing else to do, in the same
+    run: what the machine's load alone does to it (a stall above this is the player's)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.instance() or QApplication([])
+    beat = Heartbeat()
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    beat.start()
+    loop.exec()
+    beat.timer.stop()
+    beat.report("idle")
+    return {"seconds": seconds, **beat.stats()}
 
 
 def scan_stall(count: int, analyse: bool = False) -> dict:
@@ -333,6 +353,7 @@ def main() -> int:
         "benchmark": "gui_stall",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "load_average_before": load_before,
+        "idle_heartbeat_peer": idle_floor(),
         "scan": scan_stall(args.files) if args.only in (None, "scan") else {},
         "scan_with_analysis": (
             scan_stall(args.files, analyse=True) if args.only in (None, "analysis") else {}

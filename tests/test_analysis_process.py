@@ -4,7 +4,11 @@ one line."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from test_analysis_job import add_track, write_tone
@@ -12,6 +16,8 @@ from test_analysis_job import add_track, write_tone
 from player_plugin.library.analysis_process import AnalysisProcessError, analyse_in_child
 from player_plugin.library.analyze_job import AnalyzeProgress, analyse_library
 from player_plugin.store import open_db
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def stored(db_path) -> list[tuple]:
@@ -78,3 +84,31 @@ def test_a_failing_child_analysis_is_one_line(tmp_path):
         analyse_in_child(not_a_db, workers=0)
     assert "not a database" in str(caught.value)
     assert "\n" not in str(caught.value) and "Traceback" not in str(caught.value)
+
+
+CANCEL_WHILE_POOLED = """
+import sys, threading
+from player_plugin.library.analysis_process import analyse_in_child
+if __name__ == "__main__":
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    print(analyse_in_child(sys.argv[1], cancel=cancel, workers=2).cancelled)
+"""
+
+
+def test_a_child_cancelled_with_its_pool_running_leaves_nothing_behind(two_stores, tmp_path):
+    """The child's stopped worker pool let go of its semaphores before the child ended
+    (they were reported as leaked on the player's terminal when it quit mid-analysis)."""
+    script = tmp_path / "cancel.py"
+    script.write_text(CANCEL_WHILE_POOLED)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, str(script), str(two_stores[1])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in ("True", "False")
+    assert "leaked" not in done.stderr and "resource_tracker" not in done.stderr, done.stderr

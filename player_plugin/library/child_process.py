@@ -11,6 +11,7 @@ progress values, the job's result, or the error's text.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -41,6 +42,9 @@ def _child(
         if hasattr(os, "nice"):
             os.nice(NICENESS)
         result = job(*args, progress=lambda p: conn.send(("progress", p)), cancel=stop)
+        # a stopped worker pool leaves reference cycles that hold its queues' semaphores;
+        # the process ends without a collection, so they were reported as leaked
+        gc.collect()
         conn.send(("done", result))
     except Exception as exc:  # to the parent as text: any exception, pickled or not
         conn.send(("error", type(exc).__name__, str(exc)))

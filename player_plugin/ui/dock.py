@@ -27,6 +27,8 @@ from player_plugin.ui.icons import cover_pixmap, icon
 
 COVER = 48
 UNDO_MS = 10_000  # how long *Never* and *Not now* can be undone
+SPARE_ROWS = 10  # rows made ahead of time when the plugin has no preference
+SPARE_IDLE_MS = 20  # between two rows made ahead of time
 
 # (key, icon, tooltip, plugin method)
 ACTIONS = (
@@ -54,31 +56,30 @@ def track_name(item) -> str:
 class SuggestionRow(QWidget):
     """One suggestion: cover, "title — artist", the reason, and the action buttons."""
 
-    def __init__(self, item, plugin, loved: bool = False, parent: QWidget | None = None):
+    def __init__(self, item, plugin, loved: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.item = item
-        self.track_id = int(item.track_id)
+        self.item = None
+        self.track_id = -1
         self.done = ""  # the action taken on this row, if any
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
-        cover = QLabel()
-        cover.setFixedSize(COVER, COVER)
-        cover.setPixmap(cover_pixmap(plugin.covers.get(bytes(item.path)), COVER))
-        layout.addWidget(cover, 0, Qt.AlignmentFlag.AlignTop)
+        self.cover = QLabel()
+        self.cover.setFixedSize(COVER, COVER)
+        layout.addWidget(self.cover, 0, Qt.AlignmentFlag.AlignTop)
         text = QVBoxLayout()
         text.setSpacing(1)
         self.setToolTip("Double-click: play next")
-        title = QLabel(f"<b>{_escape(item.title or '?')}</b>")
-        title.setTextFormat(Qt.TextFormat.RichText)
-        artist = QLabel(_escape(item.artist or "Unknown artist"))
-        self.reason = QLabel(item.reason or "")
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.artist = QLabel()
+        self.reason = QLabel()
         self.reason.setWordWrap(True)
         self.reason.setStyleSheet("color: #5f6670; font-size: 11px;")
         self.reason.setObjectName("reason")
-        for label in (title, artist):
+        for label in (self.title, self.artist):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-        text.addWidget(title)
-        text.addWidget(artist)
+        text.addWidget(self.title)
+        text.addWidget(self.artist)
         text.addWidget(self.reason)
         buttons = QHBoxLayout()
         buttons.setSpacing(2)
@@ -95,11 +96,23 @@ class SuggestionRow(QWidget):
             buttons.addWidget(button)
             self.buttons[key] = button
         self.buttons["love"].setCheckable(True)
-        self.set_loved(loved)
         buttons.addStretch(1)
         text.addLayout(buttons)
         layout.addLayout(text, 1)
         self._plugin = plugin
+        if item is not None:
+            self.bind(item, loved)
+
+    def bind(self, item, loved: bool = False) -> None:
+        """Show *item* (once: a row stands for one suggestion for as long as it lives; a
+        row made ahead of time, in idle time, is bound when a list needs it)."""
+        self.item = item
+        self.track_id = int(item.track_id)
+        self.cover.setPixmap(cover_pixmap(self._plugin.covers.get(bytes(item.path)), COVER))
+        self.title.setText(f"<b>{_escape(item.title or '?')}</b>")
+        self.artist.setText(_escape(item.artist or "Unknown artist"))
+        self.reason.setText(item.reason or "")
+        self.set_loved(loved)
 
     @property
     def loved(self) -> bool:
@@ -216,6 +229,12 @@ class UpNextDock(QDockWidget):
         self.setWidget(body)
         self.setMinimumWidth(300)
         self.rows: list[SuggestionRow] = []
+        self._spares: list[SuggestionRow] = []  # rows made ahead of time, not shown yet
+        self._spare_timer = QTimer(self)
+        self._spare_timer.setSingleShot(True)
+        self._spare_timer.setInterval(SPARE_IDLE_MS)
+        self._spare_timer.timeout.connect(self._make_spare)  # a method: no lambda
+        self._spare_timer.start()
         self.hovered = False
         self.pending: list | None = None  # a list waiting for the pointer to leave
         plugin.suggestions_changed.connect(self.show_items)
@@ -252,12 +271,36 @@ class UpNextDock(QDockWidget):
             self.header.setText("No suggestions yet: import a library and play something.")
         loved: set[int] = getattr(self.plugin, "loved", set())
         for position, item in enumerate(items):
-            row = SuggestionRow(item, self.plugin, loved=int(item.track_id) in loved)
+            row = self._spares.pop() if self._spares else self._new_row()
+            row.bind(item, loved=int(item.track_id) in loved)
             if position % 2:
                 row.setAutoFillBackground(True)
                 row.setBackgroundRole(QPalette.ColorRole.AlternateBase)
             self.list_layout.insertWidget(position, row)
+            row.show()
             self.rows.append(row)
+        self._spare_timer.start()  # rows for the next list, made in idle time
+
+    # -- rows made ahead of time ----------------------------------------------------------
+    def _new_row(self) -> SuggestionRow:
+        return SuggestionRow(None, self.plugin, parent=self.list)
+
+    def _make_spare(self) -> None:
+        """One row for the next list, made while the event loop is idle: a list of new
+        suggestions then only fills rows in (making ten rows at once, right after a scan,
+        was one long stall of the event loop)."""
+        if len(self._spares) >= self._spare_target():
+            return
+        row = self._new_row()
+        row.hide()
+        row.ensurePolished()
+        self._spares.append(row)
+        self._spare_timer.start()
+
+    def _spare_target(self) -> int:
+        prefs = getattr(self.plugin, "prefs", None)
+        wanted = getattr(prefs, "suggestions", SPARE_ROWS)
+        return wanted if isinstance(wanted, int) and wanted > 0 else SPARE_ROWS
 
     def offer_undo(self, track_id: int, kind: str, text: str) -> None:
         """After *Never* or *Not now*: the undo bar naming the track, for ten seconds."""
