@@ -217,7 +217,11 @@ def scan_stall(count: int, analyse: bool = False) -> dict:
     loop = QEventLoop()
     started = time.perf_counter()
     window.statusBar().messageChanged.connect(
-        lambda m: loop.quit() if m.startswith(("Library scanned", "Scan failed")) else None
+        lambda m: (
+            loop.quit()
+            if m.startswith(("Library scanned", "Library up to date", "Scan failed"))
+            else None
+        )
     )
     QTimer.singleShot(600_000, loop.quit)
     beat.start()
