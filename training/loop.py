@@ -54,7 +54,7 @@ def lr_factor(schedule: str, step: int, steps: int) -> float:
         return 0.5 * (1.0 + math.cos(math.pi * done))
     if schedule == "linear":
         return 1.0 - done
-    if schedule == "constant":
+    if schedule in ("constant", "flat"):
         return 1.0
     raise ValueError(f"unknown learning-rate schedule {schedule!r}")
 
@@ -207,7 +207,7 @@ def train(
         opt, lambda step: lr_factor(cfg.schedule, step, steps)
     )
     averager = TailAverage(model, first_step=tail_start(steps, cfg.average))
-    fixed = cfg.schedule != "constant"
+    fixed = cfg.schedule != "constant"  # "flat": the full rate for exactly `epochs`
     best: dict | None = None
     best_metrics: dict = {}
     bad = 0
