@@ -10,7 +10,7 @@ tracks skipped in this session — skips are negatives as well as inputs) with u
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,21 +64,24 @@ def _negatives(
     """Hard negatives first (up to ``hard_share`` of *k*), then tracks drawn uniformly from
     those already played (so the features of the whole played catalogue are represented,
     not only of recent tracks), then uniformly from the whole catalogue."""
-    # (item, log weight): a random k of a pool of P stands for P / k of its pool, as the
-    # uniform negatives below do for theirs (a sampled-softmax correction); whole pools
-    # are taken with weight 1
-    pools: list[tuple[int, float]] = [(i, 0.0) for i in state.recent_items(16)]
+    # Hard pools in order of preference, as (items, log weight): a random k of a pool of
+    # P stands for P / k of its pool, as the uniform negatives below do for theirs (a
+    # sampled-softmax correction); whole pools are taken with weight 1. Every random draw
+    # is made whether or not its pool is reached (the draws that follow stay the same);
+    # the pools that cost work without drawing are computed only when reached.
+    pools: list[tuple[Callable[[], Iterable[int]], float]] = [(lambda: state.recent_items(16), 0.0)]
     prev = state.ses_listened[-1] if state.ses_listened else None
     if prev is not None and prev in state.trans:
         row = state.trans[prev]
-        pools.extend((i, 0.0) for i in sorted(row, key=row.__getitem__, reverse=True)[:8])
+        pools.append((lambda: sorted(row, key=row.__getitem__, reverse=True)[:8], 0.0))
     if not blind:
-        pools.extend((i, 0.0) for i in state.ses_skips)
+        pools.append((lambda: state.ses_skips, 0.0))
 
     def sample(members: np.ndarray) -> None:
         size = min(4, len(members))
         weight = float(np.log(len(members) / size))
-        pools.extend((int(i), weight) for i in rng.choice(members, size=size, replace=False))
+        drawn = rng.choice(members, size=size, replace=False).tolist()
+        pools.append((lambda: drawn, weight))
 
     if state.plays:
         # where a first play competes: the last artist's tracks not played yet
@@ -99,25 +102,34 @@ def _negatives(
         members = by_artist.get(a)
         if members is not None:
             sample(members)
-    dec = state.dec30 * np.exp(-np.maximum(state.now - state.dec_t, 0) / (30 * F.DAY_MS))
-    pools.extend((int(i), 0.0) for i in np.argpartition(-dec, min(8, state.n - 1))[:8])
+
+    def most_played_lately() -> list[int]:
+        dec = state.dec30 * np.exp(-np.maximum(state.now - state.dec_t, 0) / (30 * F.DAY_MS))
+        return np.argpartition(-dec, min(8, state.n - 1))[:8].tolist()
+
+    pools.append((most_played_lately, 0.0))
     taken: set[int] = {target}
     out: list[int] = []
     hard_w: list[float] = []
-    for item, weight in pools:
-        if item not in taken:
-            taken.add(item)
-            out.append(item)
-            hard_w.append(weight)
-            if len(out) >= int(k * hard_share):
-                break
+    want = int(k * hard_share)
+    for pool, weight in pools:
+        for item in pool():
+            if item not in taken:
+                taken.add(item)
+                out.append(item)
+                hard_w.append(weight)
+                if len(out) >= want:
+                    break
+        else:
+            continue
+        break
     n_hard = len(out)
     n_seen = max(int(k * SEEN_SHARE) - n_hard, 0) if len(seen_items) > 2 * k else 0
-    for _ in range(n_seen):
-        out.append(seen_items[int(rng.integers(len(seen_items)))])
+    if n_seen:  # one call draws what n calls of one draw each would
+        out.extend(seen_items[i] for i in rng.integers(len(seen_items), size=n_seen).tolist())
     n_all = k - len(out)
-    while len(out) < k:
-        out.append(int(rng.integers(state.n)))
+    if n_all > 0:
+        out.extend(rng.integers(state.n, size=n_all).tolist())
     # Sampled-softmax correction: a uniformly drawn negative stands for 1/q of its pool,
     # so the loss estimates the full softmax and a flexible scorer cannot learn the
     # sampling design instead of the ranking.

@@ -19,14 +19,16 @@ import torch
 from torch import nn
 
 from player_plugin.recommend import features as F
-from training.model import ITEM_INPUTS, SCORER_INPUTS, Config, SegueModel
+from training.model import ITEM_INPUTS, SCORER_INPUTS, Config, SegueEnsemble, SegueModel
+
+Model = SegueModel | SegueEnsemble
 
 OPSET = 17
 FORMAT = "segue-model/1"
 
 
 class _Items(nn.Module):
-    def __init__(self, model: SegueModel) -> None:
+    def __init__(self, model: Model) -> None:
         super().__init__()
         self.tower = model.items
 
@@ -35,7 +37,7 @@ class _Items(nn.Module):
 
 
 class _Scorer(nn.Module):
-    def __init__(self, model: SegueModel) -> None:
+    def __init__(self, model: Model) -> None:
         super().__init__()
         self.scorer = model.scorer
 
@@ -97,10 +99,11 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export_model(model: SegueModel, cfg: Config, vocab: F.Vocab, folder: Path, meta: dict) -> dict:
+def export_model(model: Model, cfg: Config, vocab: F.Vocab, folder: Path, meta: dict) -> dict:
     """Write both graphs and ``manifest.json`` (last) into *folder*; returns the manifest."""
     folder.mkdir(parents=True, exist_ok=True)
     sizes = vocab.sizes()
+    dim = cfg.dim * (len(model.scorer.scorers) if isinstance(model, SegueEnsemble) else 1)
     item_axes = {k: {0: "n"} for k in ITEM_INPUTS} | {"item_vec": {0: "n"}}
     _export(
         _Items(model),
@@ -122,7 +125,7 @@ def export_model(model: SegueModel, cfg: Config, vocab: F.Vocab, folder: Path, m
     }
     _export(
         _Scorer(model),
-        example_scorer_inputs(2, F.SEQ_LEN, 5, cfg.dim),
+        example_scorer_inputs(2, F.SEQ_LEN, 5, dim),
         folder / "scorer.onnx",
         SCORER_INPUTS,
         ["scores", "query"],
@@ -135,7 +138,7 @@ def export_model(model: SegueModel, cfg: Config, vocab: F.Vocab, folder: Path, m
         "feature_schema_version": F.FEATURE_SCHEMA_VERSION,
         "created_at": int(time.time() * 1000),
         "opset": OPSET,
-        "dim": cfg.dim,
+        "dim": dim,
         "seq_len": F.SEQ_LEN,
         "audio_dim": F.AUDIO_DIM,
         "item_features": list(F.ITEM_FEATURES),

@@ -24,7 +24,7 @@ from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
 from training.chunks import build_chunked
 from training.data import Cancelled, Examples
-from training.model import Config, SegueModel
+from training.model import Config, SegueEnsemble, SegueModel
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +33,22 @@ CONTENT_INPUTS = ("artist", "album", "genre", "year", "duration", "audio", "audi
 
 @dataclass
 class Trained:
-    model: SegueModel
+    model: SegueModel | SegueEnsemble
     vocab: F.Vocab
     metrics: dict
     train_plays: int
     targets: int
 
 
-def seed_everything(cfg: Config) -> np.random.Generator:
-    torch.manual_seed(cfg.seed)
+MEMBER_SEED_STRIDE = 7919  # member k > 0 of an ensemble starts from seed + k * this
+
+
+def seed_everything(cfg: Config, member: int = 0) -> np.random.Generator:
+    seed = cfg.seed + member * MEMBER_SEED_STRIDE
+    torch.manual_seed(seed)
     torch.set_num_threads(max(1, cfg.threads))
     torch.use_deterministic_algorithms(True)
-    return np.random.default_rng(cfg.seed)
+    return np.random.default_rng(seed)
 
 
 def lr_factor(schedule: str, step: int, steps: int) -> float:
@@ -131,13 +135,16 @@ def _scores(
     )
 
 
-def _evaluate(model: SegueModel, items: dict[str, torch.Tensor], ex: Examples) -> dict:
-    model.eval()
+def _evaluate(models: Sequence[SegueModel], items: dict[str, torch.Tensor], ex: Examples) -> dict:
+    """Validation loss and estimated NDCG@10 of *models* scoring together (the mean of
+    their scores, as :class:`~training.model.SegueEnsemble` serves them)."""
+    for model in models:
+        model.eval()
     losses, ndcg = [], []
     with torch.no_grad():
         for start in range(0, len(ex), 1024):
             part = ex.take(np.arange(start, min(start + 1024, len(ex))))
-            s = _scores(model, items, part, None, None)
+            s = torch.stack([_scores(m, items, part, None, None) for m in models]).mean(dim=0)
             logw = torch.from_numpy(part.cand_logw)
             losses.append(
                 TF.cross_entropy(
@@ -154,6 +161,95 @@ def _evaluate(model: SegueModel, items: dict[str, torch.Tensor], ex: Examples) -
         "val_loss": sum(losses) / n,
         "val_ndcg10": float(np.concatenate(ndcg).mean()) if ndcg else 0.0,
     }
+
+
+def _fit(
+    model: SegueModel,
+    cfg: Config,
+    items: dict[str, torch.Tensor],
+    train_ex: Examples,
+    val_ex: Examples,
+    rng: np.random.Generator,
+    emit: Callable[[dict], None],
+    cancel: threading.Event | None,
+    done_epochs: int = 0,
+) -> dict:
+    """Train *model* (early stopping or a fixed schedule); leaves the chosen weights in it
+    and returns their validation metrics. *done_epochs*: epochs of earlier ensemble
+    members, for the progress events."""
+    total_epochs = cfg.epochs * max(1, cfg.members)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = cfg.epochs * math.ceil(len(train_ex) / cfg.batch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: lr_factor(cfg.schedule, step, steps)
+    )
+    averager = TailAverage(model, first_step=tail_start(steps, cfg.average))
+    fixed = cfg.schedule != "constant"  # "flat": the full rate for exactly `epochs`
+    best: dict | None = None
+    best_metrics: dict = {}
+    bad = 0
+    epoch_times: list[float] = []
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.monotonic()
+        model.train()
+        order = rng.permutation(len(train_ex))
+        total, count = 0.0, 0
+        for start in range(0, len(order), cfg.batch):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            part = train_ex.take(order[start : start + cfg.batch])
+            drop = rng.random(part.cand_items.shape) < cfg.id_dropout
+            hist_drop = rng.random(part.hist_items.shape) < cfg.id_dropout
+            s = _scores(model, items, part, drop, hist_drop) + torch.from_numpy(part.cand_logw)
+            w = torch.from_numpy(part.weight)
+            loss = (
+                TF.cross_entropy(s, torch.zeros(len(part), dtype=torch.long), reduction="none") * w
+            ).sum() / w.sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            averager.step(model)
+            total += loss.item() * len(part)
+            count += len(part)
+        last = epoch == cfg.epochs
+        if last:
+            averager.load_into(model)  # the weights returned are the ones validated
+        metrics = _evaluate([model], items, val_ex)
+        epoch_times.append(time.monotonic() - t0)
+        if fixed:  # a fixed length: the weights at the end are the model
+            improved = last
+        else:
+            # the loss (a proper scoring rule) chooses: on validation histories it picked
+            # better epochs than the noisier estimated NDCG did
+            improved = best is None or metrics["val_loss"] < best_metrics["val_loss"] - 1e-4
+        if improved:
+            best = copy.deepcopy(model.state_dict())
+            best_metrics = {**metrics, "epoch": epoch}
+            bad = 0
+        else:
+            bad += 1
+        stop = last or (not fixed and bad >= cfg.patience)
+        left = (total_epochs - done_epochs - (epoch if not stop else cfg.epochs)) * float(
+            np.mean(epoch_times)
+        )
+        emit(
+            {
+                "event": "epoch",
+                "epoch": done_epochs + epoch,
+                "epochs": total_epochs,
+                "loss": round(total / max(count, 1), 5),
+                "val_loss": round(metrics["val_loss"], 5),
+                "val_ndcg10": round(metrics["val_ndcg10"], 5),
+                "eta_s": round(left, 1),
+            }
+        )
+        if stop:
+            break
+    assert best is not None
+    model.load_state_dict(best)
+    model.eval()
+    return best_metrics
 
 
 def train(
@@ -200,76 +296,20 @@ def train(
             "seconds": round(time.monotonic() - started, 2),
         }
     )
-    model = SegueModel(vocab.sizes(), cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = cfg.epochs * math.ceil(len(train_ex) / cfg.batch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda step: lr_factor(cfg.schedule, step, steps)
-    )
-    averager = TailAverage(model, first_step=tail_start(steps, cfg.average))
-    fixed = cfg.schedule != "constant"  # "flat": the full rate for exactly `epochs`
-    best: dict | None = None
+    members: list[SegueModel] = []
     best_metrics: dict = {}
-    bad = 0
-    epoch_times: list[float] = []
-    for epoch in range(1, cfg.epochs + 1):
-        t0 = time.monotonic()
-        model.train()
-        order = rng.permutation(len(train_ex))
-        total, count = 0.0, 0
-        for start in range(0, len(order), cfg.batch):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled
-            part = train_ex.take(order[start : start + cfg.batch])
-            drop = rng.random(part.cand_items.shape) < cfg.id_dropout
-            hist_drop = rng.random(part.hist_items.shape) < cfg.id_dropout
-            s = _scores(model, items, part, drop, hist_drop) + torch.from_numpy(part.cand_logw)
-            w = torch.from_numpy(part.weight)
-            loss = (
-                TF.cross_entropy(s, torch.zeros(len(part), dtype=torch.long), reduction="none") * w
-            ).sum() / w.sum()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            averager.step(model)
-            total += loss.item() * len(part)
-            count += len(part)
-        last = epoch == cfg.epochs
-        if last:
-            averager.load_into(model)  # the weights returned are the ones validated
-        metrics = _evaluate(model, items, val_ex)
-        epoch_times.append(time.monotonic() - t0)
-        if fixed:  # a fixed length: the weights at the end are the model
-            improved = last
-        else:
-            # the loss (a proper scoring rule) chooses: on validation histories it picked
-            # better epochs than the noisier estimated NDCG did
-            improved = best is None or metrics["val_loss"] < best_metrics["val_loss"] - 1e-4
-        if improved:
-            best = copy.deepcopy(model.state_dict())
-            best_metrics = {**metrics, "epoch": epoch}
-            bad = 0
-        else:
-            bad += 1
-        stop = last or (not fixed and bad >= cfg.patience)
-        left = 0 if stop else (cfg.epochs - epoch) * float(np.mean(epoch_times))
-        emit(
-            {
-                "event": "epoch",
-                "epoch": epoch,
-                "epochs": cfg.epochs,
-                "loss": round(total / max(count, 1), 5),
-                "val_loss": round(metrics["val_loss"], 5),
-                "val_ndcg10": round(metrics["val_ndcg10"], 5),
-                "eta_s": round(left, 1),
-            }
+    for k in range(max(1, cfg.members)):
+        if k:  # member 0 draws from the generators seeded above, as a lone model does
+            rng = seed_everything(cfg, member=k)
+        member = SegueModel(vocab.sizes(), cfg)
+        best_metrics = _fit(
+            member, cfg, items, train_ex, val_ex, rng, emit, cancel, done_epochs=k * cfg.epochs
         )
-        if stop:
-            break
-    assert best is not None
-    model.load_state_dict(best)
-    model.eval()
+        members.append(member)
+    model: SegueModel | SegueEnsemble = members[0]
+    if len(members) > 1:
+        model = SegueEnsemble(members, cfg).eval()
+        best_metrics = {**_evaluate(members, items, val_ex), "epoch": best_metrics["epoch"]}
     best_metrics = {
         k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v)
         for k, v in best_metrics.items()

@@ -52,6 +52,9 @@ class Config:
     patience: int = 2  # (schedule "constant" only)
     average: float = 0.0  # > 0: the weights returned are the mean of those after each of
     # the last `average` share of optimiser steps (tail averaging; 0 = the last weights)
+    members: int = 1  # > 1: that many models trained on the same examples from seeds of
+    # their own, served as one (their item vectors and queries concatenated, their scores
+    # averaged: still one dot product over the catalogue, `members` times as wide)
     val_share: float = 0.1  # newest share of the training window kept for validation
     seed: int = 42
     threads: int = 1  # more threads lose on a busy 2-core laptop (measured 8x slower)
@@ -146,3 +149,54 @@ class SegueModel(nn.Module):
         super().__init__()
         self.items = ItemTower(sizes, cfg)
         self.scorer = Scorer(cfg)
+
+
+class EnsembleItems(nn.Module):
+    """The members' item towers side by side: one vector, each member's in its slice."""
+
+    def __init__(self, towers: list[ItemTower]) -> None:
+        super().__init__()
+        self.towers = nn.ModuleList(towers)
+
+    def forward(self, item_id, artist, album, genre, year, duration, audio, audio_mask):
+        inputs = (item_id, artist, album, genre, year, duration, audio, audio_mask)
+        return torch.cat([tower(*inputs) for tower in self.towers], dim=-1)
+
+
+class EnsembleScorer(nn.Module):
+    """The members' scorers on their slices of the vectors; the score is their mean, and
+    the query the members' queries side by side over their number (so query · vector is
+    the mean of their two-tower scores, as the engine computes it for cold items)."""
+
+    def __init__(self, scorers: list[Scorer], dim: int) -> None:
+        super().__init__()
+        self.scorers = nn.ModuleList(scorers)
+        self.dim = dim
+
+    def forward(self, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
+        return self.parts(hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat)[0]
+
+    def parts(self, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
+        d, m = self.dim, len(self.scorers)
+        scores, queries = [], []
+        for k, scorer in enumerate(self.scorers):
+            s, q = scorer.parts(
+                hist_vec[..., k * d : (k + 1) * d],
+                hist_outcome,
+                hist_gap,
+                context,
+                cand_vec[..., k * d : (k + 1) * d],
+                cand_feat,
+            )
+            scores.append(s)
+            queries.append(q)
+        return torch.stack(scores).mean(dim=0), torch.cat(queries, dim=-1) / m
+
+
+class SegueEnsemble(nn.Module):
+    """Members trained apart, exported as one model (the same two graphs, wider vectors)."""
+
+    def __init__(self, members: list[SegueModel], cfg: Config) -> None:
+        super().__init__()
+        self.items = EnsembleItems([member.items for member in members])
+        self.scorer = EnsembleScorer([member.scorer for member in members], cfg.dim)
