@@ -17,6 +17,7 @@ end to end.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -180,7 +181,7 @@ class EnsembleScorer(nn.Module):
         d, m = self.dim, len(self.scorers)
         scores, queries = [], []
         for k, scorer in enumerate(self.scorers):
-            s, q = scorer.parts(
+            s, q = cast(Scorer, scorer).parts(
                 hist_vec[..., k * d : (k + 1) * d],
                 hist_outcome,
                 hist_gap,
