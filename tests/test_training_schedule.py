@@ -21,6 +21,7 @@ def test_the_schedule_falls_from_the_full_rate_to_zero(schedule) -> None:
     assert all(a >= b for a, b in itertools.pairwise(factors))
     assert lr_factor(schedule, steps + 5, steps) == pytest.approx(0.0, abs=1e-12)
     assert lr_factor("constant", steps, steps) == 1.0
+    assert lr_factor("flat", steps, steps) == 1.0
 
 
 def test_an_unknown_schedule_is_refused_before_any_work() -> None:
@@ -50,7 +51,8 @@ def test_tail_average_is_the_mean_of_the_last_checkpoints() -> None:
     assert tail_start(steps, 1.0) == 1 and tail_start(steps, 0.01) == steps
 
 
-def test_a_fixed_schedule_runs_every_epoch_and_keeps_the_last_weights() -> None:
+@pytest.mark.parametrize("schedule", ["cosine", "flat"])
+def test_a_fixed_schedule_runs_every_epoch_and_keeps_the_last_weights(schedule) -> None:
     """No early stopping with a schedule: the run has its full length (even when the
     validation loss rises, as it does at a learning rate this high) and the metrics are
     the last epoch's; patience-based stopping ends it early."""
@@ -59,7 +61,7 @@ def test_a_fixed_schedule_runs_every_epoch_and_keeps_the_last_weights() -> None:
     fixed = train(
         plays,
         cat,
-        tiny_config(schedule="cosine", epochs=6, patience=1, lr=0.05),
+        tiny_config(schedule=schedule, epochs=6, patience=1, lr=0.05),
         progress=events.append,
     )
     epochs = [e for e in events if e["event"] == "epoch"]
