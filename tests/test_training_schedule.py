@@ -91,3 +91,20 @@ def test_averaged_training_is_deterministic_and_differs_from_the_last_weights() 
     assert all(np.array_equal(a[k], b[k]) for k in a)
     last = weights(average=0.0)
     assert any(not np.array_equal(a[k], last[k]) for k in a)
+
+
+def test_one_flat_epoch_is_the_model_early_stopping_keeps_when_it_picks_the_first() -> None:
+    """Early stopping that keeps epoch 1 trains two more epochs only to throw them away:
+    one flat epoch returns the very same weights (early stopping kept epoch 1 almost every
+    time on the real histories)."""
+    cat, plays = synthetic_catalogue(), synthetic_plays(250)
+
+    def weights(trained) -> list[np.ndarray]:
+        return [v.detach().numpy().copy() for v in trained.model.state_dict().values()]
+
+    stopped = train(plays, cat, tiny_config(schedule="constant", epochs=6, patience=2, lr=0.2))
+    assert stopped.metrics["epoch"] == 1
+    flat = train(plays, cat, tiny_config(schedule="flat", epochs=1, patience=2, lr=0.2))
+    assert flat.metrics == stopped.metrics
+    for a, b in zip(weights(flat), weights(stopped), strict=True):
+        np.testing.assert_array_equal(a, b)
