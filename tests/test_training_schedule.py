@@ -93,18 +93,36 @@ def test_averaged_training_is_deterministic_and_differs_from_the_last_weights() 
     assert any(not np.array_equal(a[k], last[k]) for k in a)
 
 
-def test_one_flat_epoch_is_the_model_early_stopping_keeps_when_it_picks_the_first() -> None:
+def test_a_long_first_epoch_is_kept_as_early_stopping_would_keep_it() -> None:
     """Early stopping that keeps epoch 1 trains two more epochs only to throw them away:
-    one flat epoch returns the very same weights (early stopping kept epoch 1 almost every
-    time on the real histories)."""
+    one flat epoch returns the very same weights and metrics, and with early stopping a
+    first epoch of at least ``long_epoch`` steps is run so (early stopping kept epoch 1
+    almost every time on the real histories); shorter epochs are still confirmed."""
     cat, plays = synthetic_catalogue(), synthetic_plays(250)
 
     def weights(trained) -> list[np.ndarray]:
         return [v.detach().numpy().copy() for v in trained.model.state_dict().values()]
 
-    stopped = train(plays, cat, tiny_config(schedule="constant", epochs=6, patience=2, lr=0.2))
+    base = {"epochs": 6, "patience": 2, "lr": 0.2, "long_epoch": 0}
+    events: list[dict] = []
+    stopped = train(plays, cat, tiny_config(schedule="constant", **base), progress=events.append)
     assert stopped.metrics["epoch"] == 1
-    flat = train(plays, cat, tiny_config(schedule="flat", epochs=1, patience=2, lr=0.2))
-    assert flat.metrics == stopped.metrics
-    for a, b in zip(weights(flat), weights(stopped), strict=True):
-        np.testing.assert_array_equal(a, b)
+    assert len([e for e in events if e["event"] == "epoch"]) == 3  # two to confirm it
+    flat = train(plays, cat, tiny_config(schedule="flat", **(base | {"epochs": 1})))
+    events.clear()
+    long = train(
+        plays, cat, tiny_config(schedule="constant", **(base | {"long_epoch": 3})),
+        progress=events.append,
+    )  # fmt: skip
+    assert len([e for e in events if e["event"] == "epoch"]) == 1
+    for run in (flat, long):
+        assert run.metrics == stopped.metrics
+        for a, b in zip(weights(run), weights(stopped), strict=True):
+            np.testing.assert_array_equal(a, b)
+    events.clear()
+    short = train(
+        plays, cat, tiny_config(schedule="constant", **(base | {"long_epoch": 10_000})),
+        progress=events.append,
+    )  # fmt: skip
+    assert len([e for e in events if e["event"] == "epoch"]) == 3
+    assert short.metrics == stopped.metrics

@@ -8,6 +8,7 @@ generators seeded by the config, torch runs deterministic kernels on a fixed thr
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import threading
@@ -296,6 +297,12 @@ def train(
             "seconds": round(time.monotonic() - started, 2),
         }
     )
+    if (
+        cfg.schedule == "constant"
+        and cfg.long_epoch > 0
+        and math.ceil(len(train_ex) / cfg.batch) >= cfg.long_epoch
+    ):  # one long epoch is the model: no epochs spent confirming it (see Config)
+        cfg = dataclasses.replace(cfg, schedule="flat", epochs=1)
     members: list[SegueModel] = []
     best_metrics: dict = {}
     for k in range(max(1, cfg.members)):

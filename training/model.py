@@ -51,6 +51,11 @@ class Config:
     # scored lower than constant + early stopping (Spotify first plays 0.025 vs 0.043)
     schedule: str = "constant"
     patience: int = 2  # (schedule "constant" only)
+    # (schedule "constant" only) a first epoch of at least this many optimiser steps is
+    # the model, as one "flat" epoch: on both real histories (70-170 steps an epoch) early
+    # stopping kept epoch 1 almost every time, the two epochs after it (a third of a run)
+    # only confirmed it; shorter epochs (small histories) keep early stopping. 0: never
+    long_epoch: int = 50
     average: float = 0.0  # > 0: the weights returned are the mean of those after each of
     # the last `average` share of optimiser steps (tail averaging; 0 = the last weights)
     members: int = 1  # > 1: that many models trained on the same examples from seeds of
