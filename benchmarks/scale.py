@@ -1,15 +1,23 @@
 """Cost against library size: suggestion latency, the first suggestion and memory at
 growing libraries and histories, each beside the peer of benchmarks/recommend.py.
 
-    .venv/bin/python benchmarks/scale.py [--sizes 100000:20000,500000:1000000]
-        [--calls 100] [--runs 3] [--starts 1]
+    .venv/bin/python benchmarks/scale.py
+        [--sizes 125000:1000000,250000:1000000,500000:1000000,1000000:1000000]
+        [--calls 100] [--runs 3] [--starts 1] [--cache /tmp/segue-scale]
 
 Each size is benchmarks/recommend.py run in its own process (its synthetic library and
-history, generated once under benchmarks/.cache/, the default size's model serving every
-size): engine and GUI p50/p99 and the peer's in the same run, the first suggestion cold
-and warm in fresh processes, the resident memory of a warm-started process. The ratios
-say how each cost grew against the library (``*_growth`` / ``tracks_growth``: 1 or less
-is linear or better). Writes benchmarks/results/scale.json with the load average.
+history, bulk-built in one transaction the first time, the default size's model serving
+every size): engine and GUI p50/p99 and the peer's in the same run, the first suggestion
+cold and warm in fresh processes, the resident memory of a warm-started process. The
+generated databases (hundreds of MB at a million tracks) are kept under ``--cache``
+(linked from benchmarks/.cache/), so a rerun reuses them.
+
+How each cost grows with the library: ``*_growth`` is the cost over the first size's
+against ``tracks_growth`` (1 or less per unit of tracks growth is linear or better);
+``per_doubling`` holds each cost's ratio from one size to the next (the sizes double: 2
+or less is linear or better) and ``exponent`` the slope of log(cost) on log(tracks)
+fitted over all sizes (1 is linear). Writes benchmarks/results/scale.json with the load
+average.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -35,7 +45,9 @@ KEYS = (
     "peer_p99_ms",
     "engine_over_peer_p99",
     "gui_over_peer_p99",
+    "items_without_history",
     "start_cold_s",
+    "start_cold_cpu_s",
     "start_warm_s",
     "start_warm_cpu_s",
     "start_peer_s",
@@ -43,7 +55,19 @@ KEYS = (
     "fit_seconds",
     "serving_state_mb",
 )
-GROWTH = ("engine_p50_ms", "gui_p50_ms", "start_warm_cpu_s", "start_cold_s", "serving_state_mb")
+GROWTH = (
+    "engine_p50_ms",
+    "engine_p99_ms",
+    "gui_p50_ms",
+    "peer_p50_ms",
+    "start_warm_s",
+    "start_warm_cpu_s",
+    "start_cold_s",
+    "start_process_rss_mb",
+    "fit_seconds",
+    "serving_state_mb",
+)
+SIZES = "125000:1000000,250000:1000000,500000:1000000,1000000:1000000"
 
 
 def sizes(text: str) -> list[tuple[int, int]]:
@@ -54,17 +78,47 @@ def sizes(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def link_cache(cache: Path, tracks: int, plays: int) -> None:
+    """Keep benchmarks/recommend.py's folder for this size (and the default's, with the
+    model) under *cache*: link benchmarks/.cache/<name> there unless it is a folder."""
+    for name in ("recommend", f"recommend-{tracks}-{plays}"):
+        here = ROOT / "benchmarks" / ".cache" / name
+        if here.is_dir() and not here.is_symlink():
+            continue
+        (cache / name).mkdir(parents=True, exist_ok=True)
+        here.parent.mkdir(parents=True, exist_ok=True)
+        if here.is_symlink():
+            here.unlink()
+        here.symlink_to(cache / name, target_is_directory=True)
+
+
+def growth(rows: list[dict]) -> dict:
+    """Per cost: its ratio from each size to the next and the log-log slope on tracks."""
+    tracks = np.log([row["tracks"] for row in rows])
+    out: dict[str, dict] = {}
+    for key in GROWTH:
+        values = [row.get(key) for row in rows]
+        if len(rows) < 2 or not all(values):
+            continue
+        steps = [round(b / a, 2) for a, b in zip(values, values[1:], strict=False)]
+        slope = float(np.polyfit(tracks, np.log(values), 1)[0])
+        out[key] = {"per_step": steps, "exponent": round(slope, 2)}
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=sizes, default=sizes("100000:20000,500000:1000000"))
+    parser.add_argument("--sizes", type=sizes, default=sizes(SIZES))
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--starts", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "segue-scale")
     args = parser.parse_args()
     load_before = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for tracks, plays in args.sizes:
+            link_cache(args.cache, tracks, plays)
             out = Path(tmp) / f"{tracks}-{plays}.json"
             command = [
                 sys.executable,
@@ -76,6 +130,7 @@ def main() -> int:
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
             found = json.loads(out.read_text())
             rows.append({key: found.get(key) for key in KEYS})
+            rows[-1]["load_average"] = [round(x, 2) for x in os.getloadavg()]
             print(json.dumps(rows[-1]), flush=True)
     base = rows[0]
     for row in rows:
@@ -90,6 +145,7 @@ def main() -> int:
         "calls_per_run": args.calls,
         "starts": args.starts,
         "sizes": rows,
+        "growth": growth(rows),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
