@@ -18,10 +18,16 @@ process tree, one after the other):
   *n* answers (session tower + one dot product + top 10): what serving a model costs.
 - **segue recommend**: the whole process's peak (``ru_maxrss``), once without and once
   with the warm-start file.
+- **segue listen**: ``segue listen --host mpd --radio 3`` on the same library beside a
+  real mpd (null output, a private config and port; its music folder holds a one-minute
+  tone under the name of every track with plays, so the radio's suggestions are queued
+  for real): the listener skips a track every 2 s for ``--listen-s`` seconds, then the
+  process is stopped (SIGTERM) and its whole-process peak (``ru_maxrss``) read, twice:
+  once without the warm-start files and once with them.
+- **imports**: the resident memory after each of the player's heavy imports in turn (a
+  fresh process), so what each costs is on record.
 
-`segue listen` is not measured yet: it landed on main after this script was written, and
-its peak needs a real player (mpd with ``--radio``) beside it. Writes
-benchmarks/results/memory.json (with the load average).
+Writes benchmarks/results/memory.json (with the load average).
 """
 
 from __future__ import annotations
@@ -31,9 +37,12 @@ import json
 import os
 import resource
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +164,130 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 """
 
 
+IMPORTS = (
+    "numpy",
+    "sqlite_utils",
+    "onnxruntime",
+    "PySide6.QtCore",
+    "PySide6.QtGui",
+    "PySide6.QtWidgets",
+    "PySide6.QtMultimedia",
+    "player_plugin.store",
+    "player_plugin.recommend.engine",
+    "player_plugin.app.suggest",
+    "player_plugin.ui.player_window",
+    "player_plugin.cli.gui",
+)
+
+IMPORT_STEPS = r"""
+import importlib, json, os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import psutil
+proc = psutil.Process()
+mb = lambda: proc.memory_info().rss / 2**20
+out = {{"python": round(mb(), 1)}}
+for name in {names!r}:
+    before = mb()
+    importlib.import_module(name)
+    out[name] = round(mb() - before, 1)
+out["total"] = round(mb(), 1)
+print(json.dumps(out))
+"""
+
+LISTEN = r"""
+import json, resource, signal, subprocess, sys, time
+import mpd
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+proc = subprocess.Popen(sys.argv[3:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+c = mpd.MPDClient(); c.connect("127.0.0.1", port)
+end, skips = time.monotonic() + seconds, 0
+time.sleep(3)
+while time.monotonic() < end and proc.poll() is None:
+    time.sleep(2)
+    try:
+        c.next(); skips += 1
+    except mpd.CommandError:  # nothing queued after this song (yet)
+        pass
+queued = len(c.playlistinfo())
+proc.send_signal(signal.SIGTERM)
+err = proc.communicate(timeout=60)[1].decode(errors="replace")
+print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+                  "skips": skips, "mpd_queue": queued, "rc": proc.returncode,
+                  "stderr": err[-500:]}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tone(path: Path, seconds: int = 60) -> None:
+    """A quiet mono 8 kHz FLAC tone (mpd plays it with the null output in real time)."""
+    import soundfile  # only this measurement writes audio
+
+    t = np.arange(seconds * 8000) / 8000
+    soundfile.write(path, (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
+
+
+def listen_peaks(db_path: Path, env: dict, seconds: float) -> dict:
+    """``segue listen --host mpd --radio 3``'s whole-process peak (MB) beside a real mpd,
+    without and then with the warm-start files; None where mpd is not installed."""
+    mpd_bin = shutil.which("mpd")
+    if mpd_bin is None:
+        return {"note": "mpd is not installed"}
+    root = db_path.parent / "mpd"
+    music = root / "music"
+    music.mkdir(parents=True)
+    tone(root / "tone.flac")
+    db = open_db(db_path)
+    played = [r[0] for r in db.execute(
+        "SELECT DISTINCT t.path FROM plays p JOIN tracks t ON t.id = p.track_id ORDER BY 1"
+    )]  # fmt: skip
+    db.close()
+    prefix = os.path.commonpath([os.fsdecode(p) for p in played])
+    for path in played:  # the library's synthetic paths, under mpd's music folder
+        os.link(root / "tone.flac", music / os.path.relpath(os.fsdecode(path), prefix))
+    port = free_port()
+    config = root / "mpd.conf"
+    config.write_text(
+        f'music_directory "{music}"\ndb_file "{root}/mpd.db"\nstate_file "{root}/mpd.state"\n'
+        f'pid_file "{root}/mpd.pid"\nlog_file "{root}/mpd.log"\nbind_to_address "127.0.0.1"\n'
+        f'port "{port}"\naudio_output {{\n  type "null"\n  name "null"\n  mixer_type "none"\n}}\n'
+    )
+    subprocess.run([mpd_bin, str(config)], check=True, timeout=30, capture_output=True)
+    out: dict = {"tracks_known_to_mpd": len(played)}
+    try:
+        mpc = ["mpc", "-q", "-h", "127.0.0.1", "-p", str(port)]
+        subprocess.run([*mpc, "update", "--wait"], check=True, timeout=600)
+        cli = "import sys; from player_plugin.cli import main; sys.exit(main())"
+        host = f"mpd:127.0.0.1:{port}"
+        command = [sys.executable, "-c", cli, "--db", str(db_path), "listen",
+                   "--host", host, "--music-dir", prefix, "--radio", "3"]  # fmt: skip
+        for run in ("cold", "warm"):
+            if run == "cold":
+                shutil.rmtree(db_path.parent / "cache", ignore_errors=True)
+            subprocess.run([*mpc, "clear"], check=True, timeout=30)
+            first = os.path.relpath(os.fsdecode(played[0]), prefix)
+            subprocess.run([*mpc, "add", first], check=True, timeout=30)
+            subprocess.run([*mpc, "play"], check=True, timeout=30, capture_output=True)
+            done = subprocess.run(
+                [sys.executable, "-c", LISTEN, str(port), str(seconds), *command],
+                capture_output=True, text=True, env=env, timeout=seconds + 300,
+            )  # fmt: skip
+            if done.returncode:
+                raise SystemExit(f"segue listen's run failed: {done.stderr[-2000:]}")
+            found = json.loads(done.stdout.strip().splitlines()[-1])
+            out[run] = {k: round(v, 1) if isinstance(v, float) else v for k, v in found.items()}
+    finally:
+        pid = (root / "mpd.pid").read_text().strip() if (root / "mpd.pid").exists() else None
+        if pid:
+            os.kill(int(pid), signal.SIGTERM)
+            time.sleep(0.5)
+    return out
+
+
 def child(code: str, env: dict | None = None) -> dict:
     """Run *code* in a child of a small launcher (so its ``ru_maxrss`` is its own, not
     inherited from this process); its last output line is JSON."""
@@ -214,6 +347,7 @@ def peer_inputs(db_path: Path, model: Path, folder: Path) -> tuple[Path, Path]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--suggestions", type=int, default=1000)
+    parser.add_argument("--listen-s", type=float, default=30.0, help="how long listen runs")
     args = parser.parse_args()
     load_before = os.getloadavg()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
@@ -233,6 +367,8 @@ def main() -> int:
         rec_cold = peak_of(recommend, env)  # writes the warm-start file
         rec_warm = peak_of(recommend, env)
         player = child(PLAYER.format(root=str(ROOT), db=str(db_path), n=args.suggestions), env)
+        listen = listen_peaks(db_path, env, args.listen_s)
+        imports = child(IMPORT_STEPS.format(names=IMPORTS), env)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {
@@ -243,8 +379,8 @@ def main() -> int:
         "peer_bare_qt_window": {k: round(v, 1) for k, v in bare.items()},
         "peer_model_process": {k: round(v, 1) for k, v in peer.items()},
         "segue_recommend_peak_mb": {"cold": round(rec_cold, 1), "warm": round(rec_warm, 1)},
-        "segue_listen_peak_mb": None,
-        "segue_listen_note": "not measured: needs a running player (mpd --radio)",
+        "segue_listen": listen,
+        "imports_mb": imports,
         "goal_player_mb": 300,
         "player_over_peers": round(
             player["peak_sampled_mb"] / (bare["end_mb"] + peer["end_mb"]), 2

@@ -23,6 +23,7 @@ average.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -100,7 +101,7 @@ def growth(rows: list[dict]) -> dict:
         values = [row.get(key) for row in rows]
         if len(rows) < 2 or not all(values):
             continue
-        steps = [round(b / a, 2) for a, b in zip(values, values[1:], strict=False)]
+        steps = [round(b / a, 2) for a, b in itertools.pairwise(values)]
         slope = float(np.polyfit(tracks, np.log(values), 1)[0])
         out[key] = {"per_step": steps, "exponent": round(slope, 2)}
     return out

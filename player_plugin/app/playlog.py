@@ -14,15 +14,18 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
 from player_plugin.domain.clock import now_ms
 from player_plugin.domain.listen import Reason, as_reason
-from player_plugin.library.history.matching import Matcher
 from player_plugin.store import library_view
 from player_plugin.store.plays import end_play, start_play, start_tagged_play, touch_play
 from player_plugin.store.settings import logging_paused
+
+if TYPE_CHECKING:
+    from player_plugin.library.history.matching import Matcher
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,9 @@ class PlayLog:
         if not tags.title:
             return None
         if self._matcher is None:
+            # fuzzy matching (rapidfuzz) only for an outside player's untracked files
+            from player_plugin.library.history.matching import Matcher
+
             self._matcher = Matcher(self.db)
         found = self._matcher.match(
             tags.artist, tags.title, tags.album, duration_ms=tags.duration_ms, mbid=tags.mbid

@@ -44,11 +44,13 @@ from player_plugin.recommend.model import ModelRecommender
 from player_plugin.recommend.rerank import Reranker
 from player_plugin.store.models import db_file
 from player_plugin.store.warm import (
+    NpzWriter,
     WarmVectors,
+    finish_state,
     library_version,
     read_state,
     read_vectors,
-    write_state,
+    state_writer,
     write_vectors,
 )
 
@@ -198,22 +200,46 @@ def save_state_later(
 
 def _write_state(db_path: Path, lock: threading.Lock, fields: Callable[[], dict | None]) -> None:
     try:
-        with lock:  # packing copies what it keeps: the disk is written without the lock
+        with lock:  # the values that change are written under the lock, one at a time
             found = fields()
             if found is None:
                 return
             key, meta, values = _state_values(found)
-            shared = [n for n in values if n.startswith(_SHARED)]
-            meta["values"], arrays = pack(values, shared=shared)
-        written = write_state(db_path, key, meta, arrays)
+            found = None
+            out = state_writer(db_path, key)
+            try:
+                described = _write_values(out, values, changing=True)
+            except BaseException:
+                out.discard()
+                raise
+        with out:  # the values that never change (packed uncopied) after the lock
+            described.update(_write_values(out, values, changing=False))
+            meta["values"] = {name: described[name] for name in values}  # their order
+            values = None  # type: ignore[assignment]
+            written = finish_state(out, key, meta)
         log.debug("warm-start state written: %s", written)
     except Unpackable as exc:
         log.info("warm-start state not written: %s", exc)
     except Exception as exc:  # the next start builds the state, as without the file
         log.warning("warm-start state not written (%s: %s)", type(exc).__name__, exc)
     finally:
-        arrays = meta = values = found = None  # type: ignore[assignment]
+        meta = values = found = None  # type: ignore[assignment]
         _give_back_memory()
+
+
+def _write_values(out: NpzWriter, values: dict, *, changing: bool) -> dict:
+    """Pack and write the *values* that change (*changing*) or those that never do, one
+    value at a time: only one value's packed arrays are held at once (the peak of a
+    save stays small); returns their descriptions (raises :class:`Unpackable`)."""
+    described: dict = {}
+    for name, value in values.items():
+        if name.startswith(_SHARED) == changing:
+            continue
+        one, arrays = pack({name: value}, shared=() if changing else (name,))
+        out.add(arrays)
+        described.update(one)
+        arrays = None  # type: ignore[assignment]
+    return described
 
 
 def _give_back_memory() -> None:

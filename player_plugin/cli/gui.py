@@ -10,7 +10,6 @@ from pathlib import Path
 from PySide6.QtCore import QLoggingCategory, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from player_plugin.app.demo import build_demo, demo_home, demo_paths, is_built
 from player_plugin.cli.common import UserError, add_command, emit
 from player_plugin.store.db import StoreError, default_db_path
 from player_plugin.store.stats import counts
@@ -92,6 +91,9 @@ def _run(window) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    # heavy and only for `segue demo` (soundfile, the history importer): not at player start
+    from player_plugin.app.demo import build_demo, demo_home, demo_paths, is_built
+
     folder = Path(args.folder) if args.folder else demo_home()
     try:
         if args.fresh or not is_built(folder):

@@ -29,9 +29,10 @@ import json
 import logging
 import os
 import threading
+import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 import numpy as np
 import sqlite_utils
@@ -42,11 +43,14 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "FORMAT",
+    "NpzWriter",
     "WarmVectors",
     "cache_folder",
+    "finish_state",
     "read_state",
     "read_vectors",
     "state_path",
+    "state_writer",
     "vectors_path",
     "write_state",
     "write_vectors",
@@ -140,22 +144,81 @@ def write_vectors(db_path: Path, model_key: str, warm: WarmVectors) -> Path:
 def _write(db_path: Path, name: str, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
     """Write *arrays* and *meta* (as the array ``meta``) to ``cache/<name>``: private,
     under a temporary name first, then renamed (a reader never sees half a file)."""
-    folder = db_path.parent / FOLDER
-    folder.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)
-    path = folder / name
-    tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            # numpy's stub reads **arrays as its allow_pickle flag: typed as Any here
-            np.savez(out, meta=np.array(json.dumps(meta)), **cast("dict[str, Any]", arrays))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    with NpzWriter(db_path, name) as out:
+        out.add(arrays)
+        return out.finish(meta)
+
+
+class NpzWriter:
+    """A ``.npz`` file (what ``np.savez`` writes, read by ``np.load``) written array by
+    array: each array goes to disk as it is added, from its own memory (no copy of it,
+    nor numpy's 16 MB chunks), so a caller can pack and add one value at a time and
+    hold only that value's arrays (the peak of saving a large state stays small). The
+    file is private and written under a temporary name; :meth:`finish` adds the
+    ``meta`` array and renames it into place; leaving the ``with`` block without
+    finishing removes it."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, db_path: Path, name: str) -> None:
+        folder = Path(db_path).parent / FOLDER
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+        self.path = folder / name
+        self._tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._file = os.fdopen(fd, "wb")
+        self._zip = zipfile.ZipFile(self._file, "w", zipfile.ZIP_STORED, allowZip64=True)
+        self._names: set[str] = set()
+        self._done = False
+
+    def __enter__(self) -> NpzWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def discard(self) -> None:
+        """Remove the file unless :meth:`finish` put it in place (closing it first)."""
+        if not self._done:
+            self._done = True
+            self._zip.close()
+            self._file.close()
+            self._tmp.unlink(missing_ok=True)
+
+    def add(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Write *arrays* (plain, not object arrays) under their names."""
+        for name, array in arrays.items():
+            if name in self._names or name == "meta":
+                raise ValueError(f"array {name!r} written twice")
+            self._names.add(name)
+            self._array(name, array)
+
+    def _array(self, name: str, array: np.ndarray) -> None:
+        if not array.flags.c_contiguous:  # (ascontiguousarray would make a 0-d array 1-d)
+            array = np.ascontiguousarray(array)
+        if array.dtype.hasobject:
+            raise ValueError(f"array {name!r} holds Python objects")
+        header = np.lib.format.header_data_from_array_1_0(array)
+        with self._zip.open(name + ".npy", "w", force_zip64=True) as out:
+            try:
+                np.lib.format.write_array_header_1_0(out, header)
+            except ValueError:  # a header too long for format 1.0 (as np.save falls back)
+                np.lib.format.write_array_header_2_0(out, header)
+            raw = array.reshape(-1).view(np.uint8)
+            for at in range(0, raw.size, self.CHUNK):
+                out.write(raw[at : at + self.CHUNK].data)
+
+    def finish(self, meta: dict) -> Path:
+        """Add *meta* as the array ``meta`` (JSON), close the file and rename it into
+        place; returns its path."""
+        self._array("meta", np.array(json.dumps(meta)))
+        self._zip.close()
+        self._file.close()
+        os.chmod(self._tmp, 0o600)
+        os.replace(self._tmp, self.path)
+        self._done = True
+        return self.path
 
 
 # -- the serving state ----------------------------------------------------------------------
@@ -190,5 +253,17 @@ def read_state(db: sqlite_utils.Database, model_key: str) -> tuple[dict, dict] |
 def write_state(db_path: Path, model_key: str, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
     """Save a serving state (*meta*: JSON-able, *arrays*: plain arrays) for *model_key*
     beside the database file *db_path*; returns the file written."""
-    meta = {**meta, "format": STATE_FORMAT, "model": model_key}
-    return _write(Path(db_path), state_name(model_key), meta, arrays)
+    with state_writer(db_path, model_key) as out:
+        out.add(arrays)
+        return finish_state(out, model_key, meta)
+
+
+def state_writer(db_path: Path, model_key: str) -> NpzWriter:
+    """A serving state's file for *model_key* beside *db_path*, to be written a value at
+    a time (:meth:`NpzWriter.add`) and closed by :func:`finish_state`."""
+    return NpzWriter(Path(db_path), state_name(model_key))
+
+
+def finish_state(out: NpzWriter, model_key: str, meta: dict) -> Path:
+    """Close a state file from :func:`state_writer` with its *meta*; returns its path."""
+    return out.finish({**meta, "format": STATE_FORMAT, "model": model_key})

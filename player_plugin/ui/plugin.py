@@ -43,10 +43,8 @@ from player_plugin.store.feedback import (
 from player_plugin.store.settings import logging_paused, set_logging_paused
 from player_plugin.ui.covers import cover_bytes
 from player_plugin.ui.dock import UpNextDock
-from player_plugin.ui.model_report import ModelReport
 from player_plugin.ui.prefs import Prefs
 from player_plugin.ui.settings_dialog import SettingsDialog
-from player_plugin.ui.wizard import ImportWizard
 from player_plugin.ui.workers import TaskRunner, TrainingJob, error_line
 
 log = logging.getLogger(__name__)
@@ -561,6 +559,10 @@ class SeguePlugin(QObject):
 
     # -- dialogs ----------------------------------------------------------------------
     def open_import_wizard(self) -> None:
+        # the importer (tag reader, fuzzy matching) is loaded when first asked for, not
+        # at every start: about 8 MB of the player's memory
+        from player_plugin.ui.wizard import ImportWizard
+
         wizard = ImportWizard(self.db_path, self.window, runner=self.runner)
         wizard.finished.connect(lambda _: self.imported())
         wizard.show()
@@ -591,6 +593,9 @@ class SeguePlugin(QObject):
         self._check_retrain()
 
     def open_model_report(self) -> None:
+        # QtCharts is loaded when a report is first opened, not at every start
+        from player_plugin.ui.model_report import ModelReport
+
         report = ModelReport(self.db_path, self.window)
         report.rolled_back.connect(self.refresh)
         report.show()
