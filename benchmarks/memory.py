@@ -199,17 +199,19 @@ import json, resource, signal, subprocess, sys, time
 import mpd
 port, seconds = int(sys.argv[1]), float(sys.argv[2])
 proc = subprocess.Popen(sys.argv[3:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-c = mpd.MPDClient(); c.connect("127.0.0.1", port)
-end, skips = time.monotonic() + seconds, 0
-time.sleep(3)
-while time.monotonic() < end and proc.poll() is None:
-    time.sleep(2)
-    try:
-        c.next(); skips += 1
-    except mpd.CommandError:  # nothing queued after this song (yet)
-        pass
-queued = len(c.playlistinfo())
-proc.send_signal(signal.SIGTERM)
+try:
+    c = mpd.MPDClient(); c.connect("127.0.0.1", port)
+    end, skips = time.monotonic() + seconds, 0
+    time.sleep(3)
+    while time.monotonic() < end and proc.poll() is None:
+        time.sleep(2)
+        try:
+            c.next(); skips += 1
+        except mpd.CommandError:  # nothing queued after this song (yet)
+            pass
+    queued = len(c.playlistinfo())
+finally:
+    proc.send_signal(signal.SIGTERM)  # never left running
 err = proc.communicate(timeout=60)[1].decode(errors="replace")
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
                   "skips": skips, "mpd_queue": queued, "rc": proc.returncode,
