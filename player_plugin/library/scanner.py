@@ -30,6 +30,7 @@ from player_plugin.domain.paths import PathLike, display
 from player_plugin.library import walk as walking
 from player_plugin.library.tags import TagError, TrackTags, read_many, try_read_tags
 from player_plugin.store import tracks as store
+from player_plugin.store.tracks import ID, MISSING, MTIME_NS, SIZE
 
 log = logging.getLogger(__name__)
 
@@ -272,9 +273,13 @@ class _Scan:
         for found in walk.files():
             self.seen.add(found.path)
             entry = self.index.get(found.path)
-            if entry is not None and entry.size == found.size and entry.mtime_ns == found.mtime_ns:
-                if entry.missing:
-                    self.batch.restores.append(entry.id)
+            if (
+                entry is not None
+                and entry[SIZE] == found.size
+                and entry[MTIME_NS] == found.mtime_ns
+            ):
+                if entry[MISSING]:
+                    self.batch.restores.append(entry[ID])
                     self.summary.updated += 1
                     self.summary.restored += 1
                 else:
@@ -291,10 +296,14 @@ class _Scan:
     def plan_moves(self) -> None:
         """Tracks under the roots that were not found (unless their folder was unreadable)
         have vanished; they and the already-missing ones may turn up under a new name."""
-        for path, entry in self.index.items():
+        seen = self.seen
+        for path, row in self.index.items():
+            if not row[MISSING] and path in seen:
+                continue  # found where it was: most tracks, nothing to plan
+            entry = store.index_entry(row)
             gone = (
                 not entry.missing
-                and path not in self.seen
+                and path not in seen
                 and self.under_roots(path)
                 and not any(walking.is_under(path, bad) for bad in self.failed_dirs)
             )

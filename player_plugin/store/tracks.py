@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import sqlite_utils
 
@@ -60,13 +60,26 @@ class IndexEntry(NamedTuple):
     signature: str | None
 
 
-def load_index(db: sqlite_utils.Database) -> dict[bytes, IndexEntry]:
+# A row of :func:`load_index`: (path, id, size, mtime_ns, missing, signature), as SQLite
+# gives it (no object per track: making 100,000 named tuples cost a no-change rescan
+# 0.2 s); :func:`index_entry` names its fields.
+IndexRow = tuple[bytes, int, int | None, int | None, int, str | None]
+ID: Final = 1
+SIZE: Final = 2
+MTIME_NS: Final = 3
+MISSING: Final = 4
+SIGNATURE: Final = 5
+
+
+def load_index(db: sqlite_utils.Database) -> dict[bytes, IndexRow]:
     """Every track by path: one query, so a rescan compares files without more SQL."""
-    rows = db.execute("SELECT path, id, size, mtime_ns, missing, signature FROM tracks")
-    return {
-        bytes(path): IndexEntry(tid, size, mtime, bool(missing), sig)
-        for path, tid, size, mtime, missing, sig in rows
-    }
+    rows = db.conn.execute("SELECT path, id, size, mtime_ns, missing, signature FROM tracks")
+    return {row[0]: row for row in rows}
+
+
+def index_entry(row: IndexRow) -> IndexEntry:
+    """A row of :func:`load_index` with its fields named."""
+    return IndexEntry(row[ID], row[SIZE], row[MTIME_NS], bool(row[MISSING]), row[SIGNATURE])
 
 
 _UPSERT = (
