@@ -2,7 +2,8 @@
 files, alone and with the audio analysis that follows it (issue 15: target <= 50 ms), and
 while the library table sorts and searches 100,000 tracks as the player does it (on the
 pool); also how fast the table reads, sorts and searches when called directly.
-Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_stall.py``.
+Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_stall.py [--rounds 3]``;
+each part runs in every round; the medians of their longest stalls are the figures.
 
 A QTimer heartbeat ticks every 5 ms on the GUI thread; a stall is the gap between two ticks
 beyond that. The peer, in the same run: the same heartbeat in an idle event loop (what the
@@ -20,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -350,28 +352,47 @@ def main() -> int:
         "--probe", action="store_true", help="print the GUI thread's stacks during stalls"
     )
     parser.add_argument("--only", choices=("scan", "analysis", "table"), help="one part only")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of every part (medians are reported)"
+    )
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
+    rounds: list[dict] = []
+    for _ in range(max(1, args.rounds)):  # the parts alternate, so each sees the same load
+        rounds.append(
+            {
+                "idle_heartbeat_peer": idle_floor(),
+                "scan": scan_stall(args.files) if args.only in (None, "scan") else {},
+                "scan_with_analysis": (
+                    scan_stall(args.files, analyse=True) if args.only in (None, "analysis") else {}
+                ),
+                "table": table_speed(args.table_rows) if args.only in (None, "table") else {},
+            }
+        )
+    worst_of = {
+        "idle_heartbeat_peer": "max_stall_ms",
+        "scan": "max_stall_ms",
+        "scan_with_analysis": "max_stall_ms",
+        "table": "threaded_sort_and_search_max_stall_ms",
+    }
+    per_round = {
+        part: [r[part][key] for r in rounds if key in r[part]] for part, key in worst_of.items()
+    }
+    medians = {part: statistics.median(v) for part, v in per_round.items() if v}
     result = {
         "benchmark": "gui_stall",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "load_average_before": load_before,
-        "idle_heartbeat_peer": idle_floor(),
-        "scan": scan_stall(args.files) if args.only in (None, "scan") else {},
-        "scan_with_analysis": (
-            scan_stall(args.files, analyse=True) if args.only in (None, "analysis") else {}
-        ),
-        "table": table_speed(args.table_rows) if args.only in (None, "table") else {},
         "load_average_after": os.getloadavg(),
+        "rounds": len(rounds),
+        "median_max_stall_ms": medians,
+        "max_stall_ms_per_round": per_round,
+        **rounds[-1],  # the last round in full
         "target_max_stall_ms": TARGET_MS,
     }
-    worst = max(
-        result["scan"].get("max_stall_ms", 0),
-        result["scan_with_analysis"].get("max_stall_ms", 0),
-        result["table"].get("threaded_sort_and_search_max_stall_ms", 0),
-    )
-    result["worst_stall_ms"] = worst
+    worst = max(v for part, v in medians.items() if part != "idle_heartbeat_peer")
+    result["worst_stall_ms"] = worst  # the worst part's median over the rounds
     result["pass"] = worst <= TARGET_MS
     if args.only is None and not args.probe:  # only a whole, unprobed run is saved
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

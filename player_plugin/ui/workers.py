@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ DRAIN_MS = 10  # how often the GUI thread picks up results while tasks are runni
 # turn of the event loop (a scan's burst of results - table, browser, suggestions, folders
 # - handled in one pass was one long stall)
 DRAIN_BUDGET_S = 0.008
+THREAD_NICENESS = 10  # added to each pool thread's niceness (see _yield_to_gui)
 
 
 def error_line(exc: BaseException) -> str:
@@ -63,6 +65,16 @@ class Task:
     @property
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
+
+
+def _yield_to_gui() -> None:
+    """In each pool thread: a lower scheduling priority for this thread alone (Linux
+    schedules threads one by one), so on busy cores the GUI thread runs first."""
+    if hasattr(os, "setpriority") and sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), THREAD_NICENESS)
+        except OSError:  # not allowed here: the thread keeps the process's priority
+            log.debug("pool thread priority unchanged", exc_info=True)
 
 
 class _Progress:
@@ -137,6 +149,7 @@ class TaskRunner(QObject):
         self._pool = ThreadPoolExecutor(
             max_workers=threads or max(2, QThread.idealThreadCount()),
             thread_name_prefix="segue-task",
+            initializer=_yield_to_gui,
         )
         self._outbox: queue.SimpleQueue[tuple[int, bool, Any]] = queue.SimpleQueue()
         self._progress = _Progress()
