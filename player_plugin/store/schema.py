@@ -188,4 +188,31 @@ def _serving_marks(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS(name="0004_library_changes")
+def _library_changes(db: sqlite_utils.Database) -> None:
+    # The serving cache's change check counted the rows of tracks and features on every
+    # suggestion (a walk of a whole index: 0.3-0.7 ms at 100,000 tracks). A row is added
+    # or removed only through these triggers' tables, so one counter, bumped on every
+    # insert and delete whatever the connection or process, tells the same in one read.
+    # (Updates are seen as before: a scan sets last_scanned, the analysis analysed_at.)
+    _run(
+        db,
+        """
+        CREATE TABLE library_changes (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            n INTEGER NOT NULL
+        );
+        INSERT INTO library_changes (id, n) VALUES (1, 0);
+        CREATE TRIGGER library_changes_tracks_insert AFTER INSERT ON tracks
+        BEGIN UPDATE library_changes SET n = n + 1 WHERE id = 1; END;
+        CREATE TRIGGER library_changes_tracks_delete AFTER DELETE ON tracks
+        BEGIN UPDATE library_changes SET n = n + 1 WHERE id = 1; END;
+        CREATE TRIGGER library_changes_features_insert AFTER INSERT ON features
+        BEGIN UPDATE library_changes SET n = n + 1 WHERE id = 1; END;
+        CREATE TRIGGER library_changes_features_delete AFTER DELETE ON features
+        BEGIN UPDATE library_changes SET n = n + 1 WHERE id = 1; END
+        """,
+    )
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

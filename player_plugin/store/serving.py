@@ -11,6 +11,7 @@ observed (deleted, rematched). :func:`snapshot` reads them all in one read trans
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -68,17 +69,29 @@ def _count(db: sqlite_utils.Database, sql: str, params: Sequence = ()) -> int:
 def catalogue_mark(db: sqlite_utils.Database) -> tuple:
     """Changes when tracks are added, removed, flagged missing or back, re-tagged or moved
     by a scan (every write sets ``last_scanned`` to the wall clock), or analysed. Each
-    query is answered from an index or a b-tree count, not by reading every row."""
+    query is answered from an index or one row: rows added to or removed from tracks and
+    features, by any connection or process, are counted by triggers (the schema's
+    ``library_changes``) instead of counting the rows of both tables on every call (a
+    database not migrated yet has no such table: the rows are counted then)."""
     return (
-        _one(db, "SELECT count(*) FROM tracks"),
+        _added_or_removed(db),
         _one(db, "SELECT max(id) FROM tracks"),
         _one(db, "SELECT max(last_scanned) FROM tracks WHERE missing = 0"),
         db.execute(
             "SELECT count(*), total(id), max(last_scanned) FROM tracks WHERE missing = 1"
         ).fetchone(),
-        _one(db, "SELECT count(*) FROM features"),
         _one(db, "SELECT max(analysed_at) FROM features"),
     )
+
+
+def _added_or_removed(db: sqlite_utils.Database) -> object:
+    try:
+        row = db.execute("SELECT n FROM library_changes WHERE id = 1").fetchone()
+    except sqlite3.OperationalError:  # not migrated (opened with migrate=False)
+        row = None
+    if row is not None:
+        return ("changes", row[0])
+    return (_count(db, "SELECT count(*) FROM tracks"), _count(db, "SELECT count(*) FROM features"))
 
 
 def models_mark(db: sqlite_utils.Database) -> tuple:
