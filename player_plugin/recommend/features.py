@@ -401,11 +401,20 @@ class HistoryState:
             scratch[keys] = 0.0
         return out, top
 
-    def item_features(self, items: np.ndarray | None = None) -> np.ndarray:
-        """float32[k, N_ITEM_FEATURES] for *items* (every catalogue item when None)."""
+    def item_features(
+        self, items: np.ndarray | None = None, *, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """float32[k, N_ITEM_FEATURES] for *items* (every catalogue item when None),
+        written into *out* when given (float32[k, N_ITEM_FEATURES], e.g. a view of the
+        scorer's input) and returned."""
         sel = (lambda a: a) if items is None else (lambda a: a[items])
         k = self.n if items is None else len(items)
-        f = item_rows(k)
+        if out is None:
+            f = item_rows(k)
+        else:
+            assert out.shape == (k, N_ITEM_FEATURES) and out.dtype == np.float32
+            out[...] = 0.0
+            f = Columns(out)
         if not self.plays:
             f["unplayed"] = 1.0
             return f.array

@@ -42,7 +42,8 @@ class ModelRecommender(Recommender):
         self.state: F.HistoryState | None = None
         self.vectors: np.ndarray | None = None
         self.ties: np.ndarray | None = None
-        self._cand: tuple[np.ndarray, np.ndarray] | None = None  # (active, their vectors)
+        self._cand: _Candidates | None = None  # the scorer's inputs, kept with the cold split
+        self._tie_buffer: np.ndarray | None = None
 
     @property
     def model_id(self) -> str:
@@ -110,19 +111,21 @@ class ModelRecommender(Recommender):
         if len(cold) < 256 or not self.state.plays:  # no plays: no shared rows (see below)
             return self.scores_full()
         inputs = self._session()
-        if self._cand is None or self._cand[0] is not active:  # kept with the cold split
-            vec = np.zeros((1, len(active) + len(rows), self.vectors.shape[1]), dtype=np.float32)
-            vec[0, : len(active)] = self.vectors[active]
-            self._cand = (active, vec)
-        vec = self._cand[1]
-        feat = np.concatenate([self.state.item_features(active), rows])[None]
-        inputs["cand_vec"], inputs["cand_feat"] = vec, feat
+        if self._cand is None or self._cand.active is not active:  # kept with the cold split
+            self._cand = _Candidates(active, cold, rows, inverse, self.vectors)
+        cand = self._cand
+        k = len(active)
+        self.state.item_features(active, out=cand.feat[0, :k])
+        inputs["cand_vec"], inputs["cand_feat"] = cand.vec, cand.feat
         part, query = self.engine.score_parts(inputs)
         # einsum, not BLAS: a multi-threaded BLAS on a busy laptop takes 8 ms here, not 1
         out = np.einsum("ij,j->i", self.vectors, query[0])
-        out[active] = part[0, : len(active)]
-        out[cold] += part[0, len(active) :][inverse]
-        return self._untie(out)
+        # each cold item gets its shared row's part (active items a zero, then their own):
+        # one gather from a table of a few values instead of indexing the cold items
+        cand.shared[: len(rows)] = part[0, k:]
+        out += np.take(cand.shared, cand.rowmap, out=self._buffer(out))
+        out[active] = part[0, :k]
+        return self._untie_in_place(out)
 
     def scores_full(self) -> np.ndarray:
         """Every item through the scorer (the reference :meth:`scores` must match)."""
@@ -132,6 +135,21 @@ class ModelRecommender(Recommender):
         assert self.ties is not None, "fit() first"
         out = np.asarray(scores, dtype=np.float32)
         return out + self.ties * np.maximum(np.float32(1.0), np.abs(out))
+
+    def _buffer(self, like: np.ndarray) -> np.ndarray:
+        """A scratch array shaped like *like*, kept between calls."""
+        if self._tie_buffer is None or self._tie_buffer.shape != like.shape:
+            self._tie_buffer = np.empty_like(like)
+        return self._tie_buffer
+
+    def _untie_in_place(self, out: np.ndarray) -> np.ndarray:
+        """:meth:`_untie` of float32 *out*, written into it (the same operations, without
+        three arrays of the catalogue's size allocated on every call)."""
+        assert self.ties is not None, "fit() first"
+        term = np.abs(out, out=self._buffer(out))
+        np.maximum(np.float32(1.0), term, out=term)
+        np.multiply(self.ties, term, out=term)
+        return np.add(out, term, out=out)
 
     def _session(self) -> dict[str, np.ndarray]:
         assert self.state is not None and self.vectors is not None, "fit() first"
@@ -160,6 +178,34 @@ class ModelRecommender(Recommender):
         if artist and state.a_count[artist]:
             return f"new to you, by {cat.artist_names[artist]}, whom you play"
         return "new to you, close to what you play"
+
+
+class _Candidates:
+    """What :meth:`ModelRecommender.scores` feeds the scorer, kept while the cold split
+    stands: the active items' vectors then one zero vector per shared cold row
+    (``vec``), a feature buffer whose shared rows are written once (``feat``; the active
+    rows are rewritten on every call), and each item's shared row (``rowmap``: the index
+    into ``shared`` of its row's part, or of a zero for an active item)."""
+
+    __slots__ = ("active", "feat", "rowmap", "shared", "vec")
+
+    def __init__(
+        self,
+        active: np.ndarray,
+        cold: np.ndarray,
+        rows: np.ndarray,
+        inverse: np.ndarray,
+        vectors: np.ndarray,
+    ) -> None:
+        k, r = len(active), len(rows)
+        self.active = active
+        self.vec = np.zeros((1, k + r, vectors.shape[1]), dtype=np.float32)
+        self.vec[0, :k] = vectors[active]
+        self.feat = np.empty((1, k + r, rows.shape[1]), dtype=np.float32)
+        self.feat[0, k:] = rows
+        self.shared = np.zeros(r + 1, dtype=np.float32)  # the last one stays 0
+        self.rowmap = np.full(len(vectors), r, dtype=np.intp)
+        self.rowmap[cold] = inverse
 
 
 PROVIDER_SETTING = PROVIDER_KEY  # the settings' choice; "" = automatic (CPU: for a model

@@ -1,0 +1,138 @@
+"""Per-call speed-ups of a suggestion that must not change a number (issue 15): each is
+run beside a frozen copy of the code it replaced, over sequences of plays, skips, a play
+reclassified as a skip, first plays, new sessions and a library change, and must give
+the same arrays, bit for bit.
+
+- ``ModelRecommender.scores``: the scorer's inputs kept between calls (the shared cold
+  rows written once, the active rows written in place), each cold item's shared part added
+  by one gather from a small table, the tie-break computed in place.
+- ``HistoryState.item_features(items, out=...)``: written into a given buffer, the same
+  as the array it returns without one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_model_fixtures import MIN, T0, synthetic_catalogue, trained_model
+
+from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.listen import Outcome
+from player_plugin.domain.play import SESSION_GAP_MS, Play
+from player_plugin.recommend import features as F
+from player_plugin.recommend.engine import Engine
+from player_plugin.recommend.model import ModelRecommender
+
+
+def old_scores(rec: ModelRecommender) -> np.ndarray:
+    """``ModelRecommender.scores`` as it was (its fast branch), frozen."""
+    assert rec.state is not None and rec.vectors is not None
+    active, cold, rows, inverse = rec.state.cold_split()
+    inputs = rec._session()
+    vec = np.zeros((1, len(active) + len(rows), rec.vectors.shape[1]), dtype=np.float32)
+    vec[0, : len(active)] = rec.vectors[active]
+    feat = np.concatenate([rec.state.item_features(active), rows])[None]
+    inputs["cand_vec"], inputs["cand_feat"] = vec, feat
+    part, query = rec.engine.score_parts(inputs)
+    out = np.einsum("ij,j->i", rec.vectors, query[0])
+    out[active] = part[0, : len(active)]
+    out[cold] += part[0, len(active) :][inverse]
+    return rec._untie(out)
+
+
+def wide_catalogue(extra: int = 2_000, seed: int = 0) -> Catalogue:
+    """The synthetic catalogue plus never-played tracks by never-played artists (some of
+    unknown artist and album): enough cold items for the fast branch."""
+    small = synthetic_catalogue()
+    rng = np.random.default_rng(seed)
+    n = len(small) + extra
+    artist = np.concatenate([small.artist, 20 + rng.integers(0, 60, extra)]).astype(np.int32)
+    artist[-11:] = 0
+    album = np.concatenate([small.album, 20 + rng.integers(0, 90, extra)]).astype(np.int32)
+    album[-6:] = 0
+    return Catalogue(
+        track_ids=np.arange(1, n + 1, dtype=np.int64),
+        titles=[f"T{i}" for i in range(n)],
+        artist=artist,
+        artist_names=[""] + [f"Artist {a}" for a in range(1, 80)],
+        album=album,
+        album_names=[""] + [f"Album {a}" for a in range(1, 110)],
+        duration_ms=np.full(n, 200_000, dtype=np.int32),
+    )
+
+
+def mixed_plays(n_items: int, n: int = 260, seed: int = 1) -> list[Play]:
+    """Repeats of a few favourites, first plays anywhere, every outcome, session gaps."""
+    rng = np.random.default_rng(seed)
+    outcomes = list(Outcome)
+    plays, t, session = [], T0, 0
+    for _ in range(n):
+        r = rng.random()
+        item = int(rng.integers(0, 40)) if r < 0.7 else int(rng.integers(0, n_items))
+        kind = outcomes[int(rng.choice(5, p=[0.6, 0.15, 0.1, 0.1, 0.05]))]
+        plays.append(Play(item, t, 100_000, kind, session))
+        t += int(rng.integers(1, 8)) * MIN
+        if rng.random() < 0.06:
+            t += SESSION_GAP_MS + MIN
+            session += 1
+    return plays
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return trained_model(tmp_path_factory.mktemp("per-call"))
+
+
+@pytest.mark.parametrize("blind", [False, True], ids=["skip-aware", "skip-blind"])
+def test_scores_equal_the_replaced_code_bit_for_bit(model, blind) -> None:
+    catalogue = wide_catalogue()
+    plays = mixed_plays(len(catalogue))
+    rec = ModelRecommender(Engine(model))
+    rec.engine.blind = blind
+    rec.fit(plays[:60], catalogue)
+    fast = 0
+    for k, play in enumerate(plays[60:]):
+        rec.observe(play)
+        if k % 7 == 5 and play.outcome is Outcome.LISTENED:  # the play in progress: a skip
+            assert rec.reclassify_last(Play(play.item, play.started_at, 9_000, Outcome.SKIPPED, 0))
+        _, cold, _, _ = rec.state.cold_split()
+        got = rec.scores()
+        np.testing.assert_array_equal(got, rec.scores(), err_msg=f"play {k}: twice")
+        if len(cold) >= 256:
+            fast += 1
+            np.testing.assert_array_equal(got, old_scores(rec), err_msg=f"play {k}")
+        if k == 120:  # the library changes: a new catalogue, the history refitted
+            catalogue = wide_catalogue(extra=2_400, seed=3)
+            rec.fit(plays[: 60 + k + 1], catalogue)
+    assert fast > 150  # the fast branch really ran
+
+
+def test_scores_are_a_new_array_each_call(model) -> None:
+    """A caller may keep a list's scores: the next call must not overwrite them."""
+    catalogue = wide_catalogue()
+    plays = mixed_plays(len(catalogue), n=80)
+    rec = ModelRecommender(Engine(model))
+    rec.fit(plays[:40], catalogue)
+    first = rec.scores()
+    kept = first.copy()
+    for play in plays[40:]:
+        rec.observe(play)
+        assert rec.scores() is not first
+    np.testing.assert_array_equal(first, kept)
+
+
+def test_item_features_into_a_buffer_equal_the_returned_array() -> None:
+    catalogue = wide_catalogue()
+    plays = mixed_plays(len(catalogue), n=200, seed=4)
+    state = F.HistoryState(catalogue)
+    buffer = np.full((len(catalogue) + 3, F.N_ITEM_FEATURES + 2), 7.0, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    for k, play in enumerate([None, *plays]):
+        if play is not None:
+            state.observe(play)
+        items = rng.choice(len(catalogue), size=int(rng.integers(1, 300)), replace=False)
+        view = buffer[1 : 1 + len(items), 1 : 1 + F.N_ITEM_FEATURES]  # strided, dirty
+        got = state.item_features(items, out=view)
+        assert got is view
+        np.testing.assert_array_equal(view, state.item_features(items), err_msg=f"play {k}")
+    assert buffer[0, 0] == 7.0 and buffer[-1, -1] == 7.0  # nothing outside it written
