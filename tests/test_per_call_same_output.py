@@ -7,7 +7,11 @@ the same arrays, bit for bit.
   rows written once, the active rows written in place), each cold item's shared part added
   by one gather from a small table, the tie-break computed in place.
 - ``HistoryState.item_features(items, out=...)``: written into a given buffer, the same
-  as the array it returns without one.
+  as the array it returns without one (the columns themselves are compared with a frozen
+  copy in tests/test_feature_columns.py).
+- ``Reranker.rerank``: the best pool (and the never-played pool, from the best pool +
+  tracks played) picked among the few scores above a threshold taken from a sample,
+  not by partitioning every score (twice for the never-played).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.recommend import features as F
 from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.model import ModelRecommender
+from player_plugin.recommend.rerank import Reranker, RerankSettings
+from player_plugin.recommend.variety import DialRules
 
 
 def old_scores(rec: ModelRecommender) -> np.ndarray:
@@ -136,3 +142,101 @@ def test_item_features_into_a_buffer_equal_the_returned_array() -> None:
         assert got is view
         np.testing.assert_array_equal(view, state.item_features(items), err_msg=f"play {k}")
     assert buffer[0, 0] == 7.0 and buffer[-1, -1] == 7.0  # nothing outside it written
+
+
+def old_rerank(rr: Reranker, scores: np.ndarray, n: int, **kw) -> list[int]:
+    """``Reranker.rerank`` as it was (its pools from two passes over every item), frozen."""
+    s = rr.settings
+    rules = rr.rules(kw.get("dial"))
+    discover = kw.get("discover", "settings")
+    if discover != "settings":
+        rules = DialRules(None if discover is None else float(discover), rules.repeat_slots)
+    knob = rules.discover
+    values = np.asarray(scores, dtype=np.float64).copy()
+    values[np.isnan(values)] = -np.inf
+    blocked = rr.excluded(kw.get("hidden", ()), kw.get("now_ms"))
+    if blocked:
+        values[np.fromiter(blocked, np.int64)] = -np.inf
+    pool_size = min(len(values), max(s.pool, 4 * n))
+    if pool_size == 0 or n <= 0:
+        return []
+    pool = np.argpartition(-values, pool_size - 1)[:pool_size]
+    pool = pool[np.lexsort((rr.ties[pool], -values[pool]))]
+    pool = pool[np.isfinite(values[pool])].tolist()
+    if knob is not None:
+        fresh = np.flatnonzero(~rr.played & np.isfinite(values))
+        if len(fresh) > pool_size:
+            cut = np.partition(values[fresh], len(fresh) - pool_size)[len(fresh) - pool_size]
+            fresh = fresh[values[fresh] >= cut]
+        if len(fresh):
+            extra = fresh[np.lexsort((rr.ties[fresh], -values[fresh]))][:pool_size]
+            seen = set(pool)
+            pool += [int(i) for i in extra if int(i) not in seen]
+    return rr._pick(pool, n, rules)
+
+
+def _random_catalogue(rng: np.random.Generator, n: int) -> Catalogue:
+    artist = rng.integers(0, max(2, n // 8), n).astype(np.int32)
+    return Catalogue(
+        track_ids=rng.permutation(np.arange(1, 3 * n + 1))[:n].astype(np.int64),
+        titles=[f"T{i}" for i in range(n)],
+        artist=artist,
+        artist_names=[f"A{a}" for a in range(max(2, n // 8))],
+        album=artist.copy(),
+        album_names=[f"B{a}" for a in range(max(2, n // 8))],
+    )
+
+
+def test_rerank_equals_the_replaced_code() -> None:
+    """Random libraries (some smaller than the pool), histories, skips, hidden tracks,
+    scores with runs of equal values, -inf and NaN, every dial position and rule setting:
+    the same lists, and the shortcut really taken on most of them."""
+    rng = np.random.default_rng(11)
+    taken, checked = {False: 0, True: 0}, 0
+    for case in range(400):
+        n = int(rng.choice([40, 1_500, 6_000, 20_000]))
+        catalogue = _random_catalogue(rng, n)
+        settings = RerankSettings(
+            exclude_last=int(rng.integers(0, 12)),
+            artist_window=int(rng.integers(0, 4)),
+            artist_after_current=bool(rng.random() < 0.5),
+            pool=int(rng.choice([20, 100, 500])),
+            dial=float(rng.choice([0.0, 0.25, 0.5, 0.75, 1.0])),
+        )
+        rr = Reranker(catalogue, settings)
+        t, plays = T0, []
+        for _ in range(int(rng.integers(0, min(n, 400)))):
+            item = int(rng.integers(0, n)) if rng.random() < 0.5 else int(rng.integers(0, 8))
+            outcome = Outcome.SKIPPED if rng.random() < 0.25 else Outcome.LISTENED
+            plays.append(Play(item, t, 1000, outcome, 0))
+            t += 3 * MIN
+        rr.fit(plays)
+        for _ in range(6):
+            scores = rng.normal(size=n).astype(np.float32)
+            if rng.random() < 0.4:  # runs of equal scores (an album the model scores alike)
+                scores = np.round(scores, 1)
+            if rng.random() < 0.3:
+                scores[rng.integers(0, n, 3)] = np.nan
+            if rng.random() < 0.3:
+                scores[rng.integers(0, n, max(1, n // 3))] = -np.inf
+            hidden = set(rng.integers(0, n, int(rng.integers(0, 5))).tolist())
+            k = int(rng.choice([1, 5, 10, 25]))
+            kw: dict = {"hidden": hidden, "now_ms": t}
+            roll = rng.random()
+            if roll < 0.2:
+                kw["discover"] = None
+            elif roll < 0.4:
+                kw["discover"] = float(rng.random())
+            elif roll < 0.6:
+                kw["dial"] = float(rng.random())
+            before = rr.played.copy()
+            got = rr.rerank(scores, k, **kw)
+            assert got == old_rerank(rr, scores, k, **kw), f"case {case}"
+            np.testing.assert_array_equal(rr.played, before)  # nothing written in place
+            checked += 1
+            values = np.where(np.isnan(scores), -np.inf, scores).astype(np.float64)
+            pool_size = min(n, max(settings.pool, 4 * k))
+            for widen in (False, True):
+                taken[widen] += rr._pools_fast(values, pool_size, widen=widen) is not None
+    assert checked == 2_400
+    assert min(taken.values()) > 500  # the shortcut answered most lists it could

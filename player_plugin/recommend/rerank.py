@@ -164,19 +164,88 @@ class Reranker:
         pool_size = min(len(values), max(s.pool, 4 * n))
         if pool_size == 0 or n <= 0:
             return []
+        found = self._pools_fast(values, pool_size, widen=knob is not None)
+        if found is None:
+            found = self._pools(values, pool_size, widen=knob is not None)
+        pool, extra = found
+        if extra is not None:
+            seen = set(pool)
+            pool += [int(i) for i in extra if int(i) not in seen]
+        return self._pick(pool, n, rules)
+
+    def _pools(
+        self, values: np.ndarray, pool_size: int, *, widen: bool
+    ) -> tuple[list[int], np.ndarray | None]:
+        """The best *pool_size* items (finite, best first) and, when *widen*, the best
+        *pool_size* never-played ones (never-played tracks may score -inf-ish low: their
+        pool is widened so), from every item's score."""
         pool = np.argpartition(-values, pool_size - 1)[:pool_size]
         pool = pool[np.lexsort((self.ties[pool], -values[pool]))]
         pool = pool[np.isfinite(values[pool])].tolist()
-        if knob is not None:  # never-played tracks may score -inf-ish low: widen their pool
-            fresh = np.flatnonzero(~self.played & np.isfinite(values))
-            if len(fresh) > pool_size:  # sort only the best (all tied at the cut kept)
-                cut = np.partition(values[fresh], len(fresh) - pool_size)[len(fresh) - pool_size]
-                fresh = fresh[values[fresh] >= cut]
-            if len(fresh):
-                extra = fresh[np.lexsort((self.ties[fresh], -values[fresh]))][:pool_size]
-                seen = set(pool)
-                pool += [int(i) for i in extra if int(i) not in seen]
-        return self._pick(pool, n, rules)
+        if not widen:
+            return pool, None
+        fresh = np.flatnonzero(~self.played & np.isfinite(values))
+        if len(fresh) > pool_size:  # sort only the best (all tied at the cut kept)
+            cut = np.partition(values[fresh], len(fresh) - pool_size)[len(fresh) - pool_size]
+            fresh = fresh[values[fresh] >= cut]
+        extra = fresh[np.lexsort((self.ties[fresh], -values[fresh]))][:pool_size]
+        return pool, extra if len(extra) else None
+
+    def _pools_fast(
+        self, values: np.ndarray, pool_size: int, *, widen: bool
+    ) -> tuple[list[int], np.ndarray | None] | None:
+        """:meth:`_pools` from the best ``pool_size`` (+ tracks played, when *widen*: they
+        hold the best *pool_size* never-played ones) items, found by :func:`_best`, instead
+        of partitioning every score (twice when widened). None when the answer is not
+        certain to be the same (a small library, equal scores at a cut or within a pool):
+        the caller uses :meth:`_pools` then."""
+        n = len(values)
+        top_size = pool_size + (int(np.count_nonzero(self.played)) if widen else 0)
+        if pool_size < 1 or top_size >= n or n < _FAST_MIN:
+            return None
+        found = _best(values, top_size)
+        if found is None:
+            return None
+        top, boundary = found  # everything scored above the boundary is in top
+        if not widen:
+            pool = self._sorted(top, values)
+            return None if pool is None else (pool[np.isfinite(values[pool])].tolist(), None)
+        if top_size == pool_size:  # nothing played: every track is never-played
+            return None
+        fresh_mask = ~self.played
+        fresh_mask &= np.isfinite(values)
+        if int(np.count_nonzero(fresh_mask)) <= pool_size:
+            return None
+        # the pool: the best pool_size of top, and no tie at its edge
+        inner = np.argpartition(-values[top], [pool_size - 1, pool_size])
+        if values[top[inner[pool_size - 1]]] == values[top[inner[pool_size]]]:
+            return None
+        pool = self._sorted(top[inner[:pool_size]], values)
+        if pool is None:
+            return None
+        pool = pool[np.isfinite(values[pool])]
+        # the never-played: all at or above the pool_size-th best of them, which must lie
+        # above the boundary (else some at the cut may be outside top)
+        fresh = top[fresh_mask[top]]
+        if len(fresh) < pool_size:
+            return None
+        fresh_values = values[fresh]
+        cut = np.partition(fresh_values, len(fresh) - pool_size)[len(fresh) - pool_size]
+        if not cut > boundary:
+            return None
+        extra = self._sorted(fresh[fresh_values >= cut], values)
+        if extra is None:
+            return None
+        return pool.tolist(), extra[:pool_size]
+
+    def _sorted(self, items: np.ndarray, values: np.ndarray) -> np.ndarray | None:
+        """*items* best first (ties by the tie-breaker), or None when two have the same
+        score and tie-breaker (their order would depend on where they came from)."""
+        order = items[np.lexsort((self.ties[items], -values[items]))]
+        v, t = values[order], self.ties[order]
+        if bool(((v[1:] == v[:-1]) & (t[1:] == t[:-1])).any()):
+            return None
+        return order
 
     def _pick(self, pool: list[int], n: int, rules: DialRules) -> list[int]:
         knob, slots = rules.discover, rules.repeat_slots
@@ -242,6 +311,32 @@ class Reranker:
             replays += pick in recent
             fresh_so_far += pick in new_to_them
         return chosen
+
+
+_FAST_MIN = 4_096  # fewer scores than this: partition them all (as fast, and simplest)
+_SAMPLE_STEP = 16
+
+
+def _best(values: np.ndarray, k: int) -> tuple[np.ndarray, float] | None:
+    """The *k* highest-scored items (in no order) and the next-highest score, with no tie
+    across that edge; None when there is one or the guess below fails. A threshold from
+    every 16th score should leave about 2k candidates at or above it: every item above the
+    threshold is among them, so when more than *k* are, the best *k* of them are the best
+    *k* of all, found by partitioning a few thousand scores instead of all of them."""
+    sample = values[::_SAMPLE_STEP]
+    rank = min(len(sample) - 1, 2 * k // _SAMPLE_STEP + 1)
+    at = len(sample) - 1 - rank
+    threshold = np.partition(sample, at)[at]
+    if not np.isfinite(threshold):
+        return None
+    candidates = np.flatnonzero(values >= threshold)
+    if len(candidates) <= k:
+        return None
+    inner = np.argpartition(-values[candidates], [k - 1, k])
+    edge, next_best = values[candidates[inner[k - 1]]], values[candidates[inner[k]]]
+    if edge == next_best:
+        return None
+    return candidates[inner[:k]], float(next_best)
 
 
 def _rounded(x: float) -> int:
