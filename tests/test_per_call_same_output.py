@@ -9,6 +9,8 @@ the same arrays, bit for bit.
 - ``HistoryState.item_features(items, out=...)``: written into a given buffer, the same
   as the array it returns without one (the columns themselves are compared with a frozen
   copy in tests/test_feature_columns.py).
+- ``HistoryState``'s sparse rows (transitions, windows, session co-occurrence) read as
+  arrays kept in step with the dicts as plays arrive, not rebuilt from them on every call.
 - ``Reranker.rerank``: the best pool (and the never-played pool, from the best pool +
   tracks played) picked among the few scores above a threshold taken from a sample,
   not by partitioning every score (twice for the never-played).
@@ -16,6 +18,7 @@ the same arrays, bit for bit.
 
 from __future__ import annotations
 
+import legacy_features_v2 as legacy
 import numpy as np
 import pytest
 from test_model_fixtures import MIN, T0, synthetic_catalogue, trained_model
@@ -240,3 +243,32 @@ def test_rerank_equals_the_replaced_code() -> None:
                 taken[widen] += rr._pools_fast(values, pool_size, widen=widen) is not None
     assert checked == 2_400
     assert min(taken.values()) > 500  # the shortcut answered most lists it could
+
+
+def test_mirrored_rows_follow_the_plays_and_the_features_stay_the_frozen_ones() -> None:
+    """The sparse rows item_features reads are kept as arrays, updated as plays arrive:
+    after every play each mirror equals its row read afresh, and the features equal the
+    frozen copy's (which reads the dicts), for the active items and for all."""
+    catalogue = wide_catalogue(extra=300)
+    plays = mixed_plays(len(catalogue), n=300, seed=8)
+    for blind in (False, True):
+        new = F.HistoryState(catalogue, blind=blind)
+        old = legacy.HistoryState(catalogue, blind=blind)
+        grown = 0
+        for k, play in enumerate(plays):
+            new.observe(play)
+            old.observe(play)
+            active = new.cold_split()[0]
+            np.testing.assert_array_equal(
+                new.item_features(active), old.item_features(active), err_msg=f"play {k}"
+            )
+            if k % 25 == 0:
+                np.testing.assert_array_equal(new.item_features(), old.item_features())
+            tables = (new.trans, new.window, new.cooc)
+            for (table, key), mirror in new._mirrors.items():
+                row = tables[table][key]
+                assert mirror.size == len(row)
+                np.testing.assert_array_equal(mirror.keys[: mirror.size], list(row.keys()))
+                np.testing.assert_array_equal(mirror.vals[: mirror.size], list(row.values()))
+                grown += mirror.size > len(mirror.keys) // 2
+        assert new._mirrors and grown > 0  # mirrors were made, kept and grown

@@ -292,7 +292,10 @@ def test_a_history_state_round_trips_and_refuses_other_code() -> None:
     state = HistoryState(cat)
     state.extend(synthetic_plays(150))
     state.cold_split()
-    values = {k: (None if k == "_split" else v) for k, v in vars(state).items()}
+    state.item_features()  # its caches made, as serving makes them
+    # caches are saved as the warm start saves them (empty: rebuilt when needed)
+    values = {k: warm._TRANSIENT.get(k, v) for k, v in vars(state).items()}
+    assert set(warm._TRANSIENT) <= set(values)
     described, arrays = pack(values)
     fresh = HistoryState(cat)
     restore_into(fresh, unpack(described, arrays))

@@ -194,6 +194,45 @@ SKNN_QUERY = 3  # ... read from the session's last tracks
 SKNN_TAU_MS = 90 * DAY_MS  # ... older sessions count less (time constant)
 
 
+_TRANS, _WINDOW, _COOC = 0, 1, 2  # the sparse tables HistoryState mirrors as arrays
+_MAX_MIRRORS = 64
+
+
+class _Mirror:
+    """A sparse row as arrays: its keys and values in the dict's order (insertion: new
+    keys go last in both), grown by doubling; ``pos`` finds a key's place."""
+
+    __slots__ = ("keys", "pos", "size", "vals")
+
+    def __init__(self, row: Mapping[int, float]) -> None:
+        n = len(row)
+        self.keys = np.empty(max(16, 2 * n), dtype=np.int64)
+        self.vals = np.empty(max(16, 2 * n), dtype=np.float64)
+        self.keys[:n] = np.fromiter(row.keys(), np.int64, n)
+        self.vals[:n] = np.fromiter(row.values(), np.float64, n)
+        self.pos = dict(zip(row.keys(), range(n), strict=True))
+        self.size = n
+
+
+def _mirror_set(
+    mirrors: dict[tuple[int, int], _Mirror], at: tuple[int, int], key: int, value: float
+) -> None:
+    """The row at *at* now holds *value* at *key*: its mirror too, when it has one."""
+    mirror = mirrors.get(at)
+    if mirror is None:
+        return
+    p = mirror.pos.get(key)
+    if p is None:
+        p = mirror.size
+        if p == len(mirror.keys):
+            mirror.keys = np.concatenate([mirror.keys, np.empty_like(mirror.keys)])
+            mirror.vals = np.concatenate([mirror.vals, np.empty_like(mirror.vals)])
+        mirror.keys[p] = key
+        mirror.pos[key] = p
+        mirror.size = p + 1
+    mirror.vals[p] = value
+
+
 class HistoryState:
     """The listener's history as incremental per-item state; computes the history
     features of any items and the session tower's inputs in a few vector operations.
@@ -249,6 +288,9 @@ class HistoryState:
         self._scratch = np.zeros(n)
         self.firsts = 0  # first plays observed: the cold split changes only with these
         self._split: tuple[int, tuple[np.ndarray, ...]] | None = None  # (firsts, split)
+        # arrays of the sparse rows item_features read lately, kept equal to the rows as
+        # plays arrive: (table, key) -> its mirror (tables: _TRANS, _WINDOW, _COOC)
+        self._mirrors: dict[tuple[int, int], _Mirror] = {}
 
     # -- growing the state ----------------------------------------------------------------
 
@@ -297,6 +339,9 @@ class HistoryState:
             prev = self.ses_listened[-1]
             row = self.trans.setdefault(prev, {})
             row[item] = row.get(item, 0.0) + 1.0
+            mirrors = self._mirrors
+            if mirrors:
+                _mirror_set(mirrors, (_TRANS, prev), item, row[item])
             self.trans_total[prev] = self.trans_total.get(prev, 0.0) + 1.0
             pa = int(self.artist[prev])
             if pa and a:
@@ -306,6 +351,8 @@ class HistoryState:
                 if j != item:
                     wrow = self.window.setdefault(j, {})
                     wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
+                    if mirrors:
+                        _mirror_set(mirrors, (_WINDOW, j), item, wrow[item])
             if self.t0 is None:
                 self.t0 = float(t)
             scale = math.exp((t - self.t0) / SKNN_TAU_MS)
@@ -316,6 +363,9 @@ class HistoryState:
                     row = cooc.setdefault(j, {})
                     row[item] = row.get(item, 0.0) + scale / (1 + back)  # came after j
                     mine[j] = mine.get(j, 0.0) + 0.5 * scale / (2 + back)  # came before
+                    if mirrors:
+                        _mirror_set(mirrors, (_COOC, j), item, row[item])
+                        _mirror_set(mirrors, (_COOC, item), j, mine[j])
         self.ses_listened.append(item)
         self.ses_count[item] = self.ses_count.get(item, 0) + 1
         self.recent[item] = None
@@ -390,18 +440,46 @@ class HistoryState:
         """:meth:`_sparse`, and the largest value of the sum anywhere (0 when empty): one
         pass instead of a second sum in Python (:meth:`_sparse_max`, the same numbers:
         each key's terms are added in the same order)."""
-        scratch = self._scratch
-        touched: list[np.ndarray] = []
+        arrays = []
         for row, weight in rows:
-            if not row:
-                continue
-            keys = np.fromiter(row.keys(), np.int64, len(row))
-            vals = np.fromiter(row.values(), np.float64, len(row))
+            if row:
+                keys = np.fromiter(row.keys(), np.int64, len(row))
+                arrays.append((keys, np.fromiter(row.values(), np.float64, len(row)), weight))
+        return self._sparse_arrays(arrays, items)
+
+    def _table_rows(
+        self, table: int, keys: Iterable[tuple[int, float]]
+    ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """The rows of *table* (``_TRANS``, ``_WINDOW``, ``_COOC``) at the given (key,
+        weight) pairs as (keys, values, weight) arrays: the rows' mirrors, made on first
+        use and kept (a few dozen at most) — the rows the features read are those of the
+        last plays, and building their arrays from the dicts on every call cost more than
+        everything else the sums do."""
+        source = (self.trans, self.window, self.cooc)[table]
+        mirrors = self._mirrors
+        out = []
+        for key, weight in keys:
+            found = mirrors.get((table, key))
+            if found is None:
+                row = source.get(key)
+                if not row:
+                    continue
+                found = mirrors[(table, key)] = _Mirror(row)
+                while len(mirrors) > _MAX_MIRRORS:
+                    del mirrors[next(iter(mirrors))]  # the oldest made
+            out.append((found.keys[: found.size], found.vals[: found.size], weight))
+        return out
+
+    def _sparse_arrays(
+        self, rows: Sequence[tuple[np.ndarray, np.ndarray, float]], items: np.ndarray | None
+    ) -> tuple[np.ndarray, float]:
+        """:meth:`_sparse_top` of rows given as (keys, values, weight) arrays."""
+        scratch = self._scratch
+        for keys, vals, weight in rows:
             np.add.at(scratch, keys, vals * weight)
-            touched.append(keys)
         out = scratch[items] if items is not None else scratch.copy()
-        top = max((float(scratch[keys].max()) for keys in touched), default=0.0)
-        for keys in touched:
+        top = max((float(scratch[keys].max()) for keys, _, _ in rows), default=0.0)
+        for keys, _, _ in rows:
             scratch[keys] = 0.0
         return out, top
 
@@ -501,14 +579,15 @@ class HistoryState:
         f["album_log_count"] = g[7] * has_album
         prev = self.ses_listened[-1] if self.ses_listened else None
         if prev is not None:
-            markov = self._sparse([(self.trans.get(prev), 1.0)], items)
+            markov = self._sparse_arrays(self._table_rows(_TRANS, [(prev, 1.0)]), items)[0]
             f["markov_log"] = np.log1p(markov)
             f["markov_prob"] = markov / max(self.trans_total.get(prev, 0.0), 1.0)
-            rows = [
-                (self.window.get(j), 1.0 / (1 + back))
+            back_weights = [
+                (j, 1.0 / (1 + back))
                 for back, j in enumerate(reversed(self.ses_listened[-WINDOW:]))
             ]
-            f["window_log"] = np.log1p(self._sparse(rows, items))
+            window = self._sparse_arrays(self._table_rows(_WINDOW, back_weights), items)[0]
+            f["window_log"] = np.log1p(window)
             pa = int(self.artist[prev])
             arow = self.a_trans.get(pa)
             if pa and arow:
@@ -531,8 +610,8 @@ class HistoryState:
             weights: dict[int, float] = {}
             for position, j in enumerate(query, start=1):
                 weights[j] = max(weights.get(j, 0.0), position / len(query))
-            rows = [(self.cooc.get(j), w) for j, w in weights.items()]
-            raw, raw_top = self._sparse_top(rows, items)
+            cooc_rows = self._table_rows(_COOC, weights.items())
+            raw, raw_top = self._sparse_arrays(cooc_rows, items)
             decay = math.exp(-(now - self.t0) / SKNN_TAU_MS)
             sknn = raw * decay
             f["sknn_log"] = np.log1p(sknn)
