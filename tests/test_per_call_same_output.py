@@ -31,6 +31,7 @@ from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.model import ModelRecommender
 from player_plugin.recommend.rerank import Reranker, RerankSettings
 from player_plugin.recommend.variety import DialRules
+from player_plugin.store.serving import _items as serving_items
 
 
 def old_scores(rec: ModelRecommender) -> np.ndarray:
@@ -272,3 +273,26 @@ def test_mirrored_rows_follow_the_plays_and_the_features_stay_the_frozen_ones() 
                 np.testing.assert_array_equal(mirror.vals[: mirror.size], list(row.values()))
                 grown += mirror.size > len(mirror.keys) // 2
         assert new._mirrors and grown > 0  # mirrors were made, kept and grown
+
+
+def test_play_rows_map_to_the_same_items_with_the_order_check_remembered() -> None:
+    """``serving._items`` remembers whether the last catalogue's ids ascend (it checked all
+    100,000 on every suggestion): catalogues in and out of order, asked about in turn,
+    still map every track id as a dict of the catalogue would."""
+    rng = np.random.default_rng(2)
+    ascending = np.arange(10, 5_010, 5, dtype=np.int64)
+    shuffled = rng.permutation(ascending)
+    for _ in range(3):
+        for ids in (ascending, shuffled, ascending.copy()):
+            catalogue = Catalogue(
+                track_ids=ids,
+                titles=[""] * len(ids),
+                artist=np.zeros(len(ids), dtype=np.int32),
+                artist_names=[""],
+                album=np.zeros(len(ids), dtype=np.int32),
+                album_names=[""],
+            )
+            wanted = [int(t) for t in rng.choice(ids, 50)] + [None, 7, 10**9]
+            index = {int(t): i for i, t in enumerate(ids)}
+            expected = [-1 if t is None else index.get(t, -1) for t in wanted]
+            assert serving_items(catalogue, wanted) == expected

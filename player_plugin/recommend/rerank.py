@@ -156,7 +156,7 @@ class Reranker:
         if discover != "settings":
             rules = DialRules(None if discover is None else float(discover), rules.repeat_slots)
         knob = rules.discover
-        values = np.asarray(scores, dtype=np.float64).copy()
+        values = np.array(scores, dtype=np.float64)  # a copy, converted once
         values[np.isnan(values)] = -np.inf
         blocked = self.excluded(hidden, now_ms)
         if blocked:
