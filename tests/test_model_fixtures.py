@@ -42,6 +42,39 @@ def synthetic_catalogue() -> Catalogue:
     )
 
 
+def with_cold_tracks(
+    artist: np.ndarray,
+    album: np.ndarray,
+    *,
+    artists: int = 80,
+    albums: int = 80,
+    duration_ms: int | None = None,
+) -> Catalogue:
+    """The synthetic catalogue followed by never-played tracks of the given *artist* and
+    *album* ids (0 = unknown), with *artists* / *albums* names (the empty one first), and a
+    *duration_ms* for every track when given: enough cold items for the engine's shortcut."""
+    small = synthetic_catalogue()
+    all_artist = np.concatenate([small.artist, artist]).astype(np.int32)
+    n = len(all_artist)
+    return Catalogue(
+        track_ids=np.arange(1, n + 1, dtype=np.int64),
+        titles=[f"T{i}" for i in range(n)],
+        artist=all_artist,
+        artist_names=[""] + [f"Artist {a}" for a in range(1, artists)],
+        album=np.concatenate([small.album, album]).astype(np.int32),
+        album_names=[""] + [f"Album {a}" for a in range(1, albums)],
+        duration_ms=None if duration_ms is None else np.full(n, duration_ms, dtype=np.int32),
+    )
+
+
+def cold_catalogue(extra: int = 600) -> Catalogue:
+    """The synthetic catalogue and *extra* never-played tracks by never-played artists
+    (the last 7 of unknown artist), each artist with an album of its own."""
+    artist = 20 + np.arange(extra) % 50
+    artist[-7:] = 0
+    return with_cold_tracks(artist, artist.copy())
+
+
 def synthetic_plays(n_plays: int = 400, seed: int = 0) -> list[Play]:
     """Album-ordered sessions over favourite artists, with skips, oldest first."""
     rng = np.random.default_rng(seed)

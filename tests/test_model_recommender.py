@@ -7,7 +7,13 @@ import shutil
 import numpy as np
 import pytest
 from recommender_contract import check_contract, contract_catalogue, contract_history
-from test_model_fixtures import fill_store, synthetic_catalogue, synthetic_plays, tiny_config
+from test_model_fixtures import (
+    cold_catalogue,
+    fill_store,
+    synthetic_catalogue,
+    synthetic_plays,
+    tiny_config,
+)
 
 from player_plugin.domain.catalogue import tie_breaker
 from player_plugin.recommend.engine import Engine
@@ -128,19 +134,7 @@ def test_load_active_falls_back_to_previous_then_baselines(db, store_model, capl
 
 def test_fast_scores_match_scoring_everything(store_model) -> None:
     """Items without history share feature rows; the shortcut gives the same numbers."""
-    small = synthetic_catalogue()
-    extra = 600  # never-played tracks by never-played artists, some with unknown artist
-    n = len(small) + extra
-    artist = np.concatenate([small.artist, 20 + np.arange(extra) % 50]).astype(np.int32)
-    artist[-7:] = 0
-    cat = type(small)(
-        track_ids=np.arange(1, n + 1, dtype=np.int64),
-        titles=[f"T{i}" for i in range(n)],
-        artist=artist,
-        artist_names=[""] + [f"Artist {a}" for a in range(1, 80)],
-        album=artist.copy(),
-        album_names=[""] + [f"Album {a}" for a in range(1, 80)],
-    )
+    cat = cold_catalogue()  # 600 never-played tracks by never-played artists
     rec = ModelRecommender(Engine(store_model))
     plays = synthetic_plays(200)
     rec.fit(plays[:100], cat)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import legacy_features_v2 as legacy
 import numpy as np
 import pytest
-from test_model_fixtures import MIN, T0, synthetic_catalogue, trained_model
+from test_model_fixtures import MIN, T0, trained_model, with_cold_tracks
 
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
@@ -53,22 +53,12 @@ def old_scores(rec: ModelRecommender) -> np.ndarray:
 def wide_catalogue(extra: int = 2_000, seed: int = 0) -> Catalogue:
     """The synthetic catalogue plus never-played tracks by never-played artists (some of
     unknown artist and album): enough cold items for the fast branch."""
-    small = synthetic_catalogue()
     rng = np.random.default_rng(seed)
-    n = len(small) + extra
-    artist = np.concatenate([small.artist, 20 + rng.integers(0, 60, extra)]).astype(np.int32)
+    artist = 20 + rng.integers(0, 60, extra)
     artist[-11:] = 0
-    album = np.concatenate([small.album, 20 + rng.integers(0, 90, extra)]).astype(np.int32)
+    album = 20 + rng.integers(0, 90, extra)
     album[-6:] = 0
-    return Catalogue(
-        track_ids=np.arange(1, n + 1, dtype=np.int64),
-        titles=[f"T{i}" for i in range(n)],
-        artist=artist,
-        artist_names=[""] + [f"Artist {a}" for a in range(1, 80)],
-        album=album,
-        album_names=[""] + [f"Album {a}" for a in range(1, 110)],
-        duration_ms=np.full(n, 200_000, dtype=np.int32),
-    )
+    return with_cold_tracks(artist, album, albums=110, duration_ms=200_000)
 
 
 def mixed_plays(n_items: int, n: int = 260, seed: int = 1) -> list[Play]:

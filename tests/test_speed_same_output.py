@@ -14,7 +14,7 @@ replaced (issue 15).
 from __future__ import annotations
 
 import numpy as np
-from test_model_fixtures import MIN, T0, synthetic_catalogue
+from test_model_fixtures import MIN, T0, with_cold_tracks
 
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
@@ -26,20 +26,11 @@ from player_plugin.recommend.item_inputs import Vocab, album_key
 def _wide_catalogue(extra: int = 500) -> Catalogue:
     """The synthetic catalogue plus never-played tracks by never-played artists (some of
     unknown artist and album), sharing albums across artists."""
-    small = synthetic_catalogue()
-    n = len(small) + extra
-    artist = np.concatenate([small.artist, 20 + np.arange(extra) % 50]).astype(np.int32)
+    artist = 20 + np.arange(extra) % 50
     artist[-9:] = 0
-    album = np.concatenate([small.album, 20 + np.arange(extra) % 70]).astype(np.int32)
+    album = 20 + np.arange(extra) % 70
     album[-5:] = 0
-    return Catalogue(
-        track_ids=np.arange(1, n + 1, dtype=np.int64),
-        titles=[f"T{i}" for i in range(n)],
-        artist=artist,
-        artist_names=[""] + [f"Artist {a}" for a in range(1, 80)],
-        album=album,
-        album_names=[""] + [f"Album {a}" for a in range(1, 100)],
-    )
+    return with_cold_tracks(artist, album, albums=100)
 
 
 def _plays(catalogue: Catalogue, n: int = 400, seed: int = 5) -> list[Play]:

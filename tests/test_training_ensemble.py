@@ -5,29 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from test_model_fixtures import synthetic_catalogue, synthetic_plays, tiny_config
+from test_model_fixtures import (
+    cold_catalogue,
+    synthetic_catalogue,
+    synthetic_plays,
+    tiny_config,
+)
 
-from player_plugin.domain.catalogue import Catalogue
 from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.model import ModelRecommender
 from training.export import example_item_inputs, example_scorer_inputs, export_model
 from training.loop import train
 from training.model import SegueEnsemble
-
-
-def with_cold_tracks(small: Catalogue, extra: int = 600) -> Catalogue:
-    """*small* and never-played tracks by never-played artists (some unknown)."""
-    n = len(small) + extra
-    artist = np.concatenate([small.artist, 20 + np.arange(extra) % 50]).astype(np.int32)
-    artist[-7:] = 0
-    return Catalogue(
-        track_ids=np.arange(1, n + 1, dtype=np.int64),
-        titles=[f"T{i}" for i in range(n)],
-        artist=artist,
-        artist_names=[""] + [f"Artist {a}" for a in range(1, 80)],
-        album=artist.copy(),
-        album_names=[""] + [f"Album {a}" for a in range(1, 80)],
-    )
 
 
 def _weights(module: torch.nn.Module) -> list[np.ndarray]:
@@ -89,7 +78,7 @@ def test_an_exported_ensemble_serves_the_mean_of_its_members(tmp_path) -> None:
     # the engine's shortcut for tracks without history (query . vector + the shared row's
     # part) gives the numbers of scoring everything through the graph
     rec = ModelRecommender(engine)
-    rec.fit(plays[:250], with_cold_tracks(cat))
+    rec.fit(plays[:250], cold_catalogue())
     _, cold, _, _ = rec.state.cold_split()
     assert len(cold) >= 256
     np.testing.assert_allclose(rec.scores(), rec.scores_full(), rtol=1e-5, atol=1e-5)
