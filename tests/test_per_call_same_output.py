@@ -266,9 +266,9 @@ def test_mirrored_rows_follow_the_plays_and_the_features_stay_the_frozen_ones() 
 
 
 def test_play_rows_map_to_the_same_items_with_the_order_check_remembered() -> None:
-    """``serving._items`` remembers whether the last catalogue's ids ascend (it checked all
-    100,000 on every suggestion): catalogues in and out of order, asked about in turn,
-    still map every track id as a dict of the catalogue would."""
+    """``serving._items`` asks the catalogue whether its ids ascend, found once per
+    catalogue (it checked all 100,000 on every suggestion): catalogues in and out of order,
+    asked about in turn, still map every track id as a dict of the catalogue would."""
     rng = np.random.default_rng(2)
     ascending = np.arange(10, 5_010, 5, dtype=np.int64)
     shuffled = rng.permutation(ascending)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -56,6 +57,12 @@ class Catalogue:
 
     def __len__(self) -> int:
         return len(self.track_ids)
+
+    @cached_property
+    def ids_ascend(self) -> bool:
+        """Whether ``track_ids`` ascend strictly (as the store reads them), found once: a
+        catalogue's arrays are not written after it is made."""
+        return bool((np.diff(self.track_ids) > 0).all())
 
     def describe(self, item: int) -> str:
         """ "Artist – Title" for messages and explanations."""

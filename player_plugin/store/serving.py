@@ -12,7 +12,6 @@ observed (deleted, rematched). :func:`snapshot` reads them all in one read trans
 from __future__ import annotations
 
 import sqlite3
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -197,27 +196,12 @@ def _items(catalogue: Catalogue, track_ids: list[int | None]) -> list[int]:
     if not track_ids or not ids.size:
         return [-1] * len(track_ids)
     wanted = np.array([-1 if t is None else int(t) for t in track_ids], dtype=np.int64)
-    order = None if _ascending(ids) else np.argsort(ids, kind="stable")
+    order = None if catalogue.ids_ascend else np.argsort(ids, kind="stable")
     keys = ids if order is None else ids[order]
     at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
     found = keys[at] == wanted
     index = at if order is None else order[at]
     return np.where(found, index, -1).tolist()
-
-
-_ASCENDING: tuple[weakref.ref, bool] | None = None  # the last catalogue's ids: ascending?
-
-
-def _ascending(ids: np.ndarray) -> bool:
-    """Whether *ids* ascend strictly, remembered for the last array asked about (a
-    catalogue's arrays are never written once made; this ran on every suggestion)."""
-    global _ASCENDING
-    last = _ASCENDING
-    if last is not None and last[0]() is ids:
-        return last[1]
-    found = bool((np.diff(ids) > 0).all())
-    _ASCENDING = (weakref.ref(ids), found)
-    return found
 
 
 def open_outcomes(
