@@ -40,6 +40,10 @@ def test_companion_logs_and_suggests(qtbot, server, tmp_path, db, db_path, loggi
         server.mpc("play")
         qtbot.waitUntil(lambda: host.current_track() is not None, timeout=10_000)
         server.mpc("next")
+        # the host must see the second track play before it stops (else it never began)
+        qtbot.waitUntil(
+            lambda: (host.current_track() or b"").endswith(b"01 Tone 1.flac"), timeout=10_000
+        )
         qtbot.waitUntil(lambda: len(window.plugin.items) > 0, timeout=20_000)
         server.mpc("stop")
         qtbot.waitUntil(lambda: host.current_track() is None, timeout=10_000)
