@@ -11,7 +11,11 @@ process tree, one after the other):
   loaded; then the plugin's own refresh (a worker thread, as on a track change) asked
   *n* times, a play logged before each, each answer waited for. Resident memory (RSS)
   after opening, after the first suggestion and at the end; the peak is sampled every
-  20 ms by a timer, and ``ru_maxrss`` (the kernel's peak) is reported too.
+  20 ms by a timer, and ``ru_maxrss`` (the kernel's peak) is reported too; the end's
+  resident memory is also split into anonymous memory (the process's own heap) and
+  file-backed pages (the shared libraries' code as mapped: how much of a library counts
+  depends on the kernel's page cache, e.g. numpy + onnxruntime 25 MB after a cache drop
+  and 41 MB right after a fresh ``pip install``, the same files).
 - **peer: bare window**: a QApplication and an empty QMainWindow shown offscreen (what any
   Qt player costs before it holds a library).
 - **peer: model process**: onnxruntime with the same scorer, the library's item vectors,
@@ -115,6 +119,9 @@ out["method"] = plugin.method
 out["status_lines"] = errors[:3]
 out["end_mb"] = mb()
 out["peak_sampled_mb"] = max(peak[0], mb())
+status = dict(l.split(":", 1) for l in open("/proc/self/status") if l.startswith("Rss"))
+out["end_anon_mb"] = int(status["RssAnon"].split()[0]) / 1024
+out["end_file_mb"] = int(status["RssFile"].split()[0]) / 1024
 db.close()
 plugin.shutdown() if hasattr(plugin, "shutdown") else None
 print(json.dumps(out))

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from player_plugin.app.player_lock import PlayerLock, PlayerLocked
 from player_plugin.cli.common import UserError, add_command, store
+from player_plugin.cli.heap import one_arena
 from player_plugin.cli.listen import add_host_options, db_path_of, make_host
 from player_plugin.domain.errors import SegueError
 from player_plugin.hosts.external import parse_host
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         logging_plays = True
     except PlayerLocked:
         logging_plays = False
+    one_arena()  # before the worker threads start
     app = QApplication.instance() or QApplication(["segue"])
     app.setApplicationName("Segue")
     try:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QLoggingCategory, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from player_plugin.cli.common import UserError, add_command, emit
+from player_plugin.cli.heap import one_arena
 from player_plugin.store.db import StoreError, default_db_path
 from player_plugin.store.stats import counts
 from player_plugin.ui.player_window import PlayerWindow, quit_on_signals
@@ -37,6 +38,8 @@ def _app():
     # Qt Multimedia's banner ("Using Qt multimedia with FFmpeg …") is not for listeners;
     # QT_LOGGING_RULES, when set, still wins over these rules
     QLoggingCategory.setFilterRules("qt.multimedia*=false")
+    if QApplication.instance() is None:
+        one_arena()  # before Qt and the worker threads start
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Segue")
     app.setOrganizationName("segue")

@@ -20,6 +20,7 @@ from player_plugin.app.autotrain import Autotrain
 from player_plugin.app.player_lock import PlayerLock, PlayerLocked
 from player_plugin.app.playlog import PlayLog
 from player_plugin.cli.common import UserError, add_command, store
+from player_plugin.cli.heap import one_arena
 from player_plugin.domain.errors import SegueError
 from player_plugin.hosts.external import HeadlessLogger, HostSpec, parse_host
 from player_plugin.hosts.mpd import MpdHost, connect
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     except PlayerLocked as exc:
         db.close()
         raise UserError(str(exc)) from exc
+    one_arena()  # before the worker threads start
     app = QCoreApplication.instance() or QCoreApplication([])
     try:
         host = make_host(spec, args, radio=radio)
