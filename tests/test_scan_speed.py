@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import audio_fixtures
 import pytest
 
 from player_plugin.library import scanner
-from player_plugin.library.scanner import pool_workers, scan
+from player_plugin.library.scanner import others_running, pool_workers, scan
 from player_plugin.library.tags import AUDIO_EXTENSIONS, is_audio_name
 from player_plugin.store import open_db
 
@@ -45,7 +47,27 @@ def test_a_pool_only_when_two_cores_are_idle(cpus, load, expected):
     assert pool_workers(cpus, load) == expected
 
 
-def test_in_process_and_pool_store_the_same_rows(audio_files, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0.64 1.72 1.68 1/78 18466\n", 0),
+        ("3.10 2.00 1.00 4/310 99", 3),
+        ("0.1 0.1 0.1", None),
+        ("", None),
+        ("a b c x/y z", None),
+    ],
+)
+def test_what_runs_now_comes_from_proc_loadavg(text, expected):
+    assert others_running(text) == expected
+
+
+def test_this_process_own_runnable_threads_are_not_others():
+    assert others_running("0.5 0.5 0.5 3/90 7", own=2) == 1
+    assert others_running("0.5 0.5 0.5 2/90 7", own=3) == 0
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_in_process_and_pool_store_the_same_rows(audio_files, tmp_path, monkeypatch, method):
     music = tmp_path / "mÿsic — 音楽"
     music.mkdir()
     for i, source in enumerate(sorted(audio_files.values())):
@@ -53,6 +75,7 @@ def test_in_process_and_pool_store_the_same_rows(audio_files, tmp_path, monkeypa
     (music / "broken.mp3").write_bytes(b"\xff" * 10)
     (music / "empty.flac").write_bytes(b"")
     monkeypatch.setattr(scanner, "POOL_MIN_FILES", 1)  # a pool even for a few files
+    monkeypatch.setattr(scanner, "start_method", lambda: method)
 
     alone = scan(open_db(tmp_path / "alone.db"), [music], workers=0)
     pooled = scan(open_db(tmp_path / "pool.db"), [music], workers=2)
@@ -138,3 +161,28 @@ def test_list_columns_are_the_json_they_were():
         ],
     ):
         assert scanner._to_json(value) == json.dumps(value, ensure_ascii=False)
+
+
+START_METHOD = r"""
+import sys, threading
+from player_plugin.library.scanner import start_method
+if sys.argv[1] == "qt":
+    import PySide6.QtCore
+elif sys.argv[1] == "thread":
+    stop = threading.Event()
+    threading.Thread(target=stop.wait).start()
+print(start_method())
+if sys.argv[1] == "thread":
+    stop.set()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork only on Linux")
+@pytest.mark.parametrize(
+    ("process", "expected"), [("plain", "fork"), ("qt", "spawn"), ("thread", "spawn")]
+)
+def test_the_pool_forks_only_a_process_with_one_thread_and_no_qt(process, expected):
+    out = subprocess.run(
+        [sys.executable, "-c", START_METHOD, process], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == expected

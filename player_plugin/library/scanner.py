@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -124,11 +125,11 @@ def track_row(found: walking.FoundFile, tags: TrackTags, now_ms: int) -> dict[st
 
 
 def pool_workers(cpus: int, load: float) -> int:
-    """Worker processes for a scan on *cpus* cores with *load* (the 1-minute load average):
+    """Worker processes for a scan on *cpus* cores while *load* other tasks run:
     :data:`DEFAULT_WORKERS` when that many cores are idle, else 0 (read in-process).
 
-    A pool only pays when it gets cores of its own: each spawned worker costs ~0.15 CPU
-    seconds to start and every result is pickled across, so on a busy machine a pool used
+    A pool only pays when it gets cores of its own: every result is pickled across (and a
+    spawned worker costs ~0.15 CPU seconds to start), so on a busy machine a pool used
     1.3x the CPU of reading in-process and finished later (issue 15's profile). For a
     process that does nothing else (`segue scan`); a GUI keeps the pool, whose workers hold
     no lock its event loop needs."""
@@ -136,13 +137,60 @@ def pool_workers(cpus: int, load: float) -> int:
     return DEFAULT_WORKERS if min(cpus, idle) >= DEFAULT_WORKERS else 0
 
 
-def idle_workers() -> int:
-    """:func:`pool_workers` for this machine now."""
+def others_running(loadavg: str, own: int = 1) -> int | None:
+    """How many other tasks are running or ready to run right now, from the text of
+    ``/proc/loadavg`` (its fourth field, ``runnable/total``, counts this process's *own*
+    runnable threads too); None when the text does not say."""
     try:
-        load = os.getloadavg()[0]
-    except OSError:  # no load average on this system: assume an idle machine
-        load = 0.0
+        return max(0, int(loadavg.split()[3].split("/")[0]) - own)
+    except (IndexError, ValueError):
+        return None
+
+
+def _own_runnable() -> int:
+    """This process's threads that are running or ready (Linux ``/proc/self/task``): the
+    reading thread, and e.g. a BLAS thread still spinning after numpy's import."""
+    count = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/stat", "rb") as f:
+                count += f.read().rpartition(b") ")[2][:1] == b"R"
+        except OSError:  # the thread ended meanwhile
+            continue
+    return max(1, count)
+
+
+def idle_workers() -> int:
+    """:func:`pool_workers` for this machine now: what other processes run at this moment
+    (Linux), else the 1-minute load average. Not the average where the moment is known: a
+    scan started right after another heavy command would see that command's minute and
+    read in one process on two idle cores (benchmarks/scan_peer.py, where the peer just
+    ran)."""
+    try:
+        with open("/proc/loadavg") as f:
+            load: float | None = others_running(f.read(), _own_runnable())
+    except OSError:
+        load = None
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # no load average on this system: assume an idle machine
+            load = 0.0
     return pool_workers(os.cpu_count() or 1, load)
+
+
+def start_method() -> str:
+    """How the tag-reading pool starts its workers: ``fork`` where that is safe (Linux, one
+    thread, no Qt in the process: `segue scan`, the player's scan child), so the workers
+    begin with the modules already imported — the first tags arrive ~30 ms after the pool
+    starts instead of ~250 ms; else ``spawn`` (a fork of a process running Qt or other
+    threads can deadlock on a lock one of them held)."""
+    safe = (
+        sys.platform.startswith("linux")
+        and threading.active_count() == 1
+        and not any(name == "PySide6" or name.startswith("PySide6.") for name in sys.modules)
+    )
+    return "fork" if safe else "spawn"
 
 
 def _ignore_sigint() -> None:
@@ -151,9 +199,9 @@ def _ignore_sigint() -> None:
 
 
 class TagReader:
-    """Reads tags in-process for few files, else in a ``spawn`` pool (a fork of a process
-    running Qt can deadlock). :meth:`start` early (while the walk runs) to hide the pool's
-    start-up; :meth:`close` stops it."""
+    """Reads tags in-process for few files, else in a pool of processes (started as
+    :func:`start_method` says). :meth:`start` early (while the walk runs) to hide the
+    pool's start-up; :meth:`close` stops it."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -165,7 +213,7 @@ class TagReader:
             # busy machine) read in-process, and multiprocessing costs ~20 ms of start-up.
             import multiprocessing
 
-            context = multiprocessing.get_context("spawn")
+            context = multiprocessing.get_context(start_method())
             self.pool = context.Pool(self.workers, initializer=_ignore_sigint)
 
     def read(
