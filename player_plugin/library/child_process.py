@@ -76,6 +76,7 @@ def run_in_child(
     child.start()
     send.close()  # the child holds the only writing end: its exit ends the pipe
     cancelled_at: float | None = None
+    answered = False
     try:
         while True:
             if cancel is not None and cancel.is_set() and cancelled_at is None:
@@ -96,12 +97,17 @@ def run_in_child(
                 if progress is not None:
                     progress(message[1])
             elif message[0] == "done":
+                answered = True
                 return message[1]
             else:
+                answered = True
                 raise error(message[2] or message[1])
     finally:
         stop.set()
-        child.join(0 if cancelled_at is not None else CANCEL_GRACE_S)
+        # a child that answered is ending: let it finish (it releases its pool's
+        # semaphores on the way out; terminated there, they were reported as leaked);
+        # one abandoned after a cancel is stopped now
+        child.join(CANCEL_GRACE_S if answered or cancelled_at is None else 0)
         if child.is_alive():
             child.terminate()
             child.join()
