@@ -5,6 +5,7 @@ GUI thread, and it can be cancelled."""
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 import threading
@@ -14,7 +15,7 @@ import pytest
 from PySide6.QtCore import QObject, Qt, QThread
 from test_model_fixtures import fill_store
 
-from player_plugin.app.retrain import RetrainResult
+from player_plugin.app.retrain import RetrainResult, TrainingCancelled
 from player_plugin.domain.training_events import Epoch, Start
 from player_plugin.ui.workers import TaskRunner, TrainingJob
 
@@ -134,6 +135,28 @@ def test_errors_come_back_as_one_line(qtbot):
     runner.run_task(boom, lambda r: None, on_error=errors.append)
     qtbot.waitUntil(lambda: bool(errors))
     assert errors == ["disk on fire"]
+
+
+def test_a_cancelled_training_is_no_failure(qtbot, caplog):
+    """Quitting while the model trains printed 'background task failed: training
+    cancelled' on the player's terminal; a cancel is asked for, not a failure."""
+    runner = TaskRunner()
+    errors: list[str] = []
+
+    def cancelled():
+        raise TrainingCancelled("training cancelled")
+
+    def broken():
+        raise OSError("disk on fire")
+
+    with caplog.at_level(logging.INFO, logger="player_plugin.ui.workers"):
+        runner.run_task(cancelled, lambda r: None, on_error=errors.append)
+        runner.run_task(broken, lambda r: None, on_error=errors.append)
+        qtbot.waitUntil(lambda: len(errors) == 2)
+    assert sorted(errors) == ["disk on fire", "training cancelled"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["background task failed: disk on fire"]
+    runner.shutdown()
 
 
 def test_cancelled_task_result_is_dropped(qtbot):

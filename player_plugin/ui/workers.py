@@ -32,7 +32,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from player_plugin.app.retrain import RetrainResult, retrain
+from player_plugin.app.retrain import RetrainResult, TrainingCancelled, retrain
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,9 @@ def _run(
     fn = job.pop()
     try:
         message = (token, True, fn() if report is None else fn(report))
+    except TrainingCancelled as exc:  # asked for (a cancel, the player quitting): no failure
+        log.info("background task stopped: %s", exc)
+        message = (token, False, error_line(exc))
     except Exception as exc:  # reported to the GUI as one line
         log.warning("background task failed: %s", error_line(exc))
         log.debug("background task failed", exc_info=True)
