@@ -36,6 +36,7 @@ from player_plugin.library.decode import (
     SAMPLE_RATE,
     read_excerpt,
 )
+from player_plugin.library.one_at_a_time import one_at_a_time
 from player_plugin.store.features import N_MFCC, PITCH_CLASSES, VECTOR_SIZE
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ DOUBLE_TEMPO_RATIO = 0.95  # take the pulse twice as fast when about as strong
 SILENCE_LUFS = -70.0
 _SMOOTH = np.exp(-0.5 * np.arange(-3, 4) ** 2)
 _SMOOTH /= _SMOOTH.sum()
+_warm = False  # this process has run warm_up
 
 # Krumhansl & Kessler (1982) key profiles, tonic first.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -173,6 +175,11 @@ def _sig(value: float) -> float:
 
 def analyse_signal(y: np.ndarray, sr: int = SAMPLE_RATE) -> dict:
     """The named descriptors of mono signal *y* (people's units; see the module doc)."""
+    warm_up()
+    return _descriptors(y, sr)
+
+
+def _descriptors(y: np.ndarray, sr: int) -> dict:
     y = np.ascontiguousarray(y, dtype=np.float32)
     magnitude = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
     power = magnitude**2
@@ -283,7 +290,16 @@ def analyse_file(
 
 
 def warm_up() -> None:
-    """Run the analysis once on a short synthetic signal: librosa's first call compiles and
-    loads lazily (about a second); a worker pays that once, not on its first track."""
-    rng = np.random.default_rng(0)
-    analyse_signal((0.1 * rng.standard_normal(SAMPLE_RATE * 4)).astype(np.float32))
+    """Run the analysis once per process on a short synthetic signal: librosa's first call
+    loads lazily and compiles its numba functions or loads them from their cache (about a
+    second); a worker pays that before its first track. One process at a time
+    (:func:`one_at_a_time`): two workers warming up together on a first run once wrote
+    numba's cache in librosa's ``__pycache__`` at the same moment, and every later analysis,
+    in every process, died of a segmentation fault."""
+    global _warm
+    if _warm:
+        return
+    with one_at_a_time("librosa-numba-cache"):
+        rng = np.random.default_rng(0)
+        _descriptors((0.1 * rng.standard_normal(SAMPLE_RATE * 4)).astype(np.float32), SAMPLE_RATE)
+    _warm = True

@@ -8,8 +8,8 @@ fraction of a second, and commits results in batches, so a kill loses at most on
 the next run resumes where this one stopped. A file that cannot be decoded is stored with
 its reason and skipped until it changes; a worker that crashes on a file is replaced, and
 the files it held are retried one at a time, so only the culprit is marked failed.
-Workers warm up one at a time (:func:`warm_up_librosa`), so only one writes librosa's
-compiled-code cache.
+Workers warm up one at a time (:func:`player_plugin.library.analysis.warm_up`), so only
+one writes librosa's compiled-code cache.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import sqlite_utils
 
 from player_plugin.domain.paths import display
 from player_plugin.library.decode import DecodeError
-from player_plugin.library.one_at_a_time import one_at_a_time
 from player_plugin.store.db import open_db
 from player_plugin.store.features import (
     AnalysisResult,
@@ -128,17 +127,9 @@ def _init_worker() -> None:
         threadpool_limits(1)
     except ImportError:  # pragma: no cover - comes with librosa's scikit-learn
         pass
-    warm_up_librosa()
+    from player_plugin.library.analysis import warm_up  # librosa: in the workers only
 
-
-def warm_up_librosa() -> None:
-    """Load and warm librosa up, one process at a time: the first to start compiles (and
-    caches) its numba functions, the others load them (see :mod:`.one_at_a_time`)."""
-    with one_at_a_time("analysis-warm-up"):
-        # librosa (through analysis): loaded in the worker processes only, never the GUI's
-        from player_plugin.library.analysis import warm_up
-
-        warm_up()
+    warm_up()  # one worker at a time (see analysis.warm_up)
 
 
 def _stop_now(pool: ProcessPoolExecutor) -> None:
@@ -297,15 +288,8 @@ class AnalysisJob:
             self._batch = []
 
     def _run_here(self, cancel: threading.Event) -> None:
-        first = True
         while not cancel.is_set() and (track := self._queue.pop()) is not None:
-            if first:  # the first call compiles (or loads) librosa's numba functions
-                with one_at_a_time("analysis-warm-up"):
-                    result = analyse_track(track)
-                first = False
-            else:
-                result = analyse_track(track)
-            self._record(result, track)
+            self._record(analyse_track(track), track)
 
     def _new_pool(self, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(

@@ -1,39 +1,28 @@
 """A block that this user's processes on this machine run one after another.
 
-The analysis workers warm librosa up as they start, and on a first run that compiles
-numba's cached functions into librosa's ``__pycache__``: two workers starting together
-wrote that cache at the same moment and once left an index that names the wrong compiled
-code, so every later analysis, in every process, died of a segmentation fault. Holding a
-lock file while warming up lets the first worker compile and write, and the next only
-load what it wrote.
+Used where processes would otherwise write one cache at once: the audio analysis warms
+librosa up under it (:func:`player_plugin.library.analysis.warm_up`), so the first process
+compiles numba's functions into their cache and the next only loads what it wrote.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX: no lock
-    fcntl = None  # type: ignore[assignment]
-
 
 def lock_path(name: str) -> str:
     """The lock file for *name* (in the temp folder, one per user)."""
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    return os.path.join(tempfile.gettempdir(), f"segue-{uid}-{name}.lock")
+    return os.path.join(tempfile.gettempdir(), f"segue-{os.getuid()}-{name}.lock")
 
 
 @contextmanager
 def one_at_a_time(name: str) -> Iterator[None]:
-    """Run the block while holding the lock *name*; without a lock where none can be had
-    (no ``fcntl``, an unwritable temp folder): the block still runs."""
-    if fcntl is None:
-        yield
-        return
+    """Run the block while holding the lock *name*; where the lock file cannot be made
+    (an unwritable temp folder) the block runs without it."""
     try:
         fd = os.open(lock_path(name), os.O_RDWR | os.O_CREAT, 0o600)
     except OSError:

@@ -188,7 +188,7 @@ def start_method() -> str:
     safe = (
         sys.platform.startswith("linux")
         and threading.active_count() == 1
-        and not any(name == "PySide6" or name.startswith("PySide6.") for name in sys.modules)
+        and "PySide6" not in sys.modules  # any Qt module imports the package first
     )
     return "fork" if safe else "spawn"
 
