@@ -104,7 +104,12 @@ def _negatives(
             sample(members)
 
     def most_played_lately() -> list[int]:
-        dec = state.dec30 * np.exp(-np.maximum(state.now - state.dec_t, 0) / (30 * F.DAY_MS))
+        # decayed only where played: elsewhere it is 0 x exp(...) = 0, the same array
+        played = np.flatnonzero(state.seen)
+        dec = np.zeros(state.n)
+        dec[played] = state.dec30[played] * np.exp(
+            -np.maximum(state.now - state.dec_t[played], 0) / (30 * F.DAY_MS)
+        )
         return np.argpartition(-dec, min(8, state.n - 1))[:8].tolist()
 
     pools.append((most_played_lately, 0.0))

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import IntEnum
 from types import MappingProxyType
 
@@ -160,6 +160,7 @@ def column_index(names: Sequence[str]) -> Mapping[str, int]:
 
 
 ITEM_COLUMN = column_index(ITEM_FEATURES)
+_COLUMN = dict(ITEM_COLUMN)  # a plain dict: read ~40 times per item_features call
 CONTEXT_COLUMN = column_index(CONTEXT_FEATURES)
 
 
@@ -233,6 +234,36 @@ def _mirror_set(
     mirror.vals[p] = value
 
 
+class _Tally:
+    """Counts by key as a dict (the keys counted, in the order first counted) and an
+    array read by index, kept equal; cleared by zeroing only the keys counted."""
+
+    __slots__ = ("array", "counts")
+
+    def __init__(self, size: int) -> None:
+        self.counts: dict[int, int] = {}
+        self.array = np.zeros(size)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.counts)
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def get(self, key: int, default: int = 0) -> int:
+        return self.counts.get(key, default)
+
+    def add(self, key: int) -> None:
+        count = self.counts.get(key, 0) + 1
+        self.counts[key] = count
+        self.array[key] = count
+
+    def clear(self) -> None:
+        for key in self.counts:
+            self.array[key] = 0.0
+        self.counts = {}
+
+
 class HistoryState:
     """The listener's history as incremental per-item state; computes the history
     features of any items and the session tower's inputs in a few vector operations.
@@ -277,11 +308,12 @@ class HistoryState:
         self.recent: OrderedDict[int, None] = OrderedDict()  # listened items, newest last
         self.plays: list[tuple[int, int, HistoryCode, bool]] = []  # item, start, code, first
         self.session_start = 0
-        self.ses_count: dict[int, int] = {}
-        self.ses_skips: dict[int, int] = {}
-        self.ses_artist: dict[int, int] = {}
-        self.ses_album: dict[int, int] = {}
-        self.ses_a_skips: dict[int, int] = {}
+        # the current session's plays and skips per item, artist and album
+        self.ses_count = _Tally(n)
+        self.ses_skips = _Tally(n)
+        self.ses_artist = _Tally(n_art)
+        self.ses_album = _Tally(n_alb)
+        self.ses_a_skips = _Tally(n_art)
         self.ses_new = 0
         self.ses_skipped = 0
         self.ses_listened: list[int] = []  # the session's items, in order
@@ -304,8 +336,14 @@ class HistoryState:
         first = not self.seen[item]
         if self.plays and t - self.plays[-1][1] > SESSION_GAP_MS:
             self.session_start = pos
-            self.ses_count, self.ses_skips, self.ses_artist = {}, {}, {}
-            self.ses_album, self.ses_a_skips = {}, {}
+            for tally in (
+                self.ses_count,
+                self.ses_skips,
+                self.ses_artist,
+                self.ses_album,
+                self.ses_a_skips,
+            ):
+                tally.clear()
             self.ses_new = self.ses_skipped = 0
             self.ses_listened = []
         a = int(self.artist[item])
@@ -330,11 +368,11 @@ class HistoryState:
             self.a_dec_t[a] = t
             self.a_count[a] += 1
             self.a_last_t[a] = t
-            self.ses_artist[a] = self.ses_artist.get(a, 0) + 1
+            self.ses_artist.add(a)
         alb = int(self.album[item])
         self.al_count[alb] += 1
         if alb:
-            self.ses_album[alb] = self.ses_album.get(alb, 0) + 1
+            self.ses_album.add(alb)
         if self.ses_listened:
             prev = self.ses_listened[-1]
             row = self.trans.setdefault(prev, {})
@@ -367,7 +405,7 @@ class HistoryState:
                         _mirror_set(mirrors, (_COOC, j), item, row[item])
                         _mirror_set(mirrors, (_COOC, item), j, mine[j])
         self.ses_listened.append(item)
-        self.ses_count[item] = self.ses_count.get(item, 0) + 1
+        self.ses_count.add(item)
         self.recent[item] = None
         self.recent.move_to_end(item)
         if len(self.recent) > 512:
@@ -387,8 +425,8 @@ class HistoryState:
             self.skip_t[item] = t
             self.a_skips[a] += 1
             if a:
-                self.ses_a_skips[a] = self.ses_a_skips.get(a, 0) + 1
-            self.ses_skips[item] = self.ses_skips.get(item, 0) + 1
+                self.ses_a_skips.add(a)
+            self.ses_skips.add(item)
             self.ses_skipped += 1
 
     def reclassify_last(self, play: Play) -> bool:
@@ -428,18 +466,13 @@ class HistoryState:
                 break
         return out
 
-    def _sparse(
-        self, rows: Iterable[tuple[Mapping[int, float] | None, float]], items: np.ndarray | None
-    ) -> np.ndarray:
-        """Sum of weighted sparse rows, read at *items* (all items when None)."""
-        return self._sparse_top(rows, items)[0]
-
     def _sparse_top(
         self, rows: Iterable[tuple[Mapping[int, float] | None, float]], items: np.ndarray | None
     ) -> tuple[np.ndarray, float]:
-        """:meth:`_sparse`, and the largest value of the sum anywhere (0 when empty): one
-        pass instead of a second sum in Python (:meth:`_sparse_max`, the same numbers:
-        each key's terms are added in the same order)."""
+        """The weighted sum of sparse rows read at *items* (all items when None), and its
+        largest value anywhere (0 when empty): one pass instead of a second sum in Python
+        (:meth:`_sparse_max`, the same numbers: each key's terms are added in the same
+        order)."""
         arrays = []
         for row, weight in rows:
             if row:
@@ -474,14 +507,27 @@ class HistoryState:
         self, rows: Sequence[tuple[np.ndarray, np.ndarray, float]], items: np.ndarray | None
     ) -> tuple[np.ndarray, float]:
         """:meth:`_sparse_top` of rows given as (keys, values, weight) arrays."""
+        return self._sparse_sum(rows, items, top=True)
+
+    def _sparse_sum(
+        self,
+        rows: Sequence[tuple[np.ndarray, np.ndarray, float]],
+        items: np.ndarray | None,
+        *,
+        top: bool = False,
+    ) -> tuple[np.ndarray, float]:
+        """The weighted sum of the rows read at *items* (all items when None), and with
+        *top* its largest value anywhere (else 0.0: it costs as much as the sum)."""
         scratch = self._scratch
         for keys, vals, weight in rows:
             np.add.at(scratch, keys, vals * weight)
         out = scratch[items] if items is not None else scratch.copy()
-        top = max((float(scratch[keys].max()) for keys, _, _ in rows), default=0.0)
+        largest = 0.0
+        if top:
+            largest = max((float(scratch[keys].max()) for keys, _, _ in rows), default=0.0)
         for keys, _, _ in rows:
             scratch[keys] = 0.0
-        return out, top
+        return out, largest
 
     def item_features(
         self, items: np.ndarray | None = None, *, out: np.ndarray | None = None
@@ -489,19 +535,22 @@ class HistoryState:
         """float32[k, N_ITEM_FEATURES] for *items* (every catalogue item when None),
         written into *out* when given (float32[k, N_ITEM_FEATURES], e.g. a view of the
         scorer's input) and returned."""
-        sel = (lambda a: a) if items is None else (lambda a: a[items])
         k = self.n if items is None else len(items)
         if out is None:
             out = np.empty((k, N_ITEM_FEATURES), dtype=np.float32)
         assert out.shape == (k, N_ITEM_FEATURES) and out.dtype == np.float32
-        # written column by column into a transposed buffer (each column contiguous: four
+        # written row by row into a transposed buffer (each feature contiguous: four
         # times faster than a row-major one's), then copied into *out* in one go
-        cols = np.zeros((N_ITEM_FEATURES, k), dtype=np.float32)
-        f = Columns(cols.T)
+        f = np.zeros((N_ITEM_FEATURES, k), dtype=np.float32)
+        c = _COLUMN
         if not self.plays:
-            f["unplayed"] = 1.0
-            out[...] = f.array
+            f[c["unplayed"]] = 1.0
+            out[...] = f.T
             return out
+
+        def sel(a: np.ndarray) -> np.ndarray:
+            return a if items is None else a[items]
+
         now = self.now
         # The exponentials and log1p's of many columns, each computed as before (the same
         # operations on the same numbers) but in one array: a call per column cost more
@@ -514,15 +563,6 @@ class HistoryState:
         last_item, _, _, last_first = self.plays[-1]
         last_art = int(self.artist[last_item])
         last_alb = int(self.album[last_item])
-        ses_art = np.zeros(len(self.a_count))
-        for a, c in self.ses_artist.items():
-            ses_art[a] = c
-        ses_alb = np.zeros(len(self.al_count))
-        for b, c in self.ses_album.items():
-            ses_alb[b] = c
-        ses_ask = np.zeros(len(self.a_count))
-        for a, c in self.ses_a_skips.items():
-            ses_ask[a] = c
         a_count, a_skips = self.a_count[art], self.a_skips[art]
 
         # exp(-elapsed / time constant), eight at once
@@ -540,71 +580,73 @@ class HistoryState:
         np.divide(e, _EXP_SCALES, out=e)
         np.negative(e, out=e)
         np.exp(e, out=e)
-        f["rec_1h"], f["rec_1d"], f["rec_30d"] = e[0], e[1], e[2]
-        f["skip_rec_1d"] = e[5]
-        f["artist_rec_1d"] = e[7]
+        f[c["rec_1h"]], f[c["rec_1d"]], f[c["rec_30d"]] = e[0], e[1], e[2]
+        f[c["skip_rec_1d"]] = e[5]
+        f[c["artist_rec_1d"]] = e[7]
 
-        # log1p of counts, thirteen at once
-        g = np.empty((13, k))
+        # log1p of counts, fourteen at once
+        g = np.empty((14, k))
         g[0] = sel(self.count)
         g[1] = sel(self.skips)
         np.multiply(sel(self.dec1), e[3], out=g[2])
         np.multiply(sel(self.dec30), e[4], out=g[3])
         g[4] = a_count
         np.multiply(self.a_dec[art], e[6], out=g[5])
-        g[6] = ses_art[art]
+        g[6] = self.ses_artist.array[art]
         g[7] = self.al_count[alb]
         g[8] = a_skips
         g[9] = sel(self.listens)
-        g[10] = ses_alb[alb]
-        g[11] = ses_ask[art]
-        g[12] = self._sparse([(self.ses_count, 1.0)], items)
+        g[10] = self.ses_album.array[alb]
+        g[11] = self.ses_a_skips.array[art]
+        g[12] = sel(self.ses_count.array)
+        g[13] = sel(self.ses_skips.array)
         np.log1p(g, out=g)
-        f["log_count"], f["log_skips"] = g[0], g[1]
-        f["unplayed"] = unseen
-        f["log_dec_1d"], f["log_dec_30d"] = g[2], g[3]
+        f[c["log_count"]], f[c["log_skips"]] = g[0], g[1]
+        f[c["unplayed"]] = unseen
+        f[c["log_dec_1d"]], f[c["log_dec_30d"]] = g[2], g[3]
         last_pos = sel(self.last_pos)
         ago = len(self.plays) - 1 - last_pos
-        f["plays_ago"] = np.where(last_pos >= 0, 1.0 / (1.0 + ago), 0.0)
-        f["session_count"] = g[12]
-        f["session_skips"] = np.log1p(self._sparse([(self.ses_skips, 1.0)], items))
+        f[c["plays_ago"]] = np.where(last_pos >= 0, 1.0 / (1.0 + ago), 0.0)
+        f[c["session_count"]] = g[12]
+        f[c["session_skips"]] = g[13]
         same_artist = (art == last_art) & known
-        f["same_artist_last"] = same_artist
-        f["artist_log_count"] = g[4]
-        f["artist_log_dec_30d"] = g[5]
-        f["artist_session"] = g[6]
+        f[c["same_artist_last"]] = same_artist
+        f[c["artist_log_count"]] = g[4]
+        f[c["artist_log_dec_30d"]] = g[5]
+        f[c["artist_session"]] = g[6]
         has_album = alb != 0
         same_album = (alb == last_alb) & has_album
-        f["same_album_last"] = same_album
-        f["album_log_count"] = g[7] * has_album
+        f[c["same_album_last"]] = same_album
+        f[c["album_log_count"]] = g[7] * has_album
         prev = self.ses_listened[-1] if self.ses_listened else None
         if prev is not None:
-            markov = self._sparse_arrays(self._table_rows(_TRANS, [(prev, 1.0)]), items)[0]
-            f["markov_log"] = np.log1p(markov)
-            f["markov_prob"] = markov / max(self.trans_total.get(prev, 0.0), 1.0)
+            markov = self._sparse_sum(self._table_rows(_TRANS, [(prev, 1.0)]), items)[0]
+            f[c["markov_log"]] = np.log1p(markov)
+            f[c["markov_prob"]] = markov / max(self.trans_total.get(prev, 0.0), 1.0)
             back_weights = [
                 (j, 1.0 / (1 + back))
                 for back, j in enumerate(reversed(self.ses_listened[-WINDOW:]))
             ]
-            window = self._sparse_arrays(self._table_rows(_WINDOW, back_weights), items)[0]
-            f["window_log"] = np.log1p(window)
+            window = self._sparse_sum(self._table_rows(_WINDOW, back_weights), items)[0]
+            f[c["window_log"]] = np.log1p(window)
             pa = int(self.artist[prev])
             arow = self.a_trans.get(pa)
             if pa and arow:
                 a_scores = np.zeros(len(self.a_count))
-                for follower, times in arow.items():
-                    a_scores[follower] = times
-                f["artist_markov_log"] = np.log1p(a_scores[art])
+                a_scores[np.fromiter(arow.keys(), np.int64, len(arow))] = np.fromiter(
+                    arow.values(), np.float64, len(arow)
+                )
+                f[c["artist_markov_log"]] = np.log1p(a_scores[art])
         pool = np.maximum(self.a_items[art] - self.a_seen[art], 1.0)
         pool_scale = np.log2(2.0 + pool)
-        f["unplayed_artist_pool"] = unseen / pool_scale
-        f["unknown_artist"] = ~known
-        f["artist_log_skips"] = g[8] * known
+        f[c["unplayed_artist_pool"]] = unseen / pool_scale
+        f[c["unknown_artist"]] = ~known
+        f[c["artist_log_skips"]] = g[8] * known
         if items is None:
-            f.array[last_item, ITEM_COLUMN["last_item"]] = 1.0
+            f[c["last_item"], last_item] = 1.0
         else:
-            f["last_item"] = items == last_item
-        f["log_listens"] = g[9]
+            f[c["last_item"]] = items == last_item
+        f[c["log_listens"]] = g[9]
         if self.ses_listened and self.t0 is not None:
             query = self.ses_listened[-SKNN_QUERY:]
             weights: dict[int, float] = {}
@@ -614,24 +656,22 @@ class HistoryState:
             raw, raw_top = self._sparse_arrays(cooc_rows, items)
             decay = math.exp(-(now - self.t0) / SKNN_TAU_MS)
             sknn = raw * decay
-            f["sknn_log"] = np.log1p(sknn)
+            f[c["sknn_log"]] = np.log1p(sknn)
             top = raw_top * decay
             if top > 0:
-                f["sknn_rel"] = sknn / top
-        new_same_artist = (unseen & same_artist) / pool_scale
-        f["new_same_artist"] = new_same_artist
+                f[c["sknn_rel"]] = sknn / top
+        f[c["new_same_artist"]] = (unseen & same_artist) / pool_scale
         al_pool = np.maximum(self.al_items[alb] - self.al_seen[alb], 1.0)
-        new_same_album = (unseen & same_album) / np.log2(2.0 + al_pool)
-        f["new_same_album"] = new_same_album
-        f["new_session_artist"] = unseen * g[6] * known
-        f["album_session"] = g[10]
+        f[c["new_same_album"]] = (unseen & same_album) / np.log2(2.0 + al_pool)
+        f[c["new_session_artist"]] = unseen * g[6] * known
+        f[c["album_session"]] = g[10]
         length = len(self.plays) - self.session_start
         # read back as stored (float32): the runs are products of the rounded columns
-        f["new_artist_run"] = f["new_same_artist"] * (self.ses_new / length)
-        f["new_album_run"] = f["new_same_album"] * float(last_first)
-        f["artist_skip_ratio"] = a_skips / np.maximum(a_count, 1.0) * known
-        f["artist_session_skips"] = g[11] * known
-        out[...] = f.array
+        f[c["new_artist_run"]] = f[c["new_same_artist"]] * (self.ses_new / length)
+        f[c["new_album_run"]] = f[c["new_same_album"]] * float(last_first)
+        f[c["artist_skip_ratio"]] = a_skips / np.maximum(a_count, 1.0) * known
+        f[c["artist_session_skips"]] = g[11] * known
+        out[...] = f.T
         return out
 
     def _sparse_max(self, rows: Sequence[tuple[Mapping[int, float] | None, float]]) -> float:
@@ -685,18 +725,18 @@ class HistoryState:
         items = np.full((1, SEQ_LEN), -1, dtype=np.int64)
         outcome = np.zeros((1, SEQ_LEN), dtype=np.int64)
         gap = np.zeros((1, SEQ_LEN), dtype=np.int64)
-        tail = self.plays[-SEQ_LEN:]
-        start = len(self.plays) - len(tail)
-        offset = SEQ_LEN - len(tail)
-        for k, (item, t, code, _) in enumerate(tail):
-            items[0, offset + k] = item
-            outcome[0, offset + k] = code
-            before = start + k - 1
-            if before >= 0:
-                g = t - self.plays[before][1]
-                gap[0, offset + k] = 1 + int(np.searchsorted(GAP_EDGES_MS, g))
-            else:
-                gap[0, offset + k] = N_GAPS - 1
+        # the tail and the play before it (whose start the first gap is measured from)
+        tail = self.plays[-SEQ_LEN - 1 :]
+        if tail:
+            rows = np.array([(item, t, code) for item, t, code, _ in tail], dtype=np.int64)
+            first_play = len(tail) <= SEQ_LEN  # the tail starts at the history's first play
+            shown = rows if first_play else rows[1:]
+            offset = SEQ_LEN - len(shown)
+            items[0, offset:] = shown[:, 0]
+            outcome[0, offset:] = shown[:, 2]
+            gap[0, offset + first_play :] = 1 + np.searchsorted(GAP_EDGES_MS, np.diff(rows[:, 1]))
+            if first_play:
+                gap[0, offset] = N_GAPS - 1
         return {
             "items": items,
             "hist_outcome": outcome,
