@@ -46,6 +46,21 @@ def test_chunked_examples_equal_one_pass_but_for_the_drawn_negatives(monkeypatch
     assert not np.array_equal(side.cand_items[n_first:], whole.cand_items[n_first:])
 
 
+@pytest.mark.parametrize("parallel", [True, False])
+def test_the_waiting_hook_runs_once_and_changes_nothing(monkeypatch, parallel) -> None:
+    """The trainer loads the exporter while the later chunk is still being built."""
+    monkeypatch.setattr(chunks, "MIN_PLAYS", 100)
+    cat, plays = synthetic_catalogue(), synthetic_plays(300)
+    calls: list[bool] = []
+    hooked = chunks.build_chunked(
+        plays, cat, seed=3, parallel=parallel, while_waiting=lambda: calls.append(True), **KW
+    )
+    plain = chunks.build_chunked(plays, cat, seed=3, parallel=parallel, **KW)
+    assert calls == [True]
+    for name in plain.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(hooked, name), getattr(plain, name), err_msg=name)
+
+
 def test_a_cancelled_or_failing_chunk_stops_the_build(monkeypatch) -> None:
     monkeypatch.setattr(chunks, "MIN_PLAYS", 100)
     cat, plays = synthetic_catalogue(), synthetic_plays(300)

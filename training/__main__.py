@@ -27,7 +27,7 @@ from player_plugin.domain import training_events as ev
 from player_plugin.store.catalogue import load_catalogue, load_plays
 from player_plugin.store.db import open_db
 from training.data import Cancelled
-from training.export import export_model
+from training.export import export_model, warm_up
 from training.loop import train
 from training.model import Config
 
@@ -133,7 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         if cancel.is_set():
             raise Cancelled
         trained = train(
-            plays, catalogue, cfg, blind=args.skip_blind, progress=_progress, cancel=cancel
+            plays,
+            catalogue,
+            cfg,
+            blind=args.skip_blind,
+            progress=_progress,
+            cancel=cancel,
+            while_waiting=warm_up,
         )
         if cancel.is_set():
             raise Cancelled
@@ -167,5 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(status: int) -> None:
+    """End the process without the interpreter's teardown: everything is written, closed
+    and flushed by now, and tearing torch and onnx down took over a second, spent while
+    the player waited for the trainer to end."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

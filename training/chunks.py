@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -85,17 +85,24 @@ def build_chunked(
     seed: int,
     cancel: threading.Event | None = None,
     parallel: bool = True,
+    while_waiting: Callable[[], None] | None = None,
     **kw,
 ) -> Examples:
     """:func:`build_examples` over every target, cut into chunks (see the module text);
-    with *parallel* the later chunks are built in forked processes where possible."""
+    with *parallel* the later chunks are built in forked processes where possible.
+    *while_waiting* runs once: when this process has built its chunk, before it waits for
+    the others' (the later chunks take longer: time otherwise spent idle), or after the
+    last chunk when all are built here."""
     starts = chunk_starts(len(plays))
     jobs = [
         (plays[:end], {"first_target": start, "seed": chunk_seed(seed, k), **kw})
         for k, (start, end) in enumerate(itertools.pairwise(starts))
     ]
     if len(jobs) == 1 or not parallel or not _can_fork():
-        return concat([build_examples(p, catalogue, cancel=cancel, **a) for p, a in jobs])
+        built = concat([build_examples(p, catalogue, cancel=cancel, **a) for p, a in jobs])
+        if while_waiting is not None:
+            while_waiting()
+        return built
     ctx = mp.get_context("fork")
     children: list[tuple[mp.process.BaseProcess, Connection]] = []
     proc: mp.process.BaseProcess
@@ -109,6 +116,8 @@ def build_chunked(
             children.append((proc, here))
         first_plays, first_args = jobs[0]
         parts = [build_examples(first_plays, catalogue, cancel=cancel, **first_args)]
+        if while_waiting is not None:
+            while_waiting()
         for proc, conn in children:
             while not conn.poll(POLL_S):
                 if cancel is not None and cancel.is_set():

@@ -9,6 +9,7 @@ length declared dynamic, so any batch, history length or catalogue size works.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import time
 import warnings
@@ -93,6 +94,13 @@ def _export(
             opset_version=OPSET,
             dynamo=False,
         )
+
+
+def warm_up() -> None:
+    """Load ahead of time what the first export loads: the ``onnx`` package (the exporter
+    reads each graph back with it), most of a second, spent here while the trainer would
+    otherwise wait (see :func:`training.chunks.build_chunked`)."""
+    importlib.import_module("onnx")
 
 
 def _sha256(path: Path) -> str:

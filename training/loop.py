@@ -261,8 +261,10 @@ def train(
     blind: bool = False,
     progress: Callable[[dict], None] | None = None,
     cancel: threading.Event | None = None,
+    while_waiting: Callable[[], None] | None = None,
 ) -> Trained:
-    """Train on *plays* (oldest first); the newest ``val_share`` of targets validates."""
+    """Train on *plays* (oldest first); the newest ``val_share`` of targets validates.
+    *while_waiting* runs while the examples' later chunks are still being built."""
     lr_factor(cfg.schedule, 0, 1)  # an unknown schedule fails before the data is built
     rng = seed_everything(cfg)
     emit = progress or (lambda _event: None)
@@ -280,6 +282,7 @@ def train(
         other_weight=0.0 if blind else cfg.other_weight,
         new_weight=cfg.new_weight,
         cancel=cancel,
+        while_waiting=while_waiting,
     )
     n = len(examples)
     if n < 20:
