@@ -10,6 +10,7 @@ line and rewritten.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -233,6 +234,9 @@ def _same(a, b) -> None:
         assert a == b
     elif isinstance(a, float) and math.isnan(a):
         assert math.isnan(b)
+    elif dataclasses.is_dataclass(a):  # field by field (a field may be an array)
+        for f in dataclasses.fields(a):
+            _same(getattr(a, f.name), getattr(b, f.name))
     else:
         assert a == b
 

@@ -28,14 +28,18 @@ import numpy as np
 
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
-from player_plugin.recommend.features import HistoryCode
+from player_plugin.recommend.features import HistoryCode, SessionTally
 from player_plugin.recommend.rerank import RerankSettings
 from player_plugin.recommend.variety import VarietyProfile
 
 __all__ = ["Unpackable", "pack", "restore_into", "unpack"]
 
 ENUMS: dict[str, type[IntEnum]] = {"Outcome": Outcome, "HistoryCode": HistoryCode}
-DATACLASSES: dict[str, type] = {"VarietyProfile": VarietyProfile, "RerankSettings": RerankSettings}
+DATACLASSES: dict[str, type] = {
+    "VarietyProfile": VarietyProfile,
+    "RerankSettings": RerankSettings,
+    "SessionTally": SessionTally,
+}
 _SCALARS = (type(None), bool, int, float, str)
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
 
@@ -234,15 +235,18 @@ def _mirror_set(
     mirror.vals[p] = value
 
 
-class _Tally:
+@dataclass(slots=True)
+class SessionTally:
     """Counts by key as a dict (the keys counted, in the order first counted) and an
-    array read by index, kept equal; cleared by zeroing only the keys counted."""
+    array read by index, kept equal; cleared by zeroing only the keys counted. (A
+    dataclass: the warm-start file saves it field by field.)"""
 
-    __slots__ = ("array", "counts")
+    counts: dict[int, int]
+    array: np.ndarray
 
-    def __init__(self, size: int) -> None:
-        self.counts: dict[int, int] = {}
-        self.array = np.zeros(size)
+    @classmethod
+    def empty(cls, size: int) -> SessionTally:
+        return cls({}, np.zeros(size))
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.counts)
@@ -309,11 +313,11 @@ class HistoryState:
         self.plays: list[tuple[int, int, HistoryCode, bool]] = []  # item, start, code, first
         self.session_start = 0
         # the current session's plays and skips per item, artist and album
-        self.ses_count = _Tally(n)
-        self.ses_skips = _Tally(n)
-        self.ses_artist = _Tally(n_art)
-        self.ses_album = _Tally(n_alb)
-        self.ses_a_skips = _Tally(n_art)
+        self.ses_count = SessionTally.empty(n)
+        self.ses_skips = SessionTally.empty(n)
+        self.ses_artist = SessionTally.empty(n_art)
+        self.ses_album = SessionTally.empty(n_alb)
+        self.ses_a_skips = SessionTally.empty(n_art)
         self.ses_new = 0
         self.ses_skipped = 0
         self.ses_listened: list[int] = []  # the session's items, in order
