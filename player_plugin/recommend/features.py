@@ -215,24 +215,18 @@ class _Mirror:
         self.pos = dict(zip(row.keys(), range(n), strict=True))
         self.size = n
 
-
-def _mirror_set(
-    mirrors: dict[tuple[int, int], _Mirror], at: tuple[int, int], key: int, value: float
-) -> None:
-    """The row at *at* now holds *value* at *key*: its mirror too, when it has one."""
-    mirror = mirrors.get(at)
-    if mirror is None:
-        return
-    p = mirror.pos.get(key)
-    if p is None:
-        p = mirror.size
-        if p == len(mirror.keys):
-            mirror.keys = np.concatenate([mirror.keys, np.empty_like(mirror.keys)])
-            mirror.vals = np.concatenate([mirror.vals, np.empty_like(mirror.vals)])
-        mirror.keys[p] = key
-        mirror.pos[key] = p
-        mirror.size = p + 1
-    mirror.vals[p] = value
+    def set(self, key: int, value: float) -> None:
+        """The row now holds *value* at *key*."""
+        p = self.pos.get(key)
+        if p is None:
+            p = self.size
+            if p == len(self.keys):
+                self.keys = np.concatenate([self.keys, np.empty_like(self.keys)])
+                self.vals = np.concatenate([self.vals, np.empty_like(self.vals)])
+            self.keys[p] = key
+            self.pos[key] = p
+            self.size = p + 1
+        self.vals[p] = value
 
 
 @dataclass(slots=True)
@@ -381,9 +375,11 @@ class HistoryState:
             prev = self.ses_listened[-1]
             row = self.trans.setdefault(prev, {})
             row[item] = row.get(item, 0.0) + 1.0
+            # the mirrored rows (a few dozen at most) follow; most rows have none
             mirrors = self._mirrors
-            if mirrors:
-                _mirror_set(mirrors, (_TRANS, prev), item, row[item])
+            mirror = mirrors.get((_TRANS, prev))
+            if mirror is not None:
+                mirror.set(item, row[item])
             self.trans_total[prev] = self.trans_total.get(prev, 0.0) + 1.0
             pa = int(self.artist[prev])
             if pa and a:
@@ -393,21 +389,25 @@ class HistoryState:
                 if j != item:
                     wrow = self.window.setdefault(j, {})
                     wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
-                    if mirrors:
-                        _mirror_set(mirrors, (_WINDOW, j), item, wrow[item])
+                    mirror = mirrors.get((_WINDOW, j))
+                    if mirror is not None:
+                        mirror.set(item, wrow[item])
             if self.t0 is None:
                 self.t0 = float(t)
             scale = math.exp((t - self.t0) / SKNN_TAU_MS)
             cooc = self.cooc
             mine = cooc.setdefault(item, {})
+            mine_mirror = mirrors.get((_COOC, item))
             for back, j in enumerate(reversed(self.ses_listened[-SKNN_SPAN:])):
                 if j != item:
                     row = cooc.setdefault(j, {})
                     row[item] = row.get(item, 0.0) + scale / (1 + back)  # came after j
                     mine[j] = mine.get(j, 0.0) + 0.5 * scale / (2 + back)  # came before
-                    if mirrors:
-                        _mirror_set(mirrors, (_COOC, j), item, row[item])
-                        _mirror_set(mirrors, (_COOC, item), j, mine[j])
+                    mirror = mirrors.get((_COOC, j))
+                    if mirror is not None:
+                        mirror.set(item, row[item])
+                    if mine_mirror is not None:
+                        mine_mirror.set(j, mine[j])
         self.ses_listened.append(item)
         self.ses_count.add(item)
         self.recent[item] = None
