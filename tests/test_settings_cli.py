@@ -102,6 +102,24 @@ def test_stored_values_that_no_longer_fit_read_as_defaults(db):
     assert (loaded.variety, loaded.retrain_policy, loaded.artist_window) == (0.5, "plays", 4)
 
 
+def test_all_settings_in_one_query_read_as_each_alone(db):
+    from player_plugin.store.settings import all_settings, set_setting
+
+    set_setting(db, "ui.artist_window", 4)
+    set_setting(db, "ui.excluded_genres", ["Spoken Word"])
+    db.execute("INSERT INTO settings (key, value) VALUES ('ui.variety', '{not json')")
+    stored = all_settings(db)
+    assert stored == {"ui.artist_window": 4, "ui.excluded_genres": ["Spoken Word"]}
+    for key in ("ui.artist_window", "ui.excluded_genres", "ui.variety", "ui.unset"):
+        assert stored.get(key) == get_setting(db, key)
+    loaded = Settings.load(db)  # the unreadable value reads as the default
+    assert (loaded.artist_window, loaded.excluded_genres, loaded.variety) == (
+        4,
+        ["Spoken Word"],
+        Settings().variety,
+    )
+
+
 def test_the_model_validates_and_saves_only_valid_settings(db):
     with pytest.raises(SettingError) as error:
         Settings(variety=1.5).save(db)

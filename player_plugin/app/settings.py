@@ -24,7 +24,7 @@ import sqlite_utils
 
 from player_plugin.domain.errors import SegueError
 from player_plugin.domain.paths import from_user
-from player_plugin.store.settings import PROVIDER_KEY, get_setting, set_setting
+from player_plugin.store.settings import PROVIDER_KEY, all_settings, set_setting
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,9 @@ class Settings:
         """The stored settings; a value that is unset or no longer valid reads as its
         default (logged)."""
         settings = cls()
+        stored_values = all_settings(db)  # one query (the dock reads them on every call)
         for f in fields(cls):
-            stored = get_setting(db, store_key(f.name), None)
+            stored = stored_values.get(store_key(f.name))
             if stored is None:
                 continue
             try:

@@ -25,6 +25,18 @@ def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any
         return default
 
 
+def all_settings(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Every stored value by key, in one query (an unreadable value is left out, as
+    :func:`get_setting` reads it as unset)."""
+    out: dict[str, Any] = {}
+    for key, raw in db.execute("SELECT key, value FROM settings").fetchall():
+        try:
+            out[key] = json.loads(raw)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
 def set_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
     """Store *value* (anything JSON can hold) under *key*."""
     db.execute(
