@@ -279,6 +279,21 @@ def test_no_cache_for_an_in_memory_store() -> None:
     assert len(suggestions(db, 3, now_ms=1_800_000_000_000).items) == 3
 
 
+def test_one_entry_per_database_file_whatever_the_path_it_was_opened_by(tmp_path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    first = open_db(real / "segue.db")
+    second = open_db(tmp_path / "link" / "segue.db")
+    other = open_db(tmp_path / "other.db")
+    try:
+        assert CACHE.entry(first) is CACHE.entry(second) is CACHE.entry(first)
+        assert CACHE.entry(other) is not CACHE.entry(first)
+    finally:
+        for db in (first, second, other):
+            db.close()
+
+
 def test_a_skip_counted_in_place_equals_a_rebuild(db, models) -> None:
     """Skips, stops and browses of the play in progress, one after another, with the
     model: each is counted in place (no rebuild) and the answer equals the uncached one,
