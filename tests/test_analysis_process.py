@@ -112,3 +112,43 @@ def test_a_child_cancelled_with_its_pool_running_leaves_nothing_behind(two_store
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() in ("True", "False")
     assert "leaked" not in done.stderr and "resource_tracker" not in done.stderr, done.stderr
+
+
+STOPPED_FROM_OUTSIDE = """
+import os, signal, sys, threading
+from player_plugin.library.analysis_process import analyse_in_child
+if __name__ == "__main__":
+    cancel = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: cancel.set())  # as the player takes it
+    def first_track(progress):
+        if progress.done == 1:  # the pool is running: end the session, every process of it
+            os.killpg(0, signal.SIGTERM)
+    summary = analyse_in_child(sys.argv[1], progress=first_track, cancel=cancel, workers=2)
+    print(summary.cancelled)
+"""
+
+
+def test_a_whole_process_group_stopped_mid_analysis_is_a_cancel(tmp_path):
+    """A logout or a service manager sends SIGTERM to every process of the player's group:
+    the analysis child and its workers get it too. The child takes it as a cancel (its
+    pool let go of its semaphores); nothing is reported as failed, crashed or leaked."""
+    db_path = tmp_path / "many.db"
+    db = open_db(db_path)
+    for n in range(12):
+        add_track(db, write_tone(tmp_path / f"t{n}.flac", 200 + 30 * n, seconds=6.0))
+    db.close()
+    script = tmp_path / "stopped.py"
+    script.write_text(STOPPED_FROM_OUTSIDE)
+    done = subprocess.run(
+        [sys.executable, str(script), str(db_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        start_new_session=True,  # its own process group, which it stops
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"  # stopped mid-analysis
+    for words in ("ended without a result", "worker died", "leaked", "Traceback"):
+        assert words not in done.stderr, done.stderr
+    assert len(stored(db_path)) < 12

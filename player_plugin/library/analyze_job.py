@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 16
 IN_FLIGHT_PER_WORKER = 2
 POLL_S = 0.2
+# a dead worker pool waits this long for a cancel before it is replaced: a SIGTERM to the
+# whole process group (a session ending) kills the workers as it cancels the job
+STOPPED_WAIT_S = 0.25
 
 __all__ = [
     "AnalysisJob",
@@ -320,6 +323,8 @@ class AnalysisJob:
                             broken = True
                             self._crashed(track)
                 if broken:  # a worker died: replace the pool, retry what it held
+                    if cancel.wait(STOPPED_WAIT_S):  # all stopped at once (a session ending)
+                        break
                     log.warning("an analysis worker died; retrying its tracks one at a time")
                     for track in in_flight.values():
                         self._crashed(track)

@@ -12,6 +12,7 @@ progress values, the job's result, or the error's text.
 from __future__ import annotations
 
 import gc
+import logging
 import multiprocessing
 import os
 import signal
@@ -29,6 +30,10 @@ CANCEL_GRACE_S = 1.0  # a cancelled child commits its batch and ends, or is term
 NICENESS = 10
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+# a child ended by one of these was stopped from outside (it takes SIGTERM as a cancel,
+# yet a second one, or one before it set its handler, ends it): not a failure
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGHUP, signal.SIGINT})
 
 
 def _child(
@@ -38,6 +43,16 @@ def _child(
     ``("progress", value)`` messages, then ``("done", result)`` or ``("error", type
     name, text)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; Ctrl-C reaches all
+
+    def stop_on_term(_signum: int, _frame: object) -> None:
+        # a SIGTERM from outside (a logout, a service manager, `kill` of the process
+        # group) stops the job as a cancel does: its batch committed, its worker pool
+        # shut down (its semaphores released, none reported as leaked); a second ends us.
+        # Set from a thread: the event's lock may be held by the code this interrupted.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        threading.Thread(target=stop.set, name="stop-on-term", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop_on_term)
     try:
         if hasattr(os, "nice"):
             os.nice(NICENESS)
@@ -67,8 +82,11 @@ def run_in_child(
     with each value the child reports, and passes *cancel* on.
 
     A cancelled child that has not ended within :data:`CANCEL_GRACE_S` (one still starting
-    up, on a busy machine) is terminated, so a player quits promptly, and ``abandoned()``
-    is returned. An error in the child raises *error* with its text."""
+    up, on a busy machine) is killed, so a player quits promptly, and ``abandoned()`` is
+    returned; so is ``abandoned()`` when the child was stopped from outside (SIGTERM,
+    SIGHUP, SIGINT: a session ending sends them to the whole process group; the child
+    takes its first SIGTERM as a cancel). An error in the child raises *error* with its
+    text."""
     context = multiprocessing.get_context("spawn")  # never fork a process running Qt
     receive, send = context.Pipe(duplex=False)
     stop = context.Event()
@@ -90,6 +108,11 @@ def run_in_child(
                 message = receive.recv()
             except EOFError:
                 child.join()
+                if child.exitcode is not None and -child.exitcode in _STOP_SIGNALS:
+                    # stopped from outside, not failed (the session ending, say): as if
+                    # cancelled
+                    log.info("the %s process was stopped (exit status %s)", name, child.exitcode)
+                    return abandoned()
                 raise error(
                     f"the {name} process ended without a result (exit status {child.exitcode})"
                 ) from None
@@ -109,6 +132,6 @@ def run_in_child(
         # one abandoned after a cancel is stopped now
         child.join(CANCEL_GRACE_S if answered or cancelled_at is None else 0)
         if child.is_alive():
-            child.terminate()
+            child.kill()  # at once, whatever it is doing (it takes a SIGTERM as a cancel)
             child.join()
         receive.close()
