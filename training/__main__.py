@@ -13,6 +13,7 @@ parent changed; either way it cancels and removes its unfinished folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import shutil
@@ -177,8 +178,9 @@ def exit_now(status: int) -> None:
     """End the process without the interpreter's teardown: everything is written, closed
     and flushed by now, and tearing torch and onnx down took over a second, spent while
     the player waited for the trainer to end."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # its reader is gone: nothing to tell
+            stream.flush()
     os._exit(status)
 
 
