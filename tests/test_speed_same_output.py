@@ -123,6 +123,15 @@ def test_encode_items_keys_each_album_once_with_the_same_result() -> None:
     assert F.encode_items(empty, vocab)["album"].shape == (0,)
 
 
+def _python_max(rows: list[tuple[dict[int, float] | None, float]]) -> float:
+    """The largest value of the weighted sum of sparse rows (0 when empty), in Python."""
+    total: dict[int, float] = {}
+    for row, weight in rows:
+        for k, v in (row or {}).items():
+            total[k] = total.get(k, 0.0) + v * weight
+    return max(total.values(), default=0.0)
+
+
 def test_the_one_pass_sparse_maximum_equals_the_python_sum() -> None:
     catalogue = _wide_catalogue()
     state = F.HistoryState(catalogue)
@@ -130,8 +139,11 @@ def test_the_one_pass_sparse_maximum_equals_the_python_sum() -> None:
     rng = np.random.default_rng(4)
     for _ in range(30):
         query = rng.choice(list(state.cooc), size=3, replace=False).tolist()
-        rows = [(state.cooc.get(j), float(w)) for j, w in zip(query, rng.random(3), strict=True)]
-        values, top = state._sparse_top(rows, None)
-        assert top == state._sparse_max(rows) > 0  # exactly: the same additions in order
+        weights = [(j, float(w)) for j, w in zip(query, rng.random(3), strict=True)]
+        arrays = state._table_rows(F._COOC, weights)  # the rows as item_features reads them
+        values, top = state._sparse_sum(arrays, None, top=True)
+        rows = [(state.cooc.get(j), w) for j, w in weights]
+        assert top == _python_max(rows) > 0  # exactly: the same additions in order
         assert top == values.max()
-    assert state._sparse_top([(None, 1.0), ({}, 2.0)], None)[1] == 0.0
+        assert state._sparse_sum(arrays, None)[1] == 0.0  # not asked for
+    assert state._sparse_sum([], None, top=True)[1] == 0.0

@@ -470,20 +470,6 @@ class HistoryState:
                 break
         return out
 
-    def _sparse_top(
-        self, rows: Iterable[tuple[Mapping[int, float] | None, float]], items: np.ndarray | None
-    ) -> tuple[np.ndarray, float]:
-        """The weighted sum of sparse rows read at *items* (all items when None), and its
-        largest value anywhere (0 when empty): one pass instead of a second sum in Python
-        (:meth:`_sparse_max`, the same numbers: each key's terms are added in the same
-        order)."""
-        arrays = []
-        for row, weight in rows:
-            if row:
-                keys = np.fromiter(row.keys(), np.int64, len(row))
-                arrays.append((keys, np.fromiter(row.values(), np.float64, len(row)), weight))
-        return self._sparse_arrays(arrays, items)
-
     def _table_rows(
         self, table: int, keys: Iterable[tuple[int, float]]
     ) -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -507,12 +493,6 @@ class HistoryState:
             out.append((found.keys[: found.size], found.vals[: found.size], weight))
         return out
 
-    def _sparse_arrays(
-        self, rows: Sequence[tuple[np.ndarray, np.ndarray, float]], items: np.ndarray | None
-    ) -> tuple[np.ndarray, float]:
-        """:meth:`_sparse_top` of rows given as (keys, values, weight) arrays."""
-        return self._sparse_sum(rows, items, top=True)
-
     def _sparse_sum(
         self,
         rows: Sequence[tuple[np.ndarray, np.ndarray, float]],
@@ -520,8 +500,9 @@ class HistoryState:
         *,
         top: bool = False,
     ) -> tuple[np.ndarray, float]:
-        """The weighted sum of the rows read at *items* (all items when None), and with
-        *top* its largest value anywhere (else 0.0: it costs as much as the sum)."""
+        """The weighted sum of the rows (keys, values, weight) read at *items* (all items
+        when None), and with *top* its largest value anywhere (else 0.0: it costs as much
+        as the sum) — in one pass, each key's terms added in the rows' order."""
         scratch = self._scratch
         for keys, vals, weight in rows:
             np.add.at(scratch, keys, vals * weight)
@@ -657,7 +638,7 @@ class HistoryState:
             for position, j in enumerate(query, start=1):
                 weights[j] = max(weights.get(j, 0.0), position / len(query))
             cooc_rows = self._table_rows(_COOC, weights.items())
-            raw, raw_top = self._sparse_arrays(cooc_rows, items)
+            raw, raw_top = self._sparse_sum(cooc_rows, items, top=True)
             decay = math.exp(-(now - self.t0) / SKNN_TAU_MS)
             sknn = raw * decay
             f[c["sknn_log"]] = np.log1p(sknn)
@@ -677,14 +658,6 @@ class HistoryState:
         f[c["artist_session_skips"]] = g[11] * known
         out[...] = f.T
         return out
-
-    def _sparse_max(self, rows: Sequence[tuple[Mapping[int, float] | None, float]]) -> float:
-        """The largest value of the weighted sum of sparse rows (0 when empty)."""
-        total: dict[int, float] = {}
-        for row, weight in rows:
-            for k, v in (row or {}).items():
-                total[k] = total.get(k, 0.0) + v * weight
-        return max(total.values(), default=0.0)
 
     def cold_split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Split the catalogue for fast scoring: ``(active, cold, rows, inverse)``.
