@@ -262,12 +262,10 @@ class Reranker:
             lead = [int(artist[self.recent[-1]])]
         index = np.asarray(pool, dtype=np.int64)
         artist_of = dict(zip(pool, artist[index].tolist(), strict=True))  # plain ints: fast
-        new_to_them = set(index[~self.played[index]].tolist())
-        queues = {
-            "all": pool,
-            "familiar": [i for i in pool if i not in new_to_them],
-            "fresh": [i for i in pool if i in new_to_them],
-        }
+        fresh_mask = ~self.played[index]
+        fresh = index[fresh_mask].tolist()  # in the pool's order, as "familiar"
+        new_to_them = set(fresh)
+        queues = {"all": pool, "familiar": index[~fresh_mask].tolist(), "fresh": fresh}
         heads = dict.fromkeys(queues, 0)  # everything before a head is taken
 
         def first(name: str, blocked: set[int]) -> int | None:
