@@ -31,6 +31,7 @@ from player_plugin.domain.training_events import Data, Epoch, Stage, Start  # no
 DATA = ROOT.parent / "shared" / "data" / "lastfm-2007-2019" / "scrobbles.csv"
 CACHE = ROOT / "benchmarks" / ".cache"
 RESULTS = ROOT / "benchmarks" / "results"
+TARGET_SECONDS = 20  # issue 15: training and export on this history, 2 cores
 
 
 def store() -> Path:
@@ -88,7 +89,7 @@ def main() -> int:
         "cpu_seconds": round(
             cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 2
         ),  # the trainer and its helper process
-        "target_seconds": 20,
+        "target_seconds": TARGET_SECONDS,
         "schedule": manifest["config"].get("schedule"),
         "model_bytes": sum(files.values()),
         "files": files,

@@ -31,9 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from train import DATA, RESULTS, store  # noqa: E402
+from train import DATA, RESULTS, TARGET_SECONDS, store  # noqa: E402
 
-GOAL_S = 20.0
 MODEL_FILES = ("item_tower.onnx", "scorer.onnx")
 
 
@@ -119,9 +118,9 @@ def main() -> int:
         },
         "ratio_median": round(statistics.median(ratios), 3),
         "under_goal": {
-            side: sum(r["seconds"] < GOAL_S for r in found) for side, found in runs.items()
+            side: sum(r["seconds"] < TARGET_SECONDS for r in found) for side, found in runs.items()
         },
-        "goal_seconds": GOAL_S,
+        "goal_seconds": TARGET_SECONDS,
         "same_model_each_side": all(len(m) == 1 for m in models.values()),
         "same_model_both_sides": models["theirs"] == models["ours"] and len(models["ours"]) == 1,
         "runs": runs,

@@ -70,7 +70,7 @@ def _negatives(
         row = state.trans[prev]
         pools.extend((i, 0.0) for i in sorted(row, key=row.__getitem__, reverse=True)[:8])
     if not blind:
-        pools.extend((i, 0.0) for i in state.ses_skips)
+        pools.extend((i, 0.0) for i in state.ses_skips.counts)
 
     def sample(members: np.ndarray) -> None:
         size = min(4, len(members))

@@ -75,7 +75,7 @@ def _negatives(
         row = state.trans[prev]
         pools.append((lambda: sorted(row, key=row.__getitem__, reverse=True)[:8], 0.0))
     if not blind:
-        pools.append((lambda: state.ses_skips, 0.0))
+        pools.append((lambda: state.ses_skips.counts, 0.0))
 
     def sample(members: np.ndarray) -> None:
         size = min(4, len(members))

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
@@ -241,15 +241,6 @@ class SessionTally:
     @classmethod
     def empty(cls, size: int) -> SessionTally:
         return cls({}, np.zeros(size))
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.counts)
-
-    def __len__(self) -> int:
-        return len(self.counts)
-
-    def get(self, key: int, default: int = 0) -> int:
-        return self.counts.get(key, default)
 
     def add(self, key: int) -> None:
         count = self.counts.get(key, 0) + 1

@@ -14,27 +14,29 @@ PROVIDER_KEY = "recommend.provider"
 FOLDERS_KEY = "library.folders"  # the library folders the player scans and watches
 
 
+_UNREADABLE = object()  # a stored value that is not JSON: read as unset
+
+
+def _decoded(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return _UNREADABLE
+
+
 def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
     """The value stored under *key*, or *default* when unset or unreadable."""
     row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-    if row is None:
-        return default
-    try:
-        return json.loads(row[0])
-    except ValueError:
-        return default
+    value = _UNREADABLE if row is None else _decoded(row[0])
+    return default if value is _UNREADABLE else value
 
 
 def all_settings(db: sqlite_utils.Database) -> dict[str, Any]:
     """Every stored value by key, in one query (an unreadable value is left out, as
     :func:`get_setting` reads it as unset)."""
-    out: dict[str, Any] = {}
-    for key, raw in db.execute("SELECT key, value FROM settings").fetchall():
-        try:
-            out[key] = json.loads(raw)
-        except (TypeError, ValueError):
-            continue
-    return out
+    rows = db.execute("SELECT key, value FROM settings").fetchall()
+    decoded = ((key, _decoded(raw)) for key, raw in rows)
+    return {key: value for key, value in decoded if value is not _UNREADABLE}
 
 
 def set_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
