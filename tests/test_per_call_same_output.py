@@ -13,10 +13,14 @@ the same arrays, bit for bit.
   arrays kept in step with the dicts as plays arrive, not rebuilt from them on every call.
 - ``Reranker.rerank``: the best pool (and the never-played pool, from the best pool +
   tracks played) picked among the few scores above a threshold taken from a sample,
-  not by partitioning every score (twice for the never-played).
+  not by partitioning every score (twice for the never-played); a pool with no equal
+  scores sorted by score alone; the pick reading artists and the just-played by
+  position in the pool.
 """
 
 from __future__ import annotations
+
+from collections import defaultdict
 
 import legacy_features_v2 as legacy
 import numpy as np
@@ -29,7 +33,7 @@ from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.recommend import features as F
 from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.model import ModelRecommender
-from player_plugin.recommend.rerank import Reranker, RerankSettings
+from player_plugin.recommend.rerank import Reranker, RerankSettings, _rounded
 from player_plugin.recommend.variety import DialRules
 from player_plugin.store.serving import _items as serving_items
 
@@ -166,7 +170,72 @@ def old_rerank(rr: Reranker, scores: np.ndarray, n: int, **kw) -> list[int]:
             extra = fresh[np.lexsort((rr.ties[fresh], -values[fresh]))][:pool_size]
             seen = set(pool)
             pool += [int(i) for i in extra if int(i) not in seen]
-    return rr._pick(pool, n, rules)
+    return old_pick(rr, pool, n, rules)
+
+
+def old_pick(self: Reranker, pool: list[int], n: int, rules: DialRules) -> list[int]:
+    """``Reranker._pick`` as it was (items as dict keys, the just-played by set), frozen."""
+    knob, slots = rules.discover, rules.repeat_slots
+    artist = self.catalogue.artist
+    window = self.settings.artist_window
+    cap = self.artist_cap
+    recent = set(self.recent) if self.settings.exclude_last > 0 else set()
+    chosen: list[int] = []
+    taken: set[int] = set()
+    per_artist: defaultdict[int, int] = defaultdict(int)
+    replays = fresh_so_far = 0
+    lead = []
+    if self.recent and window > 0 and self.settings.artist_after_current:
+        lead = [int(artist[self.recent[-1]])]
+    index = np.asarray(pool, dtype=np.int64)
+    artist_of = dict(zip(pool, artist[index].tolist(), strict=True))  # plain ints: fast
+    fresh_mask = ~self.played[index]
+    fresh = index[fresh_mask].tolist()  # in the pool's order, as "familiar"
+    new_to_them = set(fresh)
+    queues = {"all": pool, "familiar": index[~fresh_mask].tolist(), "fresh": fresh}
+    heads = dict.fromkeys(queues, 0)  # everything before a head is taken
+
+    def first(name: str, blocked: set[int]) -> int | None:
+        queue = queues[name]
+        while heads[name] < len(queue) and queue[heads[name]] in taken:
+            heads[name] += 1
+        for k in range(heads[name], len(queue)):
+            item = queue[k]
+            if item in taken or artist_of[item] in blocked:
+                continue
+            if replays >= slots and item in recent:
+                continue
+            return item
+        return None
+
+    while len(chosen) < n:
+        blocked = set((lead + [artist_of[i] for i in chosen])[-window:]) if window else set()
+        if cap:
+            blocked.update(a for a, count in per_artist.items() if count >= cap)
+        blocked.discard(0)
+        if knob is None:
+            order = ["all"]
+        elif rules.at_most:  # as the scores say, until the first plays reach the ceiling
+            order = ["all"] if fresh_so_far < _rounded(knob * n) else ["familiar", "fresh"]
+        else:  # first plays spread through the list, each where its share is due
+            want_fresh = fresh_so_far < _rounded(knob * (len(chosen) + 1))
+            order = ["fresh", "familiar"] if want_fresh else ["familiar", "fresh"]
+        pick = None
+        for rule in (blocked, set()):  # the artist rule gives way last
+            for name in order:
+                pick = first(name, rule)
+                if pick is not None:
+                    break
+            if pick is not None:
+                break
+        if pick is None:
+            break
+        chosen.append(pick)
+        taken.add(pick)
+        per_artist[artist_of[pick]] += 1
+        replays += pick in recent
+        fresh_so_far += pick in new_to_them
+    return chosen
 
 
 def _random_catalogue(rng: np.random.Generator, n: int) -> Catalogue:

@@ -494,15 +494,19 @@ class HistoryState:
         """The weighted sum of the rows (keys, values, weight) read at *items* (all items
         when None), and with *top* its largest value anywhere (else 0.0: it costs as much
         as the sum) — in one pass, each key's terms added in the rows' order."""
+        if not rows:
+            return np.zeros(self.n if items is None else len(items)), 0.0
+        if len(rows) == 1:
+            keys, vals, weight = rows[0]
+            vals = vals * weight
+        else:  # one add in the rows' order: the same sums as one call per row
+            keys = np.concatenate([keys for keys, _, _ in rows])
+            vals = np.concatenate([vals * weight for _, vals, weight in rows])
         scratch = self._scratch
-        for keys, vals, weight in rows:
-            np.add.at(scratch, keys, vals * weight)
+        np.add.at(scratch, keys, vals)
         out = scratch[items] if items is not None else scratch.copy()
-        largest = 0.0
-        if top:
-            largest = max((float(scratch[keys].max()) for keys, _, _ in rows), default=0.0)
-        for keys, _, _ in rows:
-            scratch[keys] = 0.0
+        largest = float(scratch[keys].max()) if top else 0.0
+        scratch[keys] = 0.0
         return out, largest
 
     def item_features(

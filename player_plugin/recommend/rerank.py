@@ -169,19 +169,20 @@ class Reranker:
             found = self._pools(values, pool_size, widen=knob is not None)
         pool, extra = found
         if extra is not None:
-            seen = set(pool)
-            pool += [int(i) for i in extra if int(i) not in seen]
+            seen = set(pool.tolist())
+            more = np.array([i for i in extra.tolist() if i not in seen], dtype=np.int64)
+            pool = np.concatenate([pool, more])
         return self._pick(pool, n, rules)
 
     def _pools(
         self, values: np.ndarray, pool_size: int, *, widen: bool
-    ) -> tuple[list[int], np.ndarray | None]:
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """The best *pool_size* items (finite, best first) and, when *widen*, the best
         *pool_size* never-played ones (never-played tracks may score -inf-ish low: their
         pool is widened so), from every item's score."""
         pool = np.argpartition(-values, pool_size - 1)[:pool_size]
         pool = pool[np.lexsort((self.ties[pool], -values[pool]))]
-        pool = pool[np.isfinite(values[pool])].tolist()
+        pool = pool[np.isfinite(values[pool])]
         if not widen:
             return pool, None
         fresh = np.flatnonzero(~self.played & np.isfinite(values))
@@ -193,7 +194,7 @@ class Reranker:
 
     def _pools_fast(
         self, values: np.ndarray, pool_size: int, *, widen: bool
-    ) -> tuple[list[int], np.ndarray | None] | None:
+    ) -> tuple[np.ndarray, np.ndarray | None] | None:
         """:meth:`_pools` from the best ``pool_size`` (+ tracks played, when *widen*: they
         hold the best *pool_size* never-played ones) items, found by :func:`_best`, instead
         of partitioning every score (twice when widened). None when the answer is not
@@ -209,7 +210,7 @@ class Reranker:
         top, boundary = found  # everything scored above the boundary is in top
         if not widen:
             pool = self._sorted(top, values)
-            return None if pool is None else (pool[np.isfinite(values[pool])].tolist(), None)
+            return None if pool is None else (pool[np.isfinite(values[pool])], None)
         if top_size == pool_size:  # nothing played: every track is never-played
             return None
         fresh_mask = ~self.played
@@ -236,53 +237,66 @@ class Reranker:
         extra = self._sorted(fresh[fresh_values >= cut], values)
         if extra is None:
             return None
-        return pool.tolist(), extra[:pool_size]
+        return pool, extra[:pool_size]
 
     def _sorted(self, items: np.ndarray, values: np.ndarray) -> np.ndarray | None:
         """*items* best first (ties by the tie-breaker), or None when two have the same
         score and tie-breaker (their order would depend on where they came from)."""
-        order = items[np.lexsort((self.ties[items], -values[items]))]
+        v = -values[items]
+        order = np.argsort(v, kind="stable")
+        if not bool((v[order[1:]] == v[order[:-1]]).any()):  # no equal scores: no tie to break
+            return items[order]
+        order = items[np.lexsort((self.ties[items], v))]
         v, t = values[order], self.ties[order]
         if bool(((v[1:] == v[:-1]) & (t[1:] == t[:-1])).any()):
             return None
         return order
 
-    def _pick(self, pool: list[int], n: int, rules: DialRules) -> list[int]:
+    def _pick(self, pool: Sequence[int] | np.ndarray, n: int, rules: DialRules) -> list[int]:
+        """Up to *n* items of *pool* (best first) under the rules. Below, an item is its
+        position in the pool: its artist, whether it is new to the listener or just
+        played are read from lists by position (plain ints: a pick is a few lookups)."""
         knob, slots = rules.discover, rules.repeat_slots
-        artist = self.catalogue.artist
         window = self.settings.artist_window
         cap = self.artist_cap
-        recent = set(self.recent) if self.settings.exclude_last > 0 else set()
+        index = np.asarray(pool, dtype=np.int64)
+        artist_at = self.catalogue.artist[index].tolist()
+        fresh_mask = ~self.played[index]
+        new_at = fresh_mask.tolist()
+        recent = set()
+        if self.settings.exclude_last > 0 and self.recent:
+            just = np.sort(np.fromiter(self.recent, np.int64, len(self.recent)))
+            found = just[np.minimum(np.searchsorted(just, index), len(just) - 1)] == index
+            recent = set(np.flatnonzero(found).tolist())
+        lead = []
+        if self.recent and window > 0 and self.settings.artist_after_current:
+            lead = [int(self.catalogue.artist[self.recent[-1]])]
+        queues = {  # each in the pool's order
+            "all": range(len(pool)),
+            "familiar": np.flatnonzero(~fresh_mask).tolist(),
+            "fresh": np.flatnonzero(fresh_mask).tolist(),
+        }
+        heads = dict.fromkeys(queues, 0)  # everything before a head is taken
         chosen: list[int] = []
         taken: set[int] = set()
         per_artist: defaultdict[int, int] = defaultdict(int)
         replays = fresh_so_far = 0
-        lead = []
-        if self.recent and window > 0 and self.settings.artist_after_current:
-            lead = [int(artist[self.recent[-1]])]
-        index = np.asarray(pool, dtype=np.int64)
-        artist_of = dict(zip(pool, artist[index].tolist(), strict=True))  # plain ints: fast
-        fresh_mask = ~self.played[index]
-        fresh = index[fresh_mask].tolist()  # in the pool's order, as "familiar"
-        new_to_them = set(fresh)
-        queues = {"all": pool, "familiar": index[~fresh_mask].tolist(), "fresh": fresh}
-        heads = dict.fromkeys(queues, 0)  # everything before a head is taken
 
         def first(name: str, blocked: set[int]) -> int | None:
             queue = queues[name]
             while heads[name] < len(queue) and queue[heads[name]] in taken:
                 heads[name] += 1
             for k in range(heads[name], len(queue)):
-                item = queue[k]
-                if item in taken or artist_of[item] in blocked:
+                at = queue[k]
+                if at in taken or artist_at[at] in blocked:
                     continue
-                if replays >= slots and item in recent:
+                if replays >= slots and at in recent:
                     continue
-                return item
+                return at
             return None
 
         while len(chosen) < n:
-            blocked = set((lead + [artist_of[i] for i in chosen])[-window:]) if window else set()
+            blocked = set((lead + [artist_at[i] for i in chosen])[-window:]) if window else set()
             if cap:
                 blocked.update(a for a, count in per_artist.items() if count >= cap)
             blocked.discard(0)
@@ -305,10 +319,10 @@ class Reranker:
                 break
             chosen.append(pick)
             taken.add(pick)
-            per_artist[artist_of[pick]] += 1
+            per_artist[artist_at[pick]] += 1
             replays += pick in recent
-            fresh_so_far += pick in new_to_them
-        return chosen
+            fresh_so_far += new_at[pick]
+        return index[chosen].tolist()
 
 
 _FAST_MIN = 4_096  # fewer scores than this: partition them all (as fast, and simplest)
