@@ -1,0 +1,222 @@
+"""MP3 tags read from the tag's bytes (player_plugin.library.id3_frames) must be exactly
+what mutagen's way reads, or not read at all (mutagen reads those files then).
+
+Real MP3 audio (soundfile) behind ID3 tags written by mutagen in every text encoding and
+version, and behind tags built byte by byte where mutagen has rules of its own: iTunes'
+non-syncsafe frame sizes, frames with no text or a bad encoding byte, v2.3 dates in
+TYER/TDAT/TIME, numeric genres, duplicate frames, flags, an ID3v1 tag; then hundreds of
+randomly damaged tags. Each is read both ways and compared field by field.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from pathlib import Path
+
+import mutagen.id3 as id3
+import pytest
+from audio_fixtures import encode
+
+from player_plugin.library import tags as T
+
+MB = "http://musicbrainz.org"
+
+
+def mutagen_way(path: Path) -> T.TrackTags | str:
+    raw = bytes(path)
+    try:
+        return T._mutagen_call(raw, "cannot read tags", T._normalise, raw, T._open(raw))
+    except T.TagError as exc:
+        return f"error: {exc}"
+
+
+def fast_way(path: Path) -> T.TrackTags | None:
+    return T._read_plain_mp3(bytes(path))
+
+
+def same_or_declined(path: Path) -> bool:
+    """True when the fast way read *path* and agrees with mutagen's (the raw values of
+    each field, and the normalised tags), False when it left it to mutagen; a
+    disagreement fails the test."""
+    fast = fast_way(path)
+    if fast is None:
+        return False
+    slow = mutagen_way(path)
+    assert isinstance(slow, T.TrackTags), (path.name, slow)
+    assert fast.as_dict() == slow.as_dict(), path.name
+    with path.open("rb") as fileobj:
+        raw = T.read_id3(fileobj, T._KNOWN_FRAMES)
+    assert raw is not None
+    assert T._raw_id3_fields(raw) == T._fields(T._open(bytes(path))), path.name
+    return True
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory) -> bytes:
+    """MPEG audio frames with no tag in front."""
+    path = tmp_path_factory.mktemp("mp3") / "tone.mp3"
+    encode(path, "mp3", seconds=1.0)
+    data = path.read_bytes()
+    if data[:3] == b"ID3":  # whatever the encoder wrote in front goes
+        size = sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(data[6:10]))
+        data = data[10 + size :]
+    return data
+
+
+def syncsafe(n: int) -> bytes:
+    return bytes([(n >> 21) & 0x7F, (n >> 14) & 0x7F, (n >> 7) & 0x7F, n & 0x7F])
+
+
+def frame(name: str, body: bytes, *, version: int = 4, flags: int = 0, plain: bool = False):
+    size = struct.pack(">I", len(body)) if version == 3 or plain else syncsafe(len(body))
+    return name.encode("latin-1") + size + struct.pack(">H", flags) + body
+
+
+def tag(frames: list[bytes], *, version: int = 4, flags: int = 0, padding: int = 64) -> bytes:
+    body = b"".join(frames) + b"\x00" * padding
+    return b"ID3" + bytes([version, 0, flags]) + syncsafe(len(body)) + body
+
+
+def text(encoding: int, *values: str, term: bool = True) -> bytes:
+    codec = {0: "latin-1", 1: "utf-16", 2: "utf-16-be", 3: "utf-8"}[encoding]
+    nul = b"\x00\x00" if encoding in (1, 2) else b"\x00"
+    parts = [v.encode(codec) for v in values]
+    return bytes([encoding]) + nul.join(parts) + (nul if term else b"")
+
+
+def write(folder: Path, name: str, data: bytes) -> Path:
+    path = folder / f"{name}.mp3"
+    path.write_bytes(data)
+    return path
+
+
+def test_tags_mutagen_writes_are_read_the_same_without_it(tmp_path, audio) -> None:
+    """Every encoding, both versions, multiple values, TXXX, UFID, a picture, frames Segue
+    does not read: all read by the fast way, all equal to mutagen's."""
+    taken = 0
+    for version in (3, 4):
+        for encoding in (0, 1, 2, 3):
+            path = write(tmp_path, f"w{version}{encoding}", audio)
+            tags = id3.ID3()
+            values = ["Björk", "Ænima"] if encoding else ["Bjork", "Aenima"]
+            tags.add(id3.TIT2(encoding=encoding, text=["Jóga" if encoding else "Joga"]))
+            tags.add(id3.TPE1(encoding=encoding, text=values))
+            tags.add(id3.TALB(encoding=encoding, text=["Homogenic"]))
+            tags.add(id3.TPE2(encoding=encoding, text=["Various"]))
+            tags.add(id3.TCON(encoding=encoding, text=["(13)", "Rock", "17"]))
+            tags.add(id3.TDRC(encoding=encoding, text=["1997-09-22 10:30"]))
+            tags.add(id3.TRCK(encoding=encoding, text=["3/10"]))
+            tags.add(id3.TPOS(encoding=encoding, text=["1/2"]))
+            tags.add(id3.TBPM(encoding=encoding, text=["121"]))
+            tags.add(id3.TSRC(encoding=encoding, text=["GBAYE9700001"]))
+            tags.add(id3.TCOM(encoding=encoding, text=["Björk" if encoding else "B"]))
+            tags.add(id3.TXXX(encoding=encoding, desc="ARTISTS", text=values))
+            tags.add(id3.TXXX(encoding=encoding, desc="MusicBrainz Album Id", text=["a-b"]))
+            tags.add(id3.TXXX(encoding=encoding, desc="REPLAYGAIN_TRACK_GAIN", text=["-6 dB"]))
+            tags.add(id3.UFID(owner=MB, data=b"0f3e-rec"))
+            tags.add(id3.APIC(encoding=encoding, mime="image/png", type=3, desc="c", data=b"x"))
+            tags.add(id3.COMM(encoding=encoding, lang="eng", desc="", text=["a comment"]))
+            tags.add(id3.PRIV(owner="someone", data=b"\x00\x01"))
+            tags.save(str(path), v2_version=version)
+            taken += same_or_declined(path)
+    assert taken == 8
+
+
+def test_frames_built_by_hand_follow_mutagens_rules(tmp_path, audio) -> None:
+    """Where mutagen has rules of its own, the fast way reads the file the same or not at
+    all; each case says which it must be."""
+    big = "x" * 300  # a frame over 127 bytes: syncsafe and plain sizes differ
+    cases: dict[str, tuple[bytes, bool]] = {
+        "plain": (tag([frame("TIT2", text(3, "Song")), frame("TPE1", text(0, "A"))]), True),
+        "no terminator": (tag([frame("TIT2", text(1, "Song", term=False))]), True),
+        "values then nul, v2.3": (
+            tag([frame("TIT2", text(0, "A", "B") + b"\x00\x00", version=3)], version=3),
+            True,
+        ),
+        "values then nul, v2.4": (tag([frame("TIT2", text(0, "A", "B") + b"\x00")]), True),
+        "itunes sizes": (
+            tag([frame("TIT2", text(3, big), plain=True), frame("TPE1", text(3, "A"), plain=True)]),
+            True,
+        ),
+        "big syncsafe frame": (
+            tag([frame("TIT2", text(3, big)), frame("TPE1", text(0, "A"))]),
+            True,
+        ),
+        "no text": (tag([frame("TIT2", b"\x03"), frame("TPE1", text(0, "A"))]), True),
+        "bad encoding byte": (tag([frame("TIT2", b"\x07Song"), frame("TPE1", text(0, "A"))]), True),
+        "txxx with no value": (tag([frame("TXXX", b"\x03ARTISTS\x00")]), True),
+        "v2.3 dates": (
+            tag(
+                [
+                    frame("TYER", text(0, "1984"), version=3),
+                    frame("TDAT", text(0, "2103"), version=3),
+                    frame("TIME", text(0, "1745"), version=3),
+                ],
+                version=3,
+            ),
+            True,
+        ),
+        "v2.3 year only": (tag([frame("TYER", text(0, "1984"), version=3)], version=3), True),
+        "tdrc beats tyer": (
+            tag([frame("TYER", text(0, "1984")), frame("TDRC", text(0, "2001-02"))]),
+            True,
+        ),
+        "numeric genres": (tag([frame("TCON", text(0, "(13)(17)Funk", "4"))]), True),
+        "ufid": (tag([frame("UFID", MB.encode() + b"\x00abc-def")]), True),
+        "picture, no description": (tag([frame("APIC", b"\x00image/png\x00\x03")]), True),
+        "picture": (tag([frame("APIC", b"\x00image/png\x00\x03\x00data")]), True),
+        "unknown frame": (tag([frame("XYZW", b"junk"), frame("TIT2", text(0, "S"))]), True),
+        "empty frame": (tag([frame("TIT2", b""), frame("TPE1", text(0, "A"))]), True),
+        "utf-16 without bom": (tag([frame("TIT2", b"\x01S\x00o\x00\x00\x00")]), False),
+        "bad utf-8": (tag([frame("TIT2", b"\x03\xff\xfe\x00")]), False),
+        "duplicate text frame": (
+            tag([frame("TIT2", text(0, "A")), frame("TIT2", text(0, "B"))]),
+            False,
+        ),
+        "duplicate txxx": (
+            tag([frame("TXXX", text(0, "ARTISTS", "A")), frame("TXXX", text(0, "ARTISTS", "B"))]),
+            False,
+        ),
+        "unsynchronised tag": (tag([frame("TIT2", text(0, "S"))], flags=0x80), False),
+        "extended header": (tag([frame("TIT2", text(0, "S"))], flags=0x40), False),
+        "compressed frame": (tag([frame("TIT2", text(0, "S"), flags=0x0008)]), False),
+        "v2.2 name in v2.3": (
+            tag([frame("TT2\x00", text(0, "S"), version=3)], version=3),
+            False,
+        ),
+        "id3v2.2": (
+            b"ID3\x02\x00\x00" + syncsafe(20) + b"TT2\x00\x00\x05\x00Song" + bytes(9),
+            False,
+        ),
+    }
+    for name, (head, fast) in cases.items():
+        path = write(tmp_path, name.replace(" ", "-").replace(",", ""), head + audio)
+        assert same_or_declined(path) is fast, name
+    with_v1 = write(tmp_path, "v1", cases["plain"][0] + audio + b"TAG" + bytes(125))
+    assert same_or_declined(with_v1) is False
+
+
+def test_damaged_tags_are_read_the_same_or_left_to_mutagen(tmp_path, audio) -> None:
+    """Random bytes of a full tag overwritten, 400 times: whatever the fast way reads, it
+    reads as mutagen's way does."""
+    base = tag(
+        [
+            frame("TIT2", text(1, "Jóga")),
+            frame("TPE1", text(3, "Björk", "Bjork")),
+            frame("TXXX", text(0, "ARTISTS", "A", "B")),
+            frame("TDRC", text(0, "1997")),
+            frame("TCON", text(0, "(13)Pop")),
+            frame("UFID", MB.encode() + b"\x00id"),
+            frame("APIC", b"\x00image/jpeg\x00\x03\x00" + bytes(200)),
+            frame("TRCK", text(3, "3/10")),
+        ]
+    )
+    rng = random.Random(7)
+    taken = 0
+    for k in range(400):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(10, len(base))] = rng.randrange(256)
+        taken += same_or_declined(write(tmp_path, f"d{k}", bytes(data) + audio))
+    assert taken > 100  # most damage lands in text or padding: still the plain case
