@@ -47,7 +47,8 @@ def same_or_declined(path: Path) -> bool:
     assert fast.as_dict() == slow.as_dict(), path.name
     with path.open("rb") as fileobj:
         raw = T.read_id3(fileobj, T._KNOWN_FRAMES)
-    assert raw is not None
+        assert raw is not None
+        assert not raw.v1 or T._add_id3v1(raw, fileobj)
     assert T._raw_id3_fields(raw) == T._fields(T._open(bytes(path))), path.name
     return True
 
@@ -193,8 +194,42 @@ def test_frames_built_by_hand_follow_mutagens_rules(tmp_path, audio) -> None:
     for name, (head, fast) in cases.items():
         path = write(tmp_path, name.replace(" ", "-").replace(",", ""), head + audio)
         assert same_or_declined(path) is fast, name
-    with_v1 = write(tmp_path, "v1", cases["plain"][0] + audio + b"TAG" + bytes(125))
-    assert same_or_declined(with_v1) is False
+
+
+def v1_tag(title: str = "", artist: str = "", year: str = "", track: int = 0, genre: int = 255):
+    def cut(value: str, n: int) -> bytes:
+        return value.encode("latin-1")[:n].ljust(n, b"\x00")
+
+    comment = cut("a comment", 28) + (bytes([0, track]) if track else cut("", 2))
+    return (
+        b"TAG"
+        + cut(title, 30)
+        + cut(artist, 30)
+        + cut("Album v1", 30)
+        + cut(year, 4)
+        + (comment + bytes([genre]))
+    )
+
+
+def test_an_id3v1_tag_fills_what_the_v2_tag_lacks_as_in_mutagen(tmp_path, audio) -> None:
+    """mutagen adds an ID3v1 tag's fields to those the ID3v2 tag lacks (its year as TYER
+    beside a v2.3 tag, where TDAT and TIME then join it): the same here, read fast."""
+    v24 = [frame("TIT2", text(3, "v2 title")), frame("TCON", text(0, "Jazz"))]
+    v23 = [
+        frame("TIT2", text(1, "v2 title"), version=3),
+        frame("TDAT", text(0, "0304"), version=3),
+        frame("TIME", text(0, "1200"), version=3),
+    ]
+    cases = {
+        "v1 v2.4": tag(v24) + audio + v1_tag("v1 title", "v1 artist", "1999", 7, 17),
+        "v1 v2.3": tag(v23, version=3) + audio + v1_tag("v1", "v1 artist", "1988", 2, 8),
+        "v1 no track": tag(v24) + audio + v1_tag(artist="Someone", year="20"),
+        "v1 empty": tag(v24) + audio + v1_tag(),
+        "v1 only TAG bytes": tag(v24) + audio + b"TAG" + bytes(40),
+    }
+    for name, data in cases.items():
+        path = write(tmp_path, name.replace(" ", "-"), data)
+        assert same_or_declined(path), name
 
 
 def test_damaged_tags_are_read_the_same_or_left_to_mutagen(tmp_path, audio) -> None:

@@ -8,9 +8,10 @@ mutagen's text rules (values split at NUL; in v2.3 trailing NULs end the list; f
 no text, or a bad encoding byte, dropped). Anything less plain returns None and the caller
 reads the file with mutagen: no tag at the start, ID3v2.2, tag flags (unsynchronisation,
 an extended header, a footer), frame format flags (compression, encryption, grouping),
-v2.2 names inside a v2.3 tag, a frame Segue reads twice (mutagen merges those), text
-that does not decode as written (mutagen repairs it), or an ID3v1 tag at the end (mutagen
-merges its fields). The result is the same as mutagen's, or nothing.
+v2.2 names inside a v2.3 tag, a frame Segue reads twice (mutagen merges those), or text
+that does not decode as written (mutagen repairs it). Whether an ID3v1 tag may follow the
+audio is said (``v1``): mutagen adds its fields to those the ID3v2 tag lacks, and so must
+the caller. The result is the same as mutagen's, or nothing.
 """
 
 from __future__ import annotations
@@ -54,11 +55,14 @@ class _Unusual(Exception):
 
 @dataclass
 class RawID3:
-    """What :func:`read_id3` found: the tag's size (where the audio starts), the text of
-    each text frame Segue reads, TXXX (description, values) and UFID (owner, data) in the
-    tag's order, and whether a picture frame mutagen keeps is there."""
+    """What :func:`read_id3` found: the tag's version (3 or 4) and size (where the audio
+    starts), whether the file ends in what may be an ID3v1 tag, the text of each text
+    frame Segue reads, TXXX (description, values) and UFID (owner, data) in the tag's
+    order, and whether a picture frame mutagen keeps is there."""
 
+    version: int
     size: int
+    v1: bool = False
     text: dict[str, list[str]] = field(default_factory=dict)
     txxx: list[tuple[str, list[str]]] = field(default_factory=list)
     ufid: list[tuple[str, bytes]] = field(default_factory=list)
@@ -105,10 +109,9 @@ def read_id3(fileobj: BinaryIO, known: Container[str]) -> RawID3 | None:
     if len(data) != size or end < _V1_TAIL:
         return None
     fileobj.seek(end - _V1_TAIL)
-    if b"TAG" in fileobj.read(_V1_TAIL):
-        return None
+    v1 = b"TAG" in fileobj.read(_V1_TAIL)
     try:
-        return _frames(data, head[3], known, RawID3(size + 10))
+        return _frames(data, head[3], known, RawID3(head[3], size + 10, v1))
     except (_Unusual, UnicodeError):
         return None
 

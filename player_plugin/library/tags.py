@@ -46,11 +46,16 @@ import mutagen.wave
 import mutagen.wavpack
 from mutagen import _util as mutagen_util
 from mutagen._vorbis import VCommentDict
+
+try:  # where mutagen finds an ID3v1 tag (private: without it, mutagen reads those files)
+    from mutagen.id3._id3v1 import find_id3v1
+except ImportError:  # pragma: no cover - another mutagen
+    find_id3v1 = None  # type: ignore[assignment]
 from mutagen.id3 import _specs as id3_specs
 
 from player_plugin.domain.errors import SegueError
 from player_plugin.domain.paths import display, to_bytes
-from player_plugin.library.id3_frames import RawID3, read_id3
+from player_plugin.library.id3_frames import TEXT_IDS, RawID3, read_id3
 from player_plugin.library.tag_values import (
     MAX_NAME_TEXT,
     MAX_TEXT,
@@ -370,7 +375,7 @@ def _read_plain_mp3(path: bytes) -> TrackTags | None:
     try:
         with open(path, "rb") as fileobj:
             raw = read_id3(fileobj, _KNOWN_FRAMES)
-            if raw is None:
+            if raw is None or (raw.v1 and not _add_id3v1(raw, fileobj)):
                 return None
             info = mutagen.mp3.MPEGInfo(fileobj, raw.size)
         return _track_tags(path, "mp3", "mp3", info, _raw_id3_fields(raw))
@@ -476,6 +481,19 @@ def _id3_fields(tags: mutagen.id3.ID3) -> dict[str, Any]:
         list(tcon.genres) if tcon is not None else None,
         bool(tags.getall("APIC")),
     )
+
+
+def _add_id3v1(raw: RawID3, fileobj: BinaryIO) -> bool:
+    """What mutagen does with an ID3v1 tag after the ID3v2 one: its frames (made as for
+    the v2 tag's version) join those the v2 tag lacks. False when that cannot be done
+    here (mutagen's way reads the file then)."""
+    if find_id3v1 is None:
+        return False
+    frames, _offset = find_id3v1(fileobj, raw.version, _KNOWN_FRAMES)
+    for key, frame in (frames or {}).items():
+        if key in TEXT_IDS and key not in raw.text:
+            raw.text[key] = [str(v) for v in frame.text]
+    return True
 
 
 def _raw_id3_fields(raw: RawID3) -> dict[str, Any]:
