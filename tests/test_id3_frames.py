@@ -19,6 +19,7 @@ import pytest
 from audio_fixtures import encode
 
 from player_plugin.library import tags as T
+from player_plugin.library.id3_frames import TEXT_IDS, V22_NAMES
 
 MB = "http://musicbrainz.org"
 
@@ -186,13 +187,67 @@ def test_frames_built_by_hand_follow_mutagens_rules(tmp_path, audio) -> None:
             tag([frame("TT2\x00", text(0, "S"), version=3)], version=3),
             False,
         ),
-        "id3v2.2": (
-            b"ID3\x02\x00\x00" + syncsafe(20) + b"TT2\x00\x00\x05\x00Song" + bytes(9),
-            False,
-        ),
+        "id3v2.2, flags": (tag22([frame22("TT2", text(0, "Song"))], flags=0x80), False),
     }
     for name, (head, fast) in cases.items():
         path = write(tmp_path, name.replace(" ", "-").replace(",", ""), head + audio)
+        assert same_or_declined(path) is fast, name
+
+
+def frame22(name: str, body: bytes) -> bytes:
+    return name.encode("latin-1") + len(body).to_bytes(3, "big") + body
+
+
+def tag22(frames: list[bytes], *, flags: int = 0, padding: int = 32) -> bytes:
+    body = b"".join(frames) + b"\x00" * padding
+    return b"ID3" + bytes([2, 0, flags]) + syncsafe(len(body)) + body
+
+
+def test_id3v22_frames_are_read_under_the_names_mutagen_upgrades_them_to(tmp_path, audio):
+    """Old iTunes wrote ID3v2.2: three-letter frames mutagen upgrades (TT2 -> TIT2, PIC ->
+    APIC, TYE/TDA/TIM -> TDRC...). The names here are mutagen's own upgrades, and every
+    tag below reads as mutagen reads it."""
+    wanted = TEXT_IDS | {"TXXX", "UFID", "APIC"}
+    upgrades = {
+        name: cls.__base__.__name__
+        for name, cls in id3.Frames_2_2.items()
+        if cls.__base__.__name__ in wanted
+    }
+    assert upgrades == V22_NAMES
+    full = [
+        frame22("TT2", text(1, "Jóga")),
+        frame22("TP1", text(0, "Björk", "Bjork") + b"\x00\x00"),  # trailing NULs end it
+        frame22("TAL", text(3, "Homogenic")),
+        frame22("TP2", text(0, "Various")),
+        frame22("TYE", text(0, "1997")),
+        frame22("TDA", text(0, "2209")),
+        frame22("TIM", text(0, "1030")),
+        frame22("TRK", text(0, "3/10")),
+        frame22("TPA", text(0, "1/1")),
+        frame22("TCO", text(0, "(13)Pop")),
+        frame22("TCM", text(0, "Someone")),
+        frame22("TBP", text(0, "120")),
+        frame22("TRC", text(0, "ISRC1")),
+        frame22("TXX", text(0, "ARTISTS", "Björk")),
+        frame22("UFI", MB.encode() + b"\x00rec-id"),
+        frame22("COM", b"\x00engcomment\x00text"),
+        frame22("PIC", b"\x00PNG\x03desc\x00" + bytes(50)),
+    ]
+    cases = {
+        "v22 full": (tag22(full), True),
+        "v22 picture, no description": (tag22([frame22("PIC", b"\x00JPG\x03")]), True),
+        "v22 picture, not ascii": (tag22([frame22("PIC", b"\x00J\xffG\x03d\x00")]), True),
+        "v22 empty frame": (tag22([frame22("TT2", b""), frame22("TP1", text(0, "A"))]), True),
+        "v22 unknown": (tag22([frame22("XYZ", b"junk"), frame22("TT2", text(0, "S"))]), True),
+        "v22 duplicate": (
+            tag22([frame22("TT2", text(0, "A")), frame22("TT2", text(0, "B"))]),
+            False,
+        ),
+        "v22 with v1": (tag22(full[:3]) + audio + v1_tag("v1", "v1 artist", "1999", 4, 8), True),
+    }
+    for name, (head, fast) in cases.items():
+        data = head if name == "v22 with v1" else head + audio
+        path = write(tmp_path, name.replace(" ", "-").replace(",", ""), data)
         assert same_or_declined(path) is fast, name
 
 

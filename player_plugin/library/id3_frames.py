@@ -1,4 +1,4 @@
-"""The frames Segue reads from a plain ID3v2.3/2.4 tag, straight from its bytes.
+"""The frames Segue reads from a plain ID3v2.2/2.3/2.4 tag, straight from its bytes.
 
 mutagen builds an object per frame through its spec machinery: about 20 µs a frame, 320 µs
 for a typical MP3's tag, most of a first scan's time. :func:`read_id3` walks the tag as
@@ -6,10 +6,11 @@ mutagen's ``read_frames`` does (the same frame sizes, iTunes' non-syncsafe ones 
 the same empty or unknown frames skipped) and decodes only the frames Segue reads, with
 mutagen's text rules (values split at NUL; in v2.3 trailing NULs end the list; frames with
 no text, or a bad encoding byte, dropped). Anything less plain returns None and the caller
-reads the file with mutagen: no tag at the start, ID3v2.2, tag flags (unsynchronisation,
+reads the file with mutagen: no tag at the start, tag flags (unsynchronisation,
 an extended header, a footer), frame format flags (compression, encryption, grouping),
 v2.2 names inside a v2.3 tag, a frame Segue reads twice (mutagen merges those), or text
-that does not decode as written (mutagen repairs it). Whether an ID3v1 tag may follow the
+that does not decode as written (mutagen repairs it). ID3v2.2's frames are read under the
+v2.3 names mutagen upgrades them to. Whether an ID3v1 tag may follow the
 audio is said (``v1``): mutagen adds its fields to those the ID3v2 tag lacks, and so must
 the caller. The result is the same as mutagen's, or nothing.
 """
@@ -42,6 +43,25 @@ TEXT_IDS = frozenset(
         "TCON",
     }
 )
+# ID3v2.2 frames Segue reads -> the frame mutagen upgrades each to (its class's base)
+V22_NAMES = {
+    "TT2": "TIT2",
+    "TP1": "TPE1",
+    "TP2": "TPE2",
+    "TAL": "TALB",
+    "TYE": "TYER",
+    "TDA": "TDAT",
+    "TIM": "TIME",
+    "TRK": "TRCK",
+    "TPA": "TPOS",
+    "TCM": "TCOM",
+    "TBP": "TBPM",
+    "TRC": "TSRC",
+    "TCO": "TCON",
+    "TXX": "TXXX",
+    "UFI": "UFID",
+    "PIC": "APIC",
+}
 _FORMAT_FLAGS = {3: 0x00E0, 4: 0x004F}  # compression, encryption, grouping (+ v2.4's
 # unsynchronisation and data length)
 _V1_TAIL = 133  # mutagen looks for an ID3v1 "TAG" in the last 128 + 5 bytes
@@ -55,7 +75,7 @@ class _Unusual(Exception):
 
 @dataclass
 class RawID3:
-    """What :func:`read_id3` found: the tag's version (3 or 4) and size (where the audio
+    """What :func:`read_id3` found: the tag's version (2, 3 or 4) and size (where the audio
     starts), whether the file ends in what may be an ID3v1 tag, the text of each text
     frame Segue reads, TXXX (description, values) and UFID (owner, data) in the tag's
     order, and whether a picture frame mutagen keeps is there."""
@@ -95,11 +115,11 @@ class RawID3:
 
 
 def read_id3(fileobj: BinaryIO, known: Container[str]) -> RawID3 | None:
-    """The frames of the ID3v2.3/2.4 tag at the start of *fileobj*, or None when it is not
+    """The frames of the ID3v2 tag at the start of *fileobj*, or None when it is not
     the plain case (see the module text). *known* are the frame ids mutagen knows (they
     decide the frame sizes of a v2.4 tag, as in mutagen)."""
     head = fileobj.read(10)
-    if len(head) < 10 or head[:3] != b"ID3" or head[3] not in (3, 4) or head[5]:
+    if len(head) < 10 or head[:3] != b"ID3" or head[3] not in (2, 3, 4) or head[5]:
         return None
     if any(b & 0x80 for b in head[6:10]):
         return None
@@ -111,7 +131,8 @@ def read_id3(fileobj: BinaryIO, known: Container[str]) -> RawID3 | None:
     fileobj.seek(end - _V1_TAIL)
     v1 = b"TAG" in fileobj.read(_V1_TAIL)
     try:
-        return _frames(data, head[3], known, RawID3(head[3], size + 10, v1))
+        out = RawID3(head[3], size + 10, v1)
+        return _frames_v22(data, known, out) if head[3] == 2 else _frames(data, known, out)
     except (_Unusual, UnicodeError):
         return None
 
@@ -150,10 +171,33 @@ def _plain_sizes(data: bytes, known: Container[str]) -> bool:
     return asint > asbpi or (asint == asbpi and (bpioff >= 1 and intoff <= 1))
 
 
-def _frames(data: bytes, version: int, known: Container[str], out: RawID3) -> RawID3:
+def _frames_v22(data: bytes, known: Container[str], out: RawID3) -> RawID3:
+    """mutagen's ``read_frames`` for v2.2 over *data* (three-letter names, three-byte
+    sizes, no flags), decoding what Segue reads under its upgraded names."""
+    seen: set[str] = set()
+    pos = 0
+    while pos < len(data):
+        header = data[pos : pos + 6]
+        if len(header) < 6 or header[:3].strip(b"\x00") == b"":
+            break
+        size = _plain(header[3:6])
+        body = data[pos + 6 : pos + 6 + size]
+        pos += 6 + size
+        if size == 0:
+            continue
+        try:
+            name = header[:3].decode("ascii")
+        except UnicodeDecodeError:
+            continue
+        if name in known and name in V22_NAMES:
+            _decode(V22_NAMES[name], body, 2, out, seen)
+    return out
+
+
+def _frames(data: bytes, known: Container[str], out: RawID3) -> RawID3:
     """mutagen's ``read_frames`` for v2.3/2.4 over *data*, decoding what Segue reads."""
+    version = out.version
     size_of = _plain if version == 3 or _plain_sizes(data, known) else _syncsafe
-    v24 = version == 4
     format_flags = _FORMAT_FLAGS[version]
     seen: set[str] = set()
     pos = 0
@@ -177,12 +221,13 @@ def _frames(data: bytes, version: int, known: Container[str], out: RawID3) -> Ra
         if _plain(header[8:10]) & format_flags:
             raise _Unusual
         if name in TEXT_IDS or name in ("TXXX", "UFID", "APIC"):
-            _decode(name, body, v24, out, seen)
+            _decode(name, body, version, out, seen)
     return out
 
 
-def _decode(name: str, body: bytes, v24: bool, out: RawID3, seen: set[str]) -> None:
+def _decode(name: str, body: bytes, version: int, out: RawID3, seen: set[str]) -> None:
     """One frame Segue reads into *out* (a frame mutagen would drop is left out)."""
+    v24 = version == 4
     if name == "UFID":
         owner, _, rest = body.partition(b"\x00")
         _once(f"UFID:{owner.decode('latin-1')}", seen)
@@ -192,8 +237,15 @@ def _decode(name: str, body: bytes, v24: bool, out: RawID3, seen: set[str]) -> N
     if encoding not in _CODECS or not rest:
         return  # mutagen: a bad encoding or no data left, the frame dropped
     if name == "APIC":
-        _mime, nul, rest = rest.partition(b"\x00")
-        if not nul or not rest[1:]:
+        if version == 2:  # PIC: a three-letter image format, not a MIME type
+            if not rest[:3].isascii():
+                return  # dropped
+            rest = rest[3:]
+        else:
+            _mime, nul, rest = rest.partition(b"\x00")
+            if not nul:
+                return  # no picture type: dropped
+        if not rest[1:]:
             return  # no picture type, or no description: dropped
         _text(rest[1:], encoding, v24)  # the description must decode
         out.picture = True

@@ -485,11 +485,12 @@ def _id3_fields(tags: mutagen.id3.ID3) -> dict[str, Any]:
 
 def _add_id3v1(raw: RawID3, fileobj: BinaryIO) -> bool:
     """What mutagen does with an ID3v1 tag after the ID3v2 one: its frames (made as for
-    the v2 tag's version) join those the v2 tag lacks. False when that cannot be done
+    the v2 tag's version: a v2.4 tag gets a TDRC, the others a TYER) join those the v2
+    tag lacks. False when that cannot be done
     here (mutagen's way reads the file then)."""
     if find_id3v1 is None:
         return False
-    frames, _offset = find_id3v1(fileobj, raw.version, _KNOWN_FRAMES)
+    frames, _offset = find_id3v1(fileobj, 4 if raw.version == 4 else 3, _KNOWN_FRAMES)
     for key, frame in (frames or {}).items():
         if key in TEXT_IDS and key not in raw.text:
             raw.text[key] = [str(v) for v in frame.text]
