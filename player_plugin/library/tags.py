@@ -501,14 +501,8 @@ def _raw_id3_fields(raw: RawID3) -> dict[str, Any]:
     """:func:`_id3_fields` of the frames :func:`read_id3` found, with what mutagen does
     when it loads a tag done by its own frame classes: TCON's genres parsed (and the
     parsed ones parsed again), TYER/TDAT/TIME made a TDRC, its dates normalised."""
-    dates = raw.dates()
-    tdrc: Any = mutagen.id3.TDRC(encoding=0, text=dates)
-    stamps = [str(v) for v in tdrc.text] if dates else []
-    genres = None
-    if "TCON" in raw.text:
-        tcon = mutagen.id3.TCON(encoding=3, text=raw.text["TCON"])
-        tcon.genres = tcon.genres
-        genres = list(tcon.genres)
+    stamps = list(_timestamps(tuple(raw.dates())))
+    genres = list(_genres(tuple(raw.text["TCON"]))) if "TCON" in raw.text else None
 
     def text(key: str) -> list[str]:
         if key == "TDRC":
@@ -516,6 +510,25 @@ def _raw_id3_fields(raw: RawID3) -> dict[str, Any]:
         return [] if key == "TYER" else list(raw.text.get(key, []))
 
     return _id3_values(text, raw.txxx, raw.ufid, genres, raw.picture)
+
+
+@functools.lru_cache(maxsize=1024)
+def _timestamps(dates: tuple[str, ...]) -> tuple[str, ...]:
+    """TDRC's text as mutagen normalises it (its frame class does; a library repeats a
+    few dates, hence the cache)."""
+    if not dates:
+        return ()
+    tdrc: Any = mutagen.id3.TDRC(encoding=0, text=list(dates))
+    return tuple(str(v) for v in tdrc.text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _genres(text: tuple[str, ...]) -> tuple[str, ...]:
+    """TCON's genres as mutagen gives them after loading a tag: its ``(13)``-style
+    references resolved, then the result parsed once more (``update_to_v24``)."""
+    tcon = mutagen.id3.TCON(encoding=3, text=list(text))
+    tcon.genres = tcon.genres
+    return tuple(tcon.genres)
 
 
 def _id3_values(
