@@ -20,6 +20,7 @@ from player_plugin.app.settings import Settings
 from player_plugin.app.suggest import CACHE, suggestions
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS
+from player_plugin.recommend import variety
 from player_plugin.recommend.engine import Engine
 from player_plugin.store import models as reg
 from player_plugin.store import open_db
@@ -312,3 +313,30 @@ def test_a_skip_counted_in_place_equals_a_rebuild(db, models) -> None:
         now += ms + 1000
         _same(db, now)
     assert entry.rebuilds == 1 and entry.reclassified == 6
+
+
+def test_the_listeners_variety_follows_new_plays_as_a_rebuild_learns_it(
+    db, models, monkeypatch
+) -> None:
+    """The re-ranker's variety is learned over the newest plays; the cached state keeps
+    it up to date as plays arrive (a rebuild learns it afresh). Window shrunk to 40 plays
+    so that a few dozen plays of another habit (one artist over and over, with skips)
+    move it; the answers stay equal at every step, all observed in place."""
+    monkeypatch.setattr(variety, "WINDOW", 40)
+    monkeypatch.setattr(variety, "MIN_LISTENS", 10)
+    _cat, plays = fill_store(db, 150)
+    register_active(db, models[0], "m1", 1)
+    ids = _track_ids(db)
+    now = plays[-1].started_at + 5 * MIN
+    _same(db, now)
+    entry = CACHE.entry(db)
+    assert entry.state is not None and entry.state.reranker.variety is not None
+    before = entry.state.reranker.profile
+    for k in range(30):  # the same artist's few tracks, every fourth skipped
+        pid = start_play(db, ids[40 + k % 3], at_ms=now)
+        ms, reason = (15_000, "skipped") if k % 4 == 3 else (200_000, "completed")
+        end_play(db, pid, ms_played=ms, reason=reason, at_ms=now + ms)
+        now += ms + 1000
+        _same(db, now)
+    assert entry.state.reranker.profile != before
+    assert entry.rebuilds == 1

@@ -156,7 +156,7 @@ def suggestions(
         start = max(now, plays[-1].started_at + SESSION_GAP_MS + 1) if plays else now
         anchor = Play(item[0], start, 0, Outcome.LISTENED, -1)
     rec, model_id = build_recommender(db, plays, catalogue, method, anchor=anchor is not None)
-    reranker = Reranker(catalogue, rules(settings)).fit(plays)
+    reranker = Reranker(catalogue, rules(settings), follow=True).fit(plays)
     if anchor is not None:
         rec.observe(anchor)
         reranker.observe(anchor)
@@ -425,7 +425,7 @@ class ServingCache:
         assert state is not None
         if state.rules != rules:  # the settings changed: only the re-ranker refits
             state.rules = rules
-            state.reranker = Reranker(state.catalogue, rules).fit(state.plays)
+            state.reranker = Reranker(state.catalogue, rules, follow=True).fit(state.plays)
         saved = entry.saved
         if state.engine is not None and (saved is None or len(state.plays) - saved >= SAVE_EVERY):
             entry.saved = len(state.plays)  # a new state, or enough plays since: saved
@@ -572,7 +572,7 @@ def _build(
         rec=rec,
         model_id=model_id,
         rules=rules,
-        reranker=Reranker(catalogue, rules).fit(loaded.plays),
+        reranker=Reranker(catalogue, rules, follow=True).fit(loaded.plays),
         plays=list(loaded.plays),
         last_id=loaded.last_id,
         observed_mark=observed_mark(db, loaded.last_id),

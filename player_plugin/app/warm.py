@@ -297,7 +297,7 @@ def state_for(
         assert rec.state is not None
         restore_into(rec.state, groups["history"])
         rec.history = list(serving["plays"])
-        reranker = Reranker(catalogue, serving["rules"])
+        reranker = Reranker(catalogue, serving["rules"], follow=True)
         restore_into(reranker, groups["reranker"], keep=("catalogue",))
     except Exception as exc:  # a bad cache file is never an error: build as without it
         log.warning("warm-start state ignored (%s: %s)", type(exc).__name__, exc)

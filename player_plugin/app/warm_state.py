@@ -30,7 +30,7 @@ from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.recommend.features import HistoryCode, SessionTally
 from player_plugin.recommend.rerank import RerankSettings
-from player_plugin.recommend.variety import VarietyProfile
+from player_plugin.recommend.variety import VarietyProfile, VarietyWindow
 
 __all__ = ["Unpackable", "pack", "restore_into", "unpack"]
 
@@ -39,6 +39,7 @@ DATACLASSES: dict[str, type] = {
     "VarietyProfile": VarietyProfile,
     "RerankSettings": RerankSettings,
     "SessionTally": SessionTally,
+    "VarietyWindow": VarietyWindow,
 }
 _SCALARS = (type(None), bool, int, float, str)
 

@@ -8,7 +8,10 @@ most ``artist_cap`` tracks by one artist in the list; optionally no artist twice
 the one before the first). Left unset (None), the slots and the cap are the listener's
 own (:class:`~player_plugin.recommend.variety.VarietyProfile`, learned in ``fit``), and
 the familiar ↔ discover ``dial`` moves the share of never-played tracks around the
-listener's own mix (``discover`` sets that share outright). When the rules leave too few
+listener's own mix (``discover`` sets that share outright). A re-ranker that *follows*
+keeps that profile up to date as plays arrive (:class:`VarietyWindow`: what serving needs,
+equal to learning it afresh); one that does not keeps what it learned at fit (what an
+evaluation needs: the training window's). When the rules leave too few
 tracks, the artist rules give way first.
 """
 
@@ -23,7 +26,13 @@ import numpy as np
 from player_plugin.domain.catalogue import Catalogue, tie_breaker
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
-from player_plugin.recommend.variety import MIDDLE, DialRules, VarietyProfile, dial_rules
+from player_plugin.recommend.variety import (
+    MIDDLE,
+    DialRules,
+    VarietyProfile,
+    VarietyWindow,
+    dial_rules,
+)
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -52,7 +61,9 @@ class Reranker:
     """Keeps what the rules need (recent plays, recent skips, played tracks) as plays
     arrive, and turns a score vector into an ordered list."""
 
-    def __init__(self, catalogue: Catalogue, settings: RerankSettings | None = None) -> None:
+    def __init__(
+        self, catalogue: Catalogue, settings: RerankSettings | None = None, *, follow: bool = False
+    ) -> None:
         self.catalogue = catalogue
         self.settings = settings or RerankSettings()
         self.recent: deque[int] = deque(maxlen=max(1, self.settings.exclude_last))
@@ -65,13 +76,22 @@ class Reranker:
         self.ties = tie_breaker(catalogue.track_ids)
         self.now = 0
         self.last: tuple[Play, list[int] | None] | None = None  # and the skips a listen cleared
-        self.profile = VarietyProfile()
+        self.learned = VarietyProfile()  # the profile learned at fit (not following)
+        self.variety = VarietyWindow.start([], catalogue) if follow else None
+
+    @property
+    def profile(self) -> VarietyProfile:
+        """The listener's variety the rules follow (see the module text)."""
+        return self.variety.profile() if self.variety is not None else self.learned
 
     def fit(self, plays: Sequence[Play]) -> Reranker:
         """Observe *plays* (oldest first) and learn the listener's variety from them."""
-        self.profile = VarietyProfile.learn(plays, self.catalogue)
+        if self.variety is not None:
+            self.variety = VarietyWindow.start(plays, self.catalogue)
+        else:
+            self.learned = VarietyProfile.learn(plays, self.catalogue)
         for play in plays:
-            self.observe(play)
+            self._remember(play)
         return self
 
     def rules(self, dial: float | None = None) -> DialRules:
@@ -91,6 +111,12 @@ class Reranker:
         return self.profile.artist_cap if cap is None else cap
 
     def observe(self, play: Play) -> None:
+        if self.variety is not None:
+            self.variety.observe(play, int(self.catalogue.artist[play.item]))
+        self._remember(play)
+
+    def _remember(self, play: Play) -> None:
+        """What the rules keep of a play (its variety aside)."""
         self.recent.append(play.item)
         self.played[play.item] = True
         self.now = max(self.now, play.started_at)
@@ -122,6 +148,8 @@ class Reranker:
             self.skips[play.item] = cleared
             if len(cleared) >= self.settings.skip_limit:
                 self.often.add(play.item)
+        if self.variety is not None and not play.listened:
+            self.variety.reclassify_last()
         self._count(play)
         return True
 

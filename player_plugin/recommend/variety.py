@@ -71,9 +71,146 @@ class VarietyProfile:
         )
 
 
+@dataclass(slots=True)
+class VarietyWindow:
+    """The profile of the newest WINDOW plays kept up to date as plays arrive:
+    :meth:`profile` equals :meth:`VarietyProfile.learn` over every play observed, at a
+    few operations per play (the serving state, fitted once, observes new plays for
+    days). What :meth:`~VarietyProfile.learn` finds of each listen depends only on the
+    plays before it (a replay of the ten before? a first play? one artist's most listens
+    among the last ten?), so it is kept per play for the plays in the window, and the
+    window's sums follow it as plays come in and fall out."""
+
+    seen: np.ndarray  # bool per catalogue item: played before
+    recent: deque  # the last RECENT plays' items
+    listened_artists: deque  # the last LIST + 1 listens' artists (one kept for a take-back)
+    # per play in the window (oldest first): a listen? a replay? a first play? and, for
+    # a listen, one artist's most listens among the last LIST listens
+    listens: deque
+    repeats: deque
+    firsts: deque
+    peaks: deque
+    totals: list  # over the window's listens: [listens, repeats, first plays]
+    # how many of the window's listens had each peak (index: the peak, 0..LIST)
+    peak_counts: list
+    cached: VarietyProfile | None = None
+
+    @classmethod
+    def start(cls, plays: Sequence[Play], catalogue: Catalogue) -> VarietyWindow:
+        """The window after *plays* (oldest first), built as :meth:`VarietyProfile.learn`
+        reads them: the plays before the window only mark tracks as played."""
+        begin = max(0, len(plays) - WINDOW - max(RECENT, LIST))
+        seen = np.zeros(len(catalogue), dtype=bool)
+        seen[[p.item for p in plays[:begin]]] = True
+        window = cls(
+            seen=seen,
+            recent=deque(maxlen=RECENT),
+            listened_artists=deque(maxlen=LIST + 1),
+            listens=deque(),
+            repeats=deque(),
+            firsts=deque(),
+            peaks=deque(),
+            totals=[0, 0, 0],
+            peak_counts=[0] * (LIST + 1),
+        )
+        for play in plays[begin:]:
+            window.observe(play, int(catalogue.artist[play.item]))
+        return window
+
+    def observe(self, play: Play, artist: int) -> None:
+        """One more play (oldest first), by *artist* (its catalogue code)."""
+        listened = bool(play.listened)
+        repeat = listened and play.item in self.recent
+        first = listened and not bool(self.seen[play.item])
+        peak = 0
+        if listened:
+            self.listened_artists.append(artist)
+            peak = _peak(self.listened_artists)
+        self._push(listened, repeat, first, peak)
+        self.seen[play.item] = True
+        self.recent.append(play.item)
+        while len(self.listens) > WINDOW:
+            self._pop()
+        self.cached = None
+
+    def reclassify_last(self) -> None:
+        """The last play observed as a listen was not one (a skip): take it back from the
+        listens (it stays played, and among the last plays)."""
+        if not self.listens or not self.listens[-1]:
+            return
+        listened, repeat, first, peak = (
+            q.pop() for q in (self.listens, self.repeats, self.firsts, self.peaks)
+        )
+        self._count(listened, repeat, first, peak, -1)
+        self.listened_artists.pop()
+        self.listens.append(False)
+        self.repeats.append(False)
+        self.firsts.append(False)
+        self.peaks.append(0)
+        self.cached = None
+
+    def profile(self) -> VarietyProfile:
+        """:meth:`VarietyProfile.learn` of every play observed."""
+        if self.cached is None:
+            self.cached = self._profile()
+        return self.cached
+
+    def _profile(self) -> VarietyProfile:
+        n, repeats, firsts = self.totals
+        if n < MIN_LISTENS:
+            return VarietyProfile()
+        return VarietyProfile(repeats / n, _cap(self.peaks_sorted()), firsts / n, n)
+
+    def peaks_sorted(self) -> np.ndarray:
+        """:func:`peaks_of` the window's listens, sorted: the peaks of all its listens
+        but the first LIST - 1 (their last ten listens reach back before the window)."""
+        counts = list(self.peak_counts)
+        skipped = 0
+        for listened, peak in zip(self.listens, self.peaks, strict=True):
+            if skipped == LIST - 1:
+                break
+            if listened:
+                counts[peak] -= 1
+                skipped += 1
+        return np.repeat(np.arange(LIST + 1), counts)
+
+    def _push(self, listened: bool, repeat: bool, first: bool, peak: int) -> None:
+        self.listens.append(listened)
+        self.repeats.append(repeat)
+        self.firsts.append(first)
+        self.peaks.append(peak)
+        self._count(listened, repeat, first, peak, +1)
+
+    def _pop(self) -> None:
+        listened, repeat, first, peak = (
+            q.popleft() for q in (self.listens, self.repeats, self.firsts, self.peaks)
+        )
+        self._count(listened, repeat, first, peak, -1)
+
+    def _count(self, listened: bool, repeat: bool, first: bool, peak: int, sign: int) -> None:
+        if listened:
+            self.totals[0] += sign
+            self.totals[1] += sign * repeat
+            self.totals[2] += sign * first
+            self.peak_counts[peak] += sign
+
+
+def _peak(artists: deque) -> int:
+    """The most listens one known artist has among the last LIST of *artists*."""
+    last = list(artists)[-LIST:]
+    known = Counter(a for a in last if a)
+    return max(known.values(), default=1)
+
+
 def _artist_cap(artists: list[int]) -> int:
     """The ARTIST_QUANTILE percentile, over every LIST consecutive listens, of the most
     listens one (known) artist has among them; at least 1."""
+    return _cap(peaks_of(artists))
+
+
+def peaks_of(artists: list[int]) -> list[int]:
+    """For every LIST consecutive listens (by their *artists*), the most listens one
+    known artist has among them (1 when none is known)."""
     counts: list[int] = []
     window: Counter[int] = Counter()
     for k, artist in enumerate(artists):
@@ -86,10 +223,15 @@ def _artist_cap(artists: list[int]) -> int:
         if k >= LIST - 1:
             known = [c for a, c in window.items() if a]
             counts.append(max(known, default=1))
-    if not counts:
+    return counts
+
+
+def _cap(peaks: Sequence[int] | np.ndarray) -> int:
+    """The artist cap of these peaks: their ARTIST_QUANTILE percentile, rounded up."""
+    if not len(peaks):
         # (VarietyProfile.artist_cap is a slot descriptor, not the default: slots=True)
         return DEFAULT_ARTIST_CAP
-    return max(1, int(np.ceil(np.percentile(counts, ARTIST_QUANTILE))))
+    return max(1, int(np.ceil(np.percentile(peaks, ARTIST_QUANTILE))))
 
 
 @dataclass(frozen=True, slots=True)
