@@ -120,6 +120,9 @@ def test_recommend_after_path_and_text_output(segue, db, tmp_path):
     assert result.json["items"][0]["title"] == "Song 0.2"
     text = segue("recommend", "--after", paths[1].decode(), "-n", "2")
     assert text.status == 0 and "Artist 0 – Song 0.2" in text.out and "(" in text.out
+    # the dock's header, in music words: never the method's name
+    assert text.out.splitlines()[0] == "2 suggestions from your listening patterns"
+    assert result.json["method"] not in text.out
 
 
 def test_hidden_and_settings_reach_the_suggestions(db, tmp_path):
@@ -178,6 +181,8 @@ def test_the_active_model_serves_and_a_broken_one_falls_back(segue, db, tmp_path
     assert result.status == 0, result.err
     assert result.json["method"] == "model" and result.json["model_id"] == model_id
     assert all(item["reason"] for item in result.json["items"])
+    text = segue("recommend", "--after", paths[1].decode(), "-n", "3").out.splitlines()[0]
+    assert text.startswith("3 suggestions from your model, trained on "), text
     from player_plugin.store.models import active_model, model_folder
 
     folder = model_folder(db, active_model(db))

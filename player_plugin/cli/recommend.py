@@ -1,13 +1,15 @@
 """`segue recommend`: what to play next for the current session, each with a reason.
 
 The list is :func:`player_plugin.app.suggest.suggestions` with the stored settings: the
-same the dock shows (the same exclusions, feedback and variety)."""
+same the dock shows (the same exclusions, feedback and variety), under the dock's header
+("10 suggestions from your listening patterns"); ``--json`` names the method and model."""
 
 from __future__ import annotations
 
 import argparse
 import math
 
+from player_plugin.app.source import source_of
 from player_plugin.app.suggest import UnknownTrack, suggestions
 from player_plugin.cli.common import UserError, add_command, emit, store
 from player_plugin.domain.paths import display, from_user, json_fields
@@ -33,10 +35,9 @@ def run(args: argparse.Namespace) -> int:
         for s in result.items
     ]
     data = {"method": result.method, "model_id": result.model_id, "items": items}
-    header = f"suggestions from {result.method}" + (
-        f" (model {result.model_id})" if result.model_id else ""
-    )
-    lines = [header]
+    count = len(result.items)
+    words = source_of(db, result.method, result.model_id).words
+    lines = [f"{count} suggestion{'' if count == 1 else 's'} {words}"]
     for number, s in enumerate(result.items, start=1):
         name = f"{s.artist} – {s.title}" if s.artist else s.title
         lines.append(f"{number:2d}. {name}  ({s.reason})")
