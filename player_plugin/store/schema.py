@@ -215,4 +215,31 @@ def _library_changes(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS(name="0005_play_changes")
+def _play_changes(db: sqlite_utils.Database) -> None:
+    # The serving cache asks on every suggestion whether a play it observed was deleted or
+    # rematched; it counted the plays (a walk of an index: 3.2 ms at 1,000,000 plays,
+    # twice a suggestion). A counter bumped by these triggers, whoever writes, tells in
+    # one read: a delete, a play's track changed, or a play written below the newest id
+    # (an undo putting rows back; new plays take the next id and bump nothing).
+    _run(
+        db,
+        """
+        CREATE TABLE play_changes (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            n INTEGER NOT NULL
+        );
+        INSERT INTO play_changes (id, n) VALUES (1, 0);
+        CREATE TRIGGER play_changes_delete AFTER DELETE ON plays
+        BEGIN UPDATE play_changes SET n = n + 1 WHERE id = 1; END;
+        CREATE TRIGGER play_changes_track AFTER UPDATE OF track_id ON plays
+        WHEN OLD.track_id IS NOT NEW.track_id
+        BEGIN UPDATE play_changes SET n = n + 1 WHERE id = 1; END;
+        CREATE TRIGGER play_changes_insert_below AFTER INSERT ON plays
+        WHEN NEW.id < (SELECT max(id) FROM plays)
+        BEGIN UPDATE play_changes SET n = n + 1 WHERE id = 1; END
+        """,
+    )
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

@@ -107,16 +107,24 @@ def models_mark(db: sqlite_utils.Database) -> tuple:
 def observed_mark(db: sqlite_utils.Database, last_id: int) -> tuple:
     """Changes when a play row up to *last_id* is deleted or rematched, or when the row
     *last_id* itself is replaced (a new row may reuse the highest id after a delete).
-    Counts of all rows (a b-tree count; unmatched rows by their partial index) less those
-    of the few rows after *last_id*."""
+    The schema's ``play_changes`` counter (bumped by triggers on every delete, change of a
+    play's track and play written below the newest id: a superset, read in one row) and
+    the row *last_id*; a store not migrated counts the rows instead: all of them (a
+    b-tree count; unmatched rows by their partial index) less those after *last_id*."""
     last = int(last_id)
+    row = db.execute("SELECT started_at, track_id FROM plays WHERE id = ?", [last]).fetchone()
+    try:
+        changes = db.execute("SELECT n FROM play_changes WHERE id = 1").fetchone()
+    except sqlite3.OperationalError:  # not migrated (opened with migrate=False)
+        changes = None
+    if changes is not None:
+        return ("changes", changes[0], tuple(row) if row else None)
     count = _count(db, "SELECT count(*) FROM plays")
     newer = _count(db, "SELECT count(*) FROM plays WHERE id > ?", [last])
     unmatched = _count(db, "SELECT count(*) FROM plays WHERE track_id IS NULL")
     unmatched_newer = _count(
         db, "SELECT count(*) FROM plays WHERE id > ? AND track_id IS NULL", [last]
     )
-    row = db.execute("SELECT started_at, track_id FROM plays WHERE id = ?", [last]).fetchone()
     return (count - newer, unmatched - unmatched_newer, tuple(row) if row else None)
 
 
