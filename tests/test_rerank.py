@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.recommend.baselines import make_baseline
 from player_plugin.recommend.explain import (
@@ -292,3 +293,29 @@ def test_dial_rules_around_the_listeners_own_mix():
     assert dial_rules(0.25, profile).discover == pytest.approx(0.15)
     assert dial_rules(0.75, profile).discover == pytest.approx(0.65)
     assert dial_rules(1.0, profile) == DialRules(1.0, 0)
+
+
+def test_skipped_of_late_is_counted_from_each_tracks_recent_skips():
+    """The tracks skipped ``skip_limit`` times since their last listen within the window,
+    as each track's skips say (the re-ranker keeps only each one's limit-th newest skip),
+    over random skips, listens, listens taken back as skips, limits and times."""
+    rng = np.random.default_rng(3)
+    cat = catalogue(n=30)
+    for limit in (1, 2, 3):
+        rr = Reranker(cat, RerankSettings(skip_limit=limit, skip_days=2.0))
+        t = T0
+        for _ in range(400):
+            t += int(rng.integers(1, 20)) * 3_600_000
+            item = int(rng.integers(0, 30))
+            if rng.random() < 0.55:
+                rr.observe(Play(item, t, 1000, Outcome.SKIPPED))
+            else:
+                rr.observe(Play(item, t, 200_000, Outcome.LISTENED))
+                if rng.random() < 0.3:  # it ended as a skip after all
+                    assert rr.reclassify_last(Play(item, t, 20_000, Outcome.SKIPPED))
+            for now in (t, t + int(rng.integers(0, 4)) * 86_400_000):
+                since = now - 2.0 * DAY
+                expected = {
+                    i for i, times in rr.skips.items() if sum(x >= since for x in times) >= limit
+                }
+                assert rr.skipped_of_late(now) == expected
