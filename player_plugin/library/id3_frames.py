@@ -4,15 +4,15 @@ mutagen builds an object per frame through its spec machinery: about 20 µs a fr
 for a typical MP3's tag, most of a first scan's time. :func:`read_id3` walks the tag as
 mutagen's ``read_frames`` does (the same frame sizes, iTunes' non-syncsafe ones included,
 the same empty or unknown frames skipped) and decodes only the frames Segue reads, with
-mutagen's text rules (values split at NUL; in v2.3 trailing NULs end the list; frames with
-no text, or a bad encoding byte, dropped). Anything less plain returns None and the caller
-reads the file with mutagen: no tag at the start, tag flags (unsynchronisation,
-an extended header, a footer), frame format flags (compression, encryption, grouping),
-v2.2 names inside a v2.3 tag, a frame Segue reads twice (mutagen merges those), or text
-that does not decode as written (mutagen repairs it). ID3v2.2's frames are read under the
-v2.3 names mutagen upgrades them to. Whether an ID3v1 tag may follow the
-audio is said (``v1``): mutagen adds its fields to those the ID3v2 tag lacks, and so must
-the caller. The result is the same as mutagen's, or nothing.
+mutagen's text rules (values split at NUL; before v2.4 trailing NULs end the list; frames
+with no text, or a bad encoding byte, dropped). ID3v2.2's frames are read under the v2.3
+names mutagen upgrades them to. Anything less plain returns None and the caller reads the
+file with mutagen: no tag at the start, tag flags (unsynchronisation, an extended header, a
+footer), frame format flags (compression, encryption, grouping), v2.2 names inside a v2.3
+tag, a frame Segue reads twice (mutagen merges those), or text that does not decode as
+written (mutagen repairs it). Whether an ID3v1 tag may follow the audio is said (``v1``):
+mutagen adds its fields to those the ID3v2 tag lacks, and so must the caller. The result
+is the same as mutagen's, or nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import BinaryIO
 
-__all__ = ["RawID3", "read_id3"]
+__all__ = ["TEXT_IDS", "V22_NAMES", "RawID3", "read_id3"]
 
 TEXT_IDS = frozenset(
     {

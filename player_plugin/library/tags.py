@@ -46,11 +46,6 @@ import mutagen.wave
 import mutagen.wavpack
 from mutagen import _util as mutagen_util
 from mutagen._vorbis import VCommentDict
-
-try:  # where mutagen finds an ID3v1 tag (private: without it, mutagen reads those files)
-    from mutagen.id3._id3v1 import find_id3v1
-except ImportError:  # pragma: no cover - another mutagen
-    find_id3v1 = None  # type: ignore[assignment]
 from mutagen.id3 import _specs as id3_specs
 
 from player_plugin.domain.errors import SegueError
@@ -69,6 +64,11 @@ from player_plugin.library.tag_values import (
     values,
     year,
 )
+
+try:  # where mutagen finds an ID3v1 tag (private: without it, mutagen reads those files)
+    from mutagen.id3._id3v1 import find_id3v1
+except ImportError:  # pragma: no cover - another mutagen
+    find_id3v1 = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -486,8 +486,7 @@ def _id3_fields(tags: mutagen.id3.ID3) -> dict[str, Any]:
 def _add_id3v1(raw: RawID3, fileobj: BinaryIO) -> bool:
     """What mutagen does with an ID3v1 tag after the ID3v2 one: its frames (made as for
     the v2 tag's version: a v2.4 tag gets a TDRC, the others a TYER) join those the v2
-    tag lacks. False when that cannot be done
-    here (mutagen's way reads the file then)."""
+    tag lacks. False when that cannot be done here (mutagen's way reads the file then)."""
     if find_id3v1 is None:
         return False
     frames, _offset = find_id3v1(fileobj, 4 if raw.version == 4 else 3, _KNOWN_FRAMES)
