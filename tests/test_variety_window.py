@@ -11,6 +11,7 @@ runs of one artist, replays and plays reclassified as skips, are checked along t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 
 import numpy as np
@@ -19,7 +20,15 @@ from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.recommend.rerank import Reranker
-from player_plugin.recommend.variety import WINDOW, VarietyProfile, VarietyWindow, peaks_of
+from player_plugin.recommend.variety import (
+    LIST,
+    WINDOW,
+    VarietyProfile,
+    VarietyWindow,
+    _cap,
+    cap_of_counts,
+    peaks_of,
+)
 
 T0 = 1_700_000_000_000
 
@@ -105,3 +114,22 @@ def test_a_following_reranker_has_the_profile_of_all_its_plays() -> None:
     assert following.profile == VarietyProfile.learn(
         [*plays, dataclasses.replace(last, outcome=Outcome.SKIPPED)], cat
     )
+
+
+def test_the_artist_cap_from_counts_is_numpys_percentile() -> None:
+    """The cap worked out on the counts of each peak equals np.percentile's on the peaks
+    listed: every count vector of up to 12 peaks over four values, then random windows."""
+
+    def listed(counts: list[int]) -> np.ndarray:
+        return np.repeat(np.arange(len(counts)), counts)
+
+    checked = 0
+    for counts in itertools.product(range(4), repeat=5):  # values 0..4, up to 12 peaks
+        c = list(counts)
+        assert cap_of_counts(c) == _cap(listed(c)), c
+        checked += 1
+    rng = np.random.default_rng(4)
+    for _ in range(3_000):
+        c = rng.integers(0, rng.choice([3, 40, 900]), LIST + 1).tolist()
+        assert cap_of_counts(c) == _cap(listed(c)), c
+    assert checked == 4**5
