@@ -29,6 +29,7 @@ from player_plugin.app.warm_state import Unpackable, pack, restore_into, unpack
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.recommend.features import HistoryCode, HistoryState
+from player_plugin.store import open_db
 from player_plugin.store.catalogue import HistoryTrack, insert_history_tracks
 from player_plugin.store.plays import delete_plays, log_play, start_play
 from player_plugin.store.warm import cache_folder
@@ -309,3 +310,45 @@ def test_a_history_state_round_trips_and_refuses_other_code() -> None:
     values.pop("count")
     with pytest.raises(ValueError, match="other code"):
         restore_into(HistoryState(cat), unpack(*pack(values)))
+
+
+def test_a_save_packs_without_the_lock_and_is_dropped_when_a_suggestion_ran_meanwhile(
+    db, db_path, model, monkeypatch
+) -> None:
+    """Packing a large state takes seconds (3.2 s at a million plays): the serving lock is
+    free meanwhile, so a suggestion does not wait for it. A suggestion that ran meanwhile
+    may have changed what was being packed: that file is not kept, the next call saves
+    again, and the state read back at a start answers as a cold build."""
+    _cat, plays = fill_store(db, 200)
+    register_active(db, model)
+    ids = _track_ids(db)
+    now = plays[-1].started_at + 5 * MIN
+    CACHE.clear()
+    entry = CACHE.entry(db)
+    assert entry is not None
+    held: list[bool] = []
+    interleaved: list[int] = []
+    write_values = warm._write_values
+
+    def packing(out, values, *, changing):
+        held.append(entry.lock.locked())
+        if changing and not interleaved and not held[-1]:  # a track change meanwhile
+            other = open_db(db_path)  # (the player asks from its own threads)
+            try:
+                log_play(other, ids[7], started_at=now + 2 * MIN, ms_played=200_000)
+                interleaved.append(len(_answer(other, now + 6 * MIN)))
+            finally:
+                other.close()
+        return write_values(out, values, changing=changing)
+
+    monkeypatch.setattr(warm, "_write_values", packing)
+    _answer(db, now)
+    warm.wait_saved()
+    assert interleaved == [N] and held and not any(held)  # answered while it packed
+    assert _state_files(db) == [] and entry.saved is None  # not kept; saved again later
+    answer = _answer(db, now + 7 * MIN)  # this call saves again, nothing running meanwhile
+    warm.wait_saved()
+    assert len(_state_files(db)) == 1 and entry.saved is not None
+    CACHE.clear()
+    assert _answer(db, now + 7 * MIN) == answer == _cold(db, now + 7 * MIN)
+    assert CACHE.entry(db).warm == 0  # (_cold's fresh cache)

@@ -319,6 +319,7 @@ class ServingEntry:
     last_reason: str | None = None  # why the last rebuild happened
     warm: int = 0  # states taken from the warm-start file
     saved: int | None = None  # len(state.plays) when the state was saved (None: not yet)
+    generation: int = 0  # moved by every suggestion (a save packing meanwhile is not kept)
 
 
 class ServingCache:
@@ -367,6 +368,7 @@ class ServingCache:
         if entry is None:
             return None
         with entry.lock:
+            entry.generation += 1  # from here the state may change, caches and all
             state = self._refresh(entry, db, rules(settings), never.now, method)
             if len(state.catalogue) == 0 or n <= 0:
                 return SuggestionList(method or DEFAULT_METHOD, None, [])
@@ -429,7 +431,13 @@ class ServingCache:
         saved = entry.saved
         if state.engine is not None and (saved is None or len(state.plays) - saved >= SAVE_EVERY):
             entry.saved = len(state.plays)  # a new state, or enough plays since: saved
-            warm.save_state_later(db, entry.lock, functools.partial(_saved_fields, entry))
+            warm.save_state_later(
+                db,
+                entry.lock,
+                functools.partial(_saved_fields, entry),
+                lambda: entry.generation,
+                functools.partial(_save_again, entry),
+            )
         return state
 
     @staticmethod
@@ -539,6 +547,11 @@ def _warm_state(
     except Exception as exc:  # a warm start is an optimisation, never a failure
         log.warning("warm-start state not used: %s: %s", type(exc).__name__, exc)
         return None, rec.engine
+
+
+def _save_again(entry: ServingEntry) -> None:
+    """A save overlapped a suggestion and was not kept: the next call saves again."""
+    entry.saved = None
 
 
 def _saved_fields(entry: ServingEntry) -> dict | None:

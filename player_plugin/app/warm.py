@@ -12,8 +12,9 @@ A file that is missing, stale or broken costs only the computation it would have
 The serving state itself (the catalogue, the model's history state, the re-ranker's, and
 what the serving cache remembers: see :mod:`player_plugin.app.suggest`) is the rest of
 what a start costs: reading every track, replaying every play. :func:`save_state_later`
-writes it (on a background thread, holding the serving entry's lock while it reads the
-state) and :func:`state_for` gives it back when it was saved for this model, this library
+writes it (on a background thread that takes the serving entry's lock only to start and
+to finish: the file is kept only if no suggestion ran while it was packed) and
+:func:`state_for` gives it back when it was saved for this model, this library
 version, this model registry and this code; the serving cache then observes only the
 plays logged since, exactly as a long-running process would have (its usual checks: plays
 deleted or rematched, a play in progress that ended otherwise, rebuild when needed).
@@ -187,44 +188,70 @@ def _state_values(fields: dict) -> tuple[str, dict, dict]:
 
 
 def save_state_later(
-    db: sqlite_utils.Database, lock: threading.Lock, fields: Callable[[], dict | None]
+    db: sqlite_utils.Database,
+    lock: threading.Lock,
+    fields: Callable[[], dict | None],
+    generation: Callable[[], int],
+    changed: Callable[[], None],
 ) -> threading.Thread | None:
     """Write the serving state *fields()* gives (None: nothing to save) for the next
-    start, on a background thread that holds *lock* (the serving entry's) while it packs
-    it (a copy), not while it writes; None for an in-memory database."""
+    start, on a background thread; None for an in-memory database. *lock* (the serving
+    entry's) is held only to take the values and, at the end, to see that *generation()*,
+    which every suggestion moves, has not moved: packing a large state takes seconds (3.2 s
+    at a million plays) and a suggestion asked meanwhile must not wait for it. When it
+    moved, the state may have changed under the packing: the file is not kept, and
+    *changed()* is called under the lock (the caller saves again later)."""
     path = db_file(db)
     if path is None or not str(path):
         return None
-    return _start(_write_state, Path(path), lock, fields)
+    return _start(_write_state, Path(path), lock, fields, generation, changed)
 
 
-def _write_state(db_path: Path, lock: threading.Lock, fields: Callable[[], dict | None]) -> None:
+def _write_state(
+    db_path: Path,
+    lock: threading.Lock,
+    fields: Callable[[], dict | None],
+    generation: Callable[[], int],
+    changed: Callable[[], None],
+) -> None:
+    start = None
     try:
-        with lock:  # the values that change are written under the lock, one at a time
+        with lock:  # the values to save, taken while no suggestion runs
             found = fields()
             if found is None:
                 return
             key, meta, values = _state_values(found)
+            start = generation()
             found = None
-            out = state_writer(db_path, key)
-            try:
-                described = _write_values(out, values, changing=True)
-            except BaseException:
-                out.discard()
-                raise
-        with out:  # the values that never change (packed uncopied) after the lock
+        with state_writer(db_path, key) as out:  # packed and written without the lock
+            described = _write_values(out, values, changing=True)
             described.update(_write_values(out, values, changing=False))
             meta["values"] = {name: described[name] for name in values}  # their order
             values = None  # type: ignore[assignment]
+            with lock:  # every value packed is as it was at the start, or none is kept
+                unchanged = generation() == start
+            if not unchanged:
+                raise _Changed
             written = finish_state(out, key, meta)
         log.debug("warm-start state written: %s", written)
     except Unpackable as exc:
         log.info("warm-start state not written: %s", exc)
     except Exception as exc:  # the next start builds the state, as without the file
-        log.warning("warm-start state not written (%s: %s)", type(exc).__name__, exc)
+        with lock:
+            moved = start is not None and generation() != start
+            if moved:  # a suggestion ran meanwhile (a dict may have grown as it was read)
+                changed()
+        if moved:
+            log.debug("warm-start state changed as it was saved: saved again later")
+        else:
+            log.warning("warm-start state not written (%s: %s)", type(exc).__name__, exc)
     finally:
         meta = values = found = None  # type: ignore[assignment]
         _give_back_memory()
+
+
+class _Changed(Exception):
+    """The serving state changed while it was being saved."""
 
 
 def _write_values(out: NpzWriter, values: dict, *, changing: bool) -> dict:
