@@ -109,17 +109,23 @@ def test_a_track_replaced_under_the_same_id_is_noticed_and_rebuilds(db, db_path)
     assert state.catalogue.titles[at] == "Replaced"
 
 
-def test_a_store_not_migrated_still_gets_a_mark(tmp_path) -> None:
-    path = tmp_path / "old.db"
+def before_migration(path, counter: str) -> None:
+    """A new store at *path* as it was before the migration that made *counter* (a
+    change-counter table) and its triggers."""
     open_db(path).close()
-    raw = sqlite3.connect(path)  # as a store from before the migration
+    raw = sqlite3.connect(path)
     for (name,) in raw.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'library_changes%'"
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?", [f"{counter}%"]
     ).fetchall():
         raw.execute(f"DROP TRIGGER {name}")
-    raw.execute("DROP TABLE library_changes")
+    raw.execute(f"DROP TABLE {counter}")
     raw.commit()
     raw.close()
+
+
+def test_a_store_not_migrated_still_gets_a_mark(tmp_path) -> None:
+    path = tmp_path / "old.db"
+    before_migration(path, "library_changes")
     db = open_db(path, migrate=False)
     try:
         empty = catalogue_mark(db)

@@ -12,9 +12,7 @@ every suggestion (3.2 ms at 1,000,000 plays, twice a call).
 
 from __future__ import annotations
 
-import sqlite3
-
-from test_library_changes import _in_another_process
+from test_library_changes import _in_another_process, before_migration
 from test_model_fixtures import fill_store
 
 from player_plugin.app.suggest import CACHE, suggestions
@@ -68,15 +66,7 @@ def test_only_changes_to_observed_plays_move_the_mark(db, db_path) -> None:
 
 def test_a_store_not_migrated_still_gets_a_mark(tmp_path) -> None:
     path = tmp_path / "old.db"
-    open_db(path).close()
-    raw = sqlite3.connect(path)  # as a store from before the migration
-    for (name,) in raw.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'play_changes%'"
-    ).fetchall():
-        raw.execute(f"DROP TRIGGER {name}")
-    raw.execute("DROP TABLE play_changes")
-    raw.commit()
-    raw.close()
+    before_migration(path, "play_changes")
     db = open_db(path, migrate=False)
     try:
         fill_store(db, 20)

@@ -59,6 +59,16 @@ def _same(db, now: int, **kw):
     return cached
 
 
+def _served_with_a_model(db, model):
+    """150 plays and *model* active, served once (checked): the track ids, the time just
+    after, and the serving entry."""
+    _cat, plays = fill_store(db, 150)
+    register_active(db, model, "m1", 1)
+    now = plays[-1].started_at + 5 * MIN
+    _same(db, now)
+    return _track_ids(db), now, CACHE.entry(db)
+
+
 def _track_ids(db) -> list[int]:
     return [int(r[0]) for r in db.execute("SELECT id FROM tracks ORDER BY id")]
 
@@ -299,12 +309,7 @@ def test_a_skip_counted_in_place_equals_a_rebuild(db, models) -> None:
     """Skips, stops and browses of the play in progress, one after another, with the
     model: each is counted in place (no rebuild) and the answer equals the uncached one,
     also once more plays follow."""
-    _cat, plays = fill_store(db, 150)
-    register_active(db, models[0], "m1", 1)
-    ids = _track_ids(db)
-    now = plays[-1].started_at + 5 * MIN
-    _same(db, now)
-    entry = CACHE.entry(db)
+    ids, now, entry = _served_with_a_model(db, models[0])
     endings = [(12_000, "skipped"), (2_000, "skipped"), (40_000, "stopped"), (200_000, None)]
     for k, (ms, reason) in enumerate(endings * 2):
         pid = start_play(db, ids[(k * 11) % 60], at_ms=now)
@@ -324,12 +329,7 @@ def test_the_listeners_variety_follows_new_plays_as_a_rebuild_learns_it(
     move it; the answers stay equal at every step, all observed in place."""
     monkeypatch.setattr(variety, "WINDOW", 40)
     monkeypatch.setattr(variety, "MIN_LISTENS", 10)
-    _cat, plays = fill_store(db, 150)
-    register_active(db, models[0], "m1", 1)
-    ids = _track_ids(db)
-    now = plays[-1].started_at + 5 * MIN
-    _same(db, now)
-    entry = CACHE.entry(db)
+    ids, now, entry = _served_with_a_model(db, models[0])
     assert entry.state is not None and entry.state.reranker.variety is not None
     before = entry.state.reranker.profile
     for k in range(30):  # the same artist's few tracks, every fourth skipped

@@ -18,7 +18,7 @@ is the same as mutagen's, or nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import BinaryIO
@@ -171,54 +171,51 @@ def _plain_sizes(data: bytes, known: Container[str]) -> bool:
     return asint > asbpi or (asint == asbpi and (bpioff >= 1 and intoff <= 1))
 
 
-def _frames_v22(data: bytes, known: Container[str], out: RawID3) -> RawID3:
-    """mutagen's ``read_frames`` for v2.2 over *data* (three-letter names, three-byte
-    sizes, no flags), decoding what Segue reads under its upgraded names."""
-    seen: set[str] = set()
+def _walk(
+    data: bytes, name_size: int, size_of: Callable[[bytes], int]
+) -> Iterator[tuple[str, bytes, bytes]]:
+    """mutagen's ``read_frames`` walk over *data*: (name, flags, body) of each frame with a
+    size and an ASCII name, until the padding. v2.2 frames have three-letter names and
+    three-byte sizes, no flags (*name_size* 3); v2.3/2.4 ones four of each, two flag bytes."""
+    head = 6 if name_size == 3 else 10
     pos = 0
     while pos < len(data):
-        header = data[pos : pos + 6]
-        if len(header) < 6 or header[:3].strip(b"\x00") == b"":
+        header = data[pos : pos + head]
+        if len(header) < head or header[:name_size].strip(b"\x00") == b"":
             break
-        size = _plain(header[3:6])
-        body = data[pos + 6 : pos + 6 + size]
-        pos += 6 + size
+        size = size_of(header[name_size : 2 * name_size])
+        body = data[pos + head : pos + head + size]
+        pos += head + size
         if size == 0:
             continue
         try:
-            name = header[:3].decode("ascii")
+            name = header[:name_size].decode("ascii")
         except UnicodeDecodeError:
             continue
+        yield name, header[2 * name_size :], body
+
+
+def _frames_v22(data: bytes, known: Container[str], out: RawID3) -> RawID3:
+    """The v2.2 frames Segue reads, decoded under the names mutagen upgrades them to."""
+    seen: set[str] = set()
+    for name, _flags, body in _walk(data, 3, _plain):
         if name in known and name in V22_NAMES:
             _decode(V22_NAMES[name], body, 2, out, seen)
     return out
 
 
 def _frames(data: bytes, known: Container[str], out: RawID3) -> RawID3:
-    """mutagen's ``read_frames`` for v2.3/2.4 over *data*, decoding what Segue reads."""
+    """The v2.3/2.4 frames Segue reads, decoded."""
     version = out.version
     size_of = _plain if version == 3 or _plain_sizes(data, known) else _syncsafe
     format_flags = _FORMAT_FLAGS[version]
     seen: set[str] = set()
-    pos = 0
-    while pos < len(data):
-        header = data[pos : pos + 10]
-        if len(header) < 10 or header[:4].strip(b"\x00") == b"":
-            break
-        size = size_of(header[4:8])
-        body = data[pos + 10 : pos + 10 + size]
-        pos += 10 + size
-        if size == 0:
-            continue
-        try:
-            name = header[:4].decode("ascii")
-        except UnicodeDecodeError:
-            continue
+    for name, flags, body in _walk(data, 4, size_of):
         if name[-1] == "\x00":  # a v2.2 name in a v2.3 tag: mutagen upgrades it
             raise _Unusual
         if name not in known:
             continue
-        if _plain(header[8:10]) & format_flags:
+        if _plain(flags) & format_flags:
             raise _Unusual
         if name in TEXT_IDS or name in ("TXXX", "UFID", "APIC"):
             _decode(name, body, version, out, seen)

@@ -84,13 +84,20 @@ def catalogue_mark(db: sqlite_utils.Database) -> tuple:
     )
 
 
-def _added_or_removed(db: sqlite_utils.Database) -> object:
+def _changes(db: sqlite_utils.Database, table: str) -> int | None:
+    """The count of a change-counter table the schema's triggers bump
+    (``library_changes``, ``play_changes``); None in a store not migrated to it."""
     try:
-        row = db.execute("SELECT n FROM library_changes WHERE id = 1").fetchone()
+        row = db.execute(f"SELECT n FROM {table} WHERE id = 1").fetchone()
     except sqlite3.OperationalError:  # not migrated (opened with migrate=False)
-        row = None
-    if row is not None:
-        return ("changes", row[0])
+        return None
+    return None if row is None else row[0]
+
+
+def _added_or_removed(db: sqlite_utils.Database) -> object:
+    changes = _changes(db, "library_changes")
+    if changes is not None:
+        return ("changes", changes)
     return (_count(db, "SELECT count(*) FROM tracks"), _count(db, "SELECT count(*) FROM features"))
 
 
@@ -113,12 +120,9 @@ def observed_mark(db: sqlite_utils.Database, last_id: int) -> tuple:
     b-tree count; unmatched rows by their partial index) less those after *last_id*."""
     last = int(last_id)
     row = db.execute("SELECT started_at, track_id FROM plays WHERE id = ?", [last]).fetchone()
-    try:
-        changes = db.execute("SELECT n FROM play_changes WHERE id = 1").fetchone()
-    except sqlite3.OperationalError:  # not migrated (opened with migrate=False)
-        changes = None
+    changes = _changes(db, "play_changes")
     if changes is not None:
-        return ("changes", changes[0], tuple(row) if row else None)
+        return ("changes", changes, tuple(row) if row else None)
     count = _count(db, "SELECT count(*) FROM plays")
     newer = _count(db, "SELECT count(*) FROM plays WHERE id > ?", [last])
     unmatched = _count(db, "SELECT count(*) FROM plays WHERE track_id IS NULL")
