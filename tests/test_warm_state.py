@@ -16,6 +16,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections import OrderedDict, defaultdict, deque
 from pathlib import Path
 
@@ -312,26 +313,50 @@ def test_a_history_state_round_trips_and_refuses_other_code() -> None:
         restore_into(HistoryState(cat), unpack(*pack(values)))
 
 
+def test_a_save_waits_for_a_quiet_moment_unless_someone_waits_for_it(
+    db, model, monkeypatch
+) -> None:
+    """The state is packed once suggestions pause (not beside the next ones), and at once
+    when the saves are waited for (a quit, the end of `segue recommend`)."""
+    _cat, plays = fill_store(db, 120)
+    register_active(db, model)
+    now = plays[-1].started_at + 5 * MIN
+    monkeypatch.setattr(warm, "QUIET_S", 60.0)
+    CACHE.clear()
+    _answer(db, now)
+    time.sleep(0.5)
+    assert _state_files(db) == []  # still waiting for a pause
+    started = time.monotonic()
+    warm.wait_saved()
+    assert time.monotonic() - started < 30 and len(_state_files(db)) == 1
+
+
 def test_a_save_packs_without_the_lock_and_is_dropped_when_a_suggestion_ran_meanwhile(
     db, db_path, model, monkeypatch
 ) -> None:
     """Packing a large state takes seconds (3.2 s at a million plays): the serving lock is
     free meanwhile, so a suggestion does not wait for it. A suggestion that ran meanwhile
-    may have changed what was being packed: that file is not kept, the next call saves
-    again, and the state read back at a start answers as a cold build."""
+    may have changed what was being packed: that file is not kept, and the save tries
+    again only once suggestions stop for a while (asked back to back, each would spoil
+    the next try: packing without end, every call slowed); the state read back at a start
+    answers as a cold build."""
     _cat, plays = fill_store(db, 200)
     register_active(db, model)
     ids = _track_ids(db)
     now = plays[-1].started_at + 5 * MIN
+    monkeypatch.setattr(warm, "QUIET_S", 0.3)
     CACHE.clear()
     entry = CACHE.entry(db)
     assert entry is not None
     held: list[bool] = []
+    tries: list[float] = []
     interleaved: list[int] = []
     write_values = warm._write_values
 
     def packing(out, values, *, changing):
-        held.append(entry.lock.locked())
+        if changing:  # each try starts with these
+            held.append(entry.lock.locked())
+            tries.append(time.monotonic())
         if changing and not interleaved and not held[-1]:  # a track change meanwhile
             other = open_db(db_path)  # (the player asks from its own threads)
             try:
@@ -343,12 +368,25 @@ def test_a_save_packs_without_the_lock_and_is_dropped_when_a_suggestion_ran_mean
 
     monkeypatch.setattr(warm, "_write_values", packing)
     _answer(db, now)
+    asked = time.monotonic()
+
+    def tried(n: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(tries) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    tried(1)
+    assert tries[0] - asked >= 0.25  # not at once: once quiet
+    assert interleaved == [N] and held == [False]  # answered while it packed
+    asked_until = time.monotonic() + 1.0
+    while time.monotonic() < asked_until:  # suggestions every 0.1 s: not quiet yet
+        answer = _answer(db, now + 7 * MIN)
+        time.sleep(0.1)
+    assert len(tries) == 1 and _state_files(db) == []  # not kept, not tried again yet
+    tried(2)  # quiet now: tried again
+    assert tries[1] - asked_until >= 0.25
     warm.wait_saved()
-    assert interleaved == [N] and held and not any(held)  # answered while it packed
-    assert _state_files(db) == [] and entry.saved is None  # not kept; saved again later
-    answer = _answer(db, now + 7 * MIN)  # this call saves again, nothing running meanwhile
-    warm.wait_saved()
-    assert len(_state_files(db)) == 1 and entry.saved is not None
+    assert len(tries) == 2 and len(_state_files(db)) == 1  # and kept
     CACHE.clear()
     assert _answer(db, now + 7 * MIN) == answer == _cold(db, now + 7 * MIN)
     assert CACHE.entry(db).warm == 0  # (_cold's fresh cache)

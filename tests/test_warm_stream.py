@@ -100,9 +100,7 @@ def test_the_state_saved_value_by_value_is_the_state_packed_whole(db, model) -> 
     path = state_path(db, key)
     assert path is not None
     path.unlink()
-    warm.save_state_later(
-        db, entry.lock, lambda: _saved_fields(entry), lambda: entry.generation, lambda: None
-    )
+    warm.save_state_later(db, entry.lock, lambda: _saved_fields(entry), lambda: entry.generation)
     warm.wait_saved()
     found = read_state(db, key)
     assert found is not None

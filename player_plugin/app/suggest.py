@@ -436,7 +436,6 @@ class ServingCache:
                 entry.lock,
                 functools.partial(_saved_fields, entry),
                 lambda: entry.generation,
-                functools.partial(_save_again, entry),
             )
         return state
 
@@ -547,11 +546,6 @@ def _warm_state(
     except Exception as exc:  # a warm start is an optimisation, never a failure
         log.warning("warm-start state not used: %s: %s", type(exc).__name__, exc)
         return None, rec.engine
-
-
-def _save_again(entry: ServingEntry) -> None:
-    """A save overlapped a suggestion and was not kept: the next call saves again."""
-    entry.saved = None
 
 
 def _saved_fields(entry: ServingEntry) -> dict | None:

@@ -67,8 +67,11 @@ __all__ = [
 ]
 
 EXIT_WAIT_S = 10.0  # at exit, how long writes still running may take (each)
+QUIET_S = 1.0  # a save spoilt by a suggestion tries again once none came for this long
 _pending: list[threading.Thread] = []
 _pending_lock = threading.Lock()
+_flushing = threading.Condition()  # wait_saved() calls so far (_flushes) end quiet waits
+_flushes = 0
 _at_exit = False
 
 
@@ -122,7 +125,12 @@ def _start(target: Callable, *args: object) -> threading.Thread:
 
 
 def wait_saved(timeout: float | None = None) -> None:
-    """Wait for the writes started so far (tests, benchmarks, a clean quit)."""
+    """Wait for the writes started so far (tests, benchmarks, a clean quit); a state
+    save waiting for a quiet moment starts now."""
+    global _flushes
+    with _flushing:
+        _flushes += 1
+        _flushing.notify_all()
     with _pending_lock:
         threads = list(_pending)
     for thread in threads:
@@ -192,19 +200,23 @@ def save_state_later(
     lock: threading.Lock,
     fields: Callable[[], dict | None],
     generation: Callable[[], int],
-    changed: Callable[[], None],
 ) -> threading.Thread | None:
     """Write the serving state *fields()* gives (None: nothing to save) for the next
-    start, on a background thread; None for an in-memory database. *lock* (the serving
-    entry's) is held only to take the values and, at the end, to see that *generation()*,
-    which every suggestion moves, has not moved: packing a large state takes seconds (3.2 s
-    at a million plays) and a suggestion asked meanwhile must not wait for it. When it
-    moved, the state may have changed under the packing: the file is not kept, and
-    *changed()* is called under the lock (the caller saves again later)."""
+    start, on a background thread, once no suggestion has been asked for :data:`QUIET_S`
+    (or :func:`wait_saved` is called, as at exit); None for an in-memory database.
+
+    Packing a large state takes seconds of the interpreter (3.2 s at a million plays):
+    started at once, it would slow the suggestions asked meanwhile — every call of a quick
+    run of them, each 500 plays. *lock* (the serving entry's) is held only to take the
+    values and, at the end, to see that *generation()*, which every suggestion moves, has
+    not moved; when it moved, the state may have changed under the packing: the file is
+    not kept, and the thread waits for the next quiet moment to try again."""
     path = db_file(db)
     if path is None or not str(path):
         return None
-    return _start(_write_state, Path(path), lock, fields, generation, changed)
+    with _flushing:
+        asked = _flushes
+    return _start(_write_state, Path(path), lock, fields, generation, asked)
 
 
 def _write_state(
@@ -212,14 +224,39 @@ def _write_state(
     lock: threading.Lock,
     fields: Callable[[], dict | None],
     generation: Callable[[], int],
-    changed: Callable[[], None],
+    asked: int,
 ) -> None:
+    _wait_quiet(generation, asked)
+    while not _try_write_state(db_path, lock, fields, generation):
+        log.debug("warm-start state changed as it was saved: saved again when quiet")
+        _wait_quiet(generation, asked)
+
+
+def _wait_quiet(generation: Callable[[], int], asked: int) -> None:
+    """Return once *generation()* has not moved for :data:`QUIET_S`, or at once when
+    :func:`wait_saved` was called since the save was asked (the *asked*-th call)."""
+    with _flushing:
+        while True:
+            seen = generation()
+            if _flushing.wait_for(lambda: _flushes != asked, QUIET_S):
+                return
+            if generation() == seen:
+                return
+
+
+def _try_write_state(
+    db_path: Path,
+    lock: threading.Lock,
+    fields: Callable[[], dict | None],
+    generation: Callable[[], int],
+) -> bool:
+    """One try of :func:`_write_state`: False when a suggestion ran while it packed."""
     start = None
     try:
         with lock:  # the values to save, taken while no suggestion runs
             found = fields()
             if found is None:
-                return
+                return True
             key, meta, values = _state_values(found)
             start = generation()
             found = None
@@ -237,17 +274,15 @@ def _write_state(
     except Unpackable as exc:
         log.info("warm-start state not written: %s", exc)
     except Exception as exc:  # the next start builds the state, as without the file
-        with lock:
+        with lock:  # a suggestion ran meanwhile (a dict may have grown as it was read)?
             moved = start is not None and generation() != start
-            if moved:  # a suggestion ran meanwhile (a dict may have grown as it was read)
-                changed()
         if moved:
-            log.debug("warm-start state changed as it was saved: saved again later")
-        else:
-            log.warning("warm-start state not written (%s: %s)", type(exc).__name__, exc)
+            return False
+        log.warning("warm-start state not written (%s: %s)", type(exc).__name__, exc)
     finally:
         meta = values = found = None  # type: ignore[assignment]
         _give_back_memory()
+    return True
 
 
 class _Changed(Exception):
