@@ -145,13 +145,15 @@ os._exit(0)
 PEER = r"""
 import json, os, resource
 import numpy as np, onnxruntime as ort, psutil
+from threadpoolctl import threadpool_limits
 opts = ort.SessionOptions(); opts.intra_op_num_threads = 1; opts.inter_op_num_threads = 1
 sess = ort.InferenceSession({scorer!r}, sess_options=opts, providers=["CPUExecutionProvider"])
 vectors = np.load({vectors!r})
 data = np.load({inputs!r}); feeds = {{k: data[k] for k in data.files}}
 for _ in range({n}):
     _, query = sess.run(None, feeds)
-    scores = np.einsum("ij,j->i", vectors, query[0])
+    with threadpool_limits(limits=1, user_api="blas"):
+        scores = vectors @ query[0]
     top = np.argpartition(-scores, 10)[:10]
 print(json.dumps({{"end_mb": psutil.Process().memory_info().rss / 2**20}}))
 """

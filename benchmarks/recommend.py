@@ -52,7 +52,7 @@ from player_plugin.app.retrain import run_trainer, trainer_command  # noqa: E402
 from player_plugin.app.suggest import CACHE as SERVING  # noqa: E402
 from player_plugin.app.suggest import suggestions  # noqa: E402
 from player_plugin.recommend.engine import Engine  # noqa: E402
-from player_plugin.recommend.model import ModelRecommender  # noqa: E402
+from player_plugin.recommend.model import ModelRecommender, catalogue_dot  # noqa: E402
 from player_plugin.recommend.rerank import Reranker  # noqa: E402
 from player_plugin.store import open_db  # noqa: E402
 from player_plugin.store.catalogue import (  # noqa: E402
@@ -127,7 +127,7 @@ def peer_call(rec: ModelRecommender, zeros: dict) -> np.ndarray:
     inputs = rec._session()
     inputs.update(zeros)
     _scores, query = rec.engine.score_parts(inputs)
-    scores = np.einsum("ij,j->i", rec.vectors, query[0])
+    scores = catalogue_dot(rec.vectors, query[0])  # the same dot product as ours
     top = np.argpartition(-scores, 10)[:10]
     return top[np.argsort(-scores[top])]
 
@@ -230,13 +230,15 @@ print(json.dumps({{"s": took, "cpu_s": cpu, "ids": [s.track_id for s in found.it
 START_PEER = """
 import sys, time, json
 import numpy as np, onnxruntime as ort
+from threadpoolctl import threadpool_limits
 t = time.perf_counter()
 opts = ort.SessionOptions(); opts.intra_op_num_threads = 1; opts.inter_op_num_threads = 1
 sess = ort.InferenceSession({scorer!r}, sess_options=opts, providers=["CPUExecutionProvider"])
 vectors = np.load({vectors!r})
 feeds = {{k: np.load({inputs!r})[k] for k in np.load({inputs!r}).files}}
 _, query = sess.run(None, feeds)
-scores = np.einsum("ij,j->i", vectors, query[0])
+with threadpool_limits(limits=1, user_api="blas"):
+    scores = vectors @ query[0]
 top = np.argpartition(-scores, 10)[:10]
 print(json.dumps({{"s": time.perf_counter() - t}}))
 """

@@ -27,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import sqlite_utils
+from threadpoolctl import threadpool_limits
 
 from player_plugin.domain.paths import display
 from player_plugin.library.decode import DecodeError
@@ -124,12 +125,7 @@ def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").setLevel(logging.ERROR)
-    try:
-        from threadpoolctl import threadpool_limits  # optional (scikit-learn's)
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover - comes with librosa's scikit-learn
-        pass
+    threadpool_limits(1)
     from player_plugin.library.analysis import warm_up  # librosa: in the workers only
 
     warm_up()  # one worker at a time (see analysis.warm_up)
