@@ -229,6 +229,21 @@ class _Mirror:
         self.vals[p] = value
 
 
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """What :meth:`HistoryState.item_features` reads of some items that changes only with
+    a first play: their artists and albums, which were never played, and how many of
+    their artist's and album's tracks were not (as the columns use them)."""
+
+    art: np.ndarray
+    alb: np.ndarray
+    unseen: np.ndarray
+    known: np.ndarray  # of a known artist
+    has_album: np.ndarray
+    pool_scale: np.ndarray  # log2(2 + the artist's never-played tracks, at least 1)
+    album_pool_scale: np.ndarray  # ... the album's
+
+
 @dataclass(slots=True)
 class SessionTally:
     """Counts by key as a dict (the keys counted, in the order first counted) and an
@@ -308,7 +323,8 @@ class HistoryState:
         self.ses_listened: list[int] = []  # the session's items, in order
         self._scratch = np.zeros(n)
         self.firsts = 0  # first plays observed: the cold split changes only with these
-        self._split: tuple[int, tuple[np.ndarray, ...]] | None = None  # (firsts, split)
+        # (firsts, the split, what the features read of its active items that is fixed then)
+        self._split: tuple[int, tuple[np.ndarray, ...], _Fixed] | None = None
         # arrays of the sparse rows item_features read lately, kept equal to the rows as
         # plays arrive: (table, key) -> its mirror (tables: _TRANS, _WINDOW, _COOC)
         self._mirrors: dict[tuple[int, int], _Mirror] = {}
@@ -535,11 +551,9 @@ class HistoryState:
         # The exponentials and log1p's of many columns, each computed as before (the same
         # operations on the same numbers) but in one array: a call per column cost more
         # than the arithmetic at a few thousand items.
-        art = sel(self.artist)
-        alb = sel(self.album)
-        seen = sel(self.seen)
-        unseen = ~seen
-        known = art != 0
+        fixed = self._fixed_for(items)
+        art, alb, unseen, known = fixed.art, fixed.alb, fixed.unseen, fixed.known
+        has_album, pool_scale = fixed.has_album, fixed.pool_scale
         last_item, _, _, last_first = self.plays[-1]
         last_art = int(self.artist[last_item])
         last_alb = int(self.album[last_item])
@@ -594,7 +608,6 @@ class HistoryState:
         f[c["artist_log_count"]] = g[4]
         f[c["artist_log_dec_30d"]] = g[5]
         f[c["artist_session"]] = g[6]
-        has_album = alb != 0
         same_album = (alb == last_alb) & has_album
         f[c["same_album_last"]] = same_album
         f[c["album_log_count"]] = g[7] * has_album
@@ -617,8 +630,6 @@ class HistoryState:
                     arow.values(), np.float64, len(arow)
                 )
                 f[c["artist_markov_log"]] = np.log1p(a_scores[art])
-        pool = np.maximum(self.a_items[art] - self.a_seen[art], 1.0)
-        pool_scale = np.log2(2.0 + pool)
         f[c["unplayed_artist_pool"]] = unseen / pool_scale
         f[c["unknown_artist"]] = ~known
         f[c["artist_log_skips"]] = g[8] * known
@@ -641,8 +652,7 @@ class HistoryState:
             if top > 0:
                 f[c["sknn_rel"]] = sknn / top
         f[c["new_same_artist"]] = (unseen & same_artist) / pool_scale
-        al_pool = np.maximum(self.al_items[alb] - self.al_seen[alb], 1.0)
-        f[c["new_same_album"]] = (unseen & same_album) / np.log2(2.0 + al_pool)
+        f[c["new_same_album"]] = (unseen & same_album) / fixed.album_pool_scale
         f[c["new_session_artist"]] = unseen * g[6] * known
         f[c["album_session"]] = g[10]
         length = len(self.plays) - self.session_start
@@ -670,9 +680,32 @@ class HistoryState:
             split = self._cold_split()
             for array in split:
                 array.setflags(write=False)
-            self._split = (self.firsts, split)
+            self._split = (self.firsts, split, self._fixed(split[0]))
         active, cold, rows, inverse = self._split[1]
         return active, cold, rows, inverse
+
+    def _fixed_for(self, items: np.ndarray | None) -> _Fixed:
+        """:class:`_Fixed` of *items* (every item when None): kept with the cold split
+        for its active items (asked on every call), worked out for any others."""
+        split = self._split
+        if split is not None and split[0] == self.firsts and items is split[1][0]:
+            return split[2]
+        return self._fixed(items)
+
+    def _fixed(self, items: np.ndarray | None) -> _Fixed:
+        art = self.artist if items is None else self.artist[items]
+        alb = self.album if items is None else self.album[items]
+        pool = np.maximum(self.a_items[art] - self.a_seen[art], 1.0)
+        album_pool = np.maximum(self.al_items[alb] - self.al_seen[alb], 1.0)
+        return _Fixed(
+            art=art,
+            alb=alb,
+            unseen=~(self.seen if items is None else self.seen[items]),
+            known=art != 0,
+            has_album=alb != 0,
+            pool_scale=np.log2(2.0 + pool),
+            album_pool_scale=np.log2(2.0 + album_pool),
+        )
 
     def _cold_split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         art, alb = self.artist, self.album
