@@ -244,6 +244,38 @@ class _Fixed:
     album_pool_scale: np.ndarray  # ... the album's
 
 
+_PER_ITEM = (  # HistoryState's per-item arrays item_features reads (ses_*: tallies' arrays)
+    "count", "skips", "dec1", "dec30", "listens", "last_t", "dec_t", "skip_t", "last_pos",
+    "ses_count", "ses_skips",
+)  # fmt: skip
+
+
+class _Gathered:
+    """Copies of the per-item arrays (:data:`_PER_ITEM`) at the cold split's active items,
+    kept equal to them: a play changes them at its own item (and a new session at the last
+    one's items), so those items are noted (``dirty``) and only they are copied again at
+    the next read — not 11 arrays gathered at a few thousand scattered places every call."""
+
+    __slots__ = ("dirty", "items", "values")
+
+    def __init__(self, state: HistoryState, items: np.ndarray) -> None:
+        self.items = items
+        self.values = {name: state.per_item(name)[items] for name in _PER_ITEM}
+        self.dirty: set[int] = set()
+
+    def refresh(self, state: HistoryState) -> dict[str, np.ndarray]:
+        """The copies, the dirty items' places brought up to date first."""
+        if self.dirty:
+            dirty = np.fromiter(self.dirty, np.int64, len(self.dirty))
+            self.dirty.clear()
+            at = np.minimum(np.searchsorted(self.items, dirty), len(self.items) - 1)
+            kept = self.items[at] == dirty  # (an item not active has no place)
+            dirty, at = dirty[kept], at[kept]
+            for name, values in self.values.items():
+                values[at] = state.per_item(name)[dirty]
+        return self.values
+
+
 @dataclass(slots=True)
 class SessionTally:
     """Counts by key as a dict (the keys counted, in the order first counted) and an
@@ -325,6 +357,7 @@ class HistoryState:
         self.firsts = 0  # first plays observed: the cold split changes only with these
         # (firsts, the split, what the features read of its active items that is fixed then)
         self._split: tuple[int, tuple[np.ndarray, ...], _Fixed] | None = None
+        self._gathered: _Gathered | None = None  # the split's active items' per-item values
         # arrays of the sparse rows item_features read lately, kept equal to the rows as
         # plays arrive: (table, key) -> its mirror (tables: _TRANS, _WINDOW, _COOC)
         self._mirrors: dict[tuple[int, int], _Mirror] = {}
@@ -339,8 +372,13 @@ class HistoryState:
         code = self.code(play)
         pos = len(self.plays)
         first = not self.seen[item]
+        gathered = self._gathered
+        if gathered is not None:
+            gathered.dirty.add(item)
         if self.plays and t - self.plays[-1][1] > SESSION_GAP_MS:
             self.session_start = pos
+            if gathered is not None:  # the session's counts go back to zero
+                gathered.dirty.update(self.ses_count.counts)
             for tally in (
                 self.ses_count,
                 self.ses_skips,
@@ -453,6 +491,8 @@ class HistoryState:
             return False
         if new == HistoryCode.LISTENED:
             return True
+        if self._gathered is not None:
+            self._gathered.dirty.add(item)
         self._count_outcome(item, t, HistoryCode.LISTENED, -1)
         self._count_outcome(item, t, new, +1)
         self.plays[-1] = (item, t, new, first)
@@ -544,14 +584,12 @@ class HistoryState:
             out[...] = f.T
             return out
 
-        def sel(a: np.ndarray) -> np.ndarray:
-            return a if items is None else a[items]
-
         now = self.now
         # The exponentials and log1p's of many columns, each computed as before (the same
         # operations on the same numbers) but in one array: a call per column cost more
         # than the arithmetic at a few thousand items.
         fixed = self._fixed_for(items)
+        per_item = self._per_item_at(items)
         art, alb, unseen, known = fixed.art, fixed.alb, fixed.unseen, fixed.known
         has_album, pool_scale = fixed.has_album, fixed.pool_scale
         last_item, _, _, last_first = self.plays[-1]
@@ -561,13 +599,13 @@ class HistoryState:
 
         # exp(-elapsed / time constant), eight at once
         e = np.empty((8, k))
-        np.subtract(now, sel(self.last_t), out=e[0])  # inf when never listened
+        np.subtract(now, per_item["last_t"], out=e[0])  # inf when never listened
         e[1] = e[0]
         e[2] = e[0]
-        np.subtract(now, sel(self.dec_t), out=e[3])
+        np.subtract(now, per_item["dec_t"], out=e[3])
         np.maximum(e[3], 0, out=e[3])
         e[4] = e[3]
-        np.subtract(now, sel(self.skip_t), out=e[5])
+        np.subtract(now, per_item["skip_t"], out=e[5])
         np.subtract(now, self.a_dec_t[art], out=e[6])
         np.maximum(e[6], 0, out=e[6])
         np.subtract(now, self.a_last_t[art], out=e[7])
@@ -580,25 +618,25 @@ class HistoryState:
 
         # log1p of counts, fourteen at once
         g = np.empty((14, k))
-        g[0] = sel(self.count)
-        g[1] = sel(self.skips)
-        np.multiply(sel(self.dec1), e[3], out=g[2])
-        np.multiply(sel(self.dec30), e[4], out=g[3])
+        g[0] = per_item["count"]
+        g[1] = per_item["skips"]
+        np.multiply(per_item["dec1"], e[3], out=g[2])
+        np.multiply(per_item["dec30"], e[4], out=g[3])
         g[4] = a_count
         np.multiply(self.a_dec[art], e[6], out=g[5])
         g[6] = self.ses_artist.array[art]
         g[7] = self.al_count[alb]
         g[8] = a_skips
-        g[9] = sel(self.listens)
+        g[9] = per_item["listens"]
         g[10] = self.ses_album.array[alb]
         g[11] = self.ses_a_skips.array[art]
-        g[12] = sel(self.ses_count.array)
-        g[13] = sel(self.ses_skips.array)
+        g[12] = per_item["ses_count"]
+        g[13] = per_item["ses_skips"]
         np.log1p(g, out=g)
         f[c["log_count"]], f[c["log_skips"]] = g[0], g[1]
         f[c["unplayed"]] = unseen
         f[c["log_dec_1d"]], f[c["log_dec_30d"]] = g[2], g[3]
-        last_pos = sel(self.last_pos)
+        last_pos = per_item["last_pos"]
         ago = len(self.plays) - 1 - last_pos
         f[c["plays_ago"]] = np.where(last_pos >= 0, 1.0 / (1.0 + ago), 0.0)
         f[c["session_count"]] = g[12]
@@ -691,6 +729,26 @@ class HistoryState:
         if split is not None and split[0] == self.firsts and items is split[1][0]:
             return split[2]
         return self._fixed(items)
+
+    def per_item(self, name: str) -> np.ndarray:
+        """One of the per-item arrays :data:`_PER_ITEM` names."""
+        if name.startswith("ses_"):
+            tally: SessionTally = getattr(self, name)
+            return tally.array
+        array: np.ndarray = getattr(self, name)
+        return array
+
+    def _per_item_at(self, items: np.ndarray | None) -> Mapping[str, np.ndarray]:
+        """The per-item arrays at *items* (whole when None): for the cold split's active
+        items from :class:`_Gathered` (made here, kept until the split changes)."""
+        if items is None:
+            return {name: self.per_item(name) for name in _PER_ITEM}
+        split = self._split
+        if split is None or split[0] != self.firsts or items is not split[1][0]:
+            return {name: self.per_item(name)[items] for name in _PER_ITEM}
+        if self._gathered is None or self._gathered.items is not items:
+            self._gathered = _Gathered(self, items)
+        return self._gathered.refresh(self)
 
     def _fixed(self, items: np.ndarray | None) -> _Fixed:
         art = self.artist if items is None else self.artist[items]
