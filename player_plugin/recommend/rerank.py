@@ -192,8 +192,11 @@ class Reranker:
         if discover != "settings":
             rules = DialRules(None if discover is None else float(discover), rules.repeat_slots)
         knob = rules.discover
-        values = np.array(scores, dtype=np.float64)  # a copy, converted once
-        values[np.isnan(values)] = -np.inf
+        # a copy with NaN as -inf, in one pass; float32 scores stay float32 (ordered as in
+        # float64, which holds each exactly: the same lists from half the bytes)
+        values = np.fmax(np.asarray(scores), -np.inf)
+        if values.dtype != np.float32:
+            values = values.astype(np.float64, copy=False)
         blocked = self.excluded(hidden, now_ms)
         if blocked:
             values[np.fromiter(blocked, np.int64)] = -np.inf
