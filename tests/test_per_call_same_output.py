@@ -202,7 +202,7 @@ def test_the_active_items_features_kept_between_calls_equal_a_fresh_read(blind) 
 
     def same(k: int) -> int:
         active = state.cold_split()[0]
-        kept = state._gathered
+        kept = state._split[2] if state._split is not None else None
         dirty = kept is not None and kept.items is active and bool(kept.dirty)
         np.testing.assert_array_equal(
             state.item_features(active), state.item_features(active.copy()), f"play {k}"

@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 EXIT_WAIT_S = 10.0  # at exit, how long writes still running may take (each)
-QUIET_S = 1.0  # a save spoilt by a suggestion tries again once none came for this long
+QUIET_S = 1.0  # a state save waits until no suggestion came for this long
 _pending: list[threading.Thread] = []
 _pending_lock = threading.Lock()
 _flushing = threading.Condition()  # wait_saved() calls so far (_flushes) end quiet waits
@@ -149,8 +149,7 @@ def _write(db_path: Path, key: str, warm: WarmVectors) -> None:
 # A saved state is only as good as the code that replayed it: any change to the sources
 # below (how plays are read and counted, the features, the re-ranker) makes it stale.
 _CODE_FOLDERS = ("domain", "store", "recommend", "app")
-# caches: rebuilt when needed
-_TRANSIENT: dict[str, object] = {"_split": None, "_mirrors": {}, "_gathered": None}
+_TRANSIENT: dict[str, object] = {"_split": None, "_mirrors": {}}  # caches: rebuilt when needed
 # arrays never written once made (a new catalogue replaces the old): packed uncopied
 _SHARED = ("catalogue.", "history.artist", "history.album", "reranker.ties")
 

@@ -229,51 +229,54 @@ class _Mirror:
         self.vals[p] = value
 
 
-@dataclass(frozen=True, slots=True)
-class _Fixed:
-    """What :meth:`HistoryState.item_features` reads of some items that changes only with
-    a first play: their artists and albums, which were never played, and how many of
-    their artist's and album's tracks were not (as the columns use them)."""
-
-    art: np.ndarray
-    alb: np.ndarray
-    unseen: np.ndarray
-    known: np.ndarray  # of a known artist
-    has_album: np.ndarray
-    pool_scale: np.ndarray  # log2(2 + the artist's never-played tracks, at least 1)
-    album_pool_scale: np.ndarray  # ... the album's
-
-
 _PER_ITEM = (  # HistoryState's per-item arrays item_features reads (ses_*: tallies' arrays)
     "count", "skips", "dec1", "dec30", "listens", "last_t", "dec_t", "skip_t", "last_pos",
     "ses_count", "ses_skips",
 )  # fmt: skip
 
 
-class _Gathered:
-    """Copies of the per-item arrays (:data:`_PER_ITEM`) at the cold split's active items,
-    kept equal to them: a play changes them at its own item (and a new session at the last
-    one's items), so those items are noted (``dirty``) and only they are copied again at
-    the next read — not 11 arrays gathered at a few thousand scattered places every call."""
+class _Reads:
+    """What :meth:`HistoryState.item_features` reads of some items. Fixed until the next
+    first play: their artists and albums, which were never played, and how many of their
+    artist's and album's tracks were not (as the columns use them). And the per-item
+    arrays (:data:`_PER_ITEM`) at them: kept for the cold split's active items, a play
+    changes these at its own item (a new session at the last one's items), so the state
+    notes those items (``dirty``) and only they are copied again at the next read — not
+    11 arrays gathered at a few thousand scattered places every call."""
 
-    __slots__ = ("dirty", "items", "values")
+    __slots__ = (
+        "alb", "album_pool_scale", "art", "dirty", "has_album", "items", "known",
+        "per_item", "pool_scale", "unseen",
+    )  # fmt: skip
 
-    def __init__(self, state: HistoryState, items: np.ndarray) -> None:
+    def __init__(self, state: HistoryState, items: np.ndarray | None) -> None:
         self.items = items
-        self.values = {name: state.per_item(name)[items] for name in _PER_ITEM}
+        self.art = art = state.artist if items is None else state.artist[items]
+        self.alb = alb = state.album if items is None else state.album[items]
+        self.unseen = ~(state.seen if items is None else state.seen[items])
+        self.known = art != 0  # of a known artist
+        self.has_album = alb != 0
+        pool = np.maximum(state.a_items[art] - state.a_seen[art], 1.0)
+        self.pool_scale = np.log2(2.0 + pool)  # log2(2 + never-played tracks, at least 1)
+        album_pool = np.maximum(state.al_items[alb] - state.al_seen[alb], 1.0)
+        self.album_pool_scale = np.log2(2.0 + album_pool)
+        self.per_item = {
+            name: state.per_item(name) if items is None else state.per_item(name)[items]
+            for name in _PER_ITEM
+        }
         self.dirty: set[int] = set()
 
-    def refresh(self, state: HistoryState) -> dict[str, np.ndarray]:
-        """The copies, the dirty items' places brought up to date first."""
-        if self.dirty:
-            dirty = np.fromiter(self.dirty, np.int64, len(self.dirty))
-            self.dirty.clear()
-            at = np.minimum(np.searchsorted(self.items, dirty), len(self.items) - 1)
-            kept = self.items[at] == dirty  # (an item not active has no place)
-            dirty, at = dirty[kept], at[kept]
-            for name, values in self.values.items():
-                values[at] = state.per_item(name)[dirty]
-        return self.values
+    def refresh(self, state: HistoryState) -> None:
+        """Bring the per-item copies up to date at the dirty items' places."""
+        if not self.dirty or self.items is None:
+            return
+        dirty = np.fromiter(self.dirty, np.int64, len(self.dirty))
+        self.dirty.clear()
+        at = np.minimum(np.searchsorted(self.items, dirty), len(self.items) - 1)
+        kept = self.items[at] == dirty  # (an item not active has no place)
+        dirty, at = dirty[kept], at[kept]
+        for name, values in self.per_item.items():
+            values[at] = state.per_item(name)[dirty]
 
 
 @dataclass(slots=True)
@@ -355,9 +358,8 @@ class HistoryState:
         self.ses_listened: list[int] = []  # the session's items, in order
         self._scratch = np.zeros(n)
         self.firsts = 0  # first plays observed: the cold split changes only with these
-        # (firsts, the split, what the features read of its active items that is fixed then)
-        self._split: tuple[int, tuple[np.ndarray, ...], _Fixed] | None = None
-        self._gathered: _Gathered | None = None  # the split's active items' per-item values
+        # (firsts, the split, what the features read of its active items, kept with it)
+        self._split: tuple[int, tuple[np.ndarray, ...], _Reads] | None = None
         # arrays of the sparse rows item_features read lately, kept equal to the rows as
         # plays arrive: (table, key) -> its mirror (tables: _TRANS, _WINDOW, _COOC)
         self._mirrors: dict[tuple[int, int], _Mirror] = {}
@@ -372,13 +374,11 @@ class HistoryState:
         code = self.code(play)
         pos = len(self.plays)
         first = not self.seen[item]
-        gathered = self._gathered
-        if gathered is not None:
-            gathered.dirty.add(item)
+        dirty = self._split[2].dirty if self._split is not None else set()
+        dirty.add(item)
         if self.plays and t - self.plays[-1][1] > SESSION_GAP_MS:
             self.session_start = pos
-            if gathered is not None:  # the session's counts go back to zero
-                gathered.dirty.update(self.ses_count.counts)
+            dirty.update(self.ses_count.counts)  # the session's counts go back to zero
             for tally in (
                 self.ses_count,
                 self.ses_skips,
@@ -491,8 +491,8 @@ class HistoryState:
             return False
         if new == HistoryCode.LISTENED:
             return True
-        if self._gathered is not None:
-            self._gathered.dirty.add(item)
+        if self._split is not None:
+            self._split[2].dirty.add(item)
         self._count_outcome(item, t, HistoryCode.LISTENED, -1)
         self._count_outcome(item, t, new, +1)
         self.plays[-1] = (item, t, new, first)
@@ -588,10 +588,9 @@ class HistoryState:
         # The exponentials and log1p's of many columns, each computed as before (the same
         # operations on the same numbers) but in one array: a call per column cost more
         # than the arithmetic at a few thousand items.
-        fixed = self._fixed_for(items)
-        per_item = self._per_item_at(items)
-        art, alb, unseen, known = fixed.art, fixed.alb, fixed.unseen, fixed.known
-        has_album, pool_scale = fixed.has_album, fixed.pool_scale
+        reads = self._reads(items)
+        art, alb, unseen, known = reads.art, reads.alb, reads.unseen, reads.known
+        has_album, pool_scale, per_item = reads.has_album, reads.pool_scale, reads.per_item
         last_item, _, _, last_first = self.plays[-1]
         last_art = int(self.artist[last_item])
         last_alb = int(self.album[last_item])
@@ -690,7 +689,7 @@ class HistoryState:
             if top > 0:
                 f[c["sknn_rel"]] = sknn / top
         f[c["new_same_artist"]] = (unseen & same_artist) / pool_scale
-        f[c["new_same_album"]] = (unseen & same_album) / fixed.album_pool_scale
+        f[c["new_same_album"]] = (unseen & same_album) / reads.album_pool_scale
         f[c["new_session_artist"]] = unseen * g[6] * known
         f[c["album_session"]] = g[10]
         length = len(self.plays) - self.session_start
@@ -718,17 +717,18 @@ class HistoryState:
             split = self._cold_split()
             for array in split:
                 array.setflags(write=False)
-            self._split = (self.firsts, split, self._fixed(split[0]))
+            self._split = (self.firsts, split, _Reads(self, split[0]))
         active, cold, rows, inverse = self._split[1]
         return active, cold, rows, inverse
 
-    def _fixed_for(self, items: np.ndarray | None) -> _Fixed:
-        """:class:`_Fixed` of *items* (every item when None): kept with the cold split
-        for its active items (asked on every call), worked out for any others."""
+    def _reads(self, items: np.ndarray | None) -> _Reads:
+        """:class:`_Reads` of *items* (every item when None): kept with the cold split
+        for its active items (asked on every call), read afresh for any others."""
         split = self._split
         if split is not None and split[0] == self.firsts and items is split[1][0]:
+            split[2].refresh(self)
             return split[2]
-        return self._fixed(items)
+        return _Reads(self, items)
 
     def per_item(self, name: str) -> np.ndarray:
         """One of the per-item arrays :data:`_PER_ITEM` names."""
@@ -737,33 +737,6 @@ class HistoryState:
             return tally.array
         array: np.ndarray = getattr(self, name)
         return array
-
-    def _per_item_at(self, items: np.ndarray | None) -> Mapping[str, np.ndarray]:
-        """The per-item arrays at *items* (whole when None): for the cold split's active
-        items from :class:`_Gathered` (made here, kept until the split changes)."""
-        if items is None:
-            return {name: self.per_item(name) for name in _PER_ITEM}
-        split = self._split
-        if split is None or split[0] != self.firsts or items is not split[1][0]:
-            return {name: self.per_item(name)[items] for name in _PER_ITEM}
-        if self._gathered is None or self._gathered.items is not items:
-            self._gathered = _Gathered(self, items)
-        return self._gathered.refresh(self)
-
-    def _fixed(self, items: np.ndarray | None) -> _Fixed:
-        art = self.artist if items is None else self.artist[items]
-        alb = self.album if items is None else self.album[items]
-        pool = np.maximum(self.a_items[art] - self.a_seen[art], 1.0)
-        album_pool = np.maximum(self.al_items[alb] - self.al_seen[alb], 1.0)
-        return _Fixed(
-            art=art,
-            alb=alb,
-            unseen=~(self.seen if items is None else self.seen[items]),
-            known=art != 0,
-            has_album=alb != 0,
-            pool_scale=np.log2(2.0 + pool),
-            album_pool_scale=np.log2(2.0 + album_pool),
-        )
 
     def _cold_split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         art, alb = self.artist, self.album
