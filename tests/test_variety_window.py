@@ -83,7 +83,8 @@ def test_the_window_equals_learning_afresh_along_long_histories() -> None:
             if k % 97 == 0 or k == n - 1:
                 assert window.profile() == VarietyProfile.learn(seen, cat), (seed, k)
                 artists = [int(cat.artist[p.item]) for p in seen[-WINDOW:] if p.listened]
-                assert window.peaks_sorted().tolist() == sorted(peaks_of(artists)), (seed, k)
+                peaks = peaks_of(artists)  # how many of the window's listens have each peak
+                assert window._counts() == [peaks.count(v) for v in range(LIST + 1)], (seed, k)
                 checked += 1
         assert VarietyWindow.start(seen, cat).profile() == window.profile()
         assert checked > 5

@@ -162,13 +162,10 @@ class VarietyWindow:
             return VarietyProfile()
         return VarietyProfile(repeats / n, cap_of_counts(self._counts()), firsts / n, n)
 
-    def peaks_sorted(self) -> np.ndarray:
-        """:func:`peaks_of` the window's listens, sorted."""
-        return np.repeat(np.arange(LIST + 1), self._counts())
-
     def _counts(self) -> list[int]:
         """How many of the window's listens have each peak (index: the peak), all but the
-        first LIST - 1 (their last ten listens reach back before the window)."""
+        first LIST - 1 (their last ten listens reach back before the window): the counts
+        of :func:`peaks_of` the window's listens."""
         counts = list(self.peak_counts)
         skipped = 0
         for listened, peak in zip(self.listens, self.peaks, strict=True):
