@@ -95,7 +95,7 @@ def test_info_non_utf8_path(segue, audio_files, tmp_path):
     assert base64.b64decode(data["path_b64"]) == raw
 
 
-def test_info_unknown_track(segue, tmp_path):
+def test_info_unknown_track(segue, db, tmp_path):
     result = segue("info", tmp_path / "never-scanned.mp3")
     assert result.status != 0
     assert result.err.count("\n") == 1 and "not in the library" in result.err

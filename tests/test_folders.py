@@ -74,7 +74,7 @@ def test_folders_add_and_remove(segue, tmp_path):
         (("add",), "give at least one PATH"),
     ],
 )
-def test_folders_bad_input_is_one_line(segue, tmp_path, args, words):
+def test_folders_bad_input_is_one_line(segue, db, tmp_path, args, words):
     result = segue("folders", *(a.format(tmp=tmp_path) for a in args))
     assert result.status != 0
     assert result.err.count("\n") == 1 and words in result.err, result.err

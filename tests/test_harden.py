@@ -18,7 +18,14 @@ import pytest
 from test_history_import import T0, add_track, lastfm_file, spotify_file
 from test_model_fixtures import trained_model
 
-from player_plugin.cli.common import EXIT_BUSY, EXIT_DATA, EXIT_DENIED, EXIT_IO, failure
+from player_plugin.cli.common import (
+    EXIT_BUSY,
+    EXIT_DATA,
+    EXIT_DENIED,
+    EXIT_IO,
+    EXIT_NOINPUT,
+    failure,
+)
 from player_plugin.domain import validate
 from player_plugin.library.history.importer import import_files
 from player_plugin.library.history.matching import Matcher
@@ -399,6 +406,35 @@ def test_empty_paths_are_refused(segue, args, tmp_path, monkeypatch):
     result = segue(*args)
     assert result.status == 2
     one_line(result.err)
+
+
+READERS = [("recommend",), ("info", "/music/a.flac"), ("plays", "status"),
+           ("plays", "export", "out.json"), ("plays", "delete", "--all"), ("analyze",),
+           ("train",), ("model", "list"), ("playlist", "-o", "radio.m3u8"), ("folders",),
+           ("folders", "remove", "music")]  # fmt: skip
+
+
+@pytest.mark.parametrize("args", READERS)
+def test_a_command_that_reads_refuses_a_database_that_does_not_exist(
+    segue, db_path, tmp_path, monkeypatch, args
+):
+    # a mistyped --db once answered "0 plays" and left an empty database behind
+    monkeypatch.chdir(tmp_path)
+    result = segue(*args)
+    assert result.status == EXIT_NOINPUT, result.err
+    one_line(result.err)
+    assert f"no database at {db_path}" in result.err
+    assert sorted(tmp_path.iterdir()) == []  # nothing created: no database, no output file
+
+
+@pytest.mark.parametrize("args", [("plays", "pause"), ("settings", "set", "variety", "0.3"),
+                                  ("folders", "add", "music"), ("scan", "music")])  # fmt: skip
+def test_a_command_that_records_makes_the_database(segue, db_path, tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "music").mkdir()
+    result = segue(*args)
+    assert db_path.exists()
+    assert result.status in (0, 1), result.err  # an empty folder's scan says "no music"
 
 
 def test_scan_of_a_folder_with_nothing_readable_exits_non_zero(segue, tmp_path):

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     # Library warnings (librosa's, numpy's) become log records, shown only with -v.
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").setLevel(logging.INFO if args.verbose else logging.ERROR)
-    db = store(args)
+    db = store(args, create=False)
     summary = analyse_library(
         db,
         force=args.force,

@@ -5,7 +5,7 @@ Exit statuses: 0 success; 1 a failure with a clear cause (a :class:`SegueError`)
 input (a :class:`UserError`: a wrong argument, a file that is not a history); and for the
 database (any ``sqlite3`` error, wherever it is raised): 75 busy (another program held it
 too long; try again), 77 read-only, 74 disk full or I/O error, 65 corrupt or not a
-database.
+database; 66 no database where a command only reads one (a mistyped ``--db``).
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ import argparse
 import json
 import sqlite3
 import sys
+from pathlib import Path
 from typing import Any
 
 from player_plugin.cli import COMMANDS
 from player_plugin.domain import validate
 from player_plugin.domain.errors import SegueError
-from player_plugin.store.db import StoreError, open_db
+from player_plugin.store.db import StoreError, default_db_path, open_db
 
 HELP = {name: line for name, _module, line in COMMANDS}  # each command's line of help
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_DATA = 65  # corrupt, or not a database
+EXIT_NOINPUT = 66  # no database where one is only read
 EXIT_IO = 74  # disk full, I/O error
 EXIT_BUSY = 75  # temporary: another program holds the database
 EXIT_DENIED = 77  # read-only database or folder
@@ -90,8 +92,18 @@ def failure(exc: BaseException) -> tuple[str, int] | None:
     return None
 
 
-def store(args: argparse.Namespace):
-    """The database named by ``--db`` (or the default), migrated; a clear error if not."""
+def store(args: argparse.Namespace, *, create: bool = True):
+    """The database named by ``--db`` (or the default), migrated; a clear error if not.
+    With *create* False (commands that only read or change what is there) a database that
+    does not exist is refused: a mistyped ``--db`` must not leave an empty database behind
+    that answers "0 plays"."""
+    if not create:
+        path = Path(args.db) if args.db is not None else default_db_path()
+        if not path.exists():
+            raise UserError(
+                f"no database at {path} (check --db; music comes in with `segue scan FOLDER`)",
+                EXIT_NOINPUT,
+            )
     try:
         return open_db(args.db)
     except StoreError as exc:

@@ -31,7 +31,7 @@ def _listing(db) -> tuple[dict, str]:
 def run(args: argparse.Namespace) -> int:
     if args.action is not None and not args.paths:
         raise UserError(f"segue folders {args.action}: give at least one PATH")
-    db = store(args)
+    db = store(args, create=args.action == "add")
     try:
         extra: dict = {}
         if args.action == "add":

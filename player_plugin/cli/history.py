@@ -186,7 +186,8 @@ def run_log_play(args: argparse.Namespace) -> int:
 
 def run_plays(args: argparse.Namespace) -> int:
     play_id = checked(validate.check_id, args.id, "--id") if args.id is not None else None
-    db = store(args)
+    # pausing may come before the first play is logged; the rest reads or edits the log
+    db = store(args, create=args.action in ("pause", "resume"))
     action = args.action
     if action in ("pause", "resume"):
         set_logging_paused(db, action == "pause")

@@ -165,7 +165,7 @@ def text(d: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = store(args)
+    db = store(args, create=False)
     data = describe(db, from_user(args.path))
     emit(args, data, text(data))
     return 0

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def run(args: argparse.Namespace) -> int:
     if args.n <= 0:
         raise UserError("-n must be at least 1")
-    db = store(args)
+    db = store(args, create=False)
     try:
         start = from_user(args.start) if args.start else None
         entries = walk(db, args.n, start=start)

@@ -18,7 +18,7 @@ from player_plugin.domain.paths import display, from_user, json_fields
 def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise UserError("-n must be at least 1")
-    db = store(args)
+    db = store(args, create=False)
     after = from_user(args.after) if args.after else None
     try:
         result = suggestions(db, args.n, after=after)

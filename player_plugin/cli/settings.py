@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if len(rest) != wanted:
         usage = {"list": "list", "get": "get KEY", "set": "set KEY VALUE"}[action]
         raise UserError(f"usage: segue settings {usage}")
-    db = store(args)
+    db = store(args)  # the defaults show before anything is scanned
     try:
         if action == "set":
             value = model.set_value(db, rest[0], model.parse(rest[0], rest[1]))

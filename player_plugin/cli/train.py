@@ -32,7 +32,7 @@ def _progress_line(event: ev.TrainingEvent) -> str | None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    db = store(args)
+    db = store(args, create=False)
     db_path = reg.db_file(db)
     db.close()
     if db_path is None:
@@ -54,7 +54,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_model(args: argparse.Namespace) -> int:
-    db = store(args)
+    db = store(args, create=False)
     try:
         if args.action == "list":
             rows = reg.list_models(db)
