@@ -1,5 +1,5 @@
 """`segue --help` start-up time beside a bare ``python -c pass`` (the peer), whole processes;
-also `segue folders`, a light command that opens the store (a database made at the start).
+also `segue settings`, a light command that opens the store (its database made by the first run).
 
 Both run with the same interpreter, alternately, several rounds; the medians, their ratio
 and the load average go to ``benchmarks/results/cli_start.json``. The target is 100 ms for
@@ -32,7 +32,7 @@ def commands(db: Path) -> dict[str, list[str]]:
         "python -c pass": [sys.executable, "-c", "pass"],
         "segue --help": [*SEGUE, "--help"],
         "segue --version": [*SEGUE, "--version"],
-        "segue folders": [*SEGUE, "--db", str(db), "folders"],
+        "segue settings": [*SEGUE, "--db", str(db), "settings"],
     }
 
 
