@@ -158,6 +158,20 @@ def test_cold_start_is_a_sensible_answer(segue, db, tmp_path):
     assert odd and base64.b64decode(odd[0]["path_b64"]) == paths[15]
 
 
+def test_a_track_to_follow_before_any_play_brings_tracks_like_it(segue, db, tmp_path):
+    # with nothing played, the listening patterns had nothing to go on: the list after a
+    # track was random; now it is the track's album first, its artist's, said so
+    paths = _library(db, tmp_path)
+    result = segue("recommend", "--json", "--after", paths[5].decode(), "-n", "3")
+    assert result.status == 0, result.err
+    data = result.json
+    assert data["method"] == "content"
+    assert [item["artist"] for item in data["items"]] == ["Artist 1"] * 3
+    assert all("Song 1.1" in item["reason"] for item in data["items"]), data["items"]
+    header = segue("recommend", "--after", paths[5].decode(), "-n", "3").out.splitlines()[0]
+    assert "to start with" in header and "patterns" not in header
+
+
 def test_empty_library_and_errors(segue, db, tmp_path):
     empty = segue("recommend", "--json")
     assert empty.status == 0 and empty.json["items"] == []

@@ -14,7 +14,7 @@ from typing import Literal
 
 import sqlite_utils
 
-from player_plugin.app.suggest import COLD_START_METHOD
+from player_plugin.app.suggest import START_METHODS
 from player_plugin.recommend.model import load_active
 from player_plugin.store.models import active_model, get_model
 
@@ -52,7 +52,7 @@ def source_of(db: sqlite_utils.Database, method: str, model_id: str | None) -> S
     """The source of a list ``app.suggest.suggestions`` returned (its method, model id)."""
     if model_id:
         return _model(db, model_id)
-    return Source("start" if method == COLD_START_METHOD else "patterns")
+    return Source("start" if method in START_METHODS else "patterns")
 
 
 def serving_source(db: sqlite_utils.Database) -> Source:

@@ -70,6 +70,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_METHOD = "session-knn"  # the strongest baseline on both real histories
 COLD_START_METHOD = "random-unplayed"
+# no plays yet but a track to follow (`segue recommend --after`): tracks like it (its
+# artist, album, genre, year, sound); the listening patterns have nothing to go on
+ANCHORED_START_METHOD = "content"
+START_METHODS = frozenset({COLD_START_METHOD, ANCHORED_START_METHOD})
 # Methods whose fit is a replay of observe (and whose scores do not draw at random), so
 # observing new plays gives the same state as fitting on all of them.
 INCREMENTAL = frozenset(
@@ -192,7 +196,8 @@ def build_recommender(
         rec = _fitted_model(db, plays, catalogue, engine, library)
     if rec is not None:
         return rec, getattr(rec, "model_id", None)
-    name = method or (DEFAULT_METHOD if plays or anchor else COLD_START_METHOD)
+    start = ANCHORED_START_METHOD if anchor else COLD_START_METHOD
+    name = method or (DEFAULT_METHOD if plays else start)
     rec = make_baseline(name)
     rec.fit(plays, catalogue)
     return rec, None
