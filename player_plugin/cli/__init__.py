@@ -73,8 +73,9 @@ def import_sqlite_utils() -> None:
     sqlite-utils imports numpy when it can, only to name numpy's number types among the
     column types it infers from Python values; Segue's tables come from its migrations and
     never from inferred types. The commands that need no numpy (scan, log-play, folders,
-    info, plays, settings) so start about 40 ms sooner; numpy stays importable (only
-    sqlite-utils' own optional import is skipped), and a command that needs it imports it.
+    info, plays, settings) so start 40-100 ms sooner (numpy's own start, longer on a busy
+    machine); numpy stays importable (only sqlite-utils' optional import is skipped), and a
+    command that needs it imports it.
     """
     if "numpy" in sys.modules or "sqlite_utils" in sys.modules:
         return
