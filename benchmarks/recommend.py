@@ -71,6 +71,20 @@ DEFAULT_TRACKS, PER_ARTIST, DEFAULT_PLAYS = 100_000, 10, 20_000
 T0 = 1_600_000_000_000
 
 
+def trained_with_defaults(model: Path) -> bool:
+    """Whether the cached *model* was trained with the trainer's settings of today (two
+    epochs aside): a changed default retrains it. The defaults are read in a subprocess, so
+    that torch is never loaded here (this process's memory is measured)."""
+    try:
+        config = json.loads((model / "manifest.json").read_text())["config"]
+    except (OSError, ValueError, KeyError):
+        return False
+    code = "import json; from training.model import Config; print(json.dumps(Config().to_json()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    return config == {**json.loads(out.stdout), "epochs": 2}
+
+
 def folder_for(tracks: int, plays: int) -> Path:
     if (tracks, plays) == (DEFAULT_TRACKS, DEFAULT_PLAYS):
         return CACHE / "recommend"
@@ -318,7 +332,8 @@ def main() -> int:
     db_path, model = folder / "library.db", default / "model"
     if not db_path.exists():
         build(db_path, args.tracks, args.plays)
-    if not model.exists():
+    if not trained_with_defaults(model):
+        shutil.rmtree(model, ignore_errors=True)
         if not (default / "library.db").exists():
             build(default / "library.db", DEFAULT_TRACKS, DEFAULT_PLAYS)
         run_trainer(trainer_command(default / "library.db", model, extra=["--epochs", "2"]))
