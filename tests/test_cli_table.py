@@ -67,7 +67,7 @@ def test_a_command_that_needs_no_numpy_starts_without_it(tmp_path):
     )
     db = tmp_path / "segue.db"
     out = subprocess.run(
-        [sys.executable, "-c", code, "--db", str(db), "folders"],
+        [sys.executable, "-c", code, "--db", str(db), "settings"],
         capture_output=True,
         text=True,
         check=True,

@@ -190,7 +190,7 @@ def test_content_names_the_shared_artist_or_album():
     cat.album_names = ["", "X", "Y"]
     rec = make_baseline("content")
     rec.fit([Play(0, T0)], cat)
-    assert rec.explain(2) == "from the same album as A1 – T0"
+    assert rec.explain(2) == "from the same album as A1 – T0 (X)"
     assert rec.explain(1) == "same artist as A1 – T0"
 
 

@@ -66,7 +66,8 @@ class Content(CountingRecommender):
             if other == item:
                 continue
             if cat.album[item] and cat.album[item] == cat.album[other]:
-                return f"from the same album as {cat.describe(other)}"
+                album = cat.album_names[cat.album[item]]  # named as explain.link_reason does
+                return f"from the same album as {cat.describe(other)} ({album})"
             if cat.artist[item] and cat.artist[item] == cat.artist[other]:
                 return f"same artist as {cat.describe(other)}"
         for other, _ in reversed(self._query()):
