@@ -366,6 +366,12 @@ class HistoryState:
 
     # -- growing the state ----------------------------------------------------------------
 
+    def _touched(self, items: Iterable[int]) -> None:
+        """Note *items* whose per-item arrays change, for the feature reads kept with the
+        cold split (nothing to note when none is kept, as in training)."""
+        if self._split is not None:
+            self._split[2].dirty.update(items)
+
     def code(self, play: Play) -> HistoryCode:
         return PLAYED if self.blind else HISTORY_CODES[play.outcome]
 
@@ -374,11 +380,10 @@ class HistoryState:
         code = self.code(play)
         pos = len(self.plays)
         first = not self.seen[item]
-        dirty = self._split[2].dirty if self._split is not None else set()
-        dirty.add(item)
+        self._touched((item,))
         if self.plays and t - self.plays[-1][1] > SESSION_GAP_MS:
             self.session_start = pos
-            dirty.update(self.ses_count.counts)  # the session's counts go back to zero
+            self._touched(self.ses_count.counts)  # the session's counts go back to zero
             for tally in (
                 self.ses_count,
                 self.ses_skips,
@@ -491,8 +496,7 @@ class HistoryState:
             return False
         if new == HistoryCode.LISTENED:
             return True
-        if self._split is not None:
-            self._split[2].dirty.add(item)
+        self._touched((item,))
         self._count_outcome(item, t, HistoryCode.LISTENED, -1)
         self._count_outcome(item, t, new, +1)
         self.plays[-1] = (item, t, new, first)
