@@ -31,6 +31,8 @@ from evaluate import DATA, DATASETS  # noqa: E402
 
 from player_plugin.app.evaluate import build_store, read_listeners  # noqa: E402
 from player_plugin.app.retrain import fit_model  # noqa: E402
+from player_plugin.domain.catalogue import Catalogue  # noqa: E402
+from player_plugin.domain.play import Play  # noqa: E402
 from player_plugin.recommend.evaluate import run_protocol, split_index  # noqa: E402
 from player_plugin.store.catalogue import load_catalogue, load_plays  # noqa: E402
 from player_plugin.store.db import open_db  # noqa: E402
@@ -50,15 +52,21 @@ def store(name: str) -> Path:
     return path
 
 
-def one_seed(db: Path, seed: int, flags: list[str]) -> dict:
-    """NDCG@10 of the model trained with *seed* on the validation split's targets."""
+def validation_split(db: Path) -> tuple[Catalogue, list[Play]]:
+    """The store's catalogue and its first 80% of plays (the validation split is inside)."""
     conn = open_db(db)
     try:
         catalogue = load_catalogue(conn, audio=False)
         plays = load_plays(conn, catalogue)
     finally:
         conn.close()
-    plays = plays[: split_index(plays)]  # the first 80%: validation inside it
+    return catalogue, plays[: split_index(plays)]
+
+
+def one_seed(
+    db: Path, catalogue: Catalogue, plays: list[Play], seed: int, flags: list[str]
+) -> dict:
+    """NDCG@10 of the model trained with *seed* on the validation split's targets."""
     split = split_index(plays)
     started = time.perf_counter()
     model = fit_model(db, plays[split].started_at, extra=[*flags, "--seed", str(seed)])
@@ -95,11 +103,12 @@ def main() -> int:
         print(f"no data at {DATA}; nothing to do")
         return 0
     db = store(args.history)
+    catalogue, plays = validation_split(db)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    key = " ".join([args.history, *flags]) or args.history
+    key = " ".join([args.history, *flags])
     entry = results.setdefault(key, {"history": args.history, "flags": flags, "seeds": {}})
     for seed in (int(s) for s in args.seeds.split(",")):
-        entry["seeds"][str(seed)] = figures = one_seed(db, seed, flags)
+        entry["seeds"][str(seed)] = figures = one_seed(db, catalogue, plays, seed, flags)
         print(f"{key}: seed {seed}: all {figures['all']:.4f}, new {figures['new']:.4f}")
     runs = list(entry["seeds"].values())
     entry["all"] = spread([r["all"] for r in runs])
