@@ -13,7 +13,7 @@ from player_plugin.recommend import features as F
 from player_plugin.recommend.engine import Engine
 from training.export import example_item_inputs, example_scorer_inputs, export_model
 from training.loop import train
-from training.model import Config, SegueModel
+from training.model import Config, SegueEnsemble, SegueModel
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,31 @@ def test_model_files_are_small(tmp_path) -> None:
     folder = trained_model(tmp_path)
     size = sum(p.stat().st_size for p in folder.iterdir())
     assert size < 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("members", [1, 3])
+def test_the_exported_form_computes_the_trained_one(members: int) -> None:
+    """The scorer is exported in a fused form (:meth:`Scorer.serving_parts`): the same
+    scores and queries as the form it trains in, every weight non-zero (the session's
+    shift and gate start at zero), the skip of the two-tower part included."""
+    torch.manual_seed(members)
+    cfg = Config(dim=8, hidden=16, feat_hidden=12)
+    vocab = F.Vocab(items={10: 1}, artists={"a": 1}, albums={"x": 1}, genres={"rock": 1})
+    parts = [SegueModel(vocab.sizes(), cfg) for _ in range(members)]
+    model = parts[0] if members == 1 else SegueEnsemble(parts, cfg)
+    with torch.no_grad():
+        for weight in model.scorer.parameters():
+            weight.normal_(0.0, 0.3)
+    model.eval()
+    inputs = example_scorer_inputs(3, 9, 40, 8 * members, seed=members)
+    tensors = {k: torch.from_numpy(v) for k, v in inputs.items()}
+    for tower_weight in (1.0, 0.0):
+        for member in parts:
+            member.scorer.tower_weight = tower_weight
+        with torch.no_grad():
+            trained = model.scorer.parts(**tensors)
+            served = model.scorer.serving_parts(**tensors)
+        assert float(trained[0].abs().max()) > 0.5  # a real spread of scores
+        for a, b in zip(trained, served, strict=True):
+            assert a.shape == b.shape
+            assert float((a - b).abs().max()) <= 1e-5

@@ -43,7 +43,9 @@ class _Scorer(nn.Module):
         self.scorer = model.scorer
 
     def forward(self, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
-        return self.scorer.parts(hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat)
+        return self.scorer.serving_parts(
+            hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat
+        )
 
 
 def example_item_inputs(n: int, sizes: dict[str, int], seed: int = 0) -> dict[str, np.ndarray]:

@@ -136,19 +136,39 @@ class Scorer(nn.Module):
     def forward(self, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
         return self.parts(hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat)[0]
 
-    def parts(self, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
-        """(scores, query): the engine scores items without history as query · vector
-        plus the history part of their shared feature row."""
+    def session(self, hist_vec, hist_outcome, hist_gap, context):
+        """The session's state: the GRU's last state over the plays, and the context."""
         mask = (hist_outcome > 0).unsqueeze(-1).to(hist_vec.dtype)
         x = (hist_vec + self.outcome(hist_outcome) + self.gap(hist_gap)) * mask
         _, state = self.gru(x)
-        z = torch.cat([self.drop(state[-1]), context], dim=-1)
+        return torch.cat([self.drop(state[-1]), context], dim=-1)
+
+    def parts(self, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
+        """(scores, query): the engine scores items without history as query · vector
+        plus the history part of their shared feature row."""
+        z = self.session(hist_vec, hist_outcome, hist_gap, context)
         q = self.q_head(z)
         u = self.u_head(z)
         hf = torch.tanh(self.feat[0](cand_feat) + self.feat_ctx(z).unsqueeze(1))
         two_tower = torch.einsum("bnd,bd->bn", cand_vec, q) * self.tower_weight
         history = torch.einsum("bnf,bf->bn", hf, u) + self.feat_out(hf).squeeze(-1)
         return two_tower + history, q * self.tower_weight
+
+    def serving_parts(self, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
+        """:meth:`parts` as exported for serving: the same sums, up to rounding, in fewer
+        and larger operations on the candidates' rows, which are most of a request's cost.
+        The feature layer's bias joins the session's shift of its units (one add over the
+        candidates' units, not two), the output layer's weights join ``u`` (one product of
+        those units, not two), and both products are matrix products (onnxruntime's
+        Einsum is slower): 0.49 → 0.29 ms a request at 2,686 candidates."""
+        z = self.session(hist_vec, hist_outcome, hist_gap, context)
+        q = self.q_head(z) * self.tower_weight
+        v = self.u_head(z) + self.feat_out.weight[0]
+        shift = self.feat_ctx(z) + self.feat[0].bias
+        hf = torch.tanh(torch.matmul(cand_feat, self.feat[0].weight.t()) + shift.unsqueeze(1))
+        two_tower = torch.matmul(cand_vec, q.unsqueeze(-1)).squeeze(-1)
+        history = torch.matmul(hf, v.unsqueeze(-1)).squeeze(-1)
+        return two_tower + history + self.feat_out.bias, q
 
 
 class SegueModel(nn.Module):
@@ -186,10 +206,21 @@ class EnsembleScorer(nn.Module):
         return self.parts(hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat)[0]
 
     def parts(self, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
+        inputs = (hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat)
+        return self._members(Scorer.parts, *inputs)
+
+    def serving_parts(self, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
+        """:meth:`parts` with each member's :meth:`Scorer.serving_parts`."""
+        inputs = (hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat)
+        return self._members(Scorer.serving_parts, *inputs)
+
+    def _members(self, parts, hist_vec, hist_outcome, hist_gap, context, cand_vec, cand_feat):
+        """Each member's *parts* on its slices; their mean score and scaled queries."""
         d, m = self.dim, len(self.scorers)
         scores, queries = [], []
         for k, scorer in enumerate(self.scorers):
-            s, q = cast(Scorer, scorer).parts(
+            s, q = parts(
+                cast(Scorer, scorer),
                 hist_vec[..., k * d : (k + 1) * d],
                 hist_outcome,
                 hist_gap,
