@@ -73,16 +73,23 @@ T0 = 1_600_000_000_000
 
 def trained_with_defaults(model: Path) -> bool:
     """Whether the cached *model* was trained with the trainer's settings of today (two
-    epochs aside): a changed default retrains it. The defaults are read in a subprocess, so
-    that torch is never loaded here (this process's memory is measured)."""
+    epochs aside) and exported in today's layout: a changed default retrains it. Those are
+    read in a subprocess, so that torch is never loaded here (this process's memory is
+    measured)."""
     try:
-        config = json.loads((model / "manifest.json").read_text())["config"]
-    except (OSError, ValueError, KeyError):
+        manifest = json.loads((model / "manifest.json").read_text())
+    except (OSError, ValueError):
         return False
-    code = "import json; from training.model import Config; print(json.dumps(Config().to_json()))"
+    code = (
+        "import json; from training.model import Config; from training.export import "
+        "SCORER_LAYOUT; print(json.dumps([Config().to_json(), SCORER_LAYOUT]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
-    return config == {**json.loads(out.stdout), "epochs": 2}
+    config, layout = json.loads(out.stdout)
+    return manifest.get("config") == {**config, "epochs": 2} and (
+        manifest.get("scorer_layout") == layout
+    )
 
 
 def folder_for(tracks: int, plays: int) -> Path:

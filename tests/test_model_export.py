@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from test_model_fixtures import trained_model
@@ -79,6 +80,9 @@ def test_manifest_contents(exported) -> None:
     on_disk = json.loads((folder / "manifest.json").read_text())
     assert on_disk == manifest
     assert manifest["opset"] >= 17
+    assert manifest["scorer_layout"] == 2  # the fused form: no Einsum, one MatMul fewer
+    ops = [node.op_type for node in onnx.load(str(folder / "scorer.onnx")).graph.node]
+    assert "Einsum" not in ops and ops.count("MatMul") == 3, ops
     assert manifest["feature_schema_version"] == F.FEATURE_SCHEMA_VERSION
     assert manifest["inputs"]["scorer"][0] == "hist_vec"
     assert manifest["outputs"] == {"item_tower": ["item_vec"], "scorer": ["scores", "query"]}

@@ -26,6 +26,8 @@ Model = SegueModel | SegueEnsemble
 
 OPSET = 17
 FORMAT = "segue-model/1"
+SCORER_LAYOUT = 2  # the scorer graph's layout (the manifest's "scorer_layout"): 2 = the
+# fused serving form (Scorer.serving_parts); models without the key are laid out as trained
 
 
 class _Items(nn.Module):
@@ -148,6 +150,7 @@ def export_model(model: Model, cfg: Config, vocab: F.Vocab, folder: Path, meta: 
         "feature_schema_version": F.FEATURE_SCHEMA_VERSION,
         "created_at": int(time.time() * 1000),
         "opset": OPSET,
+        "scorer_layout": SCORER_LAYOUT,
         "dim": dim,
         "seq_len": F.SEQ_LEN,
         "audio_dim": F.AUDIO_DIM,
