@@ -63,6 +63,7 @@ def test_cli_model_commands(db, segue) -> None:
     bad = segue("model", "activate", "zzz")
     assert bad.status != 0 and bad.err.count("\n") == 1 and "zzz" in bad.err
     assert "m2" in segue("model", "list").out
+    assert segue("model").out == segue("model", "list").out  # listing is what it does bare
 
 
 def test_promotion_rule() -> None:

@@ -188,6 +188,7 @@ def test_cli_pause_resume_delete_status(segue, db, track):
     for h in range(3):
         log_play(db, track, started_at=T0 + h * 3_600_000, ms_played=1000)
     assert segue("plays", "status", "--json").json["plays"] == 3
+    assert segue("plays", "--json").json["plays"] == 3  # bare: the status
     deleted = segue(
         "plays",
         "delete",

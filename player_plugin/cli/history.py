@@ -304,7 +304,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
     parser = add_command(subparsers, common, "plays", run_plays)
     parser.add_argument(
-        "action", choices=("pause", "resume", "delete", "export", "status", "rematch")
+        "action",
+        nargs="?",
+        choices=("pause", "resume", "delete", "export", "status", "rematch"),
+        default="status",
+        help="default: status",
     )
     parser.add_argument("file", nargs="?", metavar="FILE", help="export: the JSON file to write")
     parser.add_argument("--id", type=_integer, metavar="N", help="delete: one play")

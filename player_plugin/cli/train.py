@@ -100,7 +100,13 @@ def _ndcg(row: dict) -> str:
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     add_command(subparsers, common, "train", run_train)
     parser = add_command(subparsers, common, "model", run_model)
-    parser.add_argument("action", choices=("list", "activate", "rollback"))
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=("list", "activate", "rollback"),
+        default="list",
+        help="default: list",
+    )
     parser.add_argument("id", nargs="?", help="model ID (for activate)")
 
 
