@@ -340,3 +340,30 @@ def test_the_listeners_variety_follows_new_plays_as_a_rebuild_learns_it(
         _same(db, now)
     assert entry.state.reranker.profile != before
     assert entry.rebuilds == 1
+
+
+def test_a_refresh_reads_the_open_plays_once(db, models) -> None:
+    """A track change (the last play ended as a skip, the next started) asks the store
+    about the play in progress once and about the open rows at most once, however many
+    steps of the refresh need them (it asked four and three times); the answers stay those
+    of a rebuild (``_same``)."""
+    ids, now, entry = _served_with_a_model(db, models[0])
+    statements: list[str] = []
+    pid = start_play(db, ids[3], at_ms=now)
+    _same(db, now + 1000)
+    for k in range(4):
+        end_play(db, pid, ms_played=9_000, reason="skipped", at_ms=now + 9_000)
+        now += 10_000
+        pid = start_play(db, ids[5 + k], at_ms=now)
+        db.conn.set_trace_callback(statements.append)
+        try:
+            suggestions(db, N, now_ms=now + 1000)
+        finally:
+            db.conn.set_trace_callback(None)
+        in_progress = [s for s in statements if "ORDER BY started_at DESC, id DESC LIMIT 1" in s]
+        open_rows = [s for s in statements if "WHERE p.id IN (" in s]
+        assert len(in_progress) == 1, statements
+        assert len(open_rows) <= 1, statements
+        statements.clear()
+        _same(db, now + 1000)
+    assert entry.rebuilds == 1 and entry.reclassified == 4

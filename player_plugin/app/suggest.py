@@ -56,11 +56,11 @@ from player_plugin.recommend.rerank import Reranker, RerankSettings
 from player_plugin.store.catalogue import load_catalogue
 from player_plugin.store.models import db_file
 from player_plugin.store.serving import (
+    OpenPlays,
     ServingPlays,
     catalogue_mark,
     models_mark,
     observed_mark,
-    open_outcomes,
     played_ms,
     serving_plays,
     snapshot,
@@ -398,6 +398,7 @@ class ServingCache:
     ) -> ServingState:
         engine = None
         with snapshot(db):
+            reads = OpenPlays(db, now)  # what this snapshot reads of the open plays, once
             cmark, mmark = catalogue_mark(db), models_mark(db)
             if entry.state is None and method is None:
                 entry.state, engine = _warm_state(db, cmark, mmark)
@@ -405,9 +406,9 @@ class ServingCache:
                     entry.warm += 1
                     entry.saved = len(entry.state.plays)
             state = entry.state
-            if state is not None and _settle_last(state, db, now):
+            if state is not None and _settle_last(state, db, reads):
                 entry.reclassified += 1
-            why = _stale(db, state, cmark, mmark, method, now)
+            why = _stale(db, state, cmark, mmark, method, reads)
             if why is None:
                 assert state is not None
                 new = serving_plays(
@@ -417,10 +418,11 @@ class ServingCache:
                     after_id=state.last_id,
                     last_started=state.last_started,
                     session=state.session,
+                    reads=reads,
                 )
                 why = _cannot_append(state, new.plays)
                 if why is None:
-                    self._append(entry, state, db, new, now)
+                    self._append(entry, state, db, new, reads)
             if why is not None:
                 if state is not None and state.models_mark == mmark:
                     engine = state.engine
@@ -450,14 +452,14 @@ class ServingCache:
         state: ServingState,
         db: sqlite_utils.Database,
         new: ServingPlays,
-        now: int,
+        reads: OpenPlays,
     ) -> None:
         for play in new.plays:
             state.rec.observe(play)
             state.reranker.observe(play)
         state.plays.extend(new.plays)
         # open rows that ended the way they were served need no more watching
-        still = open_outcomes(db, state.open_rows, now)
+        still = reads.outcomes(state.open_rows)
         state.open_rows = {pid: kind for pid, kind in state.open_rows.items() if still[pid][0]}
         state.open_rows.update(new.open_rows)
         state.last_id = new.last_id
@@ -475,7 +477,7 @@ def _stale(
     cmark: tuple,
     mmark: tuple,
     method: str | None,
-    now: int,
+    reads: OpenPlays,
 ) -> str | None:
     """Why *state* cannot simply observe the new plays, or None when it can."""
     if state is None:
@@ -488,14 +490,14 @@ def _stale(
         return "the model registry changed"
     if observed_mark(db, state.last_id) != state.observed_mark:
         return "observed plays were deleted or rematched"
-    outcomes = open_outcomes(db, state.open_rows, now)
+    outcomes = reads.outcomes(state.open_rows)
     for pid, served in state.open_rows.items():
         if outcomes[pid][1] != served:
             return f"play {pid} was served as {served}, is now {outcomes[pid][1]}"
     return None
 
 
-def _settle_last(state: ServingState, db: sqlite_utils.Database, now: int) -> bool:
+def _settle_last(state: ServingState, db: sqlite_utils.Database, reads: OpenPlays) -> bool:
     """The play in progress was served as a listen and has ended otherwise (the listener
     skipped it, the GUI's most common refresh): count it so in place — the recommender
     and the re-ranker then hold what observing it so would have given — instead of a
@@ -503,7 +505,7 @@ def _settle_last(state: ServingState, db: sqlite_utils.Database, now: int) -> bo
     pid = state.last_pid
     if pid is None or state.open_rows.get(pid) is not Outcome.LISTENED or not state.plays:
         return False
-    still_open, outcome = open_outcomes(db, [pid], now)[pid]
+    still_open, outcome = reads.outcomes([pid])[pid]
     if outcome is None or outcome is Outcome.LISTENED:
         return False
     play = replace(state.plays[-1], outcome=outcome, ms_played=played_ms(db, pid))

@@ -26,12 +26,12 @@ from player_plugin.store.plays import outcome
 from player_plugin.store.settings import PROVIDER_KEY
 
 __all__ = [
+    "OpenPlays",
     "ServingPlays",
     "catalogue_mark",
     "in_progress_id",
     "models_mark",
     "observed_mark",
-    "open_outcomes",
     "played_ms",
     "serving_plays",
     "snapshot",
@@ -175,10 +175,12 @@ def serving_plays(
     after_id: int = 0,
     last_started: int | None = None,
     session: int = 0,
+    reads: OpenPlays | None = None,
 ) -> ServingPlays:
     """Plays of catalogue tracks with a row id above *after_id*, oldest first (by start,
-    then id, as ``load_plays``), sessions numbered on from *last_started*/*session*."""
-    live = in_progress_id(db, now_ms)
+    then id, as ``load_plays``), sessions numbered on from *last_started*/*session*.
+    *reads*: what this snapshot already read of the play in progress."""
+    live = reads.live if reads is not None else in_progress_id(db, now_ms)
     # a rowid range, sorted here: ORDER BY started_at would walk the whole start-time
     # index on every suggestion, however few plays are new
     rows = db.execute(_COLUMNS + "WHERE p.id > ?", [int(after_id)]).fetchall()
@@ -216,20 +218,38 @@ def _items(catalogue: Catalogue, track_ids: list[int | None]) -> list[int]:
     return np.where(found, index, -1).tolist()
 
 
-def open_outcomes(
-    db: sqlite_utils.Database, ids: Iterable[int], now_ms: int
-) -> dict[int, tuple[bool, Outcome | None]]:
-    """For each play row in *ids*: (still open, its outcome as served now); a deleted row
-    answers (False, None)."""
-    wanted = [int(i) for i in ids]
-    out: dict[int, tuple[bool, Outcome | None]] = dict.fromkeys(wanted, (False, None))
-    if not wanted:
-        return out
-    live = in_progress_id(db, now_ms)
-    marks = ", ".join("?" * len(wanted))
-    for row in db.execute(_COLUMNS + f"WHERE p.id IN ({marks})", wanted).fetchall():
-        out[int(row[0])] = (row[3] is None, _outcome(row, live))
-    return out
+class OpenPlays:
+    """What one refresh of a serving state reads of the plays not yet ended, each asked of
+    the store once: the play in progress, and the open rows' outcomes. Inside one
+    :func:`snapshot` the answers cannot change, and a refresh asked them three times (the
+    last play settled, the open rows checked, then pruned): eight small queries a
+    suggestion where two do."""
+
+    def __init__(self, db: sqlite_utils.Database, now_ms: int) -> None:
+        self.db, self.now_ms = db, now_ms
+        self._live: int | None = None
+        self._live_read = False
+        self._known: dict[int, tuple[bool, Outcome | None]] = {}
+
+    @property
+    def live(self) -> int | None:
+        """The play in progress (:func:`in_progress_id`)."""
+        if not self._live_read:
+            self._live, self._live_read = in_progress_id(self.db, self.now_ms), True
+        return self._live
+
+    def outcomes(self, ids: Iterable[int]) -> dict[int, tuple[bool, Outcome | None]]:
+        """For each play row in *ids*: (still open, its outcome as served now); a deleted
+        row answers (False, None). The rows not asked before are read in one query."""
+        wanted = [int(i) for i in ids]
+        missing = [i for i in dict.fromkeys(wanted) if i not in self._known]
+        if missing:
+            self._known.update(dict.fromkeys(missing, (False, None)))
+            marks = ", ".join("?" * len(missing))
+            rows = self.db.execute(_COLUMNS + f"WHERE p.id IN ({marks})", missing).fetchall()
+            for row in rows:
+                self._known[int(row[0])] = (row[3] is None, _outcome(row, self.live))
+        return {i: self._known[i] for i in wanted}
 
 
 def played_ms(db: sqlite_utils.Database, play_id: int) -> int:
