@@ -222,8 +222,8 @@ class OpenPlays:
     """What one refresh of a serving state reads of the plays not yet ended, each asked of
     the store once: the play in progress, and the open rows' outcomes. Inside one
     :func:`snapshot` the answers cannot change, and a refresh asked them three times (the
-    last play settled, the open rows checked, then pruned): eight small queries a
-    suggestion where two do."""
+    last play settled, the open rows checked, then pruned) and the play in progress once
+    more (the new plays): seven small queries a suggestion where two do."""
 
     def __init__(self, db: sqlite_utils.Database, now_ms: int) -> None:
         self.db, self.now_ms = db, now_ms
