@@ -18,6 +18,7 @@ import pytest
 from test_history_import import T0, add_track, lastfm_file, spotify_file
 from test_model_fixtures import trained_model
 
+from player_plugin.cli import main as cli_main
 from player_plugin.cli.common import (
     EXIT_BUSY,
     EXIT_DATA,
@@ -497,3 +498,18 @@ def test_every_segue_error_is_one_line_with_a_status():
     assert failure(reg.RegistryError("no model 'x'")) == ("no model 'x'", 1)
     assert failure(validate.InvalidValue("--id: too large")) == ("--id: too large", 1)
     assert failure(RuntimeError("a bug")) is None  # a bug keeps its traceback
+
+
+@pytest.mark.parametrize("args", [("plays",), ("recommend",), ("doctor",), ("scan", "music"),
+                                  ("gui",), ("listen", "--host", "mpd")])  # fmt: skip
+def test_an_empty_database_path_is_refused_in_one_line(capsys, tmp_path, monkeypatch, args):
+    # `--db ""` opened the current folder: "cannot open database ." (exit 74)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "music").mkdir()
+    capsys.readouterr()
+    status = cli_main(["--db", "", *args])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    one_line(err)
+    assert "database path (--db) is empty" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["music"]  # nothing created

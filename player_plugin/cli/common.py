@@ -92,20 +92,27 @@ def failure(exc: BaseException) -> tuple[str, int] | None:
     return None
 
 
+def database_path(args: argparse.Namespace) -> Path:
+    """The database file ``--db`` names, or the default one; an empty name is refused (it
+    would open the current folder as a database)."""
+    if args.db is None:
+        return default_db_path()
+    return Path(user_path(args.db, "database path (--db)"))
+
+
 def store(args: argparse.Namespace, *, create: bool = True):
     """The database named by ``--db`` (or the default), migrated; a clear error if not.
     With *create* False (commands that only read or change what is there) a database that
     does not exist is refused: a mistyped ``--db`` must not leave an empty database behind
     that answers "0 plays"."""
-    if not create:
-        path = Path(args.db) if args.db is not None else default_db_path()
-        if not path.exists():
-            raise UserError(
-                f"no database at {path} (check --db; music comes in with `segue scan FOLDER`)",
-                EXIT_NOINPUT,
-            )
+    path = database_path(args)
+    if not create and not path.exists():
+        raise UserError(
+            f"no database at {path} (check --db; music comes in with `segue scan FOLDER`)",
+            EXIT_NOINPUT,
+        )
     try:
-        return open_db(args.db)
+        return open_db(path)
     except StoreError as exc:
         mapped = failure(exc)
         if isinstance(exc.__cause__, sqlite3.Error) and mapped is not None:

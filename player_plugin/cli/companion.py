@@ -9,9 +9,9 @@ import logging
 from PySide6.QtWidgets import QApplication
 
 from player_plugin.app.player_lock import PlayerLock, PlayerLocked
-from player_plugin.cli.common import UserError, add_command, store
+from player_plugin.cli.common import UserError, add_command, database_path, store
 from player_plugin.cli.heap import one_arena
-from player_plugin.cli.listen import add_host_options, db_path_of, make_host
+from player_plugin.cli.listen import add_host_options, make_host
 from player_plugin.domain.errors import SegueError
 from player_plugin.hosts.external import parse_host
 from player_plugin.ui.companion import CompanionWindow
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     except SegueError as exc:
         raise UserError(str(exc)) from exc
     store(args).close()  # a clear line when the database cannot be opened
-    db_path = db_path_of(args)
+    db_path = str(database_path(args))
     lock = PlayerLock(db_path, spec.label)
     try:
         lock.acquire()

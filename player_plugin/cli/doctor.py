@@ -14,11 +14,11 @@ from importlib import metadata
 
 from player_plugin import __version__
 from player_plugin.app.folders import folder_report
-from player_plugin.cli.common import add_command, emit, store
+from player_plugin.cli.common import add_command, database_path, emit, store
 from player_plugin.library.decode import available_decoders, decoder_versions
 from player_plugin.recommend.engine import available_providers
 from player_plugin.recommend.model import model_status
-from player_plugin.store.db import default_db_path, schema_version
+from player_plugin.store.db import schema_version
 from player_plugin.store.features import analysis_counts
 from player_plugin.store.stats import active_model, counts
 
@@ -31,7 +31,7 @@ def _version(dist: str) -> str | None:
 
 
 def report(args: argparse.Namespace) -> dict:
-    path = args.db or str(default_db_path())
+    path = str(database_path(args))
     info = {
         "segue": __version__,
         "python": platform.python_version(),

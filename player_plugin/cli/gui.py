@@ -10,9 +10,9 @@ from pathlib import Path
 from PySide6.QtCore import QLoggingCategory, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from player_plugin.cli.common import UserError, add_command, emit
+from player_plugin.cli.common import UserError, add_command, database_path, emit
 from player_plugin.cli.heap import one_arena
-from player_plugin.store.db import StoreError, default_db_path
+from player_plugin.store.db import StoreError
 from player_plugin.store.stats import counts
 from player_plugin.ui.player_window import PlayerWindow, quit_on_signals
 
@@ -79,8 +79,7 @@ def open_player(
 
 
 def run_gui(args: argparse.Namespace) -> int:
-    db_path = args.db or str(default_db_path())
-    window = open_player(db_path, wizard=args.wizard, rescan=True)
+    window = open_player(str(database_path(args)), wizard=args.wizard, rescan=True)
     return _run(window)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 
 from PySide6.QtCore import QCoreApplication, QTimer
@@ -19,13 +18,12 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from player_plugin.app.autotrain import Autotrain
 from player_plugin.app.player_lock import PlayerLock, PlayerLocked
 from player_plugin.app.playlog import PlayLog
-from player_plugin.cli.common import UserError, add_command, store
+from player_plugin.cli.common import UserError, add_command, database_path, store
 from player_plugin.cli.heap import one_arena
 from player_plugin.domain.errors import SegueError
 from player_plugin.hosts.external import HeadlessLogger, HostSpec, parse_host
 from player_plugin.hosts.mpd import MpdHost, connect
 from player_plugin.hosts.mpris import MprisHost
-from player_plugin.store.db import default_db_path
 
 log = logging.getLogger("player_plugin.listen")
 
@@ -56,10 +54,6 @@ def add_host_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def db_path_of(args: argparse.Namespace) -> str:
-    return os.fspath(args.db or default_db_path())
-
-
 def make_host(spec: HostSpec, args: argparse.Namespace, *, radio: int = 0):
     """The Host for *spec*, checked (bus or server reachable), not started yet."""
     if spec.kind == "mpd":
@@ -67,7 +61,7 @@ def make_host(spec: HostSpec, args: argparse.Namespace, *, radio: int = 0):
         return MpdHost(
             spec.address,
             spec.port,
-            db_path=db_path_of(args),
+            db_path=str(database_path(args)),
             music_dir=args.music_dir,
             radio=radio,
         )
@@ -85,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if spec.kind != "mpd" and radio:
         raise UserError("--radio needs a player Segue can queue into: --host mpd")
     db = store(args)
-    lock = PlayerLock(db_path_of(args), spec.label)
+    lock = PlayerLock(str(database_path(args)), spec.label)
     try:
         lock.acquire()
     except PlayerLocked as exc:
@@ -99,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
         db.close()
         raise UserError(str(exc)) from exc
-    logger = HeadlessLogger(host, PlayLog(db), autotrain=Autotrain(db_path_of(args)))
+    logger = HeadlessLogger(host, PlayLog(db), autotrain=Autotrain(str(database_path(args))))
     stop = {"signal": 0}
 
     def quit_on(signum: int, _frame: object) -> None:
