@@ -164,8 +164,9 @@ class Scorer(nn.Module):
         z = self.session(hist_vec, hist_outcome, hist_gap, context)
         q = self.q_head(z) * self.tower_weight
         v = self.u_head(z) + self.feat_out.weight[0]
-        shift = self.feat_ctx(z) + self.feat[0].bias
-        hf = torch.tanh(torch.matmul(cand_feat, self.feat[0].weight.t()) + shift.unsqueeze(1))
+        layer = cast(nn.Linear, self.feat[0])
+        shift = self.feat_ctx(z) + layer.bias
+        hf = torch.tanh(torch.matmul(cand_feat, layer.weight.t()) + shift.unsqueeze(1))
         two_tower = torch.matmul(cand_vec, q.unsqueeze(-1)).squeeze(-1)
         history = torch.matmul(hf, v.unsqueeze(-1)).squeeze(-1)
         return two_tower + history + self.feat_out.bias, q
