@@ -124,3 +124,33 @@ def test_the_exported_form_computes_the_trained_one(members: int) -> None:
         for a, b in zip(trained, served, strict=True):
             assert a.shape == b.shape
             assert float((a - b).abs().max()) <= 1e-5
+
+
+def test_a_model_exported_before_the_fused_form_still_serves(tmp_path, monkeypatch) -> None:
+    """Models on disk from before (the scorer laid out as trained, no ``scorer_layout`` in
+    the manifest) load and score as the fused export of the same weights does."""
+    torch.manual_seed(5)
+    cfg = Config(dim=8, hidden=16, feat_hidden=12)
+    vocab = F.Vocab(items={10: 1}, artists={"a": 1}, albums={"x": 1}, genres={"rock": 1})
+    model = SegueModel(vocab.sizes(), cfg)
+    with torch.no_grad():
+        for weight in model.scorer.parameters():
+            weight.normal_(0.0, 0.3)
+    model.eval()
+    export_model(model, cfg, vocab, tmp_path / "fused", {"model_id": "fused"})
+    monkeypatch.setattr(
+        "training.export._Scorer.forward", lambda self, *inputs: self.scorer.parts(*inputs)
+    )
+    export_model(model, cfg, vocab, tmp_path / "before", {"model_id": "before"})
+    manifest_path = tmp_path / "before" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["scorer_layout"]
+    manifest_path.write_text(json.dumps(manifest))
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "before" / "scorer.onnx")).graph.node]
+    assert "Einsum" in ops  # laid out as trained
+    inputs = example_scorer_inputs(2, 7, 50, 8, seed=11)
+    fused, fused_query = Engine(tmp_path / "fused").score_parts(inputs)
+    before, before_query = Engine(tmp_path / "before").score_parts(inputs)
+    assert float(np.abs(before).max()) > 0.5
+    assert np.abs(fused - before).max() <= 1e-5
+    assert np.abs(fused_query - before_query).max() <= 1e-6
