@@ -16,6 +16,7 @@ from test_model_fixtures import (
 )
 
 from player_plugin.domain.catalogue import tie_breaker
+from player_plugin.domain.play import Play
 from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.model import TIE_BREAK, ModelRecommender, load_active
 from player_plugin.store import models as reg
@@ -161,3 +162,12 @@ def test_provider_setting_and_status(db, store_model, caplog) -> None:
     status = model_status(db)
     assert status["serving"] == "model" and status["provider"] == "CPUExecutionProvider"
     assert any("CoreML" in r.getMessage() for r in caplog.records)
+
+
+def test_a_replay_right_away_is_said_so_not_that_a_track_follows_itself(contract_model) -> None:
+    rec = ModelRecommender(Engine(contract_model))
+    t0, day = 1_700_000_000_000, 86_400_000
+    plays = [Play(3, t0), Play(3, t0 + 60_000), Play(5, t0 + 120_000), Play(3, t0 + day)]
+    rec.fit(plays, contract_catalogue())
+    assert rec.explain(3) == "you often play it twice in a row"
+    assert rec.explain(5).startswith("often follows ")  # 3 -> 5 before, 3 played last

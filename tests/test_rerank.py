@@ -184,6 +184,16 @@ def test_markov_says_what_it_follows():
     assert rec.explain(7) is None
 
 
+def test_markov_never_says_a_track_follows_itself_nor_often_once():
+    cat = catalogue()
+    rec = make_baseline("markov")
+    plays = [Play(0, T0), Play(0, T0 + 60_000), Play(2, T0 + DAY), Play(0, T0 + DAY + 60_000)]
+    rec.fit([*plays, Play(0, T0 + 2 * DAY)], cat)
+    assert rec.explain(0) == "you played it twice in a row (once before)"
+    rec.observe(Play(2, T0 + 3 * DAY))
+    assert rec.explain(0) == "followed A1 – T2 once before"
+
+
 def test_content_names_the_shared_artist_or_album():
     cat = catalogue()
     cat.album = np.arange(len(cat), dtype=np.int32) % 2 + 1  # two albums across artists

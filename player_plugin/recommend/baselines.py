@@ -100,6 +100,10 @@ class Markov(CountingRecommender):
         count = self.transitions.get(last, {}).get(item, 0)
         if count >= 1:
             times = "once" if count == 1 else f"{int(count)} times"
+            if item == last:  # a track does not "follow" itself: a replay right away
+                return f"you played it twice in a row ({times} before)"
+            if count == 1:
+                return f"followed {self.catalogue.describe(last)} once before"
             return f"often follows {self.catalogue.describe(last)} ({times} before)"
         return None
 

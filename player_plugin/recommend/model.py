@@ -189,6 +189,8 @@ class ModelRecommender(Recommender):
         if state.ses_listened:
             prev = state.ses_listened[-1]
             if state.trans.get(prev, {}).get(item):
+                if item == prev:  # a track does not "follow" itself: a replay right away
+                    return "you often play it twice in a row"
                 return f"often follows {cat.describe(prev)}"
         if count:
             return f"you played it {count} time{'s' if count != 1 else ''}"
