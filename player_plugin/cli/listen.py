@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if spec.kind != "mpd" and radio:
         raise UserError("--radio needs a player Segue can queue into: --host mpd")
     db = store(args)
-    lock = PlayerLock(str(database_path(args)), spec.label)
+    db_path = str(database_path(args))
+    lock = PlayerLock(db_path, spec.label)
     try:
         lock.acquire()
     except PlayerLocked as exc:
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
         db.close()
         raise UserError(str(exc)) from exc
-    logger = HeadlessLogger(host, PlayLog(db), autotrain=Autotrain(str(database_path(args))))
+    logger = HeadlessLogger(host, PlayLog(db), autotrain=Autotrain(db_path))
     stop = {"signal": 0}
 
     def quit_on(signum: int, _frame: object) -> None:

@@ -30,7 +30,7 @@ from player_plugin.recommend.counting import (
     DecayedCounts,
     normalise,
 )
-from player_plugin.recommend.explain import last_played_fact, play_count_fact
+from player_plugin.recommend.explain import follows_reason, last_played_fact, play_count_fact
 
 
 class MostPlayed(CountingRecommender):
@@ -99,12 +99,7 @@ class Markov(CountingRecommender):
         last = self.history[-1].item
         count = self.transitions.get(last, {}).get(item, 0)
         if count >= 1:
-            times = "once" if count == 1 else f"{int(count)} times"
-            if item == last:  # a track does not "follow" itself: a replay right away
-                return f"you played it twice in a row ({times} before)"
-            if count == 1:
-                return f"followed {self.catalogue.describe(last)} once before"
-            return f"often follows {self.catalogue.describe(last)} ({times} before)"
+            return follows_reason(item, last, self.catalogue, int(count))
         return None
 
 

@@ -64,6 +64,21 @@ def last_played_fact(history: Sequence[Play], item: int, now_ms: int | None = No
     return f"you played this {_ago(days)} ago"
 
 
+def follows_reason(item: int, prev: int, catalogue: Catalogue, times: int | None = None) -> str:
+    """*item* came right after *prev* before (*times* times, when the method counts them).
+    A track replayed right away is said so: it does not "follow" itself."""
+    if times is None:
+        if item == prev:
+            return "you often play it twice in a row"
+        return f"often follows {catalogue.describe(prev)}"
+    said = "once" if times == 1 else f"{times} times"
+    if item == prev:
+        return f"you played it twice in a row ({said} before)"
+    if times == 1:
+        return f"followed {catalogue.describe(prev)} once before"
+    return f"often follows {catalogue.describe(prev)} ({said} before)"
+
+
 def history_reason(
     history: Sequence[Play], item: int, catalogue: Catalogue, now_ms: int | None = None
 ) -> str:

@@ -22,6 +22,7 @@ from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
 from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.engine import Engine, ModelError
+from player_plugin.recommend.explain import follows_reason
 from player_plugin.store.catalogue import load_catalogue, load_plays
 from player_plugin.store.models import model_folder, serving_order
 from player_plugin.store.settings import PROVIDER_KEY, get_setting
@@ -189,9 +190,7 @@ class ModelRecommender(Recommender):
         if state.ses_listened:
             prev = state.ses_listened[-1]
             if state.trans.get(prev, {}).get(item):
-                if item == prev:  # a track does not "follow" itself: a replay right away
-                    return "you often play it twice in a row"
-                return f"often follows {cat.describe(prev)}"
+                return follows_reason(item, prev, cat)
         if count:
             return f"you played it {count} time{'s' if count != 1 else ''}"
         artist = int(cat.artist[item])

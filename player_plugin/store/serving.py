@@ -11,6 +11,7 @@ observed (deleted, rematched). :func:`snapshot` reads them all in one read trans
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -227,16 +228,12 @@ class OpenPlays:
 
     def __init__(self, db: sqlite_utils.Database, now_ms: int) -> None:
         self.db, self.now_ms = db, now_ms
-        self._live: int | None = None
-        self._live_read = False
         self._known: dict[int, tuple[bool, Outcome | None]] = {}
 
-    @property
+    @functools.cached_property
     def live(self) -> int | None:
         """The play in progress (:func:`in_progress_id`)."""
-        if not self._live_read:
-            self._live, self._live_read = in_progress_id(self.db, self.now_ms), True
-        return self._live
+        return in_progress_id(self.db, self.now_ms)
 
     def outcomes(self, ids: Iterable[int]) -> dict[int, tuple[bool, Outcome | None]]:
         """For each play row in *ids*: (still open, its outcome as served now); a deleted
