@@ -9,6 +9,7 @@ from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
 from player_plugin.recommend import baselines_mf
 from player_plugin.recommend.baselines import DecayedCounts, baseline_names, make_baseline
+from player_plugin.recommend.explain import history_reason
 
 DAY = 24 * 3600 * 1000
 MIN = 60_000
@@ -117,3 +118,107 @@ def test_unknown_method_is_refused():
 
 def test_mf_is_listed_only_when_implicit_is_installed():
     assert ("mf" in baseline_names()) == baselines_mf.available()
+
+
+def _state(value: object) -> object:
+    """A recommender's state as plain, comparable values: arrays by dtype and bytes (bit
+    for bit), dicts with their keys' order, objects by their attributes."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, dict):
+        return ("dict", [(k, _state(v)) for k, v in value.items()])
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [_state(v) for v in value])
+    if isinstance(value, Catalogue):  # shared, never written: the same object
+        return ("catalogue", id(value))
+    if hasattr(value, "__dict__") and not isinstance(value, Play):
+        return (type(value).__name__, _state(vars(value)))
+    return value
+
+
+INCREMENTAL_BASELINES = ["content", "item-knn", "markov", "most-played", "recent", "session-knn"]
+
+
+@pytest.mark.parametrize("outcome", ["skipped", "stopped", "browsing", "error"])
+@pytest.mark.parametrize("name", INCREMENTAL_BASELINES)
+def test_a_listen_reclassified_in_place_equals_observing_its_real_outcome(name, outcome):
+    """The serving cache observes the play in progress as a listen; when it ends as a skip
+    (a stop, a browse, an error) the baseline counts it so in place: its whole state then
+    equals, bit for bit, a fit on the plays with the real outcome — scores and reasons too."""
+    rng = np.random.default_rng(7)
+    cat = catalogue(14, audio=rng.normal(size=(14, 4)).astype(np.float32))
+    t, plays = T0, []
+    for k in range(60):  # sessions with repeats, skips, and a gap now and then
+        t += (3 * 3600_000 if k % 13 == 12 else 4 * MIN) + int(rng.integers(0, MIN))
+        kind = "skipped" if k % 5 == 4 else "listened"
+        plays.append(Play(int(rng.integers(0, 12)), t, 200_000, kind))
+    before, last = plays[:-1], plays[-1]
+    cases = [
+        (before, last),  # a track heard before, after one heard before
+        (plays, Play(plays[-2].item, t + 5 * MIN, 200_000)),  # a repeat
+        # the first plays of two new tracks: what the last one's counting made is new
+        ([*plays, Play(12, t + 9 * MIN, 200_000)], Play(13, t + 13 * MIN, 200_000)),
+    ]
+    for before, last in cases:
+        ended = replace_outcome(last, outcome)
+        in_place = make_baseline(name)
+        in_place.fit([*before, replace_outcome(last, "listened")], cat)
+        in_place.scores()
+        assert in_place.reclassify_last(ended)
+        direct = make_baseline(name)
+        direct.fit([*before, ended], cat)
+        assert np.array_equal(in_place.scores(), direct.scores())
+        assert _state(vars(in_place)) == _state(vars(direct))
+        assert [in_place.explain(i) for i in range(14)] == [direct.explain(i) for i in range(14)]
+
+
+def replace_outcome(play: Play, outcome: str) -> Play:
+    return Play(play.item, play.started_at, play.ms_played, outcome)
+
+
+def test_a_baseline_does_not_reclassify_what_it_did_not_observe_as_a_listen():
+    rec = make_baseline("most-played")
+    plays = [Play(1, T0), Play(2, T0 + MIN, outcome="skipped")]
+    rec.fit(plays, catalogue())
+    assert not rec.reclassify_last(Play(2, T0 + MIN, outcome="stopped"))  # not a listen
+    assert not rec.reclassify_last(Play(1, T0, outcome="skipped"))  # not the last play
+    assert not make_baseline("random-unplayed").reclassify_last(Play(1, T0, outcome="skipped"))
+
+
+def test_the_play_index_answers_as_a_loop_over_the_history_does():
+    """Reasons ask each suggested track's plays of an index kept up as plays arrive (a
+    listen replaced by its skip, a refit on another history): its answers, and the reason
+    built on them, are those of a loop over the whole history."""
+    rng = np.random.default_rng(3)
+    cat = catalogue(14)
+    plays = [
+        Play(
+            int(rng.integers(0, 12)), T0 + k * 4 * MIN, 200_000, "skipped" if k % 4 else "listened"
+        )
+        for k in range(3000)
+    ]
+    rec = make_baseline("most-played")
+
+    def check() -> None:
+        for item in range(14):
+            mine = [p for p in rec.history if p.item == item]
+            assert rec.plays_of(item) == mine
+            artist = int(cat.artist[item])
+            loop = sum(1 for p in rec.history if cat.artist[p.item] == artist and p.listened)
+            assert rec.artist_listens(artist) == loop
+            now = T0 + 400 * DAY
+            said = history_reason(mine, item, cat, now, artist_listens=loop)
+            assert said == history_reason(rec.history, item, cat, now)
+
+    rec.fit(plays[:1000], cat)
+    check()
+    for play in plays[1000:1003]:
+        rec.observe(play)
+    check()
+    rec.observe(Play(13, plays[1002].started_at + MIN, 200_000))
+    check()
+    assert rec.reclassify_last(Play(13, plays[1002].started_at + MIN, 9_000, "skipped"))
+    check()
+    rec.fit(plays[2000:], cat)  # another list, shorter: indexed afresh
+    check()
+    assert rec.plays_of(13) == []

@@ -15,6 +15,7 @@ import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import SESSION_GAP_MS, Play
+from player_plugin.recommend.play_index import PlayIndex
 
 
 class Recommender(ABC):
@@ -25,6 +26,7 @@ class Recommender(ABC):
     def __init__(self) -> None:
         self.catalogue: Catalogue | None = None
         self.history: list[Play] = []
+        self._played = PlayIndex()
 
     def fit(self, plays: Sequence[Play], catalogue: Catalogue) -> None:
         """Learn from *plays* (oldest first) over *catalogue*. The default replays them
@@ -51,6 +53,15 @@ class Recommender(ABC):
             start -= 1
         start = max(start, 0)
         return plays[start:]
+
+    def plays_of(self, item: int) -> list[Play]:
+        """*item*'s plays in the history, oldest first (for reasons: one array pass)."""
+        return self._played.update(self.history).plays(item)
+
+    def artist_listens(self, artist: int) -> int:
+        """How many listens in the history were of *artist*'s tracks."""
+        assert self.catalogue is not None
+        return self._played.update(self.history).artist_listens(self.catalogue, artist)
 
     @abstractmethod
     def scores(self) -> np.ndarray:

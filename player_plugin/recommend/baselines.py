@@ -47,12 +47,16 @@ class MostPlayed(CountingRecommender):
         super().observe(play)
         self.decayed.add(play.item, play.started_at, OUTCOME_WEIGHT.get(play.outcome, 0.0))
 
+    def _reclassify(self, last: Play, play: Play) -> bool:
+        weight = OUTCOME_WEIGHT.get(play.outcome, 0.0)
+        return self.decayed.readd_last(play.item, play.started_at, weight)
+
     def scores(self) -> np.ndarray:
         values = normalise(self.decayed.values()) + LONG_TERM * self.listens
         return values.astype(np.float32)
 
     def explain(self, item: int) -> str | None:
-        return play_count_fact(self.history, item, self.catalogue)
+        return play_count_fact(self.plays_of(item), item, self.catalogue)
 
 
 class Recent(CountingRecommender):
@@ -65,8 +69,12 @@ class Recent(CountingRecommender):
         out[self.last_index < 0] = -np.inf
         return out
 
+    def _reclassify(self, last: Play, play: Play) -> bool:
+        return True  # only the counts every method keeps
+
     def explain(self, item: int) -> str | None:
-        return last_played_fact(self.history, item)
+        now = self.history[-1].started_at if self.history else None
+        return last_played_fact(self.plays_of(item), item, now)
 
 
 class Markov(CountingRecommender):
@@ -84,6 +92,18 @@ class Markov(CountingRecommender):
         if previous is not None and play.listened and self.in_session(play, previous):
             row = self.transitions[previous.item]
             row[play.item] = row.get(play.item, 0.0) + 1.0
+
+    def _reclassify(self, last: Play, play: Play) -> bool:
+        previous = self.history[-2] if len(self.history) > 1 else None
+        if play.listened or previous is None or not self.in_session(last, previous):
+            return True  # no transition was counted for it
+        row = self.transitions[previous.item]
+        row[play.item] -= 1.0  # whole counts: exact
+        if not row[play.item]:  # counted first by this play: as if it never had been
+            del row[play.item]
+            if not row:
+                del self.transitions[previous.item]
+        return True
 
     def scores(self) -> np.ndarray:
         main = np.zeros(len(self.catalogue), dtype=np.float64)

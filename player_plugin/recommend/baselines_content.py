@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from player_plugin.domain.listen import Outcome
+from player_plugin.domain.play import Play
 from player_plugin.recommend.counting import CountingRecommender
 
 WEIGHTS = {"artist": 1.0, "album": 0.5, "genre": 0.3, "year": 0.2, "audio": 0.6}
@@ -31,6 +32,9 @@ class Content(CountingRecommender):
                 z = np.where(valid[:, None], (a - mean) / std, 0.0)
                 norms = np.linalg.norm(z, axis=1, keepdims=True)
                 self._audio = np.divide(z, norms, out=np.zeros_like(z), where=norms > 0)
+
+    def _reclassify(self, last: Play, play: Play) -> bool:
+        return True  # the session is read from the history on each call
 
     def similarity(self, item: int) -> np.ndarray:
         """How much every catalogue track resembles *item* (float64, 0 = nothing shared)."""

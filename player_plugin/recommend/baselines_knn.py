@@ -32,12 +32,16 @@ class ItemKNN(CountingRecommender):
         super().reset()
         self.cooc: defaultdict[int, dict[int, float]] = defaultdict(dict)
         self.occurrences = np.zeros(len(self.catalogue), dtype=np.float64)
+        # what the last play's counting overwrote: (row, column, value before or None,
+        # whether the row was there), so that a skip can take it back exactly
+        self._undo: list[tuple[int, int, float | None, bool]] = []
 
     def observe(self, play: Play) -> None:
         previous = self.history[-1] if self.history else None
         if not self.in_session(play, previous):
             self._session_start = len(self.history)
         super().observe(play)
+        self._undo = []
         if play.outcome in PASSED_OVER:
             return
         self.occurrences[play.item] += 1
@@ -46,10 +50,30 @@ class ItemKNN(CountingRecommender):
             if other.outcome in PASSED_OVER or other.item == play.item:
                 continue
             weight = 1.0 / distance
-            row = self.cooc[other.item]
-            row[play.item] = row.get(play.item, 0.0) + weight
-            row = self.cooc[play.item]
-            row[other.item] = row.get(other.item, 0.0) + weight
+            self._add(other.item, play.item, weight)
+            self._add(play.item, other.item, weight)
+
+    def _add(self, key: int, other: int, weight: float) -> None:
+        existed = key in self.cooc
+        row = self.cooc[key]
+        before = row.get(other)
+        self._undo.append((key, other, before, existed))
+        row[other] = (before or 0.0) + weight
+
+    def _reclassify(self, last: Play, play: Play) -> bool:
+        if play.outcome not in PASSED_OVER:
+            return True  # counted as a listen is: near its neighbours
+        for key, other, before, existed in reversed(self._undo):
+            row = self.cooc[key]
+            if before is None:
+                del row[other]
+            else:
+                row[other] = before
+            if not existed:
+                del self.cooc[key]
+        self._undo = []
+        self.occurrences[play.item] -= 1  # whole counts: exact
+        return True
 
     def _query(self) -> list[tuple[int, float]]:
         session = self.session[-self.query_length :]
@@ -96,6 +120,14 @@ class SessionKNN(CountingRecommender):
         self.sessions_of: defaultdict[int, list[int]] = defaultdict(list)
         self.current: list[int] = []
         self._neighbours: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _reclassify(self, last: Play, play: Play) -> bool:
+        if play.outcome in (Outcome.BROWSING, Outcome.ERROR):  # it does not count then
+            if not self.current or self.current[-1] != play.item:
+                return False
+            self.current.pop()
+            self._neighbours = None
+        return True
 
     def _close_session(self) -> None:
         if not self.current:

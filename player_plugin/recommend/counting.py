@@ -49,16 +49,28 @@ class DecayedCounts:
         self.acc = np.zeros(n, dtype=np.float64)
         self.ref = 0  # acc holds weights scaled by exp((t - ref) / tau)
         self.now = 0
+        self._undo: tuple[int, float, int] | None = None  # the last add: item, acc, now before
 
     def add(self, item: int, at_ms: int, weight: float) -> None:
         if self.ref == 0:
             self.ref = at_ms
+        self._undo = (item, float(self.acc[item]), self.now)
         self.now = max(self.now, at_ms)
         exponent = (at_ms - self.ref) / self.tau
         if exponent > 30:  # keep the numbers finite: rescale everything once in a while
             self.acc *= math.exp(-exponent)
             self.ref, exponent = at_ms, 0.0
+            self._undo = None  # every weight moved: the last add cannot be taken back
         self.acc[item] += weight * math.exp(exponent)
+
+    def readd_last(self, item: int, at_ms: int, weight: float) -> bool:
+        """The last add (of *item* at *at_ms*) again with *weight* instead: the values
+        then the same, bit for bit, as if it had been added so. False when it cannot be."""
+        if self._undo is None or self._undo[0] != item:
+            return False
+        _, self.acc[item], self.now = self._undo
+        self.add(item, at_ms, weight)
+        return True
 
     def values(self) -> np.ndarray:
         """The decayed weights as of the newest play."""
@@ -86,6 +98,31 @@ class CountingRecommender(Recommender):
         if play.listened:
             self.listens[play.item] += 1
         self.prior.add(play.item, play.started_at, OUTCOME_WEIGHT.get(play.outcome, 0.0))
+
+    def reclassify_last(self, play: Play) -> bool:
+        """The last play, observed as a listen while it played, ended as *play* says (a
+        skip, a stop): count it so in place, the state then what observing *play* would
+        have given, so that the serving cache need not refit on every skip. False when the
+        last play is not that one or the method cannot (the caller refits)."""
+        last = self.history[-1] if self.history else None
+        if (
+            last is None
+            or (last.item, last.started_at) != (play.item, play.started_at)
+            or not last.listened
+            or not self._reclassify(last, play)
+        ):
+            return False
+        weight = OUTCOME_WEIGHT.get(play.outcome, 0.0)
+        if not self.prior.readd_last(play.item, play.started_at, weight):
+            return False
+        self.listens[play.item] -= int(not play.listened)
+        self.history[-1] = play
+        return True
+
+    def _reclassify(self, last: Play, play: Play) -> bool:
+        """A method's own part of :meth:`reclassify_last` (*last* observed, *play* now):
+        True when done. A method that does not say how cannot."""
+        return False
 
     def with_backoff(self, main: np.ndarray) -> np.ndarray:
         """*main* scaled to [0, 1] plus the recency-weighted counts far below it."""

@@ -8,9 +8,10 @@ as X"); when they cannot, :func:`history_reason` states a fact from the listener
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
+
+import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
@@ -41,12 +42,18 @@ def _ago(days: float) -> str:
 
 def play_count_fact(history: Sequence[Play], item: int, catalogue: Catalogue | None = None) -> str:
     """ "you played this a lot in March 2024" / "you played this 3 times" / "new to you"."""
-    listens = [p.started_at for p in history if p.item == item and p.listened]
-    if not listens:
+    listens = np.fromiter(
+        (p.started_at for p in history if p.item == item and p.listened), np.int64
+    )
+    if not listens.size:
         return "new to you"
-    months = Counter(_month(t) for t in listens)
-    month, count = months.most_common(1)[0]
+    # the month with the most listens, the first such in the plays' order on a tie (as a
+    # Counter's most_common has it): in arrays, not a date formatted per listen
+    months = listens.astype("datetime64[ms]").astype("datetime64[M]")
+    _, first, counts = np.unique(months, return_index=True, return_counts=True)
+    count = int(counts.max())
     if count >= A_LOT:
+        month = _month(int(listens[first[counts == count].min()]))
         return f"you played this a lot in {month} ({count} times)"
     total = len(listens)
     return "you played this once" if total == 1 else f"you played this {total} times"
@@ -80,16 +87,24 @@ def follows_reason(item: int, prev: int, catalogue: Catalogue, times: int | None
 
 
 def history_reason(
-    history: Sequence[Play], item: int, catalogue: Catalogue, now_ms: int | None = None
+    history: Sequence[Play],
+    item: int,
+    catalogue: Catalogue,
+    now_ms: int | None = None,
+    artist_listens: int | None = None,
 ) -> str:
     """The most telling fact about *item* from the plays: a rediscovery, a favourite
-    month, a count, or that it is new (then by whom, if the listener knows the artist)."""
+    month, a count, or that it is new (then by whom, if the listener knows the artist).
+    *history*: the listener's plays, or only *item*'s when *artist_listens* says how many
+    listens its artist has (a recommender's index knows both without a loop)."""
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     plays = [p for p in history if p.item == item]
     if not plays:
         artist = catalogue.artist[item]
         if artist:
-            known = sum(1 for p in history if catalogue.artist[p.item] == artist and p.listened)
+            known = artist_listens
+            if known is None:
+                known = sum(1 for p in history if catalogue.artist[p.item] == artist and p.listened)
             if known:
                 name = catalogue.artist_names[artist]
                 return f"new to you, by {name} (you played them {known} times)"
