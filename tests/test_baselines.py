@@ -9,7 +9,7 @@ from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
 from player_plugin.recommend import baselines_mf
 from player_plugin.recommend.baselines import DecayedCounts, baseline_names, make_baseline
-from player_plugin.recommend.explain import history_reason
+from player_plugin.recommend.explain import history_reason, track_reason
 
 DAY = 24 * 3600 * 1000
 MIN = 60_000
@@ -202,13 +202,15 @@ def test_the_play_index_answers_as_a_loop_over_the_history_does():
     def check() -> None:
         for item in range(14):
             mine = [p for p in rec.history if p.item == item]
-            assert rec.plays_of(item) == mine
+            started, listened = rec.track_plays(item)
+            assert started.tolist() == [p.started_at for p in mine]
+            assert listened.tolist() == [p.listened for p in mine]
             artist = int(cat.artist[item])
             loop = sum(1 for p in rec.history if cat.artist[p.item] == artist and p.listened)
             assert rec.artist_listens(artist) == loop
-            now = T0 + 400 * DAY
-            said = history_reason(mine, item, cat, now, artist_listens=loop)
-            assert said == history_reason(rec.history, item, cat, now)
+            for now in (T0 + 400 * DAY, rec.history[-1].started_at + MIN):
+                said = track_reason(started, listened, item, cat, now, loop)
+                assert said == history_reason(rec.history, item, cat, now)
 
     rec.fit(plays[:1000], cat)
     check()
@@ -221,4 +223,4 @@ def test_the_play_index_answers_as_a_loop_over_the_history_does():
     check()
     rec.fit(plays[2000:], cat)  # another list, shorter: indexed afresh
     check()
-    assert rec.plays_of(13) == []
+    assert rec.track_plays(13)[0].size == 0

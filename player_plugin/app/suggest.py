@@ -47,9 +47,9 @@ from player_plugin.recommend.baselines import make_baseline
 from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.explain import (
     cold_reason,
-    history_reason,
     link_reason,
     session_artist_reason,
+    track_reason,
 )
 from player_plugin.recommend.model import ModelRecommender, load_active
 from player_plugin.recommend.rerank import Reranker, RerankSettings
@@ -273,9 +273,9 @@ def _reason(rec: Recommender, item: int, catalogue: Catalogue, now: int) -> str:
         said = None
     if said:
         return said
-    mine = rec.plays_of(item)
+    started, listened = rec.track_plays(item)
     session = rec.session
-    if session and not mine:
+    if session and not started.size:
         # a new track: what ties it to the one just played (album, artist, genre, tempo),
         # so that with little history new tracks do not all read "new to you"
         linked = link_reason(item, session[-1].item, catalogue)
@@ -285,8 +285,8 @@ def _reason(rec: Recommender, item: int, catalogue: Catalogue, now: int) -> str:
     if found:
         return found
     artist = int(catalogue.artist[item])
-    known = rec.artist_listens(artist) if artist and not mine else 0
-    return history_reason(mine, item, catalogue, now, artist_listens=known)
+    known = rec.artist_listens(artist) if artist and not started.size else 0
+    return track_reason(started, listened, item, catalogue, now, known)
 
 
 # -- the serving state, kept per database file -------------------------------------------

@@ -54,9 +54,10 @@ class Recommender(ABC):
         start = max(start, 0)
         return plays[start:]
 
-    def plays_of(self, item: int) -> list[Play]:
-        """*item*'s plays in the history, oldest first (for reasons: one array pass)."""
-        return self._played.update(self.history).plays(item)
+    def track_plays(self, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """*item*'s plays in the history's order, for reasons (one array pass): their
+        starts (ms) and whether each was a listen."""
+        return self._played.update(self.history).track(item)
 
     def artist_listens(self, artist: int) -> int:
         """How many listens in the history were of *artist*'s tracks."""

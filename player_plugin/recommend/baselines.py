@@ -30,7 +30,7 @@ from player_plugin.recommend.counting import (
     DecayedCounts,
     normalise,
 )
-from player_plugin.recommend.explain import follows_reason, last_played_fact, play_count_fact
+from player_plugin.recommend.explain import follows_reason, listens_fact, since_fact
 
 
 class MostPlayed(CountingRecommender):
@@ -56,7 +56,8 @@ class MostPlayed(CountingRecommender):
         return values.astype(np.float32)
 
     def explain(self, item: int) -> str | None:
-        return play_count_fact(self.plays_of(item), item, self.catalogue)
+        started, listened = self.track_plays(item)
+        return listens_fact(started[listened])
 
 
 class Recent(CountingRecommender):
@@ -73,8 +74,9 @@ class Recent(CountingRecommender):
         return True  # only the counts every method keeps
 
     def explain(self, item: int) -> str | None:
-        now = self.history[-1].started_at if self.history else None
-        return last_played_fact(self.plays_of(item), item, now)
+        started, _ = self.track_plays(item)
+        now = self.history[-1].started_at if self.history else 0
+        return since_fact(int(started[-1]) if started.size else None, now)
 
 
 class Markov(CountingRecommender):

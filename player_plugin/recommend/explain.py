@@ -40,11 +40,9 @@ def _ago(days: float) -> str:
     return f"{max(1, int(hours * 60))} minutes"
 
 
-def play_count_fact(history: Sequence[Play], item: int, catalogue: Catalogue | None = None) -> str:
-    """ "you played this a lot in March 2024" / "you played this 3 times" / "new to you"."""
-    listens = np.fromiter(
-        (p.started_at for p in history if p.item == item and p.listened), np.int64
-    )
+def listens_fact(listens: np.ndarray) -> str:
+    """ "you played this a lot in March 2024" / "you played this 3 times" / "new to you",
+    from the start times (ms) of a track's listens, in the plays' order."""
     if not listens.size:
         return "new to you"
     # the month with the most listens, the first such in the plays' order on a tie (as a
@@ -59,16 +57,29 @@ def play_count_fact(history: Sequence[Play], item: int, catalogue: Catalogue | N
     return "you played this once" if total == 1 else f"you played this {total} times"
 
 
-def last_played_fact(history: Sequence[Play], item: int, now_ms: int | None = None) -> str:
-    """ "you played this 2 hours ago" / "not heard for 8 months" / "new to you"."""
-    last = next((p.started_at for p in reversed(history) if p.item == item), None)
+def since_fact(last: int | None, now: int) -> str:
+    """ "you played this 2 hours ago" / "not heard for 8 months" / "new to you", from the
+    start (ms) of a track's last play."""
     if last is None:
         return "new to you"
-    now = now_ms if now_ms is not None else (history[-1].started_at if history else last)
     days = max(0.0, (now - last) / DAY_MS)
     if days >= LONG_AGO_DAYS:
         return f"not heard for {_ago(days)}"
     return f"you played this {_ago(days)} ago"
+
+
+def play_count_fact(history: Sequence[Play], item: int, catalogue: Catalogue | None = None) -> str:
+    """:func:`listens_fact` of *item*'s listens in *history*."""
+    return listens_fact(
+        np.fromiter((p.started_at for p in history if p.item == item and p.listened), np.int64)
+    )
+
+
+def last_played_fact(history: Sequence[Play], item: int, now_ms: int | None = None) -> str:
+    """:func:`since_fact` of *item*'s last play in *history* (now: its newest play's start)."""
+    last = next((p.started_at for p in reversed(history) if p.item == item), None)
+    now = now_ms if now_ms is not None else (history[-1].started_at if history else 0)
+    return since_fact(last, now)
 
 
 def follows_reason(item: int, prev: int, catalogue: Catalogue, times: int | None = None) -> str:
@@ -87,32 +98,44 @@ def follows_reason(item: int, prev: int, catalogue: Catalogue, times: int | None
 
 
 def history_reason(
-    history: Sequence[Play],
-    item: int,
-    catalogue: Catalogue,
-    now_ms: int | None = None,
-    artist_listens: int | None = None,
+    history: Sequence[Play], item: int, catalogue: Catalogue, now_ms: int | None = None
 ) -> str:
     """The most telling fact about *item* from the plays: a rediscovery, a favourite
-    month, a count, or that it is new (then by whom, if the listener knows the artist).
-    *history*: the listener's plays, or only *item*'s when *artist_listens* says how many
-    listens its artist has (a recommender's index knows both without a loop)."""
+    month, a count, or that it is new (then by whom, if the listener knows the artist)."""
+    mine = [p for p in history if p.item == item]
+    artist = catalogue.artist[item]
+    known = sum(1 for p in history if catalogue.artist[p.item] == artist and p.listened)
+    return track_reason(
+        np.fromiter((p.started_at for p in mine), np.int64, len(mine)),
+        np.fromiter((p.listened for p in mine), bool, len(mine)),
+        item,
+        catalogue,
+        now_ms,
+        known if artist else 0,
+    )
+
+
+def track_reason(
+    started: np.ndarray,
+    listened: np.ndarray,
+    item: int,
+    catalogue: Catalogue,
+    now_ms: int | None,
+    artist_listens: int,
+) -> str:
+    """:func:`history_reason` from *item*'s plays as arrays (their starts, whether each was
+    a listen, in the plays' order) and its artist's listens: what a recommender's index of
+    its history gives without a loop over every play."""
     now = now_ms if now_ms is not None else int(time.time() * 1000)
-    plays = [p for p in history if p.item == item]
-    if not plays:
-        artist = catalogue.artist[item]
-        if artist:
-            known = artist_listens
-            if known is None:
-                known = sum(1 for p in history if catalogue.artist[p.item] == artist and p.listened)
-            if known:
-                name = catalogue.artist_names[artist]
-                return f"new to you, by {name} (you played them {known} times)"
+    if not started.size:
+        if artist_listens:
+            name = catalogue.artist_names[catalogue.artist[item]]
+            return f"new to you, by {name} (you played them {artist_listens} times)"
         return "new to you"
-    last = plays[-1].started_at
+    last = int(started[-1])
     if (now - last) / DAY_MS >= LONG_AGO_DAYS:
-        return last_played_fact(plays, item, now)
-    return play_count_fact(plays, item, catalogue)
+        return since_fact(last, now)
+    return listens_fact(started[listened])
 
 
 def session_artist_reason(session: Sequence[Play], item: int, catalogue: Catalogue) -> str | None:
