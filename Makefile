@@ -40,6 +40,14 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/analyze.py
 	$(BIN)/python benchmarks/evaluate.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/gui_stall.py
+	$(BIN)/python benchmarks/scan_peer.py
+	$(BIN)/python benchmarks/rescan.py
+	$(BIN)/python benchmarks/cli_start.py
+	$(BIN)/python benchmarks/recommend.py
+	$(BIN)/python benchmarks/no_model.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/train.py
+	$(BIN)/python benchmarks/concurrency.py
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py
