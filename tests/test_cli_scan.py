@@ -95,10 +95,32 @@ def test_info_non_utf8_path(segue, audio_files, tmp_path):
     assert base64.b64decode(data["path_b64"]) == raw
 
 
-def test_info_unknown_track(segue, db, tmp_path):
-    result = segue("info", tmp_path / "never-scanned.mp3")
-    assert result.status != 0
-    assert result.err.count("\n") == 1 and "not in the library" in result.err
+def test_info_says_why_a_path_is_not_a_track(segue, db, tmp_path, audio_files):
+    """One line that says what the path is and what to do: a folder (with the tracks it
+    holds), no file at all, a file outside the library folders, one not scanned yet."""
+    music, elsewhere = tmp_path / "music", tmp_path / "elsewhere"
+    music.mkdir()
+    elsewhere.mkdir()
+    (music / "a.mp3").write_bytes(audio_files["mp3"].read_bytes())
+    assert segue("scan", music).status == 0
+    (music / "later.mp3").write_bytes(audio_files["mp3"].read_bytes())
+    (elsewhere / "b.mp3").write_bytes(audio_files["mp3"].read_bytes())
+    said = {}
+    for name, path in {
+        "folder": music,
+        "missing": music / "never-scanned.mp3",
+        "outside": elsewhere / "b.mp3",
+        "later": music / "later.mp3",
+    }.items():
+        result = segue("info", path)
+        assert result.status != 0 and result.err.count("\n") == 1, result.err
+        said[name] = result.err
+    assert "is a folder (it holds 1 track of the library)" in said["folder"]
+    assert f"no such file: {music / 'never-scanned.mp3'}" in said["missing"]
+    assert (
+        "outside your library folders" in said["outside"] and "segue folders add" in said["outside"]
+    )
+    assert "not in the library yet" in said["later"] and "segue scan" in said["later"]
 
 
 def test_scan_as_a_real_command(audio_files, tmp_path):

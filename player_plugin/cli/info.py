@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from typing import Any
 
 from player_plugin.cli.common import UserError, add_command, emit, store
 from player_plugin.domain.paths import display, from_user, json_fields
 from player_plugin.store.features import analysis_error, track_features
+from player_plugin.store.folders import library_folders, tracks_under
 from player_plugin.store.plays import track_stats
 from player_plugin.store.tracks import FILE_COLUMNS, scan_error, track_by_path
 
@@ -33,13 +35,33 @@ def describe(db, path: bytes) -> dict[str, Any]:
                 f"{display(path)} could not be read when it was scanned ({local_time(error['at'])})"
                 f": {error['reason']}"
             )
-        raise UserError(f"not in the library: {display(path)} (scan its folder first)")
+        raise UserError(_why_unknown(db, path))
     data: dict[str, Any] = json_fields(track["path"])
     data.update({key: track.get(key) for key in FIELDS})
     data.update(track_stats(db, track["id"]))
     data["features"] = track_features(db, track["id"])
     data["analysis_error"] = analysis_error(db, track["id"]) if data["features"] is None else None
     return data
+
+
+def _why_unknown(db, path: bytes) -> str:
+    """Why *path* is not a track of the library, as what to do about it."""
+    shown = display(path)
+    if os.path.isdir(path):
+        count = tracks_under(db, path)
+        held = (
+            f" (it holds {count} track{'s' if count != 1 else ''} of the library)" if count else ""
+        )
+        return f"{shown} is a folder{held}: segue info describes one track's file"
+    if not os.path.exists(path):
+        return f"no such file: {shown}"
+    folders = library_folders(db)
+    if not any(path.startswith(f.rstrip(b"/") + b"/") for f in folders):
+        return (
+            f"not in the library: {shown} is outside your library folders "
+            "(add its folder with segue folders add, then segue scan)"
+        )
+    return f"not in the library yet: {shown} (segue scan reads it, if it is audio)"
 
 
 # --- people's units --------------------------------------------------------------------
