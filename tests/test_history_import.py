@@ -252,6 +252,35 @@ def test_cli_import_history_json_and_undo(segue, db, tracks, tmp_path):
     assert undone.status == 0 and undone.json["removed"] == 3
 
 
+def test_an_unpacked_export_folder_imports_its_histories_and_passes_over_the_rest(
+    segue, db, tracks, tmp_path
+):
+    """A folder (Spotify's unpacked ``my_spotify_data``, at any depth) imports the listening
+    histories inside it as if each were named, in name order; its other files (the
+    account's JSON, a PDF, a note) are passed over; a folder with no history is one line."""
+    export = tmp_path / "my_spotify_data" / "Spotify Extended Streaming History"
+    export.mkdir(parents=True)
+    spotify_file(export / "Streaming_History_Audio_2024_1.json", SPOTIFY[1:])
+    spotify_file(export / "Streaming_History_Audio_2024_0.json", SPOTIFY[:1])
+    (export / "ReadMeFirst_ExtendedStreamingHistory.pdf").write_bytes(b"%PDF-1.4 not music")
+    (tmp_path / "my_spotify_data" / "Userdata.json").write_text('{"username": "x"}')
+    (tmp_path / "my_spotify_data" / "notes.txt").write_text("hello\n")
+    result = segue("import-history", tmp_path / "my_spotify_data", "--json")
+    assert result.status == 0, result.err
+    assert (result.json["read"], result.json["matched"], result.json["added"]) == (3, 2, 3)
+    files = json.loads(db.execute("SELECT files FROM imports").fetchone()[0])
+    assert [Path(f).name for f in files] == [
+        "Streaming_History_Audio_2024_0.json",
+        "Streaming_History_Audio_2024_1.json",
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("hello\n")
+    refused = segue("import-history", empty)
+    assert refused.status != 0 and refused.err.count("\n") == 1
+    assert "no listening history in this folder" in refused.err
+
+
 def test_cli_errors_are_one_line(segue, db, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("hello\n", encoding="utf-8")

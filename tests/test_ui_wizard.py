@@ -7,7 +7,8 @@ import json
 import os
 
 import pytest
-from PySide6.QtWidgets import QWizard
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton, QWizard
 from ui_support import write_library
 
 from player_plugin.app.importing import MIN_PLAYS_TO_TRAIN
@@ -89,6 +90,28 @@ def test_a_bad_history_file_is_one_clear_line(qtbot, wizard, tmp_path):
     qtbot.waitUntil(lambda: wizard.history_page.isComplete(), timeout=20_000)
     text = wizard.history_page.list.item(0).text()
     assert "not imported" in text and "\n" not in text and "Traceback" not in text
+
+
+def test_an_export_folder_is_imported_from_its_button(qtbot, wizard, tmp_path, db, monkeypatch):
+    """*Add an export folder…*: the folder chosen (the dialog answered here) imports the
+    histories inside it and passes over the rest of the export."""
+    wizard.folders_page.add_folder(str(tmp_path))
+    wizard.next()
+    next_page(qtbot, wizard)
+    export = tmp_path / "my_export" / "history"
+    export.mkdir(parents=True)
+    listenbrainz(export / "listens.json", [("Artist A", "Song 00"), ("Someone", "Else")])
+    (tmp_path / "my_export" / "Userdata.json").write_text('{"username": "x"}')
+    monkeypatch.setattr(
+        "player_plugin.ui.wizard.QFileDialog.getExistingDirectory",
+        lambda *_args: str(tmp_path / "my_export"),
+    )
+    button = wizard.history_page.findChild(QPushButton, "add-history-folder")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: wizard.history_page.isComplete(), timeout=20_000)
+    text = wizard.history_page.list.item(0).text()
+    assert text.startswith("my_export [listenbrainz]:") and "2 plays read" in text, text
+    assert db.execute("SELECT count(*) FROM plays").fetchone()[0] == 2
 
 
 def test_scan_can_be_cancelled_and_keeps_what_it_read(qtbot, wizard, tmp_path, db):

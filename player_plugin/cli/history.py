@@ -94,7 +94,7 @@ def run_import(args: argparse.Namespace) -> int:
         raise UserError("name the history files to import (or --undo ID)")
     paths = [os.fsdecode(from_user(user_path(text, "file name"))) for text in args.files]
     for path in paths:
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise UserError(f"no such file: {display(path)}")
     db = store(args)
     try:
@@ -264,7 +264,12 @@ def _integer(text: str) -> int | str:
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = add_command(subparsers, common, "import-history", run_import)
-    parser.add_argument("files", nargs="*", metavar="FILE", help="history files to import")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="history files to import (a folder: the histories inside it, e.g. an unpacked export)",
+    )
     parser.add_argument(
         "--format",
         choices=FORMAT_CHOICES,

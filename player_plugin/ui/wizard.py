@@ -214,11 +214,19 @@ class HistoryPage(QWizardPage):
         add = QPushButton("Add history files…")
         add.setObjectName("add-history")
         add.clicked.connect(self._browse)
+        # an unpacked export (Spotify's my_spotify_data): the histories inside, at any depth
+        add_folder = QPushButton("Add an export folder…")
+        add_folder.setObjectName("add-history-folder")
+        add_folder.clicked.connect(self._browse_folder)
         self.label = QLabel("No history added: Segue learns from your plays from now on.")
         self.label.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(add_folder)
+        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
-        layout.addWidget(add, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addLayout(buttons)
         layout.addWidget(self.label)
         self.running = 0
         self.reports: list = []
@@ -232,6 +240,13 @@ class HistoryPage(QWizardPage):
         )
         if paths:
             self.add_files(paths)
+
+    def _browse_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Unpacked listening-history export", os.path.expanduser("~")
+        )
+        if folder:
+            self.add_files([folder])
 
     def add_files(self, paths: list[str]) -> None:
         """Import *paths* now (in the background); results appear in the list."""

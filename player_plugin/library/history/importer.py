@@ -30,7 +30,7 @@ from player_plugin.domain.clock import now_ms
 from player_plugin.domain.normalize import match_key
 from player_plugin.library.history.common import HistoryFormatError, ReadStats
 from player_plugin.library.history.matching import Match, Matcher
-from player_plugin.library.history.readers import read_file
+from player_plugin.library.history.readers import history_files, read_file
 from player_plugin.library.history.records import HistoryPlay, Malformed
 from player_plugin.store import imports as store
 from player_plugin.store.plays import SOURCES, resession
@@ -152,12 +152,13 @@ def import_files(
     *,
     matcher: Matcher | None = None,
 ) -> ImportReport:
-    """Import history files (format detected per file with ``auto``). Raises
-    :class:`HistoryFormatError` — with the database unchanged — for a file that is not a
-    readable history."""
+    """Import history files (format detected per file with ``auto``; a folder gives the
+    histories inside it). Raises :class:`HistoryFormatError` — with the database unchanged
+    — for a file that is not a readable history, or a folder that holds none."""
     started = time.perf_counter()
     if not paths:
         raise HistoryFormatError("no files to import")
+    paths = history_files(paths)
     batches, malformed, count, stats = _read_all(paths, fmt)
     formats = sorted(set(stats.formats.values())) or [fmt]
     report = _import(

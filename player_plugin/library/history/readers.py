@@ -121,6 +121,39 @@ def detect_format(path: str | os.PathLike) -> str:
     )
 
 
+def history_files(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """*paths* with each folder replaced by the listening histories inside it, at any
+    depth, in name order (an unpacked export, e.g. Spotify's ``my_spotify_data``: the
+    streaming histories are taken, its other files passed over, as in an archive).
+    Raises :class:`HistoryFormatError` for a folder that holds none."""
+    out: list[str] = []
+    for given in paths:
+        path = os.fsdecode(given)
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        found = []
+        for folder, dirs, names in os.walk(path):
+            dirs.sort()
+            for name in sorted(names):
+                candidate = os.path.join(folder, name)
+                if not name.lower().endswith((*ZIP_MEMBER_SUFFIXES, ".zip")):
+                    continue
+                try:
+                    detect_format(candidate)
+                except HistoryFormatError:
+                    log.info("%s is not a listening history; passed over", candidate)
+                    continue
+                found.append(candidate)
+        if not found:
+            raise HistoryFormatError(
+                f"{Path(path).name}: no listening history in this folder (expected "
+                "ListenBrainz, Last.fm CSV, Spotify streaming history or .scrobbler.log files)"
+            )
+        out.extend(found)
+    return out
+
+
 def _is_time(text: str) -> bool:
     try:
         parse_time(text)
