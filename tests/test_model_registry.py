@@ -64,6 +64,12 @@ def test_cli_model_commands(db, segue) -> None:
     assert bad.status != 0 and bad.err.count("\n") == 1 and "zzz" in bad.err
     assert "m2" in segue("model", "list").out
     assert segue("model").out == segue("model", "list").out  # listing is what it does bare
+    # a decision's reason that starts with the figure the line shows says it once
+    reg.update_model(db, "m1", reason="NDCG@10 0.1000 on your 77 newest plays is below X")
+    line = next(x for x in segue("model", "list").out.splitlines() if x.startswith("m1"))
+    assert line.count("0.1000") == 1 and line.endswith(
+        "NDCG@10 0.1000  on your 77 newest plays is below X"
+    )
 
 
 def test_promotion_rule() -> None:
