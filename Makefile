@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/cli_start.py
 	$(BIN)/python benchmarks/recommend.py
 	$(BIN)/python benchmarks/no_model.py
+	$(BIN)/python benchmarks/analysis_refresh.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/concurrency.py

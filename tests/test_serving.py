@@ -30,6 +30,7 @@ from player_plugin.store.catalogue import (
     load_catalogue,
     load_plays,
 )
+from player_plugin.store.features import VECTOR_SIZE, AnalysisResult, save_results
 from player_plugin.store.feedback import add_feedback
 from player_plugin.store.plays import delete_plays, end_play, log_play, start_play, touch_play
 from player_plugin.store.serving import serving_plays
@@ -315,6 +316,78 @@ def test_a_skip_counted_in_place_equals_a_rebuild(db, models) -> None:
         now += ms + 1000
         _same(db, now)
     assert entry.rebuilds == 1 and entry.reclassified == 6
+
+
+def _analyse(db, track_ids, seed: int) -> None:
+    """What the audio analysis writes for *track_ids* (descriptor vectors drawn here)."""
+    rng = np.random.default_rng(seed)
+    save_results(
+        db,
+        [
+            AnalysisResult(t, 1, 1, {}, rng.normal(size=VECTOR_SIZE).astype("<f4").tobytes())
+            for t in track_ids
+        ],
+    )
+
+
+@pytest.mark.parametrize("method", ["model", "session-knn", "content"])
+def test_an_analysis_is_taken_in_place_as_a_rebuild_would(db, models, method) -> None:
+    """While a library is analysed, each track change found the catalogue changed and
+    rebuilt everything. Now new audio for the same tracks is read and handed over in place
+    (the model's item vectors recomputed for them; content, whose state reads the audio,
+    still rebuilds); the answers equal the uncached ones, also after plays follow; a
+    re-tag among the analyses still rebuilds."""
+    _cat, plays = fill_store(db, 150)
+    kw = {} if method == "model" else {"method": method}
+    if method == "model":
+        register_active(db, models[0], "m1", 1)
+    ids, now = _track_ids(db), plays[-1].started_at + 5 * MIN
+    _same(db, now, **kw)
+    entry = CACHE.entry(db)
+    vectors = None if method != "model" else entry.state.rec.vectors.copy()
+    in_place = method != "content"
+    _analyse(db, ids[:20], seed=1)
+    _same(db, now, **kw)
+    assert (entry.rebuilds, entry.new_audio) == ((1, 1) if in_place else (2, 0))
+    assert entry.state.catalogue.audio is not None
+    if vectors is not None:  # the analysed tracks' vectors moved, the others did not
+        moved = ~np.isclose(entry.state.rec.vectors, vectors).all(axis=1)
+        assert moved[:20].all() and not moved[20:].any()
+    pid = start_play(db, ids[3], at_ms=now)
+    _same(db, now + 1000, **kw)
+    end_play(db, pid, ms_played=9_000, reason="skipped", at_ms=now + 9_000)
+    now += 10_000
+    _same(db, now, **kw)
+    _analyse(db, ids[10:40], seed=2)  # some analysed again, some for the first time
+    _same(db, now, **kw)
+    assert (entry.rebuilds, entry.new_audio) == ((1, 2) if in_place else (3, 0))
+    # a track nobody played replaced under its id and scan time (another process), while
+    # tracks are analysed: the counter and the analysis rows moved apart: rebuilt
+    victim, scanned = db.execute(
+        "SELECT id, last_scanned FROM tracks WHERE id NOT IN "
+        "(SELECT track_id FROM plays WHERE track_id IS NOT NULL) ORDER BY id LIMIT 1"
+    ).fetchone()
+    with db.atomic():
+        db.execute("DELETE FROM tracks WHERE id = ?", [victim])
+        db.execute(
+            "INSERT INTO tracks (id, path, path_text, title, artist, first_seen, last_scanned) "
+            "VALUES (?, x'2f7265706c61636564', '/replaced', 'Replaced', 'Someone', 0, ?)",
+            [victim, scanned],
+        )
+    _analyse(db, ids[45:50], seed=4)
+    _same(db, now, **kw)
+    assert entry.rebuilds == (2 if in_place else 4) and entry.new_audio == (2 if in_place else 0)
+    state = entry.state
+    assert state.catalogue.titles[list(state.catalogue.track_ids).index(victim)] == "Replaced"
+    # a re-tag among the analyses (every scanner write moves last_scanned): rebuilt
+    scanned = int(time.time() * 1000) + 1
+    db["tracks"].update(ids[5], {"artist": "Artist 9", "last_scanned": scanned})
+    _analyse(db, ids[40:45], seed=3)
+    _same(db, now, **kw)
+    assert entry.rebuilds == (3 if in_place else 5) and entry.new_audio == (2 if in_place else 0)
+    _analyse(db, ids[50:55], seed=5)  # and in place again after a rebuild
+    _same(db, now, **kw)
+    assert entry.rebuilds == (3 if in_place else 6) and entry.new_audio == (3 if in_place else 0)
 
 
 @pytest.mark.parametrize("method", sorted(INCREMENTAL - {"model"}))

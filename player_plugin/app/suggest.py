@@ -53,12 +53,13 @@ from player_plugin.recommend.explain import (
 )
 from player_plugin.recommend.model import ModelRecommender, load_active
 from player_plugin.recommend.rerank import Reranker, RerankSettings
-from player_plugin.store.catalogue import load_catalogue
+from player_plugin.store.catalogue import load_catalogue, with_new_audio
 from player_plugin.store.models import db_file
 from player_plugin.store.serving import (
     OpenPlays,
     ServingPlays,
     catalogue_mark,
+    features_rows,
     models_mark,
     observed_mark,
     played_ms,
@@ -80,6 +81,7 @@ INCREMENTAL = frozenset(
     {"model", "session-knn", "item-knn", "most-played", "recent", "markov", "content"}
 )
 MAX_ENTRIES = 4  # database files kept (the GUI uses one)
+CATALOGUE_CHANGED = "the catalogue changed"
 SAVE_EVERY = 500  # plays observed since the state in the warm-start file: save it again
 
 __all__ = [
@@ -310,6 +312,7 @@ class ServingState:
     last_pid: int | None = None  # the row id of plays[-1]
     last_started: int | None = None
     session: int = 0
+    features_rows: int | None = None  # the analysis rows at catalogue_mark (None: unknown)
 
     @property
     def engine(self) -> Engine | None:
@@ -326,6 +329,7 @@ class ServingEntry:
     updates: int = 0  # calls answered by observing only new plays (or nothing new)
     observed: int = 0  # plays observed incrementally
     reclassified: int = 0  # plays in progress that ended as a skip, counted so in place
+    new_audio: int = 0  # analyses taken in place (the same tracks, new audio descriptors)
     last_reason: str | None = None  # why the last rebuild happened
     warm: int = 0  # states taken from the warm-start file
     saved: int | None = None  # len(state.plays) when the state was saved (None: not yet)
@@ -414,6 +418,8 @@ class ServingCache:
             if state is not None and _settle_last(state, db, reads):
                 entry.reclassified += 1
             why = _stale(db, state, cmark, mmark, method, reads)
+            if why == CATALOGUE_CHANGED and _take_new_audio(entry, db, cmark, mmark):
+                why = _stale(db, state, cmark, mmark, method, reads)  # the other checks
             if why is None:
                 assert state is not None
                 new = serving_plays(
@@ -491,7 +497,7 @@ def _stale(
     if state.method != method:
         return "another method"
     if state.catalogue_mark != cmark:
-        return "the catalogue changed"
+        return CATALOGUE_CHANGED
     if state.models_mark != mmark:
         return "the model registry changed"
     if observed_mark(db, state.last_id) != state.observed_mark:
@@ -501,6 +507,48 @@ def _stale(
         if outcomes[pid][1] != served:
             return f"play {pid} was served as {served}, is now {outcomes[pid][1]}"
     return None
+
+
+def _take_new_audio(
+    entry: ServingEntry, db: sqlite_utils.Database, cmark: tuple, mmark: tuple
+) -> bool:
+    """Only the audio analysis changed since the state's library version (no track added,
+    removed, re-tagged, moved or flagged — a scan's writes move the newest
+    ``last_scanned`` — and no analysis removed): read the audio again and hand it to the
+    recommender (the model's item vectors of the analysed tracks recomputed) and the
+    re-ranker in place — what a rebuild would hold, without reading every track and
+    replaying every play, on each track change while a new library is analysed. False
+    when that is not the case or the method's state reads the audio (content): the
+    caller rebuilds."""
+    state = entry.state
+    if state is None or state.models_mark != mmark or state.catalogue_mark[1:4] != cmark[1:4]:
+        return False
+    # Rows added to or removed from tracks and features each move the change counter by
+    # one; the analysis rows' count moves by +1 for each added, -1 for each removed. The
+    # two moved alike only if no track came or went and no analysis was removed.
+    before, now = state.catalogue_mark[0], cmark[0]
+    if state.features_rows is None or before[0] != "changes" or now[0] != "changes":
+        return False  # not known, or a store not migrated (the rows were counted)
+    rows = features_rows(db)
+    if now[1] - before[1] != rows - state.features_rows:
+        return False
+    catalogue = with_new_audio(db, state.catalogue)
+    engine = state.engine
+    vectors = None
+    if engine is not None:
+        try:
+            vectors = warm.vectors_for(db, engine, catalogue, cmark)
+        except Exception as exc:  # a warm start is an optimisation, never a failure
+            log.warning("warm-start file not used: %s: %s", type(exc).__name__, exc)
+    if not state.rec.take_audio(catalogue, vectors):
+        return False
+    if engine is not None and vectors is None:
+        warm.save_later(db, engine, catalogue, cmark)
+    state.catalogue = state.reranker.catalogue = catalogue
+    state.catalogue_mark, state.features_rows = cmark, rows
+    entry.saved = None  # the warm-start state is saved again for this library version
+    entry.new_audio += 1
+    return True
 
 
 def _settle_last(state: ServingState, db: sqlite_utils.Database, reads: OpenPlays) -> bool:
@@ -604,6 +652,7 @@ def _build(
         last_pid=loaded.last_pid,
         last_started=loaded.last_started,
         session=loaded.session,
+        features_rows=features_rows(db),
     )
 
 

@@ -54,6 +54,13 @@ class Recommender(ABC):
         start = max(start, 0)
         return plays[start:]
 
+    def take_audio(self, catalogue: Catalogue, vectors: np.ndarray | None = None) -> bool:
+        """*catalogue* holds the same tracks and tags with new audio descriptors (an analysis
+        ran): use it in place, the state then what a fit on it gives, or return False (the
+        caller fits afresh). *vectors*: the model's item vectors for it, when known. A
+        method that does not say it can, cannot."""
+        return False
+
     def track_plays(self, item: int) -> tuple[np.ndarray, np.ndarray]:
         """*item*'s plays in the history's order, for reasons (one array pass): their
         starts (ms) and whether each was a listen."""

@@ -18,6 +18,7 @@ WEIGHTS = {"artist": 1.0, "album": 0.5, "genre": 0.3, "year": 0.2, "audio": 0.6}
 
 class Content(CountingRecommender):
     name = "content"
+    uses_audio = True
     query_length = 5
 
     def reset(self) -> None:

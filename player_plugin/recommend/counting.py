@@ -81,6 +81,7 @@ class CountingRecommender(Recommender):
     """Shared state for count-based methods: play counts, last play, a backoff prior."""
 
     backoff_half_life_days = 1.0
+    uses_audio = False  # whether fit reads the catalogue's audio (then take_audio refits)
     # Set by ``fit`` before ``reset``, ``observe`` and ``scores`` run: never None here.
     catalogue: Catalogue
 
@@ -98,6 +99,12 @@ class CountingRecommender(Recommender):
         if play.listened:
             self.listens[play.item] += 1
         self.prior.add(play.item, play.started_at, OUTCOME_WEIGHT.get(play.outcome, 0.0))
+
+    def take_audio(self, catalogue: Catalogue, vectors: np.ndarray | None = None) -> bool:
+        # the counts never read the audio; a method whose state does (content) says no
+        if not self.uses_audio:
+            self.catalogue = catalogue
+        return not self.uses_audio
 
     def reclassify_last(self, play: Play) -> bool:
         """The last play, observed as a listen while it played, ended as *play* says (a

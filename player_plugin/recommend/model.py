@@ -91,6 +91,18 @@ class ModelRecommender(Recommender):
         assert self.catalogue is not None
         self.state = F.HistoryState(self.catalogue, blind=self.engine.blind)
 
+    def take_audio(self, catalogue: Catalogue, vectors: np.ndarray | None = None) -> bool:
+        """New audio descriptors for the same tracks: new item vectors (*vectors*, or
+        computed), the history kept — it never reads the audio."""
+        if self.catalogue is None or len(catalogue) != len(self.catalogue):
+            return False
+        if vectors is None or vectors.shape != (len(catalogue), self.engine.dim):
+            vectors = self.engine.item_vectors(catalogue)
+        self.catalogue = catalogue
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self._cand = None
+        return True
+
     def observe(self, play: Play) -> None:
         super().observe(play)
         assert self.state is not None, "fit() first"

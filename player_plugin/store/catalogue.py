@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import sqlite_utils
@@ -123,6 +123,13 @@ def load_catalogue(db: sqlite_utils.Database, *, audio: bool = True) -> Catalogu
         audio=_audio_matrix(db, ids) if audio and ids else None,
         paths=paths,
     )
+
+
+def with_new_audio(db: sqlite_utils.Database, catalogue: Catalogue) -> Catalogue:
+    """*catalogue* with its audio descriptors read again (the same tracks and tags: an
+    analysis ran), as :func:`load_catalogue` would read them now."""
+    ids = catalogue.track_ids.tolist()
+    return replace(catalogue, audio=_audio_matrix(db, ids) if ids else None)
 
 
 def load_plays(

@@ -85,6 +85,12 @@ def catalogue_mark(db: sqlite_utils.Database) -> tuple:
     )
 
 
+def features_rows(db: sqlite_utils.Database) -> int:
+    """How many analysis rows the store holds (a walk of an index: asked only when the
+    catalogue mark moved, never on every suggestion)."""
+    return _count(db, "SELECT count(*) FROM features")
+
+
 def _changes(db: sqlite_utils.Database, table: str) -> int | None:
     """The count of a change-counter table the schema's triggers bump
     (``library_changes``, ``play_changes``); None in a store not migrated to it."""
