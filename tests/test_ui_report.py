@@ -10,8 +10,9 @@ import subprocess
 import sys
 
 import pytest
-from PySide6.QtCharts import QBarSeries, QLineSeries, QScatterSeries
+from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QLineSeries, QScatterSeries
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 
 from player_plugin.app.demo import build_demo, demo_paths
 from player_plugin.app.settings import Settings
@@ -246,10 +247,7 @@ def test_the_dial_is_plotted_with_the_listeners_setting(qtbot, trained, tmp_path
     assert not report.dial_view.isHidden()
     chart = report.dial_view.chart()
     lines = [s for s in chart.series() if isinstance(s, QLineSeries)]
-    assert [s.name() for s in lines] == [
-        "found your next play (share of its best)",
-        "new to you in the list",
-    ]
+    assert [s.name() for s in lines] == ["found your next play", "new to you"]
     found = [(p.x(), round(p.y(), 3)) for p in lines[0].points()]
     assert found == [(0.0, 90.909), (0.25, 100.0), (0.5, 90.909), (0.75, 45.455), (1.0, 9.091)]
     assert [p.y() for p in lines[1].points()] == [0.0, 10.0, 20.0, 60.0, 100.0]
@@ -258,6 +256,26 @@ def test_the_dial_is_plotted_with_the_listeners_setting(qtbot, trained, tmp_path
     assert point.x() == 0.375 and round(point.y(), 3) == 95.455  # halfway 0.25 → 0.5
     words = " ".join([chart.title(), *(a.titleText() for a in chart.axes())]).lower()
     assert not any(w in words for w in MACHINE_WORDS)
+    # at the report's own size nothing is cut: the bars' names (they read "Your newest
+    # m…" beside the dial) and the dial's legend, whose entries sit in one row
+    report.show()
+    qtbot.waitExposed(report)
+    qtbot.wait(500)
+    (names,) = [a for a in report.plain_view.chart().axes() if isinstance(a, QBarCategoryAxis)]
+    assert not names.labelsTruncated()
+    title_font = QFontMetrics(report.plain_view.chart().titleFont())
+    assert (
+        title_font.horizontalAdvance(report.plain_view.chart().title())
+        < report.plain_view.width() - 40
+    )
+    band = report.plain_view.width() / len(names.categories())  # one bar's share of the chart
+    label_font = QFontMetrics(names.labelsFont())
+    assert all(label_font.horizontalAdvance(c) < band - 20 for c in names.categories())
+    legend = chart.legend()
+    metrics = QFontMetrics(legend.font())
+    texts = [m.label() for m in legend.markers()]
+    need = sum(metrics.horizontalAdvance(t) for t in texts) + 40 * len(texts)  # + the markers
+    assert need <= report.dial_view.width(), (need, report.dial_view.width())
 
 
 def test_a_model_without_dial_figures_shows_no_dial(qtbot, trained, tmp_path):

@@ -89,13 +89,14 @@ class ModelReport(QDialog):
         self.plain_view = QChartView()  # your model vs your listening habits
         self.plain_view.setObjectName("plain-chart")
         self.plain_view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.plain_view.setMinimumHeight(200)
-        plain = QHBoxLayout()
-        plain.addWidget(self.plain_view, 3)
+        self.plain_view.setMinimumHeight(240)  # the advanced section never squeezes it
+        plain = QHBoxLayout()  # half each: the dial's legend and the bars' names are never cut
+        plain.addWidget(self.plain_view, 1)
         self.dial_view = QChartView()  # familiar ↔ discover: where the listener's setting sits
         self.dial_view.setObjectName("dial-chart")
         self.dial_view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        plain.addWidget(self.dial_view, 2)
+        self.dial_view.setMinimumHeight(240)  # its axis's words ("familiar ← … → discover")
+        plain.addWidget(self.dial_view, 1)
         layout.addLayout(plain, 1)
         self.advanced_button = QPushButton("Advanced ▸")
         self.advanced_button.setObjectName("advanced-toggle")
@@ -209,7 +210,7 @@ class ModelReport(QDialog):
         """Two bars (three with the previous model): how well each guessed what you played
         next on your newest plays; no figures, no method names."""
         chart = QChart()
-        chart.setTitle("How well each guessed what you played next (longer is better)")
+        chart.setTitle("How well each guessed your next play (taller is better)")
         bars = versus(data)
         if not bars:
             return chart
@@ -224,6 +225,7 @@ class ModelReport(QDialog):
         chart.addSeries(series)
         axis_x = QBarCategoryAxis()
         axis_x.append([name for name, _ in bars])
+        axis_x.setTruncateLabels(False)  # Qt cut "Your listening habits" with room to spare
         chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
         series.attachAxis(axis_x)
         axis_y = QValueAxis()
@@ -290,7 +292,7 @@ class ModelReport(QDialog):
         guessed your next play at each setting (as a share of its best), how much of it
         would have been new to you, and where your setting sits."""
         chart = QChart()
-        chart.setTitle("Familiar ↔ discover, on your newest plays")
+        chart.setTitle("Familiar ↔ discover, on your newest plays (100% = its best)")
         if not data.dial:
             return chart
         best = max(float(p.get("ndcg@10", 0.0)) for p in data.dial) or 1.0
@@ -305,8 +307,8 @@ class ModelReport(QDialog):
         chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
         for label, value in (
-            ("found your next play (share of its best)", lambda p: p["ndcg@10"] / best),
-            ("new to you in the list", lambda p: p["new_share"]),
+            ("found your next play", lambda p: p["ndcg@10"] / best),
+            ("new to you", lambda p: p["new_share"]),
         ):
             line = QLineSeries()
             line.setName(label)
