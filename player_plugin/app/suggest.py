@@ -33,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 
+import numpy as np
 import sqlite_utils
 
 from player_plugin.app import warm
@@ -223,12 +224,7 @@ def _fitted_model(
         return None
     if rec is None:
         return None
-    vectors = None
-    if library is not None:
-        try:
-            vectors = warm.vectors_for(db, rec.engine, catalogue, library)
-        except Exception as exc:  # a warm start is an optimisation, never a failure
-            log.warning("warm-start file not used: %s: %s", type(exc).__name__, exc)
+    vectors = None if library is None else _saved_vectors(db, rec.engine, catalogue, library)
     try:
         rec.fit(plays, catalogue, vectors=vectors)
     except Exception as exc:
@@ -237,6 +233,19 @@ def _fitted_model(
     if library is not None and vectors is None:
         warm.save_later(db, rec.engine, catalogue, library)
     return rec
+
+
+def _saved_vectors(
+    db: sqlite_utils.Database, engine: Engine, catalogue: Catalogue, library: tuple
+) -> np.ndarray | None:
+    """*catalogue*'s item vectors from the warm-start file when it was saved for this model
+    and library version; None when they must be computed (and then saved, by the caller,
+    with ``warm.save_later``)."""
+    try:
+        return warm.vectors_for(db, engine, catalogue, library)
+    except Exception as exc:  # a warm start is an optimisation, never a failure
+        log.warning("warm-start file not used: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def _answer(
@@ -534,12 +543,7 @@ def _take_new_audio(
         return False
     catalogue = with_new_audio(db, state.catalogue)
     engine = state.engine
-    vectors = None
-    if engine is not None:
-        try:
-            vectors = warm.vectors_for(db, engine, catalogue, cmark)
-        except Exception as exc:  # a warm start is an optimisation, never a failure
-            log.warning("warm-start file not used: %s: %s", type(exc).__name__, exc)
+    vectors = None if engine is None else _saved_vectors(db, engine, catalogue, cmark)
     if not state.rec.take_audio(catalogue, vectors):
         return False
     if engine is not None and vectors is None:
