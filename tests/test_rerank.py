@@ -13,10 +13,10 @@ from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.recommend.baselines import make_baseline
 from player_plugin.recommend.explain import (
-    history_reason,
-    last_played_fact,
-    play_count_fact,
+    listens_fact,
     session_artist_reason,
+    since_fact,
+    track_reason,
 )
 from player_plugin.recommend.rerank import Reranker, RerankSettings
 from player_plugin.recommend.variety import DIAL_POSITIONS, DialRules, VarietyProfile, dial_rules
@@ -145,15 +145,33 @@ def test_nan_scores_are_never_suggested():
 # Explanations name the fact.
 
 
+def _listens(plays: list[Play], item: int) -> np.ndarray:
+    """The starts of *item*'s listens among *plays*, in their order."""
+    return np.array([p.started_at for p in plays if p.item == item and p.listened], np.int64)
+
+
+def _reason(plays: list[Play], item: int, cat: Catalogue, now: int) -> str:
+    """The reason for *item* as the serving code asks it: from a recommender's index of
+    its history (``track_plays``, ``artist_listens``)."""
+    rec = make_baseline("recent")
+    rec.fit(plays, cat)
+    artist = int(cat.artist[item])
+    started, listened = rec.track_plays(item)
+    return track_reason(
+        started, listened, item, cat, now, rec.artist_listens(artist) if artist else 0
+    )
+
+
 def test_a_lot_in_a_month():
     plays = [Play(3, T0 + k * 3600_000) for k in range(6)]  # six plays in March 2024
-    assert play_count_fact(plays, 3) == "you played this a lot in March 2024 (6 times)"
-    assert play_count_fact(plays[:2], 3) == "you played this 2 times"
-    assert play_count_fact(plays, 4) == "new to you"
+    assert listens_fact(_listens(plays, 3)) == "you played this a lot in March 2024 (6 times)"
+    assert listens_fact(_listens(plays[:2], 3)) == "you played this 2 times"
+    assert listens_fact(_listens(plays, 4)) == "new to you"
 
 
 def _favourite_month_by_counter(plays: list[Play], item: int) -> str:
-    """play_count_fact as it was: a Counter of the listens' formatted months."""
+    """The favourite month as it was found before: a Counter of the listens' formatted
+    months."""
     listens = [p.started_at for p in plays if p.item == item and p.listened]
     months = Counter(datetime.fromtimestamp(t / 1000, UTC).strftime("%B %Y") for t in listens)
     month, count = months.most_common(1)[0]
@@ -179,24 +197,25 @@ def test_the_favourite_month_is_the_one_a_counter_of_months_finds():
         ]
         for item in (0, 1):
             if any(p.item == item and p.listened for p in plays):
-                assert play_count_fact(plays, item) == _favourite_month_by_counter(plays, item)
+                assert listens_fact(_listens(plays, item)) == _favourite_month_by_counter(
+                    plays, item
+                )
 
 
 def test_not_heard_for_months():
     plays = [Play(3, T0)]
-    assert last_played_fact(plays, 3, now_ms=T0 + 245 * DAY) == "not heard for 8 months"
-    assert last_played_fact(plays, 3, now_ms=T0 + 3 * 3600_000) == "you played this 3 hours ago"
+    assert since_fact(T0, T0 + 245 * DAY) == "not heard for 8 months"
+    assert since_fact(T0, T0 + 3 * 3600_000) == "you played this 3 hours ago"
+    assert since_fact(None, T0) == "new to you"
     cat = catalogue()
-    assert history_reason(plays, 3, cat, now_ms=T0 + 245 * DAY) == "not heard for 8 months"
+    assert _reason(plays, 3, cat, T0 + 245 * DAY) == "not heard for 8 months"
 
 
 def test_new_track_by_a_known_artist_names_the_artist():
     cat = catalogue()
     plays = [Play(0, T0), Play(1, T0 + DAY)]
-    assert history_reason(plays, 2, cat, now_ms=T0 + 2 * DAY) == (
-        "new to you, by A1 (you played them 2 times)"
-    )
-    assert history_reason(plays, 12, cat, now_ms=T0) == "new to you"
+    assert _reason(plays, 2, cat, T0 + 2 * DAY) == "new to you, by A1 (you played them 2 times)"
+    assert _reason(plays, 12, cat, T0) == "new to you"
 
 
 def test_same_artist_names_the_session_track():

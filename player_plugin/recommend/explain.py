@@ -1,7 +1,7 @@
 """Reasons in words, each naming the track or the fact it rests on.
 
 Methods explain their own scores (``Recommender.explain``: "often follows X", "same artist
-as X"); when they cannot, :func:`history_reason` states a fact from the listener's plays:
+as X"); when they cannot, :func:`track_reason` states a fact from the listener's plays:
 "you played this a lot in March 2024", "not heard for 8 months", "new to you".
 """
 
@@ -68,20 +68,6 @@ def since_fact(last: int | None, now: int) -> str:
     return f"you played this {_ago(days)} ago"
 
 
-def play_count_fact(history: Sequence[Play], item: int, catalogue: Catalogue | None = None) -> str:
-    """:func:`listens_fact` of *item*'s listens in *history*."""
-    return listens_fact(
-        np.fromiter((p.started_at for p in history if p.item == item and p.listened), np.int64)
-    )
-
-
-def last_played_fact(history: Sequence[Play], item: int, now_ms: int | None = None) -> str:
-    """:func:`since_fact` of *item*'s last play in *history* (now: its newest play's start)."""
-    last = next((p.started_at for p in reversed(history) if p.item == item), None)
-    now = now_ms if now_ms is not None else (history[-1].started_at if history else 0)
-    return since_fact(last, now)
-
-
 def follows_reason(item: int, prev: int, catalogue: Catalogue, times: int | None = None) -> str:
     """*item* came right after *prev* before (*times* times, when the method counts them).
     A track replayed right away is said so: it does not "follow" itself."""
@@ -97,24 +83,6 @@ def follows_reason(item: int, prev: int, catalogue: Catalogue, times: int | None
     return f"often follows {catalogue.describe(prev)} ({said} before)"
 
 
-def history_reason(
-    history: Sequence[Play], item: int, catalogue: Catalogue, now_ms: int | None = None
-) -> str:
-    """The most telling fact about *item* from the plays: a rediscovery, a favourite
-    month, a count, or that it is new (then by whom, if the listener knows the artist)."""
-    mine = [p for p in history if p.item == item]
-    artist = catalogue.artist[item]
-    known = sum(1 for p in history if catalogue.artist[p.item] == artist and p.listened)
-    return track_reason(
-        np.fromiter((p.started_at for p in mine), np.int64, len(mine)),
-        np.fromiter((p.listened for p in mine), bool, len(mine)),
-        item,
-        catalogue,
-        now_ms,
-        known if artist else 0,
-    )
-
-
 def track_reason(
     started: np.ndarray,
     listened: np.ndarray,
@@ -123,9 +91,11 @@ def track_reason(
     now_ms: int | None,
     artist_listens: int,
 ) -> str:
-    """:func:`history_reason` from *item*'s plays as arrays (their starts, whether each was
-    a listen, in the plays' order) and its artist's listens: what a recommender's index of
-    its history gives without a loop over every play."""
+    """The most telling fact about *item* from its plays: a rediscovery, a favourite month,
+    a count, or that it is new (then by whom, if the listener knows the artist). Its plays
+    come as arrays (their starts, whether each was a listen, in the plays' order) with its
+    artist's listens: what a recommender's index of its history gives without a loop over
+    every play."""
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     if not started.size:
         if artist_listens:
