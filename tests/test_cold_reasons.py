@@ -1,6 +1,6 @@
 """Suggestions with no or little history give varied, true reasons: what links each track
-to the one playing (album, artist, genre, tempo) or, with nothing to link, "not played
-yet" with what its tags say — never ten copies of one sentence."""
+to the one playing (the album's next track, album, artist, genre, tempo) or, with nothing
+to link, "not played yet" with what its tags say — never ten copies of one sentence."""
 
 from __future__ import annotations
 
@@ -41,10 +41,13 @@ def test_with_a_track_playing_new_tracks_say_what_links_them(db, music):
     anchor = rows[0]  # Artist A, Album A, Jazz; Artist E is Jazz too
     items = suggestions(db, 10, after=bytes(anchor["path"]), cached=False).items
     assert items
-    linked = 0
+    linked = following = 0
     for s in items:
         track = tracks[s.track_id]
-        if track["artist"] == anchor["artist"]:
+        if track["artist"] == anchor["artist"] and s.title == "Song 01":  # the album's next
+            assert s.reason.endswith("next on Album A, after Artist A – Song 00"), s.reason
+            following += 1
+        elif track["artist"] == anchor["artist"]:
             assert "same album as Artist A – Song 00 (Album A)" in s.reason, s.reason
             linked += 1
         elif track["genres"] == anchor["genres"]:
@@ -52,7 +55,7 @@ def test_with_a_track_playing_new_tracks_say_what_links_them(db, music):
             linked += 1
         else:  # nothing links them: no false claim of one
             assert "like" not in s.reason and "same" not in s.reason, s.reason
-    assert linked >= 2
+    assert linked >= 2 and following == 1
     assert len({s.reason for s in items}) >= 3
 
 

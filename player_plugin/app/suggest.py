@@ -47,6 +47,7 @@ from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.baselines import make_baseline
 from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.explain import (
+    album_next_reason,
     cold_reason,
     link_reason,
     session_artist_reason,
@@ -277,6 +278,10 @@ def _answer(
 
 
 def _reason(rec: Recommender, item: int, catalogue: Catalogue, now: int) -> str:
+    session = rec.session
+    following = album_next_reason(item, session[-1].item, catalogue) if session else None
+    if following:  # the album playing, continued (the re-ranker's album order)
+        return following
     try:
         said = rec.explain(item)
     except Exception:  # an explanation must never stop a suggestion
@@ -285,7 +290,6 @@ def _reason(rec: Recommender, item: int, catalogue: Catalogue, now: int) -> str:
     if said:
         return said
     started, listened = rec.track_plays(item)
-    session = rec.session
     if session and not started.size:
         # a new track: what ties it to the one just played (album, artist, genre, tempo),
         # so that with little history new tracks do not all read "new to you"

@@ -47,10 +47,12 @@ class Catalogue:
     duration_ms: np.ndarray = field(default_factory=_unknown)  # int32[n], 0 = unknown
     audio: np.ndarray | None = None  # float32[n, d]
     paths: list[bytes] | None = None
+    track_no: np.ndarray = field(default_factory=_unknown)  # int32[n], 0 = unknown
+    disc_no: np.ndarray = field(default_factory=_unknown)  # int32[n], 0 = unknown (one disc)
 
     def __post_init__(self) -> None:
         n = len(self.track_ids)
-        for name in ("genre", "year", "duration_ms"):
+        for name in ("genre", "year", "duration_ms", "track_no", "disc_no"):
             value = getattr(self, name)
             if value is None or (len(value) == 0 and n > 0):
                 setattr(self, name, np.zeros(n, dtype=np.int32))
@@ -63,6 +65,17 @@ class Catalogue:
         """Whether ``track_ids`` ascend strictly (as the store reads them), found once: a
         catalogue's arrays are not written after it is made."""
         return bool((np.diff(self.track_ids) > 0).all())
+
+    @cached_property
+    def numbered(self) -> bool:
+        """Whether any track has a track number (a history-built catalogue has none)."""
+        return bool(self.track_no.any())
+
+    @cached_property
+    def album_memo(self) -> dict[int, tuple[list[tuple[int, int]], list[int]]]:
+        """Album → the (disc, track) places and the items of its numbered tracks in order,
+        filled as asked for (:func:`~player_plugin.recommend.album_order.album_tracks`)."""
+        return {}
 
     def describe(self, item: int) -> str:
         """ "Artist – Title" for messages and explanations."""

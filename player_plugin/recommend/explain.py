@@ -15,6 +15,7 @@ import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
+from player_plugin.recommend.album_order import next_on_album
 
 DAY_MS = 24 * 3600 * 1000
 A_LOT = 5  # plays in one month that make it "a lot"
@@ -133,11 +134,24 @@ def tempo_bpm(catalogue: Catalogue, item: int) -> float | None:
     return 120.0 * 2.0**value
 
 
+def album_next_reason(item: int, anchor: int | None, catalogue: Catalogue) -> str | None:
+    """ "next on Album, after Artist – Title" when *item* is the track after *anchor* (playing
+    or last played) on its album; None otherwise."""
+    if anchor is None or next_on_album(catalogue, anchor) != item:
+        return None
+    album = catalogue.album_names[catalogue.album[item]]
+    return f"next on {album}, after {catalogue.describe(anchor)}"
+
+
 def link_reason(item: int, anchor: int | None, catalogue: Catalogue) -> str | None:
     """What ties *item* to the track *anchor* (playing or last played), as a true fact:
-    the same album, the same artist, the same genre, or a similar tempo; None if nothing."""
+    the next track of its album, the same album, the same artist, the same genre, or a
+    similar tempo; None if nothing."""
     if anchor is None or anchor == item:
         return None
+    following = album_next_reason(item, anchor, catalogue)
+    if following:
+        return following
     other = catalogue.describe(anchor)
     album = catalogue.album[item]
     if album and album == catalogue.album[anchor]:

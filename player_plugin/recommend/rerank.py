@@ -12,7 +12,9 @@ listener's own mix (``discover`` sets that share outright). A re-ranker that *fo
 keeps that profile up to date as plays arrive (:class:`VarietyWindow`: what serving needs,
 equal to learning it afresh); one that does not keeps what it learned at fit (what an
 evaluation needs: the training window's). When the rules leave too few
-tracks, the artist rules give way first.
+tracks, the artist rules give way first. A list that holds tracks of one album offers
+them in the album's order, the album playing continued from its next track
+(:mod:`~player_plugin.recommend.album_order`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 from player_plugin.domain.catalogue import Catalogue, tie_breaker
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
+from player_plugin.recommend.album_order import in_album_order
 from player_plugin.recommend.variety import (
     MIDDLE,
     DialRules,
@@ -211,7 +214,24 @@ class Reranker:
             seen = set(pool.tolist())
             more = np.array([i for i in extra.tolist() if i not in seen], dtype=np.int64)
             pool = np.concatenate([pool, more])
-        return self._pick(pool, n, rules)
+        chosen = self._pick(pool, n, rules)
+        if not self.catalogue.numbered:
+            return chosen
+        return self._in_album_order(chosen, pool, share=knob is not None)
+
+    def _in_album_order(self, chosen: list[int], pool: np.ndarray, *, share: bool) -> list[int]:
+        """*chosen* in album order (:func:`in_album_order`), continuing the album of the
+        last play: the next track takes an album track's place only from the pool, when it
+        is not just played and, where the dial sets a share of first plays (*share*), as
+        new to the listener as the track it replaces."""
+        current = self.recent[-1] if self.recent else None
+
+        def can_take(new: int, old: int) -> bool:
+            if new in self.recent or not bool((pool == new).any()):
+                return False
+            return not share or bool(self.played[new]) == bool(self.played[old])
+
+        return in_album_order(chosen, self.catalogue, current, can_take)
 
     def _pools(
         self, values: np.ndarray, pool_size: int, *, widen: bool

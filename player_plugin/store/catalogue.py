@@ -91,12 +91,14 @@ def load_catalogue(db: sqlite_utils.Database, *, audio: bool = True) -> Catalogu
     genre: list[int] = []
     year: list[int] = []
     duration: list[int] = []
+    track_no: list[int] = []
+    disc_no: list[int] = []
     paths: list[bytes] = []
     rows = db.execute(
         "SELECT id, path, path_text, title, artist, album_artist, album, genres, year, "
-        "duration_ms FROM tracks WHERE missing = 0 ORDER BY id"
+        "duration_ms, track_no, disc_no FROM tracks WHERE missing = 0 ORDER BY id"
     )
-    for tid, path, path_text, title, art, album_artist, alb, gen, yr, dur in rows:
+    for tid, path, path_text, title, art, album_artist, alb, gen, yr, dur, tno, dno in rows:
         ids.append(int(tid))
         paths.append(bytes(path))
         titles.append(title or (path_text or display(path)).rsplit("/", 1)[-1])
@@ -109,6 +111,8 @@ def load_catalogue(db: sqlite_utils.Database, *, audio: bool = True) -> Catalogu
         genre.append(genres.code(fold_once(g), g))
         year.append(int(yr) if yr else 0)
         duration.append(int(dur) if dur else 0)
+        track_no.append(_number(tno))
+        disc_no.append(_number(dno))
     return Catalogue(
         track_ids=np.asarray(ids, dtype=np.int64),
         titles=titles,
@@ -122,7 +126,14 @@ def load_catalogue(db: sqlite_utils.Database, *, audio: bool = True) -> Catalogu
         duration_ms=np.asarray(duration, dtype=np.int32),
         audio=_audio_matrix(db, ids) if audio and ids else None,
         paths=paths,
+        track_no=np.asarray(track_no, dtype=np.int32),
+        disc_no=np.asarray(disc_no, dtype=np.int32),
     )
+
+
+def _number(value: object) -> int:
+    """A track or disc number as the catalogue keeps it: 0 when unknown or out of range."""
+    return int(value) if isinstance(value, int) and 0 < value < 1 << 31 else 0
 
 
 def with_new_audio(db: sqlite_utils.Database, catalogue: Catalogue) -> Catalogue:
