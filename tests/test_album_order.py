@@ -13,6 +13,7 @@ import soundfile as sf
 from audio_fixtures import tag_file, tone
 from ui_support import T0
 
+from player_plugin.app.suggest import suggestions
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play
 from player_plugin.library.scanner import scan
@@ -178,3 +179,34 @@ def test_a_skip_or_a_listen_is_all_the_same_to_the_order(library):
     scores[at["Night Ferry"]] = 2.0
     scores[at["Drift Chart"]] = 1.0
     assert rr.rerank(scores, 1) == [at["Drift Chart"]]
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_after_a_queue_the_album_goes_on_from_its_last_queued_track(db, library, cached):
+    """The radio and the dock's queue: with Salt Light playing and Harbour Fog queued, the
+    list comes after the queue — the album goes on with disc 2 (from Salt Light it would
+    go on with Drift Chart)."""
+    catalogue, at = library
+    ids, paths = catalogue.track_ids, catalogue.paths
+    album = [at[t] for t in ("Salt Light", "Drift Chart", "Harbour Fog", "Blue Ropes")]
+    for s in range(10):
+        for k, item in enumerate([*album, at["Night Ferry"], at["Rain Index"]]):
+            log_play(
+                db,
+                int(ids[item]),
+                started_at=T0 + s * 86_400_000 + k * 60_000,
+                ms_played=1000,
+                duration_ms=1000,
+                reason="completed",
+            )
+    salt, fog = paths[at["Salt Light"]], paths[at["Harbour Fog"]]
+    log_play(db, int(ids[at["Salt Light"]]), started_at=T0 + 11 * 86_400_000, ms_played=0)
+    now = T0 + 11 * 86_400_000 + 500
+    found = suggestions(db, 5, playing=salt, queued=[fog], now_ms=now, cached=cached).items
+    titles = [s.title for s in found]
+    assert "Harbour Fog" not in titles and "Salt Light" not in titles
+    ours = [t for t in titles if t in {"Drift Chart", "Blue Ropes", "Night Ferry"}]
+    assert ours == ["Blue Ropes", "Night Ferry", "Drift Chart"][: len(ours)], titles
+    assert len(ours) >= 2
+    first = next(s for s in found if s.title == "Blue Ropes")
+    assert first.reason == "next on Low Tide Hours, after Glass Harbour – Harbour Fog"

@@ -103,3 +103,10 @@ class Never:
             paths.append(bytes(self.playing))
         out.update(index.items_of_paths(paths))
         return out
+
+    def follows(self, index: Index) -> int | None:
+        """The track the list plays after when that is not the last play: the last queued
+        one in the library (the list comes after the queue); None otherwise."""
+        queued = [bytes(p) for p in self.queued]
+        found = index.items_of_paths(queued[-1:])
+        return found[0] if found else None

@@ -170,7 +170,8 @@ def suggestions(
         reranker.observe(anchor)
     cold = not plays and anchor is None
     hidden = never.items(db, index)
-    return _answer(rec, model_id, reranker, n, now=now, cold=cold, hidden=hidden)
+    follows = never.follows(index)
+    return _answer(rec, model_id, reranker, n, now=now, cold=cold, hidden=hidden, follows=follows)
 
 
 def rules(settings: Settings) -> RerankSettings:
@@ -258,12 +259,14 @@ def _answer(
     now: int,
     cold: bool,
     hidden: set[int],
+    follows: int | None = None,
 ) -> SuggestionList:
-    """Score, re-rank and explain: the list a fitted recommender and re-ranker give now."""
+    """Score, re-rank and explain: the list a fitted recommender and re-ranker give now,
+    to play after *follows* (a queued track) when not after the last play."""
     catalogue = reranker.catalogue
     scores = rec.scores()
     out = []
-    for item in reranker.rerank(scores, n, hidden=hidden, now_ms=now):
+    for item in reranker.rerank(scores, n, hidden=hidden, now_ms=now, follows=follows):
         out.append(
             Suggestion(
                 int(catalogue.track_ids[item]),
@@ -271,16 +274,23 @@ def _answer(
                 catalogue.artist_names[catalogue.artist[item]],
                 catalogue.titles[item],
                 float(scores[item]),
-                cold_reason(item, catalogue) if cold else _reason(rec, item, catalogue, now),
+                (
+                    cold_reason(item, catalogue, follows)
+                    if cold
+                    else _reason(rec, item, catalogue, now, follows)
+                ),
             )
         )
     return SuggestionList(getattr(rec, "name", "model"), model_id, out)
 
 
-def _reason(rec: Recommender, item: int, catalogue: Catalogue, now: int) -> str:
+def _reason(
+    rec: Recommender, item: int, catalogue: Catalogue, now: int, follows: int | None = None
+) -> str:
     session = rec.session
-    following = album_next_reason(item, session[-1].item, catalogue) if session else None
-    if following:  # the album playing, continued (the re-ranker's album order)
+    before = follows if follows is not None else session[-1].item if session else None
+    following = album_next_reason(item, before, catalogue)
+    if following:  # the album playing (or queued last), continued: the re-ranker's order
         return following
     try:
         said = rec.explain(item)
@@ -408,6 +418,7 @@ class ServingCache:
                 now=never.now,
                 cold=not state.plays,
                 hidden=hidden,
+                follows=never.follows(state.index),
             )
 
     def _refresh(

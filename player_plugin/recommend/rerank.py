@@ -187,9 +187,11 @@ class Reranker:
         now_ms: int | None = None,
         discover: float | str | None = "settings",
         dial: float | None = None,
+        follows: int | None = None,
     ) -> list[int]:
         """The best *n* items under the rules, best first. *discover* (a share, or None
-        for as the scores say) and *dial* override the settings for this list."""
+        for as the scores say) and *dial* override the settings for this list; the list
+        plays after *follows* (a queued track), else after the last play."""
         s = self.settings
         rules = self.rules(dial)
         if discover != "settings":
@@ -217,14 +219,17 @@ class Reranker:
         chosen = self._pick(pool, n, rules)
         if not self.catalogue.numbered:
             return chosen
-        return self._in_album_order(chosen, pool, share=knob is not None)
+        if follows is None and self.recent:
+            follows = self.recent[-1]
+        return self._in_album_order(chosen, pool, follows, share=knob is not None)
 
-    def _in_album_order(self, chosen: list[int], pool: np.ndarray, *, share: bool) -> list[int]:
-        """*chosen* in album order (:func:`in_album_order`), continuing the album of the
-        last play: the next track takes an album track's place only from the pool, when it
+    def _in_album_order(
+        self, chosen: list[int], pool: np.ndarray, current: int | None, *, share: bool
+    ) -> list[int]:
+        """*chosen* in album order (:func:`in_album_order`), continuing the album of
+        *current*: the next track takes an album track's place only from the pool, when it
         is not just played and, where the dial sets a share of first plays (*share*), as
         new to the listener as the track it replaces."""
-        current = self.recent[-1] if self.recent else None
 
         def can_take(new: int, old: int) -> bool:
             if new in self.recent or not bool((pool == new).any()):
