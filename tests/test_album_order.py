@@ -95,21 +95,22 @@ def test_a_list_plays_each_album_in_order_and_continues_the_one_playing(library)
         "Needle",
         "Still Air",
     ]
-    # Drift Chart playing: its album's first place goes to Harbour Fog, then the album
-    # goes on from there (Night Ferry), what came before the track playing last
-    playing = at["Drift Chart"]
-    assert titles(in_album_order(chosen, catalogue, playing))[:4] == [
-        "Harbour Fog",
-        "Thread",
-        "Cloud Ledger",
-        "Night Ferry",
-    ]
-    # the rules refuse the next track: no replacement, the order still the album's
-    # (after the track playing first)
-    refused = in_album_order([*chosen, at["Salt Light"]], catalogue, playing, lambda n, o: False)
-    assert titles(refused)[0] == "Night Ferry" and titles(refused)[3] == "Salt Light"
+    # Salt Light, then Drift Chart: the album is played through — the place of its
+    # lowest-ranked track in the list (Salt Light) goes to the next, Harbour Fog, and
+    # the album's places hold what comes after the track playing first
+    drift, salt = at["Drift Chart"], at["Salt Light"]
+    through = titles(in_album_order(chosen, catalogue, drift, salt))
+    assert through[:4] == ["Harbour Fog", "Thread", "Cloud Ledger", "Night Ferry"]
+    # Drift Chart after another album's track: no sign of the album played through, the
+    # model's picks stay (the one after the track playing first)
+    picked = ["Night Ferry", "Thread", "Cloud Ledger", "Salt Light"]
+    assert titles(in_album_order(chosen, catalogue, drift, at["Thread"]))[:4] == picked
+    # played through, but the rules refuse the next track
+    assert titles(in_album_order(chosen, catalogue, drift, salt, lambda n, o: False))[:4] == (
+        picked
+    )
     # an album the list does not hold is not brought in
-    assert in_album_order([at["Thread"]], catalogue, playing) == [at["Thread"]]
+    assert in_album_order([at["Thread"]], catalogue, drift, salt) == [at["Thread"]]
 
 
 def test_without_numbers_the_lists_are_the_ones_before(library):
@@ -137,76 +138,89 @@ def test_without_numbers_the_lists_are_the_ones_before(library):
             assert keys == sorted(keys)
 
 
-def test_the_dock_continues_the_album_playing(db, library, segue):
-    """Sessions that play Low Tide Hours in any order: after Drift Chart the default
-    suggestions offer Harbour Fog first of that album, saying why."""
-    catalogue, at = library
-    ids = catalogue.track_ids
-    rng = np.random.default_rng(3)
-    album = [at[t] for t in ("Salt Light", "Drift Chart", "Blue Ropes", "Night Ferry")]
-    for s in range(12):
-        day = T0 + s * 86_400_000
-        for k, item in enumerate(rng.permutation([*album, at["Cloud Ledger"]])):
+def _history(db, catalogue, days: list[list[int]]) -> None:
+    """One session a day of these items, a minute apart, each listened to."""
+    for s, items in enumerate(days):
+        for k, item in enumerate(items):
             log_play(
                 db,
-                int(ids[item]),
-                started_at=day + k * 60_000,
-                ms_played=1000,
-                duration_ms=1000,
-                reason="completed",
-            )
-    assert len(load_plays(db, catalogue)) == 60
-    drift = catalogue.paths[at["Drift Chart"]].decode()
-    result = segue("--json", "recommend", "--after", drift, "-n", "5")
-    assert result.status == 0, result.err
-    found = result.json["items"]
-    ours = [
-        s for s in found if s["title"] in {catalogue.titles[i] for i in album} | {"Harbour Fog"}
-    ]
-    assert ours[0]["title"] == "Harbour Fog"
-    assert ours[0]["reason"] == "next on Low Tide Hours, after Glass Harbour – Drift Chart"
-    rest = [s["title"] for s in ours[1:]]
-    order = ["Blue Ropes", "Night Ferry", "Salt Light"]
-    assert rest == [t for t in order if t in rest] and len(rest) >= 2
-
-
-def test_a_skip_or_a_listen_is_all_the_same_to_the_order(library):
-    """The next track is the one after the last play, however it ended."""
-    catalogue, at = library
-    rr = Reranker(catalogue, RerankSettings(exclude_last=3))
-    rr.fit([Play(at["Salt Light"], T0, 500, Outcome.SKIPPED, 0)])
-    scores = np.zeros(len(catalogue))
-    scores[at["Night Ferry"]] = 2.0
-    scores[at["Drift Chart"]] = 1.0
-    assert rr.rerank(scores, 1) == [at["Drift Chart"]]
-
-
-@pytest.mark.parametrize("cached", [False, True])
-def test_after_a_queue_the_album_goes_on_from_its_last_queued_track(db, library, cached):
-    """The radio and the dock's queue: with Salt Light playing and Harbour Fog queued, the
-    list comes after the queue — the album goes on with disc 2 (from Salt Light it would
-    go on with Drift Chart)."""
-    catalogue, at = library
-    ids, paths = catalogue.track_ids, catalogue.paths
-    album = [at[t] for t in ("Salt Light", "Drift Chart", "Harbour Fog", "Blue Ropes")]
-    for s in range(10):
-        for k, item in enumerate([*album, at["Night Ferry"], at["Rain Index"]]):
-            log_play(
-                db,
-                int(ids[item]),
+                int(catalogue.track_ids[item]),
                 started_at=T0 + s * 86_400_000 + k * 60_000,
                 ms_played=1000,
                 duration_ms=1000,
                 reason="completed",
             )
-    salt, fog = paths[at["Salt Light"]], paths[at["Harbour Fog"]]
-    log_play(db, int(ids[at["Salt Light"]]), started_at=T0 + 11 * 86_400_000, ms_played=0)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_an_album_played_through_goes_on_in_order(db, library, cached):
+    """Low Tide Hours played through today: after Salt Light and Drift Chart the list
+    offers Harbour Fog (never played: not the model's pick) first of that album, in the
+    place of one the model picked, saying why."""
+    catalogue, at = library
+    album = [at[t] for t in ("Salt Light", "Drift Chart", "Night Ferry", "Blue Ropes")]
+    rng = np.random.default_rng(3)
+    days = [[*rng.permutation(album).tolist(), at["Cloud Ledger"]] for _ in range(12)]
+    days.append([at["Salt Light"], at["Drift Chart"]])  # today, in the album's order
+    _history(db, catalogue, days)
+    assert len(load_plays(db, catalogue)) == 62
+    now = T0 + 12 * 86_400_000 + 90_000
+    found = suggestions(db, 5, now_ms=now, cached=cached).items
+    ours = [s for s in found if s.title in {"Harbour Fog", "Blue Ropes", "Night Ferry"}]
+    assert ours[0].title == "Harbour Fog", [s.title for s in found]
+    assert ours[0].reason == "next on Low Tide Hours, after Glass Harbour – Drift Chart"
+
+
+def test_tracks_picked_from_an_album_keep_the_models_pick(db, library, segue):
+    """After Drift Chart alone (a session of one, `--after`) nothing says the album is
+    played through: the album's tracks the model picked stay, in the album's order."""
+    catalogue, at = library
+    album = [at[t] for t in ("Salt Light", "Drift Chart", "Blue Ropes", "Night Ferry")]
+    rng = np.random.default_rng(3)
+    others = [at[t] for t in ("Cloud Ledger", "Rain Index", "Still Air", "Thread", "Needle")]
+    days = [rng.permutation(album).tolist() for _ in range(12)]
+    _history(db, catalogue, [*days, others * 2])  # the album is not among the last plays
+    drift = catalogue.paths[at["Drift Chart"]].decode()
+    result = segue("--json", "recommend", "--after", drift, "-n", "3")
+    assert result.status == 0, result.err
+    titles = [s["title"] for s in result.json["items"]]
+    assert titles == ["Blue Ropes", "Night Ferry", "Salt Light"]  # not Harbour Fog
+
+
+def test_a_skip_or_a_listen_is_all_the_same_to_the_order(library):
+    """The album goes on after the last play, however it ended."""
+    catalogue, at = library
+    rr = Reranker(catalogue, RerankSettings(exclude_last=3))
+    rr.fit(
+        [
+            Play(at["Salt Light"], T0, 1000, Outcome.LISTENED, 0),
+            Play(at["Drift Chart"], T0 + 1000, 500, Outcome.SKIPPED, 0),
+        ]
+    )
+    scores = np.zeros(len(catalogue))
+    scores[at["Night Ferry"]] = 2.0
+    scores[at["Harbour Fog"]] = 1.0
+    assert rr.rerank(scores, 1) == [at["Harbour Fog"]]
+    assert rr.rerank(scores, 1, follows=[at["Thread"]]) == [at["Night Ferry"]]
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_after_a_queue_the_album_goes_on_from_its_last_queued_track(db, library, cached):
+    """The radio and the dock's queue: with Salt Light playing and Drift Chart, Harbour
+    Fog queued, the list comes after the queue: Blue Ropes (disc 2) is the album's next
+    after Harbour Fog, and says so (not after Salt Light, the track playing)."""
+    catalogue, at = library
+    album = [at[t] for t in ("Salt Light", "Drift Chart", "Harbour Fog", "Night Ferry")]
+    _history(db, catalogue, [[*album, at["Rain Index"]]] * 10)  # Blue Ropes: never
+    paths = catalogue.paths
+    salt, drift, fog = (paths[at[t]] for t in ("Salt Light", "Drift Chart", "Harbour Fog"))
+    log_play(
+        db, int(catalogue.track_ids[at["Salt Light"]]), started_at=T0 + 11 * 86_400_000, ms_played=0
+    )
     now = T0 + 11 * 86_400_000 + 500
-    found = suggestions(db, 5, playing=salt, queued=[fog], now_ms=now, cached=cached).items
-    titles = [s.title for s in found]
-    assert "Harbour Fog" not in titles and "Salt Light" not in titles
-    ours = [t for t in titles if t in {"Drift Chart", "Blue Ropes", "Night Ferry"}]
-    assert ours == ["Blue Ropes", "Night Ferry", "Drift Chart"][: len(ours)], titles
-    assert len(ours) >= 2
-    first = next(s for s in found if s.title == "Blue Ropes")
+    found = suggestions(db, 5, playing=salt, queued=[drift, fog], now_ms=now, cached=cached)
+    titles = [s.title for s in found.items]
+    assert not {"Harbour Fog", "Salt Light", "Drift Chart"} & set(titles)
+    assert "Blue Ropes" in titles, titles
+    first = next(s for s in found.items if s.title == "Blue Ropes")
     assert first.reason == "next on Low Tide Hours, after Glass Harbour – Harbour Fog"

@@ -104,9 +104,11 @@ class Never:
         out.update(index.items_of_paths(paths))
         return out
 
-    def follows(self, index: Index) -> int | None:
-        """The track the list plays after when that is not the last play: the last queued
-        one in the library (the list comes after the queue); None otherwise."""
-        queued = [bytes(p) for p in self.queued]
-        found = index.items_of_paths(queued[-1:])
-        return found[0] if found else None
+    def follows(self, index: Index) -> list[int]:
+        """The tracks the list plays after when that is not the last play: the queued
+        ones in the library, the last two (the list comes after the queue), after the
+        track playing."""
+        queued = [bytes(p) for p in self.queued][-2:]
+        if len(queued) == 1 and self.playing is not None:
+            queued.insert(0, bytes(self.playing))
+        return index.items_of_paths(queued) if queued else []

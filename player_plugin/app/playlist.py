@@ -95,7 +95,10 @@ def walk(
     for _ in range(max(0, n)):
         never = Never(settings, None, picked, (), clock)
         hidden = never.items(db, items)
-        found = _answer(rec, model_id, reranker, 1, now=clock, cold=cold, hidden=hidden).items
+        # the head of the dock's list (its length: an album's tracks in its order)
+        found = _answer(
+            rec, model_id, reranker, settings.suggestions, now=clock, cold=cold, hidden=hidden
+        ).items[:1]
         if not found:
             break
         chosen.append(found[0].track_id)

@@ -19,6 +19,7 @@ from player_plugin.app.suggest import suggestions
 log = logging.getLogger(__name__)
 
 DEFAULT_AHEAD = 3
+DOCK = 10  # the dock's list length by default
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,5 +60,6 @@ def pick(
     *queued*, an excluded or hidden one)."""
     if n <= 0:
         return []
-    result = suggestions(db, n, playing=playing, queued=list(queued))
+    # the head of a list as long as the dock's (an album's tracks come in its order there)
+    result = suggestions(db, max(n, DOCK), playing=playing, queued=list(queued))
     return [bytes(item.path) for item in result.items][:n]

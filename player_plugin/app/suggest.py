@@ -259,13 +259,15 @@ def _answer(
     now: int,
     cold: bool,
     hidden: set[int],
-    follows: int | None = None,
+    follows: list[int] | None = None,
 ) -> SuggestionList:
     """Score, re-rank and explain: the list a fitted recommender and re-ranker give now,
-    to play after *follows* (a queued track) when not after the last play."""
+    to play after *follows* (queued tracks) when not after the last play."""
     catalogue = reranker.catalogue
     scores = rec.scores()
     out = []
+    follows = follows or []
+    anchor = follows[-1] if follows else None
     for item in reranker.rerank(scores, n, hidden=hidden, now_ms=now, follows=follows):
         out.append(
             Suggestion(
@@ -275,9 +277,9 @@ def _answer(
                 catalogue.titles[item],
                 float(scores[item]),
                 (
-                    cold_reason(item, catalogue, follows)
+                    cold_reason(item, catalogue, anchor)
                     if cold
-                    else _reason(rec, item, catalogue, now, follows)
+                    else _reason(rec, item, catalogue, now, anchor)
                 ),
             )
         )

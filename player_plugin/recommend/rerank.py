@@ -13,7 +13,7 @@ keeps that profile up to date as plays arrive (:class:`VarietyWindow`: what serv
 equal to learning it afresh); one that does not keeps what it learned at fit (what an
 evaluation needs: the training window's). When the rules leave too few
 tracks, the artist rules give way first. A list that holds tracks of one album offers
-them in the album's order, the album playing continued from its next track
+them in the album's order, and an album played through goes on with its next track
 (:mod:`~player_plugin.recommend.album_order`).
 """
 
@@ -71,6 +71,7 @@ class Reranker:
         self.catalogue = catalogue
         self.settings = settings or RerankSettings()
         self.recent: deque[int] = deque(maxlen=max(1, self.settings.exclude_last))
+        self.last_two: deque[int] = deque(maxlen=2)  # the two last plays' items
         self.skips: defaultdict[int, list[int]] = defaultdict(list)  # since the last listen
         # items with skip_limit skips or more in self.skips -> the skip_limit-th newest of
         # them: such an item was skipped that often of late when that skip is recent
@@ -124,6 +125,7 @@ class Reranker:
     def _remember(self, play: Play) -> None:
         """What the rules keep of a play (its variety aside)."""
         self.recent.append(play.item)
+        self.last_two.append(play.item)
         self.played[play.item] = True
         self.now = max(self.now, play.started_at)
         self._count(play)
@@ -187,11 +189,12 @@ class Reranker:
         now_ms: int | None = None,
         discover: float | str | None = "settings",
         dial: float | None = None,
-        follows: int | None = None,
+        follows: Sequence[int] = (),
     ) -> list[int]:
         """The best *n* items under the rules, best first. *discover* (a share, or None
         for as the scores say) and *dial* override the settings for this list; the list
-        plays after *follows* (a queued track), else after the last play."""
+        plays after *follows* (queued tracks, oldest first) when given, else after the
+        last play."""
         s = self.settings
         rules = self.rules(dial)
         if discover != "settings":
@@ -219,24 +222,25 @@ class Reranker:
         chosen = self._pick(pool, n, rules)
         if not self.catalogue.numbered:
             return chosen
-        if follows is None and self.recent:
-            follows = self.recent[-1]
-        return self._in_album_order(chosen, pool, follows, share=knob is not None)
+        before = [*self.last_two, *follows][-2:]  # the two tracks the list plays after
+        return self._in_album_order(chosen, pool, before, share=knob is not None)
 
     def _in_album_order(
-        self, chosen: list[int], pool: np.ndarray, current: int | None, *, share: bool
+        self, chosen: list[int], pool: np.ndarray, before: list[int], *, share: bool
     ) -> list[int]:
-        """*chosen* in album order (:func:`in_album_order`), continuing the album of
-        *current*: the next track takes an album track's place only from the pool, when it
-        is not just played and, where the dial sets a share of first plays (*share*), as
-        new to the listener as the track it replaces."""
+        """*chosen* in album order (:func:`in_album_order`) after the tracks *before* it
+        (oldest first): the album's next track takes an album track's place only from the
+        pool, when it is not just played and, where the dial sets a share of first plays
+        (*share*), as new to the listener as the track it replaces."""
+        current = before[-1] if before else None
+        previous = before[-2] if len(before) > 1 else None
 
         def can_take(new: int, old: int) -> bool:
             if new in self.recent or not bool((pool == new).any()):
                 return False
             return not share or bool(self.played[new]) == bool(self.played[old])
 
-        return in_album_order(chosen, self.catalogue, current, can_take)
+        return in_album_order(chosen, self.catalogue, current, previous, can_take)
 
     def _pools(
         self, values: np.ndarray, pool_size: int, *, widen: bool
