@@ -1,16 +1,21 @@
 """Albums in their own order: tracks numbered by their tags (real FLAC files, scanned into
 a real store) come in the album's order, the album playing continued from its next track;
-a catalogue without numbers (a history's) gets the lists it got before."""
+a catalogue without numbers (a history's) gets the lists it got before; a real mpd's radio
+plays an album through in order."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import time
 
+import mpd
 import numpy as np
 import pytest
 import soundfile as sf
 from audio_fixtures import tag_file, tone
+from player_support import Mpd, need, segue_process, wait_for
 from ui_support import T0
 
 from player_plugin.app.suggest import suggestions
@@ -95,12 +100,28 @@ def test_a_list_plays_each_album_in_order_and_continues_the_one_playing(library)
         "Needle",
         "Still Air",
     ]
-    # Salt Light, then Drift Chart: the album is played through — the place of its
-    # lowest-ranked track in the list (Salt Light) goes to the next, Harbour Fog, and
-    # the album's places hold what comes after the track playing first
+    # Salt Light, then Drift Chart: the album is played through — its next track,
+    # Harbour Fog, heads the list in the place of the album's lowest-ranked (Salt Light)
     drift, salt = at["Drift Chart"], at["Salt Light"]
     through = titles(in_album_order(chosen, catalogue, drift, salt))
-    assert through[:4] == ["Harbour Fog", "Thread", "Cloud Ledger", "Night Ferry"]
+    assert through == [
+        "Harbour Fog",
+        "Night Ferry",
+        "Thread",
+        "Cloud Ledger",
+        "Needle",
+        "Still Air",
+    ]
+    # ... or, when the list holds none of the album, in the place of the list's last
+    others = [at["Thread"], at["Cloud Ledger"], at["Needle"]]
+    assert titles(in_album_order(others, catalogue, drift, salt)) == [
+        "Harbour Fog",
+        "Thread",
+        "Cloud Ledger",
+    ]
+    # ... and moved up when the list holds it already
+    held = [at["Thread"], at["Harbour Fog"]]
+    assert in_album_order(held, catalogue, drift, salt) == held[::-1]
     # Drift Chart after another album's track: no sign of the album played through, the
     # model's picks stay (the one after the track playing first)
     picked = ["Night Ferry", "Thread", "Cloud Ledger", "Salt Light"]
@@ -109,8 +130,6 @@ def test_a_list_plays_each_album_in_order_and_continues_the_one_playing(library)
     assert titles(in_album_order(chosen, catalogue, drift, salt, lambda n, o: False))[:4] == (
         picked
     )
-    # an album the list does not hold is not brought in
-    assert in_album_order([at["Thread"]], catalogue, drift, salt) == [at["Thread"]]
 
 
 def test_without_numbers_the_lists_are_the_ones_before(library):
@@ -224,3 +243,55 @@ def test_after_a_queue_the_album_goes_on_from_its_last_queued_track(db, library,
     assert "Blue Ropes" in titles, titles
     first = next(s for s in found.items if s.title == "Blue Ropes")
     assert first.reason == "next on Low Tide Hours, after Glass Harbour – Harbour Fog"
+
+
+@pytest.mark.timeout(120)
+def test_the_mpd_radio_plays_an_album_through_in_order(tmp_path, db, db_path):
+    """A real mpd: Low Tide Hours' first track playing and its second queued (the album
+    played through); the radio, keeping three ahead, queues the album's next tracks in
+    order after them, and goes on in order when the player moves on."""
+    need("mpd")
+    need("mpc")
+    music = tmp_path / "radio"
+    titles = ["Salt Light", "Drift Chart", "Harbour Fog", "Blue Ropes", "Night Ferry"]
+    others = ["Still Air", "Cloud Ledger", "Rain Index", "Thread", "Needle"]
+    files = []
+    for i, title in enumerate(titles + others):
+        album, number = ("Low Tide Hours", i + 1) if i < 5 else ("Elsewhere", None)
+        path = music / album / f"{title}.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, tone(30.0, 220.0 + 20 * i, 8000, channels=1), 8000, format="FLAC")
+        tags = {"title": title, "artist": "Glass Harbour" if number else "Mira Solenne"}
+        tags.update({"album": album, **({"track_no": number} if number else {})})
+        tag_file(path, "flac", tags, None)
+        files.append(path)
+    scan(db, [os.fsencode(music)], workers=0)
+    catalogue = load_catalogue(db)
+    at = {t: i for i, t in enumerate(catalogue.titles)}
+    # the album in its order most days, with other music between
+    _history(db, catalogue, [[at[t] for t in [*titles, *others]] for _ in range(8)])
+    server = Mpd(tmp_path, music).start()
+    listen = segue_process(
+        db_path, "-v", "listen", "--host", f"mpd:127.0.0.1:{server.port}", "--music-dir", str(music)
+    )
+    try:
+        wait_for(lambda: listen.poll() is None, 10)
+        time.sleep(1.0)  # the listener connects
+        for path in files[:2]:
+            server.mpc("add", os.path.relpath(path, music))
+        server.mpc("play")
+        client = mpd.MPDClient()
+        client.timeout = 5
+        client.connect("127.0.0.1", server.port)
+        wait_for(lambda: len(client.playlistinfo()) >= 4, 20)  # three ahead of the first
+        first = [song["title"] for song in client.playlistinfo()]
+        server.mpc("next")  # Drift Chart: one more is queued
+        wait_for(lambda: len(client.playlistinfo()) >= 5, 20)
+        queue = [song["title"] for song in client.playlistinfo()]
+        client.disconnect()
+    finally:
+        listen.send_signal(signal.SIGTERM)
+        _, err = listen.communicate(timeout=30)
+        server.kill()
+    assert first == titles[:4], (first, err)
+    assert queue == titles, (queue, err)

@@ -57,9 +57,14 @@ def pick(
 ) -> list[bytes]:
     """Up to *n* library paths to play next: the session's suggestions, by the dock's
     rules (:func:`~player_plugin.app.suggest.suggestions`: never the track *playing*, one
-    *queued*, an excluded or hidden one)."""
-    if n <= 0:
-        return []
-    # the head of a list as long as the dock's (an album's tracks come in its order there)
-    result = suggestions(db, max(n, DOCK), playing=playing, queued=list(queued))
-    return [bytes(item.path) for item in result.items][:n]
+    *queued*, an excluded or hidden one), each the head of the list after the queue and
+    the picks before it."""
+    queue = [bytes(p) for p in queued]
+    picked: list[bytes] = []
+    for _ in range(max(0, n)):  # one at a time, each after those before it (as a walk)
+        # the head of a list as long as the dock's (an album's tracks in its order there)
+        result = suggestions(db, DOCK, playing=playing, queued=[*queue, *picked])
+        if not result.items:
+            break
+        picked.append(bytes(result.items[0].path))
+    return picked

@@ -2,14 +2,14 @@
 
 A recommender scores tracks, not places on an album, so a list may offer an album's
 seventh track before its third, and a listener playing an album through is offered its
-ninth track after the second. :func:`in_album_order` mends both without changing how many
-tracks of each album a list holds. When the listener is playing an album through (the
-two tracks before the list are consecutive on it) and the list holds tracks of that
-album, the album's next track takes the place of the lowest-ranked of them (when the
-re-ranker lets it through): a listener who plays an album's favourites keeps the model's
-pick. The tracks of one album then take that album's places in the list in the album's
-order (for the album playing, the tracks after the one playing first). Tracks without a
-track number keep their places: a catalogue without numbers (a history's) is left as it is.
+ninth track after the second. :func:`in_album_order` mends both. When the listener is
+playing an album through (the two tracks before the list are consecutive on it), the
+album's next track heads the list (when the re-ranker lets it through), in the place of
+the lowest-ranked track of that album in the list, else of the list's last track; a
+listener who picks an album's favourites keeps the model's picks. The tracks of one album
+then take that album's places in the list in the album's order (for the album playing,
+the tracks after the one playing first). Tracks without a track number keep their places:
+a catalogue without numbers (a history's) is left as it is.
 """
 
 from __future__ import annotations
@@ -58,24 +58,29 @@ def in_album_order(
     can_take: Callable[[int, int], bool] = lambda new, old: True,
 ) -> list[int]:
     """*chosen* (best first), to be played after *current* (itself after *previous*),
-    with each album's tracks in the album's order and the album of *current* continued
-    from its next track when *previous* came right before *current* on it;
-    *can_take(new, old)* says whether the rules let track *new* take *old*'s place."""
+    with each album's tracks in the album's order, headed by the album's next track when
+    *previous* came right before *current* on it; *can_take(new, old)* says whether the
+    rules let track *new* take *old*'s place."""
     if not chosen or not catalogue.numbered:
         return chosen
     out = list(chosen)
     playing = int(catalogue.album[current]) if current is not None else 0
-    albums = catalogue.album[out].tolist()
-    through = (
+    if (
         current is not None
         and previous is not None
         and next_on_album(catalogue, previous) == current
-    )
-    after = next_on_album(catalogue, current) if through and current is not None else None
-    if after is not None and after not in out:
-        held = [i for i, album in enumerate(albums) if album == playing]
-        if held and can_take(after, out[held[-1]]):  # in place of the album's lowest-ranked
-            out[held[-1]] = after
+    ):
+        after = next_on_album(catalogue, current)
+        if after is not None and after in out:
+            out.remove(after)
+            out.insert(0, after)
+        elif after is not None:
+            held = [i for i, item in enumerate(out) if catalogue.album[item] == playing]
+            drop = held[-1] if held else len(out) - 1  # the album's lowest-ranked, or the last
+            if can_take(after, out[drop]):
+                del out[drop]
+                out.insert(0, after)
+    albums = catalogue.album[out].tolist()
     numbered = catalogue.track_no[out].tolist()
     places: dict[int, list[int]] = {}
     for i, (album, number) in enumerate(zip(albums, numbered, strict=True)):
