@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -268,6 +268,7 @@ def _answer(
     out = []
     follows = follows or []
     anchor = follows[-1] if follows else None
+    session = functools.cache(lambda: rec.session)  # found once a list, when a reason asks
     for item in reranker.rerank(scores, n, hidden=hidden, now_ms=now, follows=follows):
         out.append(
             Suggestion(
@@ -279,7 +280,7 @@ def _answer(
                 (
                     cold_reason(item, catalogue, anchor)
                     if cold
-                    else _reason(rec, item, catalogue, now, anchor)
+                    else _reason(rec, item, catalogue, now, anchor, session)
                 ),
             )
         )
@@ -287,10 +288,17 @@ def _answer(
 
 
 def _reason(
-    rec: Recommender, item: int, catalogue: Catalogue, now: int, follows: int | None = None
+    rec: Recommender,
+    item: int,
+    catalogue: Catalogue,
+    now: int,
+    follows: int | None,
+    current_session: Callable[[], list[Play]],
 ) -> str:
-    session = rec.session
-    before = follows if follows is not None else session[-1].item if session else None
+    # the track the list plays after: the queue's last, else the last play (the session's
+    # last, without finding where the session starts: that walks back through its plays)
+    history = rec.history
+    before = follows if follows is not None else history[-1].item if history else None
     following = album_next_reason(item, before, catalogue)
     if following:  # the album playing (or queued last), continued: the re-ranker's order
         return following
@@ -302,6 +310,7 @@ def _reason(
     if said:
         return said
     started, listened = rec.track_plays(item)
+    session = current_session()
     if session and not started.size:
         # a new track: what ties it to the one just played (album, artist, genre, tempo),
         # so that with little history new tracks do not all read "new to you"
