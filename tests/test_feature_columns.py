@@ -126,3 +126,54 @@ def test_named_columns_equal_the_numbered_ones_on_a_real_history(tmp_path, share
     kinds = {p.outcome for p in plays}
     assert len(plays) > 3000 and {Outcome.LISTENED, Outcome.SKIPPED, Outcome.BROWSING} <= kinds
     assert _compare(plays, catalogue, blind=False, every=400) >= 8
+
+
+def test_log1p_of_counts_is_numpys_bit_for_bit() -> None:
+    """The counts' table gives np.log1p's own numbers, and whatever it cannot give (a
+    fraction, a count past the table, a small block) is computed."""
+    rng = np.random.default_rng(5)
+    whole = rng.integers(0, 70_000, (11, 400)).astype(np.float64)
+    whole[:, :50] = rng.integers(65_530, 65_540, (11, 50))  # around the table's end
+    below = np.minimum(whole, 65_535.0)
+    fraction = below.copy()
+    fraction[3, 7] += 0.25
+    for name, block in (
+        ("whole, past the table", whole),
+        ("whole, in the table", below),
+        ("one fraction", fraction),
+        ("a small block", below[:, :20].copy()),
+        ("zeros", np.zeros((11, 300))),
+    ):
+        got = block.copy()
+        F.log1p_counts(got)
+        np.testing.assert_array_equal(
+            got.view(np.uint64), np.log1p(block).view(np.uint64), err_msg=name
+        )
+
+
+def test_a_large_catalogue_read_from_the_table_matches_the_legacy_code() -> None:
+    """Enough items that the counts are read from the table (the catalogue's, and the
+    cold split's active items), with counts in the hundreds: bit for bit the legacy's."""
+    n, per_artist = 900, 3
+    artist = (np.arange(n) // per_artist + 1).astype(np.int32)
+    album = (np.arange(n) // (2 * per_artist) + 1).astype(np.int32)
+    cat = Catalogue(
+        track_ids=np.arange(1, n + 1, dtype=np.int64),
+        titles=[f"T{i}" for i in range(n)],
+        artist=artist,
+        artist_names=[""] + [f"A{a}" for a in range(1, int(artist.max()) + 1)],
+        album=album,
+        album_names=[""] + [f"L{a}" for a in range(1, int(album.max()) + 1)],
+    )
+    rng = np.random.default_rng(11)
+    outcomes = list(Outcome)
+    plays, t = [], T0
+    for _ in range(1500):
+        item = int(rng.integers(0, 12)) if rng.random() < 0.6 else int(rng.integers(0, 700))
+        kind = outcomes[int(rng.choice(5, p=[0.6, 0.15, 0.1, 0.1, 0.05]))]
+        plays.append(Play(item, t, 100_000, kind))
+        t += int(rng.integers(1, 8)) * MIN + (5 * 60 * MIN if rng.random() < 0.03 else 0)
+    state = F.HistoryState(cat)
+    state.extend(plays)
+    assert state.count.max() > 50 and len(state.cold_split()[0]) * 11 >= F._LOG1P_TABLE_FROM
+    assert _compare(plays, cat, blind=False, every=300) >= 5

@@ -196,6 +196,23 @@ SKNN_QUERY = 3  # ... read from the session's last tracks
 SKNN_TAU_MS = 90 * DAY_MS  # ... older sessions count less (time constant)
 
 
+_LOG1P_WHOLE = np.log1p(np.arange(1 << 16, dtype=np.float64))  # np.log1p of 0 … 65535
+_LOG1P_TABLE_FROM = 2048  # values in a block from which the table is faster (measured)
+
+
+def log1p_counts(block: np.ndarray) -> None:
+    """``np.log1p(block, out=block)`` for a float64 block of counts, the same numbers: whole
+    numbers below 65,536 are read from a table of np.log1p's own values (a third of the
+    time on a large block), anything else is computed (a small block is computed, too)."""
+    if block.size >= _LOG1P_TABLE_FROM:
+        whole = block.astype(np.intp)
+        # negative counts wrap to huge values as unsigned, so one bound check covers both
+        if whole.view(np.uintp).max() < _LOG1P_WHOLE.size and np.array_equal(whole, block):
+            np.take(_LOG1P_WHOLE, whole, out=block, mode="clip")  # in range: clip is a no-op
+            return
+    np.log1p(block, out=block)
+
+
 _TRANS, _WINDOW, _COOC = 0, 1, 2  # the sparse tables HistoryState mirrors as arrays
 _MAX_MIRRORS = 64
 
@@ -619,39 +636,41 @@ class HistoryState:
         f[c["skip_rec_1d"]] = e[5]
         f[c["artist_rec_1d"]] = e[7]
 
-        # log1p of counts, fourteen at once
+        # log1p of counts, fourteen at once: eleven whole counts (rows 0-10), then three
+        # decayed ones
         g = np.empty((14, k))
         g[0] = per_item["count"]
         g[1] = per_item["skips"]
-        np.multiply(per_item["dec1"], e[3], out=g[2])
-        np.multiply(per_item["dec30"], e[4], out=g[3])
+        g[2] = per_item["ses_count"]
+        g[3] = per_item["ses_skips"]
         g[4] = a_count
-        np.multiply(self.a_dec[art], e[6], out=g[5])
-        g[6] = self.ses_artist.array[art]
-        g[7] = self.al_count[alb]
-        g[8] = a_skips
-        g[9] = per_item["listens"]
-        g[10] = self.ses_album.array[alb]
-        g[11] = self.ses_a_skips.array[art]
-        g[12] = per_item["ses_count"]
-        g[13] = per_item["ses_skips"]
-        np.log1p(g, out=g)
+        g[5] = self.ses_artist.array[art]
+        g[6] = self.al_count[alb]
+        g[7] = a_skips
+        g[8] = per_item["listens"]
+        g[9] = self.ses_album.array[alb]
+        g[10] = self.ses_a_skips.array[art]
+        np.multiply(per_item["dec1"], e[3], out=g[11])
+        np.multiply(per_item["dec30"], e[4], out=g[12])
+        np.multiply(self.a_dec[art], e[6], out=g[13])
+        log1p_counts(g[:11])
+        np.log1p(g[11:], out=g[11:])
         f[c["log_count"]], f[c["log_skips"]] = g[0], g[1]
         f[c["unplayed"]] = unseen
-        f[c["log_dec_1d"]], f[c["log_dec_30d"]] = g[2], g[3]
+        f[c["log_dec_1d"]], f[c["log_dec_30d"]] = g[11], g[12]
         last_pos = per_item["last_pos"]
         ago = len(self.plays) - 1 - last_pos
         f[c["plays_ago"]] = np.where(last_pos >= 0, 1.0 / (1.0 + ago), 0.0)
-        f[c["session_count"]] = g[12]
-        f[c["session_skips"]] = g[13]
+        f[c["session_count"]] = g[2]
+        f[c["session_skips"]] = g[3]
         same_artist = (art == last_art) & known
         f[c["same_artist_last"]] = same_artist
         f[c["artist_log_count"]] = g[4]
-        f[c["artist_log_dec_30d"]] = g[5]
-        f[c["artist_session"]] = g[6]
+        f[c["artist_log_dec_30d"]] = g[13]
+        f[c["artist_session"]] = g[5]
         same_album = (alb == last_alb) & has_album
         f[c["same_album_last"]] = same_album
-        f[c["album_log_count"]] = g[7] * has_album
+        f[c["album_log_count"]] = g[6] * has_album
         prev = self.ses_listened[-1] if self.ses_listened else None
         if prev is not None:
             markov = self._sparse_sum(self._table_rows(_TRANS, [(prev, 1.0)]), items)[0]
@@ -673,12 +692,12 @@ class HistoryState:
                 f[c["artist_markov_log"]] = np.log1p(a_scores[art])
         f[c["unplayed_artist_pool"]] = unseen / pool_scale
         f[c["unknown_artist"]] = ~known
-        f[c["artist_log_skips"]] = g[8] * known
+        f[c["artist_log_skips"]] = g[7] * known
         if items is None:
             f[c["last_item"], last_item] = 1.0
         else:
             f[c["last_item"]] = items == last_item
-        f[c["log_listens"]] = g[9]
+        f[c["log_listens"]] = g[8]
         if self.ses_listened and self.t0 is not None:
             query = self.ses_listened[-SKNN_QUERY:]
             weights: dict[int, float] = {}
@@ -694,14 +713,14 @@ class HistoryState:
                 f[c["sknn_rel"]] = sknn / top
         f[c["new_same_artist"]] = (unseen & same_artist) / pool_scale
         f[c["new_same_album"]] = (unseen & same_album) / reads.album_pool_scale
-        f[c["new_session_artist"]] = unseen * g[6] * known
-        f[c["album_session"]] = g[10]
+        f[c["new_session_artist"]] = unseen * g[5] * known
+        f[c["album_session"]] = g[9]
         length = len(self.plays) - self.session_start
         # read back as stored (float32): the runs are products of the rounded columns
         f[c["new_artist_run"]] = f[c["new_same_artist"]] * (self.ses_new / length)
         f[c["new_album_run"]] = f[c["new_same_album"]] * float(last_first)
         f[c["artist_skip_ratio"]] = a_skips / np.maximum(a_count, 1.0) * known
-        f[c["artist_session_skips"]] = g[11] * known
+        f[c["artist_session_skips"]] = g[10] * known
         out[...] = f.T
         return out
 

@@ -152,9 +152,10 @@ class ModelRecommender(Recommender):
         part, query = self.engine.score_parts(inputs)
         out = catalogue_dot(self.vectors, query[0])
         # each cold item gets its shared row's part (active items a zero, then their own):
-        # one gather from a table of a few values instead of indexing the cold items
+        # one gather from a table of a few values instead of indexing the cold items (every
+        # index is in range: "clip" changes nothing but spares the copy "raise" makes)
         cand.shared[: len(rows)] = part[0, k:]
-        out += np.take(cand.shared, cand.rowmap, out=self._buffer(out))
+        out += np.take(cand.shared, cand.rowmap, out=self._buffer(out), mode="clip")
         out[active] = part[0, :k]
         return self._untie_in_place(out)
 
