@@ -203,12 +203,17 @@ _LOG1P_TABLE_FROM = 2048  # values in a block from which the table is faster (me
 def log1p_counts(block: np.ndarray) -> None:
     """``np.log1p(block, out=block)`` for a float64 block of counts, the same numbers: whole
     numbers below 65,536 are read from a table of np.log1p's own values (a third of the
-    time on a large block), anything else is computed (a small block is computed, too)."""
+    time on a large block), the others computed (all of them for a small block, or one
+    holding a fraction)."""
     if block.size >= _LOG1P_TABLE_FROM:
         whole = block.astype(np.intp)
-        # negative counts wrap to huge values as unsigned, so one bound check covers both
-        if whole.view(np.uintp).max() < _LOG1P_WHOLE.size and np.array_equal(whole, block):
-            np.take(_LOG1P_WHOLE, whole, out=block, mode="clip")  # in range: clip is a no-op
+        if np.array_equal(whole, block):
+            # past the table (a negative count wraps to a huge one as unsigned): computed
+            past = whole.view(np.uintp) >= _LOG1P_WHOLE.size
+            beyond = np.log1p(block[past]) if past.any() else None
+            np.take(_LOG1P_WHOLE, whole, out=block, mode="clip")
+            if beyond is not None:
+                block[past] = beyond
             return
     np.log1p(block, out=block)
 
