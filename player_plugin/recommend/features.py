@@ -202,8 +202,8 @@ _LOG1P_TABLE_FROM = 2048  # values in a block from which the table is faster (me
 
 def log1p_counts(block: np.ndarray) -> None:
     """``np.log1p(block, out=block)`` for a float64 block of counts, the same numbers: whole
-    numbers below 65,536 are read from a table of np.log1p's own values (a third of the
-    time on a large block), the others computed (all of them for a small block, or one
+    numbers below 65,536 are read from a table of np.log1p's own values (a quarter to half
+    the time on a large block), the others computed (all of them for a small block, or one
     holding a fraction)."""
     if block.size >= _LOG1P_TABLE_FROM:
         whole = block.astype(np.intp)
