@@ -173,7 +173,10 @@ def test_a_large_catalogue_read_from_the_table_matches_the_legacy_code() -> None
         kind = outcomes[int(rng.choice(5, p=[0.6, 0.15, 0.1, 0.1, 0.05]))]
         plays.append(Play(item, t, 100_000, kind))
         t += int(rng.integers(1, 8)) * MIN + (5 * 60 * MIN if rng.random() < 0.03 else 0)
-    state = F.HistoryState(cat)
+    state, old = F.HistoryState(cat), legacy.HistoryState(cat)
     state.extend(plays)
-    assert state.count.max() > 50 and len(state.cold_split()[0]) * 11 >= F._LOG1P_TABLE_FROM
+    old.extend(plays)
+    active = state.cold_split()[0]
+    assert state.count.max() > 50 and len(active) * 11 >= F._LOG1P_TABLE_FROM
+    _assert_same(state.item_features(active), old.item_features(active), F.ITEM_FEATURES, "active")
     assert _compare(plays, cat, blind=False, every=300) >= 5
