@@ -9,8 +9,11 @@ from dataclasses import replace
 import pytest
 from ui_support import scanned, write_library
 
+from player_plugin.app import autotrain
 from player_plugin.app.suggest import rules
 from player_plugin.hosts.base import MemoryHost
+from player_plugin.recommend.model_eval import MIN_LISTENS
+from player_plugin.store.plays import log_play
 from player_plugin.store.settings import get_setting, logging_paused
 from player_plugin.ui.plugin import SeguePlugin
 from player_plugin.ui.prefs import Prefs
@@ -20,6 +23,18 @@ from player_plugin.ui.settings_dialog import SettingsDialog
 @pytest.fixture
 def library(tmp_path, db):
     return scanned(db, write_library(tmp_path / "music", artists=2, per_artist=2)[0].parents[1])
+
+
+@pytest.fixture
+def history(db, library):
+    """Enough listens for a first model, a year ago, taken by an earlier training attempt."""
+    with db.atomic():
+        for k in range(MIN_LISTENS):
+            log_play(
+                db, library[k % len(library)]["id"], started_at=1_600_000_000_000 + k * 300_000,
+                ms_played=200_000, reason="completed",
+            )  # fmt: skip
+    autotrain.mark_attempt(db)
 
 
 def make_plugin(db_path, db, **prefs):
@@ -83,7 +98,7 @@ def play(plugin, track, ms=600, reason="completed"):
     plugin.host.finish(ms, reason)
 
 
-def test_retraining_starts_after_n_new_plays(qtbot, db_path, db, library):
+def test_retraining_starts_after_n_new_plays(qtbot, db_path, db, library, history):
     plugin = make_plugin(db_path, db, retrain_policy="plays", retrain_after_plays=3)
     try:
         play(plugin, library[0])
@@ -100,13 +115,32 @@ def test_retraining_starts_after_n_new_plays(qtbot, db_path, db, library):
         plugin.shutdown()
 
 
-def test_retraining_starts_when_idle(qtbot, db_path, db, library):
+def test_retraining_starts_when_idle(qtbot, db_path, db, library, history):
     plugin = make_plugin(db_path, db, retrain_policy="idle")
     try:
         play(plugin, library[0])
         with qtbot.waitSignal(plugin.training_started, timeout=5_000):
             plugin._idle.start(20)  # as if the idle minutes had passed
         plugin.training.cancel()
+    finally:
+        plugin.shutdown()
+
+
+def test_no_training_starts_before_the_history_is_enough_for_a_model(qtbot, db_path, db, library):
+    """Every few plays of a new listener's first days the status line said "Learning from
+    your listening…", then "not enough history yet": nothing starts now."""
+    plugin = make_plugin(db_path, db, retrain_policy="plays", retrain_after_plays=2)
+    try:
+        started: list = []
+        plugin.training_started.connect(lambda: started.append(1))
+        messages: list[str] = []
+        plugin.status.connect(messages.append)
+        for track in library * 2:
+            play(plugin, track, ms=200_000)
+        qtbot.wait(100)
+        assert started == [] and not plugin.training_running
+        assert not any("Learning" in m for m in messages), messages
+        assert plugin.new_plays_since_training() == 2 * len(library)  # kept for later
     finally:
         plugin.shutdown()
 

@@ -18,6 +18,7 @@ import sqlite_utils
 from player_plugin.app.retrain import RetrainResult, TrainingCancelled, retrain
 from player_plugin.app.settings import Settings
 from player_plugin.domain.errors import SegueError
+from player_plugin.recommend.model_eval import MIN_LISTENS
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
 from player_plugin.store.settings import get_setting, set_setting
@@ -42,13 +43,18 @@ def mark_attempt(db: sqlite_utils.Database) -> None:
 def due(db: sqlite_utils.Database, settings: Settings, *, idle: bool, playing: bool) -> str | None:
     """Why training should start now (for the status line), or None: after enough new
     plays under the "plays" policy; when *idle* and nothing is *playing*, with at least one
-    new play, under "idle"; never under "manual"."""
+    new play, under "idle"; never under "manual"; never before the history holds the
+    listens a first model needs (training would only say "not enough history yet", every
+    few plays, while the listener's own patterns serve the suggestions anyway)."""
+    reason = None
     if settings.retrain_policy == "plays":
         if new_plays(db) >= settings.retrain_after_plays:
-            return "after new plays"
+            reason = "after new plays"
     elif settings.retrain_policy == "idle" and idle and not playing and new_plays(db) > 0:
-        return "while idle"
-    return None
+        reason = "while idle"
+    if reason is None or not library_view.listened_at_least(db, MIN_LISTENS):
+        return None
+    return reason
 
 
 class Autotrain:

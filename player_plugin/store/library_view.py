@@ -181,6 +181,22 @@ def play_counts(db: sqlite_utils.Database) -> tuple[int, int]:
     return matched, listened
 
 
+def listened_at_least(db: sqlite_utils.Database, n: int) -> bool:
+    """Whether at least *n* matched plays were listens (by the one listen rule); it stops
+    reading at the *n*-th, so a long history costs no more than a short one."""
+    if n <= 0:
+        return True
+    found = 0
+    for ms_played, duration_ms, reason in db.execute(
+        "SELECT p.ms_played, coalesce(p.duration_ms, t.duration_ms), p.reason"
+        " FROM plays p JOIN tracks t ON t.id = p.track_id"
+    ):
+        found += is_listened(ms_played or 0, duration_ms, reason)
+        if found >= n:
+            return True
+    return False
+
+
 def excluded_track_ids(
     db: sqlite_utils.Database, genres: Iterable[str], folders: Iterable[str]
 ) -> set[int]:
