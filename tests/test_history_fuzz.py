@@ -197,6 +197,8 @@ def test_tag_numbers_are_sane_or_none(value):
     number, total = tag_values.numbering(text)
     assert number is None or isinstance(number, int)
     assert total is None or isinstance(total, int)
+    combined = tag_values.disc_track(text)
+    assert combined is None or all(v is None or (isinstance(v, int) and v > 0) for v in combined)
     year = tag_values.year(text)
     assert year is None or isinstance(year, int)
     positive = tag_values.pos_int(value)

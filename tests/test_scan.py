@@ -12,10 +12,12 @@ from pathlib import Path
 import audio_fixtures
 import pytest
 from audio_fixtures import COVER, FULL_TAG_FORMATS, FULL_TAGS, SCANNED_FORMAT, write_audio
+from test_library_changes import _in_another_process
 
 from player_plugin.domain.normalize import match_key
 from player_plugin.library import scanner
 from player_plugin.library.scanner import ScanError, scan
+from player_plugin.store import open_db
 from player_plugin.store.tracks import get_track, scan_errors, track_by_path
 
 audio_files = audio_fixtures.audio_files  # the session fixture
@@ -317,3 +319,40 @@ def test_vanished_root_is_an_error_not_a_mass_removal(db, audio_files, tmp_path)
     assert summary.errors == 1 and summary.removed == 0
     assert db.execute("SELECT count(*) FROM tracks WHERE missing = 1").fetchone()[0] == 0
     assert "cannot open" in scan_errors(db)[0]["reason"]
+
+
+def test_a_store_scanned_before_disc_track_numbers_reads_them_again(tmp_path):
+    """A store whose scan read "1-03" as track 1 (before migration 0006): the next scan
+    reads that album's files again and its tracks get their own numbers; a plain album
+    is not read again."""
+    folder, path = tmp_path / "music", tmp_path / "old.db"
+    for n in (1, 2, 3):
+        write_audio(
+            folder / "Set" / f"{n:02d}",
+            "flac",
+            tags={"album": "Set", "artist": "A", "title": f"S{n}", "track_no": f"1-0{n}"},
+        )
+        write_audio(
+            folder / "Plain" / f"{n:02d}",
+            "flac",
+            tags={"album": "Plain", "artist": "B", "title": f"P{n}", "track_no": n},
+        )
+    db = open_db(path)
+    scan(db, [folder], workers=0)
+    db.close()
+    _in_another_process(  # as the reader before wrote it, and the migration not yet run
+        path,
+        "UPDATE tracks SET track_no = 1, disc_no = NULL WHERE album = 'Set';"
+        "DELETE FROM _sqlite_migrations WHERE name = '0006_reread_shared_track_numbers';",
+    )
+    db = open_db(path)  # migrates
+    try:
+        summary = scan(db, [folder], workers=0)
+        assert (summary.updated, summary.unchanged) == (3, 3)
+        numbers = {r["title"]: (r["disc_no"], r["track_no"]) for r in tracks(db)}
+        assert numbers == {
+            "S1": (1, 1), "S2": (1, 2), "S3": (1, 3), "P1": (None, 1), "P2": (None, 2),
+            "P3": (None, 3),
+        }  # fmt: skip
+    finally:
+        db.close()

@@ -136,6 +136,22 @@ def test_genre_lists_and_numbering_variants(tmp_path):
     assert (tags.track_no, tags.track_total) == (7, 9)
 
 
+@pytest.mark.parametrize("fmt", ["mp3", "mp3-v23", "flac", "ogg"])  # MP4 holds numbers only
+def test_a_disc_and_its_track_in_one_number(tmp_path, fmt):
+    """Some rippers write "1-03" (disc 1, track 3): it was read as track 1, so a whole disc
+    shared one number and its album could not be played in order. A disc tag wins."""
+    cases = [
+        ({"track_no": "1-03"}, (3, None, 1)),
+        ({"track_no": "2.11/14"}, (11, 14, 2)),
+        ({"track_no": "1-03", "disc_no": 2}, (3, None, 2)),
+        ({"track_no": "7/9"}, (7, 9, None)),  # the usual form, unchanged
+        ({"track_no": "A1"}, (None, None, None)),  # a vinyl side: no number invented
+    ]
+    for n, (tags, want) in enumerate(cases):
+        read = read_tags(write_audio(tmp_path / f"t{n}", fmt, tags=tags))
+        assert (read.track_no, read.track_total, read.disc_no) == want, tags
+
+
 def test_mislabelled_extension_is_still_read(audio_files, tmp_path):
     wrong = tmp_path / "really-flac.mp3"
     shutil.copy(audio_files["flac"], wrong)

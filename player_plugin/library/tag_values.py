@@ -65,6 +65,19 @@ def numbering(text: str | None) -> tuple[int | None, int | None]:
     return pos_int(match.group(1)), pos_int(match.group(2))
 
 
+DISC_TRACK_RE = re.compile(r"^\s*(\d{1,2})\s*[-.]\s*(\d{1,3})\s*(?:/\s*(\d+))?\s*$")
+
+
+def disc_track(text: str | None) -> tuple[int | None, int | None, int | None] | None:
+    """A disc and its track in one track number, as some rippers write them: ``"1-03"``
+    or ``"2.11/14"`` -> (disc, track, total), e.g. (1, 3, None); None for any other text
+    (read by :func:`numbering`: ``"1-03"`` is not track 1)."""
+    match = DISC_TRACK_RE.match(text or "")
+    if not match:
+        return None
+    return pos_int(match.group(1)), pos_int(match.group(2)), pos_int(match.group(3))
+
+
 def year(date: str | None) -> int | None:
     match = YEAR_RE.search(date or "")
     if not match:

@@ -56,6 +56,7 @@ from player_plugin.library.tag_values import (
     MAX_TEXT,
     MAX_VALUES,
     cap,
+    disc_track,
     first,
     float_or_none,
     numbering,
@@ -734,6 +735,11 @@ def _apply(tags: TrackTags, fields: dict[str, Any]) -> None:
         setattr(tags, f"{key}_no", number)
         explicit = pos_int(first(fields.get(f"{key}_total"), limit=64))
         setattr(tags, f"{key}_total", explicit or total)
+    combined = disc_track(first(fields.get("track"), limit=64))
+    if combined is not None:  # "1-03": disc 1's third track (the disc tag, if any, wins)
+        disc, tags.track_no, total = combined
+        tags.disc_no = tags.disc_no or disc
+        tags.track_total = pos_int(first(fields.get("track_total"), limit=64)) or total
     bpm = float_or_none(first(fields.get("bpm"), limit=64))
     tags.bpm = bpm if bpm is not None and 0 < bpm < 1000 else None
     for key in ("replaygain_track_gain", "replaygain_album_gain"):

@@ -242,4 +242,23 @@ def _play_changes(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS(name="0006_reread_shared_track_numbers")
+def _reread_shared_track_numbers(db: sqlite_utils.Database) -> None:
+    # A track number such as "1-03" (disc 1, track 3) was read as track 1: a whole disc
+    # shared one number and its album could not be played in order. Tracks of an album
+    # without a disc number that share a track number are read again by the next scan (a
+    # stored mtime no file has); nothing else is touched.
+    db.execute(
+        """
+        UPDATE tracks SET mtime_ns = -1
+        WHERE disc_no IS NULL AND track_no IS NOT NULL AND album IS NOT NULL
+          AND (album, track_no) IN (
+            SELECT album, track_no FROM tracks
+            WHERE disc_no IS NULL AND track_no IS NOT NULL AND album IS NOT NULL
+            GROUP BY album, track_no HAVING count(*) > 1
+          )
+        """
+    )
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)
