@@ -83,6 +83,39 @@ def test_the_next_track_follows_the_album_across_discs(library):
     assert album_next_reason(at["Blue Ropes"], at["Drift Chart"], catalogue) is None
 
 
+def test_a_compilation_without_an_album_artist_is_one_album(tmp_path, db):
+    """A various-artists album tagged without an album artist was an album per artist (of
+    one track each): one folder, one album name, several artists make one album, played in
+    its order; the same album name by two artists in two folders stays two albums."""
+    files = [
+        ("Summer Mix", "Ana Volta", "Heatwave", 1),
+        ("Summer Mix", "Brass Kite", "Pier", 2),
+        ("Summer Mix", "Cala Moor", "Last Ferry", 3),
+        ("Hits A", "Ana Volta", "Old One", 1),
+        ("Hits A", "Ana Volta", "Older One", 2),
+        ("Hits B", "Brass Kite", "First Hit", 1),
+        ("Hits B", "Brass Kite", "Second Hit", 2),
+    ]
+    for i, (folder, artist, title, track) in enumerate(files):
+        path = tmp_path / "music" / folder / f"{title}.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, tone(1.0, 220.0 + 20 * i, 22050, channels=1), 22050, format="FLAC")
+        album = "Summer Mix" if folder == "Summer Mix" else "Greatest Hits"
+        tags = {"title": title, "artist": artist, "album": album, "track_no": track}
+        tag_file(path, "flac", tags, None)
+    scan(db, [os.fsencode(tmp_path / "music")], workers=0)
+    catalogue = load_catalogue(db)
+    at = {title: i for i, title in enumerate(catalogue.titles)}
+    album = {title: int(catalogue.album[i]) for title, i in at.items()}
+    assert album["Heatwave"] == album["Pier"] == album["Last Ferry"] != 0
+    assert album["Old One"] == album["Older One"] != album["First Hit"] == album["Second Hit"]
+    assert catalogue.titles[next_on_album(catalogue, at["Heatwave"])] == "Pier"
+    assert catalogue.titles[next_on_album(catalogue, at["Pier"])] == "Last Ferry"
+    assert catalogue.titles[next_on_album(catalogue, at["Old One"])] == "Older One"
+    reason = album_next_reason(at["Last Ferry"], at["Pier"], catalogue)
+    assert reason == "next on Summer Mix, after Brass Kite – Pier"
+
+
 def test_a_list_plays_each_album_in_order_and_continues_the_one_playing(library):
     catalogue, at = library
     names = ["Night Ferry", "Thread", "Still Air", "Salt Light", "Needle", "Cloud Ledger"]

@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -59,6 +59,28 @@ def _first_genre(raw: str | None) -> str:
     return str(value).strip()
 
 
+# Tracks of an album named by no album artist whose name, in one folder, more than one
+# artist shares (the prefilter: album names with several artists and no album artist)
+_SHARED_ALBUMS = (
+    "SELECT path, album, artist FROM tracks WHERE missing = 0 AND album_artist IS NULL"
+    " AND format IS NOT 'history' AND album IN (SELECT album FROM tracks"
+    " WHERE missing = 0 AND album_artist IS NULL AND album IS NOT NULL"
+    " GROUP BY album HAVING min(artist) IS NOT max(artist))"
+)
+
+
+def _compilations(db: sqlite_utils.Database, clean: Callable[[str], str]) -> dict[tuple, str]:
+    """(folder, album) → an album owner's key for each compilation tagged without an album
+    artist: one folder, one album name, several artists (as Strawberry and Clementine tell
+    them) — one album, not one per artist. A history's tracks (synthetic paths) never are."""
+    artists: dict[tuple[bytes, str], set[str]] = {}
+    for path, album, artist in db.execute(_SHARED_ALBUMS):
+        folder = bytes(path).rpartition(b"/")[0]
+        artists.setdefault((folder, album), set()).add(clean(artist or ""))
+    shared = sorted(key for key, names in artists.items() if len(names) > 1)
+    return {key: f"\x00compilation {n}" for n, key in enumerate(shared)}
+
+
 def _audio_matrix(db: sqlite_utils.Database, track_ids: list[int]) -> np.ndarray | None:
     """Audio descriptors from the analysis store, when any track is analysed."""
     try:
@@ -94,6 +116,8 @@ def load_catalogue(db: sqlite_utils.Database, *, audio: bool = True) -> Catalogu
     track_no: list[int] = []
     disc_no: list[int] = []
     paths: list[bytes] = []
+    compilations = _compilations(db, clean)
+    compiled = {album for _, album in compilations}
     rows = db.execute(
         "SELECT id, path, path_text, title, artist, album_artist, album, genres, year, "
         "duration_ms, track_no, disc_no FROM tracks WHERE missing = 0 ORDER BY id"
@@ -106,6 +130,9 @@ def load_catalogue(db: sqlite_utils.Database, *, audio: bool = True) -> Catalogu
         artist.append(artists.code(art_key, art or album_artist))
         alb_key = fold_once(alb)
         album_owner = clean(album_artist or art)
+        if alb in compiled and not album_artist:
+            owner = compilations.get((bytes(path).rpartition(b"/")[0], alb))
+            album_owner = owner or album_owner
         album.append(albums.code(f"{album_owner}\x1f{alb_key}" if alb_key else "", alb))
         g = genre_of(gen)
         genre.append(genres.code(fold_once(g), g))
