@@ -193,7 +193,7 @@ def test_hard_negatives_drawn_from_a_pool_stand_for_the_whole_pool() -> None:
     whole (the recently played one) count once."""
     from player_plugin.domain.catalogue import Catalogue
     from player_plugin.domain.play import Play
-    from training.data import _negatives
+    from training.data import MostPlayedLately, SeenItems, Uniform, _negatives
 
     artist = np.array([1] * 40 + [2] * 5, dtype=np.int32)
     cat = Catalogue(
@@ -207,7 +207,12 @@ def test_hard_negatives_drawn_from_a_pool_stand_for_the_whole_pool() -> None:
     state = F.HistoryState(cat)
     state.observe(Play(0, 1_700_000_000_000, 200_000, "listened", 0))
     by_artist = {1: np.arange(40), 2: np.arange(40, 45)}
-    items, logw = _negatives(state, 42, 24, np.random.default_rng(3), by_artist, False, 0.75, [0])
+    seen = SeenItems()
+    seen.add(0)
+    uniform = Uniform(np.random.default_rng(3))
+    items, logw = _negatives(
+        state, 42, 24, uniform, by_artist, False, 0.75, seen, MostPlayedLately()
+    )
     assert items[0] == 0 and logw[0] == 0  # the recent track, taken whole
     drawn = items[1:5]
     assert all(1 <= i < 40 for i in drawn)  # the last artist's unplayed tracks

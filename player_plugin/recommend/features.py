@@ -219,7 +219,7 @@ def log1p_counts(block: np.ndarray) -> None:
 
 
 _TRANS, _WINDOW, _COOC = 0, 1, 2  # the sparse tables HistoryState mirrors as arrays
-_MAX_MIRRORS = 64
+_MAX_MIRRORS = 64  # serving's (HistoryState.max_mirrors); the trainer keeps more
 
 
 class _Mirror:
@@ -385,6 +385,7 @@ class HistoryState:
         # arrays of the sparse rows item_features read lately, kept equal to the rows as
         # plays arrive: (table, key) -> its mirror (tables: _TRANS, _WINDOW, _COOC)
         self._mirrors: dict[tuple[int, int], _Mirror] = {}
+        self.max_mirrors = _MAX_MIRRORS  # the oldest made goes past this many
 
     # -- growing the state ----------------------------------------------------------------
 
@@ -561,7 +562,7 @@ class HistoryState:
                 if not row:
                     continue
                 found = mirrors[(table, key)] = _Mirror(row)
-                while len(mirrors) > _MAX_MIRRORS:
+                while len(mirrors) > self.max_mirrors:
                     del mirrors[next(iter(mirrors))]  # the oldest made
             out.append((found.keys[: found.size], found.vals[: found.size], weight))
         return out
