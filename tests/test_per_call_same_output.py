@@ -405,15 +405,18 @@ def test_rerank_equals_the_replaced_code() -> None:
 
 
 def test_mirrored_rows_follow_the_plays_and_the_features_stay_the_frozen_ones() -> None:
-    """The sparse rows item_features reads are kept as arrays, updated as plays arrive:
-    after every play each mirror equals its row read afresh, and the features equal the
-    frozen copy's (which reads the dicts), for the active items and for all."""
+    """The sparse rows item_features reads are kept as arrays, updated as plays arrive
+    (the keys a play changed are noted and copied when the row is next read): after every
+    play each mirror, brought up to date, equals its row read afresh, and the features equal
+    the frozen copy's (which reads the dicts), for the active items and for all — with
+    serving's few mirrors and the trainer's many."""
     catalogue = wide_catalogue(extra=300)
     plays = mixed_plays(len(catalogue), n=300, seed=8)
-    for blind in (False, True):
+    for blind, kept in ((False, 64), (True, 64), (False, 1 << 16)):
         new = F.HistoryState(catalogue, blind=blind)
+        new.max_mirrors = kept
         old = legacy.HistoryState(catalogue, blind=blind)
-        grown = 0
+        grown = stale = 0
         for k, play in enumerate(plays):
             new.observe(play)
             old.observe(play)
@@ -426,11 +429,14 @@ def test_mirrored_rows_follow_the_plays_and_the_features_stay_the_frozen_ones() 
             tables = (new.trans, new.window, new.cooc)
             for (table, key), mirror in new._mirrors.items():
                 row = tables[table][key]
+                if mirror.stale:
+                    stale += 1
+                    mirror.sync(row)
                 assert mirror.size == len(row)
                 np.testing.assert_array_equal(mirror.keys[: mirror.size], list(row.keys()))
                 np.testing.assert_array_equal(mirror.vals[: mirror.size], list(row.values()))
                 grown += mirror.size > len(mirror.keys) // 2
-        assert new._mirrors and grown > 0  # mirrors were made, kept and grown
+        assert new._mirrors and grown > 0 and stale > 0  # made, kept, grown, left stale
 
 
 def test_play_rows_map_to_the_same_items_with_the_order_check_remembered() -> None:

@@ -194,21 +194,16 @@ def _negatives(
             sample(members)
 
     pools.append((lately.items, 0.0))
-    taken: set[int] = {target}
-    out: list[int] = []
-    hard_w: list[float] = []
-    want = int(k * hard_share)
+    # the pools' tracks in order, each once (with its first pool's weight), the target
+    # left out, until the hard share is reached (one track at least, as ever)
+    need = max(int(k * hard_share), 1)
+    taken: dict[int, float] = {target: 0.0}
     for pool, weight in pools:
-        for item in pool():
-            if item not in taken:
-                taken.add(item)
-                out.append(item)
-                hard_w.append(weight)
-                if len(out) >= want:
-                    break
-        else:
-            continue
-        break
+        if len(taken) > need:
+            break
+        taken |= {item: weight for item in pool() if item not in taken}
+    out = list(taken)[1 : need + 1]
+    hard_w = list(taken.values())[1 : need + 1]
     n_hard = len(out)
     n_seen = max(int(k * SEEN_SHARE) - n_hard, 0) if len(seen_items) > 2 * k else 0
     if n_seen:  # one call draws what n calls of one draw each would

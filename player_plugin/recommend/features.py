@@ -224,9 +224,12 @@ _MAX_MIRRORS = 64  # serving's (HistoryState.max_mirrors); the trainer keeps mor
 
 class _Mirror:
     """A sparse row as arrays: its keys and values in the dict's order (insertion: new
-    keys go last in both), grown by doubling; ``pos`` finds a key's place."""
+    keys go last in both), grown by doubling; ``pos`` finds a key's place. A play notes
+    the keys it changed in ``stale`` (in the order it changed them), and they are copied
+    from the row when it is next read (:meth:`sync`): most rows mirrored while a history
+    is replayed are changed many times and read again seldom, if ever."""
 
-    __slots__ = ("keys", "pos", "size", "vals")
+    __slots__ = ("keys", "pos", "size", "stale", "vals")
 
     def __init__(self, row: Mapping[int, float]) -> None:
         n = len(row)
@@ -236,6 +239,13 @@ class _Mirror:
         self.vals[:n] = np.fromiter(row.values(), np.float64, n)
         self.pos = dict(zip(row.keys(), range(n), strict=True))
         self.size = n
+        self.stale: dict[int, None] = {}
+
+    def sync(self, row: Mapping[int, float]) -> None:
+        """Copy the stale keys' values from *row* (the dict this mirrors)."""
+        for key in self.stale:
+            self.set(key, row[key])
+        self.stale.clear()
 
     def set(self, key: int, value: float) -> None:
         """The row now holds *value* at *key*."""
@@ -448,11 +458,11 @@ class HistoryState:
             prev = self.ses_listened[-1]
             row = self.trans.setdefault(prev, {})
             row[item] = row.get(item, 0.0) + 1.0
-            # the mirrored rows (a few dozen at most) follow; most rows have none
+            # the mirrored rows note what changed (copied when next read); most have none
             mirrors = self._mirrors
             mirror = mirrors.get((_TRANS, prev))
             if mirror is not None:
-                mirror.set(item, row[item])
+                mirror.stale[item] = None
             self.trans_total[prev] = self.trans_total.get(prev, 0.0) + 1.0
             pa = int(self.artist[prev])
             if pa and a:
@@ -464,7 +474,7 @@ class HistoryState:
                     wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
                     mirror = mirrors.get((_WINDOW, j))
                     if mirror is not None:
-                        mirror.set(item, wrow[item])
+                        mirror.stale[item] = None
             if self.t0 is None:
                 self.t0 = float(t)
             scale = math.exp((t - self.t0) / SKNN_TAU_MS)
@@ -478,9 +488,9 @@ class HistoryState:
                     mine[j] = mine.get(j, 0.0) + 0.5 * scale / (2 + back)  # came before
                     mirror = mirrors.get((_COOC, j))
                     if mirror is not None:
-                        mirror.set(item, row[item])
+                        mirror.stale[item] = None
                     if mine_mirror is not None:
-                        mine_mirror.set(j, mine[j])
+                        mine_mirror.stale[j] = None
         self.ses_listened.append(item)
         self.ses_count.add(item)
         self.recent[item] = None
@@ -549,14 +559,16 @@ class HistoryState:
     ) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """The rows of *table* (``_TRANS``, ``_WINDOW``, ``_COOC``) at the given (key,
         weight) pairs as (keys, values, weight) arrays: the rows' mirrors, made on first
-        use and kept (a few dozen at most) — the rows the features read are those of the
-        last plays, and building their arrays from the dicts on every call cost more than
-        everything else the sums do."""
+        use and kept (``max_mirrors`` of them) — the rows the features read are those of
+        the last plays, and building their arrays from the dicts on every call cost more
+        than everything else the sums do."""
         source = (self.trans, self.window, self.cooc)[table]
         mirrors = self._mirrors
         out = []
         for key, weight in keys:
             found = mirrors.get((table, key))
+            if found is not None and found.stale:
+                found.sync(source[key])
             if found is None:
                 row = source.get(key)
                 if not row:
