@@ -221,6 +221,12 @@ def test_distractors_join_the_catalogue_but_are_never_targets(segue, history, tm
 def test_bad_input_is_one_line(segue, tmp_path):
     missing = segue("evaluate", "--plays", tmp_path / "nope.csv")
     assert missing.status != 0 and missing.err.count("\n") == 1 and "no such file" in missing.err
+    folder = segue("evaluate", "--plays", tmp_path)  # it exists: not "no such file"
+    assert (
+        folder.status != 0
+        and folder.err.strip()
+        == f"segue: {tmp_path}: not a file (name the history files themselves)"
+    )
     junk = tmp_path / "junk.txt"
     junk.write_text("this is not a listening history\n")
     bad = segue("evaluate", "--plays", junk)

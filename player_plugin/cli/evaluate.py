@@ -64,8 +64,10 @@ def _text(result: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     for path in [*args.plays, *(args.distractors or [])]:
-        if not Path(path).is_file():
+        if not Path(path).exists():
             raise UserError(f"no such file: {path}")
+        if not Path(path).is_file():
+            raise UserError(f"{path}: not a file (name the history files themselves)")
     methods = None
     if args.methods:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
