@@ -56,7 +56,7 @@ class Cancelled(Exception):
 
 
 class MostPlayedLately:
-    """The tracks most played lately (listens decayed with a 30-day time constant, as the
+    """The tracks most played lately (plays decayed with a 30-day time constant, as the
     history feature ``log_dec_30d``), the top few kept as plays arrive. A track's decayed
     count at a time ``now`` is ``dec30 * exp(-(now - dec_t) / tau)``: ranked at any one
     time by ``log(dec30) + dec_t / tau``, which no time changes and a play only raises —
@@ -128,9 +128,9 @@ class Uniform:
 
 
 def _some_of(members: np.ndarray, size: int, uniform: Uniform) -> list[int]:
-    """*size* distinct members drawn uniformly (Floyd's algorithm), in random order: what
-    ``rng.choice(members, size, replace=False)`` draws, at a third of its cost (it took
-    15 µs, up to four times per example)."""
+    """*size* distinct members drawn uniformly (Floyd's algorithm), in random order: as
+    ``rng.choice(members, size, replace=False)`` draws them, at a third of its cost (it
+    took 15 µs, up to four times per example)."""
     u = uniform.take(2 * size).tolist()
     m = len(members)
     chosen: list[int] = []
