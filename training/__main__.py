@@ -27,10 +27,9 @@ from pathlib import Path
 from player_plugin.domain import training_events as ev
 from player_plugin.store.catalogue import load_catalogue, load_plays
 from player_plugin.store.db import open_db
+from training.chunks import training_examples
+from training.config import Config
 from training.data import Cancelled
-from training.export import export_model, warm_up
-from training.loop import train
-from training.model import Config
 
 EXIT_ERROR = 2
 EXIT_CANCELLED = 130
@@ -45,6 +44,16 @@ def _say(event: ev.TrainingEvent) -> None:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader is gone; the parent watch cancels the run
         pass
+
+
+def _load_trainer() -> None:
+    """Load the trainer's torch side (torch, the model, the loop; the exporter and onnx)
+    while the later chunk of examples is still being built (the parent would wait for it
+    anyway): ≈ 1 s of start-up less before the examples begin."""
+    from training.export import warm_up  # deferred on purpose (see above)
+    from training.loop import train  # noqa: F401 (loaded here, used below)
+
+    warm_up()
 
 
 def _progress(data: dict) -> None:
@@ -133,6 +142,18 @@ def main(argv: list[str] | None = None) -> int:
         _say(ev.Start(len(plays), len(catalogue), args.until, bool(args.skip_blind)))
         if cancel.is_set():
             raise Cancelled
+        built = time.monotonic()
+        examples = training_examples(
+            plays,
+            catalogue,
+            cfg,
+            blind=args.skip_blind,
+            cancel=cancel,
+            while_waiting=_load_trainer,
+        )
+        from training.export import export_model  # loaded while the examples were built
+        from training.loop import train
+
         trained = train(
             plays,
             catalogue,
@@ -140,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             blind=args.skip_blind,
             progress=_progress,
             cancel=cancel,
-            while_waiting=warm_up,
+            examples=examples,
+            built_s=time.monotonic() - built,
         )
         if cancel.is_set():
             raise Cancelled

@@ -27,6 +27,7 @@ import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
+from training.config import Config
 from training.data import Cancelled, Examples, build_examples
 
 log = logging.getLogger(__name__)
@@ -138,3 +139,27 @@ def build_chunked(
             if proc.is_alive():
                 proc.kill()  # its work is not wanted; SIGKILL cannot be caught or delayed
             proc.join()
+
+
+def training_examples(
+    plays: Sequence[Play],
+    catalogue: Catalogue,
+    cfg: Config,
+    *,
+    blind: bool = False,
+    cancel: threading.Event | None = None,
+    while_waiting: Callable[[], None] | None = None,
+) -> Examples:
+    """The examples a training with *cfg* learns from (a skip-blind model's: *blind*)."""
+    return build_chunked(
+        plays,
+        catalogue,
+        blind=blind,
+        negatives=cfg.negatives,
+        seed=cfg.seed,
+        hard_share=cfg.hard_share,
+        other_weight=0.0 if blind else cfg.other_weight,
+        new_weight=cfg.new_weight,
+        cancel=cancel,
+        while_waiting=while_waiting,
+    )

@@ -23,7 +23,7 @@ from torch.nn import functional as TF
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
-from training.chunks import build_chunked
+from training.chunks import training_examples
 from training.data import Cancelled, Examples
 from training.model import Config, SegueEnsemble, SegueModel
 
@@ -262,28 +262,25 @@ def train(
     progress: Callable[[dict], None] | None = None,
     cancel: threading.Event | None = None,
     while_waiting: Callable[[], None] | None = None,
+    examples: Examples | None = None,
+    built_s: float = 0.0,
 ) -> Trained:
     """Train on *plays* (oldest first); the newest ``val_share`` of targets validates.
-    *while_waiting* runs while the examples' later chunks are still being built."""
+    *while_waiting* runs while the examples' later chunks are still being built. The
+    examples may come built (:func:`training.chunks.training_examples` with *cfg* and
+    *blind*, in *built_s* seconds): ``python -m training`` builds them before it loads
+    torch (and this module), and loads both while the later chunk is being built."""
     lr_factor(cfg.schedule, 0, 1)  # an unknown schedule fails before the data is built
     rng = seed_everything(cfg)
     emit = progress or (lambda _event: None)
     vocab = F.build_vocab(catalogue, plays)
     encoded = F.encode_items(catalogue, vocab)
     items = {k: torch.from_numpy(v) for k, v in encoded.items()}
-    started = time.monotonic()
-    examples = build_chunked(
-        plays,
-        catalogue,
-        blind=blind,
-        negatives=cfg.negatives,
-        seed=cfg.seed,
-        hard_share=cfg.hard_share,
-        other_weight=0.0 if blind else cfg.other_weight,
-        new_weight=cfg.new_weight,
-        cancel=cancel,
-        while_waiting=while_waiting,
-    )
+    started = time.monotonic() - built_s
+    if examples is None:
+        examples = training_examples(
+            plays, catalogue, cfg, blind=blind, cancel=cancel, while_waiting=while_waiting
+        )
     n = len(examples)
     if n < 20:
         raise ValueError(f"too few plays to train on ({n} targets; need at least 20)")
