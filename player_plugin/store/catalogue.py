@@ -69,7 +69,9 @@ _SHARED_ALBUMS = (
 )
 
 
-def _compilations(db: sqlite_utils.Database, clean: Callable[[str], str]) -> dict[tuple, str]:
+def _compilations(
+    db: sqlite_utils.Database, clean: Callable[[str], str]
+) -> dict[tuple[bytes, str], str]:
     """(folder, album) → an album owner's key for each compilation tagged without an album
     artist: one folder, one album name, several artists (as Strawberry and Clementine tell
     them) — one album, not one per artist. A history's tracks (synthetic paths) never are."""
