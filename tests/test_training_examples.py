@@ -67,7 +67,6 @@ def wandering_plays(catalogue: Catalogue, n_plays: int = 1200, seed: int = 2) ->
 
 
 SAME = ("hist_items", "hist_outcome", "hist_gap", "context", "times", "weight", "listened")
-CANDIDATES = ("cand_items", "cand_feat", "cand_seen", "cand_logw")
 
 
 def assert_same(new, old) -> None:
