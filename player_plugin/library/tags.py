@@ -739,7 +739,7 @@ def _apply(tags: TrackTags, fields: dict[str, Any]) -> None:
     if combined is not None:  # "1-03": disc 1's third track (the disc tag, if any, wins)
         disc, tags.track_no, total = combined
         tags.disc_no = tags.disc_no or disc
-        tags.track_total = pos_int(first(fields.get("track_total"), limit=64)) or total
+        tags.track_total = tags.track_total or total  # an explicit total tag, else "/14"
     bpm = float_or_none(first(fields.get("bpm"), limit=64))
     tags.bpm = bpm if bpm is not None and 0 < bpm < 1000 else None
     for key in ("replaygain_track_gain", "replaygain_album_gain"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -77,8 +78,7 @@ def _compilations(
     them) — one album, not one per artist. A history's tracks (synthetic paths) never are."""
     artists: dict[tuple[bytes, str], set[str]] = {}
     for path, album, artist in db.execute(_SHARED_ALBUMS):
-        folder = bytes(path).rpartition(b"/")[0]
-        artists.setdefault((folder, album), set()).add(clean(artist or ""))
+        artists.setdefault((os.path.dirname(path), album), set()).add(clean(artist or ""))
     shared = sorted(key for key, names in artists.items() if len(names) > 1)
     return {key: f"\x00compilation {n}" for n, key in enumerate(shared)}
 
@@ -133,7 +133,7 @@ def load_catalogue(db: sqlite_utils.Database, *, audio: bool = True) -> Catalogu
         alb_key = fold_once(alb)
         album_owner = clean(album_artist or art)
         if alb in compiled and not album_artist:
-            owner = compilations.get((bytes(path).rpartition(b"/")[0], alb))
+            owner = compilations.get((os.path.dirname(path), alb))
             album_owner = owner or album_owner
         album.append(albums.code(f"{album_owner}\x1f{alb_key}" if alb_key else "", alb))
         g = genre_of(gen)

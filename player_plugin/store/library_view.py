@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import sqlite_utils
 
@@ -169,29 +169,32 @@ def last_model_ms(db: sqlite_utils.Database) -> int:
     return int(row[0] or 0)
 
 
-def play_counts(db: sqlite_utils.Database) -> tuple[int, int]:
-    """(matched plays, of which listened by the one listen rule)."""
-    matched = listened = 0
+def _listens(db: sqlite_utils.Database) -> Iterator[bool]:
+    """Whether each matched play was a listen (by the one listen rule)."""
     for ms_played, duration_ms, reason in db.execute(
         "SELECT p.ms_played, coalesce(p.duration_ms, t.duration_ms), p.reason"
         " FROM plays p JOIN tracks t ON t.id = p.track_id"
     ):
+        yield is_listened(ms_played or 0, duration_ms, reason)
+
+
+def play_counts(db: sqlite_utils.Database) -> tuple[int, int]:
+    """(matched plays, of which listened by the one listen rule)."""
+    matched = listened = 0
+    for listen in _listens(db):
         matched += 1
-        listened += is_listened(ms_played or 0, duration_ms, reason)
+        listened += listen
     return matched, listened
 
 
 def listened_at_least(db: sqlite_utils.Database, n: int) -> bool:
-    """Whether at least *n* matched plays were listens (by the one listen rule); it stops
-    reading at the *n*-th, so a long history costs no more than a short one."""
+    """Whether at least *n* matched plays were listens; it stops reading at the *n*-th,
+    so a long history costs no more than a short one."""
     if n <= 0:
         return True
     found = 0
-    for ms_played, duration_ms, reason in db.execute(
-        "SELECT p.ms_played, coalesce(p.duration_ms, t.duration_ms), p.reason"
-        " FROM plays p JOIN tracks t ON t.id = p.track_id"
-    ):
-        found += is_listened(ms_played or 0, duration_ms, reason)
+    for listen in _listens(db):
+        found += listen
         if found >= n:
             return True
     return False
