@@ -37,6 +37,33 @@ def test_same_data_and_seed_give_the_same_model() -> None:
     assert any(not np.array_equal(a[k], c[k]) for k in a)
 
 
+WARM_UP_PROBE = """
+import json, sys
+from test_model_fixtures import synthetic_catalogue, synthetic_plays, tiny_config
+from training import loop
+loaded = set(sys.modules)
+loop.warm_up()
+warmed = set(sys.modules)
+loop.train(synthetic_plays(120), synthetic_catalogue(), tiny_config(epochs=1))
+print(json.dumps([sorted(warmed - loaded), sorted(set(sys.modules) - warmed)]))
+"""
+
+
+def test_the_warm_up_loads_what_training_loads_on_first_use() -> None:
+    """``python -m training`` warms the loop up while examples are still being built:
+    a training that follows loads none of torch's heavy parts (in a fresh interpreter:
+    other tests load torch's compiler too)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_UP_PROBE], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    warmed, later = json.loads(done.stdout.splitlines()[-1])
+    assert "torch._dynamo" in warmed
+    heavy = ("torch._dynamo", "torch._inductor", "torch.fx", "sympy")
+    assert not [name for name in later if name.startswith(heavy)], later
+
+
 def test_examples_use_the_serving_features() -> None:
     cat, plays = synthetic_catalogue(), synthetic_plays(120)
     ex = build_examples(plays, cat, blind=False, negatives=10, seed=1)

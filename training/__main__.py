@@ -47,13 +47,14 @@ def _say(event: ev.TrainingEvent) -> None:
 
 
 def _load_trainer() -> None:
-    """Load the trainer's torch side (torch, the model, the loop; the exporter and onnx)
-    while the later chunk of examples is still being built (the parent would wait for it
-    anyway): ≈ 1 s of start-up less before the examples begin."""
-    from training.export import warm_up  # deferred on purpose (see above)
-    from training.loop import train  # noqa: F401 (loaded here, used below)
+    """Load the trainer's torch side (torch, the model, the loop and what its first steps
+    load; the exporter and onnx) while the later chunk of examples is still being built
+    (the parent would wait for it anyway): ≈ 1 s of start-up less before the examples
+    begin, and 1.3 s less between them and the first step."""
+    from training import export, loop  # deferred on purpose (see above)
 
-    warm_up()
+    loop.warm_up()
+    export.warm_up()
 
 
 def _progress(data: dict) -> None:
