@@ -124,6 +124,22 @@ def _in_process(capsys, *args: str) -> tuple[int, list[dict]]:
     return status, [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: one thread")
+def test_one_thread_or_two_train_the_same_model(db, db_path, tmp_path) -> None:
+    """The trainer takes a second thread where there is a CPU for it (its threads wait
+    passively): the model must not depend on it. Default sizes, so the large operations
+    are split between the threads."""
+    fill_store(db, 700)
+    models = {}
+    for n in (1, 2):
+        out = tmp_path / f"threads-{n}"
+        done = run_trainer(trainer_command(db_path, out, extra=["--threads", str(n)]))
+        assert isinstance(done, ev.Done)
+        assert json.loads((out / "manifest.json").read_text())["threads"] == n
+        models[n] = [(out / name).read_bytes() for name in ("item_tower.onnx", "scorer.onnx")]
+    assert models[1] == models[2]
+
+
 def test_until_limits_the_training_window(db, db_path, tmp_path, capsys) -> None:
     _, plays = fill_store(db, 250)
     until = plays[150].started_at

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             while_waiting=_load_trainer,
         )
         from training.export import export_model  # loaded while the examples were built
-        from training.loop import train
+        from training.loop import threads, train
 
         trained = train(
             plays,
@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             "tracks": len(catalogue),
             "metrics": {"validation": trained.metrics},
             "train_seconds": round(time.monotonic() - started, 2),
+            "threads": threads(cfg),  # torch's, as trained (the config's is the most)
         }
         _say(ev.Stage("export"))
         export_model(trained.model, cfg, trained.vocab, tmp, meta)

@@ -43,7 +43,10 @@ class Config:
     # averaged: still one dot product over the catalogue, `members` times as wide)
     val_share: float = 0.1  # newest share of the training window kept for validation
     seed: int = 42
-    threads: int = 1  # more threads lose on a busy 2-core laptop (measured 8x slower)
+    # torch's threads, at most the CPUs: a second one takes 14% off the epoch on an idle
+    # core, the same bits (tests/test_training.py); only where they wait passively (see
+    # training/__init__), else one: spinning ones made a busy 2-core machine 13x slower
+    threads: int = 2
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -2,7 +2,8 @@
 stopping), fixed seeds.
 
 Same plays + same config (seed included) → the same weights: every random draw comes from
-generators seeded by the config, torch runs deterministic kernels on a fixed thread count.
+generators seeded by the config, torch runs deterministic kernels — whose results were the
+same bits on one thread or two here (tests/test_training.py checks it on every run).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import copy
 import dataclasses
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 from torch.nn import functional as TF
 
+import training
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
@@ -47,9 +50,17 @@ MEMBER_SEED_STRIDE = 7919  # member k > 0 of an ensemble starts from seed + k * 
 def seed_everything(cfg: Config, member: int = 0) -> np.random.Generator:
     seed = cfg.seed + member * MEMBER_SEED_STRIDE
     torch.manual_seed(seed)
-    torch.set_num_threads(max(1, cfg.threads))
+    torch.set_num_threads(threads(cfg))
     torch.use_deterministic_algorithms(True)
     return np.random.default_rng(seed)
+
+
+def threads(cfg: Config) -> int:
+    """torch's thread count for *cfg*: its ``threads``, at most the CPUs, and one where
+    torch's threads would spin while they wait (:data:`training.PASSIVE`)."""
+    if not training.PASSIVE:
+        return 1
+    return max(1, min(cfg.threads, os.cpu_count() or 1))
 
 
 def warm_up() -> None:
