@@ -41,6 +41,11 @@ class Examples:
     def take(self, index: np.ndarray) -> Examples:
         return Examples(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
 
+    def head(self, stop: int) -> Examples:
+        """The first *stop* examples: views of these arrays, not a copy (a quarter of a
+        GB on a 42.7k-play history)."""
+        return Examples(*(getattr(self, f)[:stop] for f in self.__dataclass_fields__))
+
 
 # Hard and played-track negatives fill this share of an example's negatives; the rest are
 # drawn from the whole catalogue, where a library's never-played tracks are (with fewer

@@ -8,6 +8,7 @@ length declared dynamic, so any batch, history length or catalogue size works.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -102,9 +103,10 @@ def _export(
 
 def warm_up() -> None:
     """Load ahead of time what the first export loads: the ``onnx`` package (the exporter
-    reads each graph back with it), most of a second, spent here while the trainer would
-    otherwise wait (see :func:`training.chunks.build_chunked`)."""
-    importlib.import_module("onnx")
+    reads each graph back with it), most of a second, spent while the model trains (see
+    ``training/__main__.py``). Failing here changes nothing: the export says why."""
+    with contextlib.suppress(Exception):
+        importlib.import_module("onnx")
 
 
 def _sha256(path: Path) -> str:

@@ -306,7 +306,7 @@ def train(
     if n < 20:
         raise ValueError(f"too few plays to train on ({n} targets; need at least 20)")
     n_val = max(1, int(n * cfg.val_share))
-    train_ex = examples.take(np.arange(n - n_val))
+    train_ex = examples.head(n - n_val)
     val_idx = np.arange(n - n_val, n)
     val_ex = examples.take(val_idx[examples.listened[val_idx]])
     emit(
