@@ -5,6 +5,7 @@ side by side or one after the other gives the same arrays."""
 from __future__ import annotations
 
 import itertools
+import os
 import signal
 import threading
 import time
@@ -76,6 +77,23 @@ def test_a_cancelled_or_failing_chunk_stops_the_build(monkeypatch) -> None:
 
     monkeypatch.setattr(chunks, "build_examples", later_chunks_fail)
     with pytest.raises(RuntimeError, match="building examples failed: ValueError: a broken"):
+        chunks.build_chunked(plays, cat, seed=3, **KW)
+
+
+def test_a_chunk_cut_short_is_one_clear_error(monkeypatch) -> None:
+    """A child's arrays come as bytes after their shapes: a child gone in between (killed,
+    out of memory) fails the build with one line, never a half-filled array."""
+    monkeypatch.setattr(chunks, "MIN_PLAYS", 100)
+    cat, plays = synthetic_catalogue(), synthetic_plays(300)
+    parent, raw = os.getpid(), chunks._raw
+
+    def dies_in_the_child(a):
+        if os.getpid() != parent:
+            os._exit(9)
+        return raw(a)
+
+    monkeypatch.setattr(chunks, "_raw", dies_in_the_child)
+    with pytest.raises(RuntimeError, match=r"building examples failed \(cut short\)"):
         chunks.build_chunked(plays, cat, seed=3, **KW)
 
 
