@@ -91,7 +91,9 @@ def _raw(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a).reshape(-1).view(np.uint8)
 
 
-def _header(proc: mp.process.BaseProcess, conn: Connection, cancel: threading.Event | None):
+def _header(
+    proc: mp.process.BaseProcess, conn: Connection, cancel: threading.Event | None
+) -> list[tuple[str, tuple[int, ...]]]:
     """Wait for a child's chunk: its arrays' dtypes and shapes (their bytes follow)."""
     while not conn.poll(POLL_S):
         if cancel is not None and cancel.is_set():
