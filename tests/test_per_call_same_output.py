@@ -12,6 +12,9 @@ the same arrays, bit for bit.
 - ``HistoryState.item_features(items, out=...)``: written into a given buffer, the same
   as the array it returns without one (the columns themselves are compared with a frozen
   copy in tests/test_feature_columns.py).
+- ``HistoryState.item_features`` of a few items (a training example's candidates): the
+  sparse rows' values looked up per item, not summed over the catalogue; and the
+  arithmetic done for many calls at once (``FeatureBatch``), as the trainer does it.
 - ``HistoryState``'s sparse rows (transitions, windows, session co-occurrence) read as
   arrays kept in step with the dicts as plays arrive, not rebuilt from them on every call.
 - ``Reranker.rerank``: the best pool (and the never-played pool, from the best pool +
@@ -237,6 +240,36 @@ def test_item_features_into_a_buffer_equal_the_returned_array() -> None:
         assert got is view
         np.testing.assert_array_equal(view, state.item_features(items), err_msg=f"play {k}")
     assert buffer[0, 0] == 7.0 and buffer[-1, -1] == 7.0  # nothing outside it written
+
+
+@pytest.mark.parametrize("blind", [False, True], ids=["skip-aware", "skip-blind"])
+def test_features_of_a_few_items_and_of_a_batch_equal_the_frozen_ones(blind) -> None:
+    """A few items' features (their rows' values looked up), call by call and computed
+    for many calls at once, equal the frozen copy's, bit for bit: along first plays,
+    repeats, every outcome and new sessions, for candidates that include the track just
+    played, its successors, tracks never played and the same track twice."""
+    catalogue = wide_catalogue()
+    plays = mixed_plays(len(catalogue), n=300, seed=9)
+    state = F.HistoryState(catalogue, blind=blind)
+    old = legacy.HistoryState(catalogue, blind=blind)
+    rng = np.random.default_rng(3)
+    batch, expected, compared = F.FeatureBatch(65), [], 0
+    for k, play in enumerate(plays):
+        state.observe(play)
+        old.observe(play)
+        items = rng.integers(0, len(catalogue), 65)
+        items[:3] = play.item, plays[k + 1].item if k + 1 < len(plays) else 0, items[4]
+        items[5:10] = rng.integers(0, 40, 5)  # the favourites: rows with many keys
+        frozen = old.item_features(items)
+        np.testing.assert_array_equal(state.item_features(items), frozen, f"play {k}")
+        batch.add(state, items)
+        expected.append(frozen)
+        if len(batch) == 37 or k == len(plays) - 1:
+            np.testing.assert_array_equal(batch.columns(), np.concatenate(expected))
+            compared += len(expected)
+            expected = []
+    assert compared == len(plays) and len(batch) == 0
+    assert batch.columns().shape == (0, F.N_ITEM_FEATURES)
 
 
 def old_rerank(rr: Reranker, scores: np.ndarray, n: int, **kw) -> list[int]:

@@ -53,6 +53,7 @@ class Examples:
 SEEN_SHARE = 0.7
 
 
+FEATURE_BLOCK = 1024  # examples whose candidates' features are computed together
 MIRRORS = 1 << 16  # sparse rows kept as arrays while the examples are built
 
 
@@ -262,7 +263,9 @@ def build_examples(
             if a:
                 by_artist[a] = group
     rows: dict[str, list] = {k: [] for k in ("items", "hist_outcome", "hist_gap", "context")}
-    cands, feats, seen_rows, times = [], [], [], []
+    cands, seen_rows, times = [], [], []
+    batch = F.FeatureBatch(negatives + 1)  # the candidates' features, computed a block at a time
+    feats: list[np.ndarray] = []
     seen_items = SeenItems()
     lately = MostPlayedLately()
     logws: list[np.ndarray] = []
@@ -290,7 +293,9 @@ def build_examples(
                 rows[key].append(session[key][0])
             cands.append(cand)
             logws.append(np.concatenate([[0.0], logw]))
-            feats.append(state.item_features(cand).astype(np.float16))
+            batch.add(state, cand)
+            if len(batch) == FEATURE_BLOCK:
+                feats.append(batch.columns().astype(np.float16))
             seen_rows.append(state.seen[cand])
             times.append(play.started_at)
             weight = 1.0 if listened else other_weight
@@ -300,6 +305,7 @@ def build_examples(
             seen_items.add(play.item)
         state.observe(play)
         lately.played(state, play.item)
+    feats.append(batch.columns().astype(np.float16))
     p, k1 = len(cands), negatives + 1
     return Examples(
         hist_items=np.asarray(rows["items"], dtype=np.int64).reshape(p, F.SEQ_LEN),
@@ -307,7 +313,7 @@ def build_examples(
         hist_gap=np.asarray(rows["hist_gap"], dtype=np.int64).reshape(p, F.SEQ_LEN),
         context=np.asarray(rows["context"], dtype=np.float32).reshape(p, F.N_CONTEXT),
         cand_items=np.asarray(cands, dtype=np.int64).reshape(p, k1),
-        cand_feat=np.asarray(feats, dtype=np.float16).reshape(p, k1, F.N_ITEM_FEATURES),
+        cand_feat=np.concatenate(feats).reshape(p, k1, F.N_ITEM_FEATURES),
         cand_seen=np.asarray(seen_rows, dtype=bool).reshape(p, k1),
         cand_logw=np.asarray(logws, dtype=np.float32).reshape(p, k1),
         times=np.asarray(times, dtype=np.int64),

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -191,6 +192,11 @@ WINDOW = 5  # co-occurrence window (plays)
 _EXP_SCALES = np.array(
     [HOUR_MS, DAY_MS, 30 * DAY_MS, DAY_MS, 30 * DAY_MS, DAY_MS, 30 * DAY_MS, DAY_MS]
 )[:, None]
+# the whole counts item_features takes log1p of in one array (its first eleven rows)
+_WHOLE_COUNTS = (
+    "count", "skips", "ses_count", "ses_skips", "a_count", "ses_artist", "al_count",
+    "a_skips", "listens", "ses_album", "ses_a_skips",
+)  # fmt: skip
 SKNN_SPAN = 50  # session co-occurrence: pairs at most this far apart
 SKNN_QUERY = 3  # ... read from the session's last tracks
 SKNN_TAU_MS = 90 * DAY_MS  # ... older sessions count less (time constant)
@@ -219,6 +225,7 @@ def log1p_counts(block: np.ndarray) -> None:
 
 
 _TRANS, _WINDOW, _COOC = 0, 1, 2  # the sparse tables HistoryState mirrors as arrays
+_LOOKUP_MAX = 256  # at most this many items: their rows' values looked up, not summed
 _MAX_MIRRORS = 64  # serving's (HistoryState.max_mirrors); the trainer keeps more
 
 
@@ -604,6 +611,26 @@ class HistoryState:
         scratch[keys] = 0.0
         return out, largest
 
+    def _row_sums(
+        self, table: int, keys: Sequence[tuple[int, float]], items: np.ndarray | None
+    ) -> np.ndarray:
+        """The weighted sum of the rows of *table* at the (key, weight) pairs, read at
+        *items*: as ``_sparse_sum(_table_rows(...))`` reads it, the same numbers (each
+        item's terms added in the rows' order, from zero) — for a few items (a training
+        example's candidates) read from the dicts, one lookup per item and row, instead
+        of summing whole rows into the catalogue."""
+        if items is None or len(items) > _LOOKUP_MAX:
+            return self._sparse_sum(self._table_rows(table, keys), items)[0]
+        source = (self.trans, self.window, self.cooc)[table]
+        wanted = items.tolist()
+        zeros = [0.0] * len(wanted)
+        sums = np.zeros(len(wanted))
+        for key, weight in keys:
+            row = source.get(key)
+            if row:
+                sums += np.fromiter(map(row.get, wanted, zeros), np.float64, len(wanted)) * weight
+        return sums
+
     def item_features(
         self, items: np.ndarray | None = None, *, out: np.ndarray | None = None
     ) -> np.ndarray:
@@ -617,89 +644,64 @@ class HistoryState:
         # written row by row into a transposed buffer (each feature contiguous: four
         # times faster than a row-major one's), then copied into *out* in one go
         f = np.zeros((N_ITEM_FEATURES, k), dtype=np.float32)
-        c = _COLUMN
         if not self.plays:
-            f[c["unplayed"]] = 1.0
-            out[...] = f.T
-            return out
+            f[_COLUMN["unplayed"]] = 1.0
+        else:
+            write_columns(self.feature_inputs(items), f)
+        out[...] = f.T
+        return out
 
-        now = self.now
-        # The exponentials and log1p's of many columns, each computed as before (the same
-        # operations on the same numbers) but in one array: a call per column cost more
-        # than the arithmetic at a few thousand items.
+    def feature_inputs(self, items: np.ndarray | None) -> dict[str, np.ndarray | float]:
+        """What the history features of *items* (every item when None) are computed from,
+        after at least one play: per item (arrays, one value per item) and per call
+        (numbers, :data:`CALL_INPUTS`). :func:`write_columns` does the arithmetic — on one
+        call's inputs, or on many calls' at once (:class:`FeatureBatch`)."""
+        assert self.plays
+        k = self.n if items is None else len(items)
         reads = self._reads(items)
-        art, alb, unseen, known = reads.art, reads.alb, reads.unseen, reads.known
-        has_album, pool_scale, per_item = reads.has_album, reads.pool_scale, reads.per_item
+        art, alb, known, per_item = reads.art, reads.alb, reads.known, reads.per_item
         last_item, _, _, last_first = self.plays[-1]
-        last_art = int(self.artist[last_item])
-        last_alb = int(self.album[last_item])
-        a_count, a_skips = self.a_count[art], self.a_skips[art]
-
-        # exp(-elapsed / time constant), eight at once
-        e = np.empty((8, k))
-        np.subtract(now, per_item["last_t"], out=e[0])  # inf when never listened
-        e[1] = e[0]
-        e[2] = e[0]
-        np.subtract(now, per_item["dec_t"], out=e[3])
-        np.maximum(e[3], 0, out=e[3])
-        e[4] = e[3]
-        np.subtract(now, per_item["skip_t"], out=e[5])
-        np.subtract(now, self.a_dec_t[art], out=e[6])
-        np.maximum(e[6], 0, out=e[6])
-        np.subtract(now, self.a_last_t[art], out=e[7])
-        np.divide(e, _EXP_SCALES, out=e)
-        np.negative(e, out=e)
-        np.exp(e, out=e)
-        f[c["rec_1h"]], f[c["rec_1d"]], f[c["rec_30d"]] = e[0], e[1], e[2]
-        f[c["skip_rec_1d"]] = e[5]
-        f[c["artist_rec_1d"]] = e[7]
-
-        # log1p of counts, fourteen at once: eleven whole counts (rows 0-10), then three
-        # decayed ones
-        g = np.empty((14, k))
-        g[0] = per_item["count"]
-        g[1] = per_item["skips"]
-        g[2] = per_item["ses_count"]
-        g[3] = per_item["ses_skips"]
-        g[4] = a_count
-        g[5] = self.ses_artist.array[art]
-        g[6] = self.al_count[alb]
-        g[7] = a_skips
-        g[8] = per_item["listens"]
-        g[9] = self.ses_album.array[alb]
-        g[10] = self.ses_a_skips.array[art]
-        np.multiply(per_item["dec1"], e[3], out=g[11])
-        np.multiply(per_item["dec30"], e[4], out=g[12])
-        np.multiply(self.a_dec[art], e[6], out=g[13])
-        log1p_counts(g[:11])
-        np.log1p(g[11:], out=g[11:])
-        f[c["log_count"]], f[c["log_skips"]] = g[0], g[1]
-        f[c["unplayed"]] = unseen
-        f[c["log_dec_1d"]], f[c["log_dec_30d"]] = g[11], g[12]
-        last_pos = per_item["last_pos"]
-        ago = len(self.plays) - 1 - last_pos
-        f[c["plays_ago"]] = np.where(last_pos >= 0, 1.0 / (1.0 + ago), 0.0)
-        f[c["session_count"]] = g[2]
-        f[c["session_skips"]] = g[3]
-        same_artist = (art == last_art) & known
-        f[c["same_artist_last"]] = same_artist
-        f[c["artist_log_count"]] = g[4]
-        f[c["artist_log_dec_30d"]] = g[13]
-        f[c["artist_session"]] = g[5]
-        same_album = (alb == last_alb) & has_album
-        f[c["same_album_last"]] = same_album
-        f[c["album_log_count"]] = g[6] * has_album
+        if items is None:
+            is_last = np.zeros(k, dtype=bool)
+            is_last[last_item] = True
+        else:
+            is_last = items == last_item
+        inputs: dict[str, np.ndarray | float] = {
+            **per_item,
+            "a_dec_t": self.a_dec_t[art],
+            "a_last_t": self.a_last_t[art],
+            "a_count": self.a_count[art],
+            "a_skips": self.a_skips[art],
+            "a_dec": self.a_dec[art],
+            "ses_artist": self.ses_artist.array[art],
+            "ses_a_skips": self.ses_a_skips.array[art],
+            "al_count": self.al_count[alb],
+            "ses_album": self.ses_album.array[alb],
+            "unseen": reads.unseen,
+            "known": known,
+            "has_album": reads.has_album,
+            "pool_scale": reads.pool_scale,
+            "album_pool_scale": reads.album_pool_scale,
+            "same_artist": (art == int(self.artist[last_item])) & known,
+            "same_album": (alb == int(self.album[last_item])) & reads.has_album,
+            "is_last": is_last,
+            "now": self.now,
+            "plays": len(self.plays),
+            "new_frac": self.ses_new / (len(self.plays) - self.session_start),
+            "last_first": float(last_first),
+        }
+        zeros = np.zeros(k)
         prev = self.ses_listened[-1] if self.ses_listened else None
+        inputs["markov"] = inputs["window"] = inputs["artist_markov"] = zeros
+        inputs["markov_total"] = 1.0
         if prev is not None:
-            markov = self._sparse_sum(self._table_rows(_TRANS, [(prev, 1.0)]), items)[0]
-            f[c["markov_log"]] = np.log1p(markov)
-            f[c["markov_prob"]] = markov / max(self.trans_total.get(prev, 0.0), 1.0)
+            inputs["markov"] = self._row_sums(_TRANS, [(prev, 1.0)], items)
+            inputs["markov_total"] = max(self.trans_total.get(prev, 0.0), 1.0)
             back_weights = [
                 (j, 1.0 / (1 + back))
                 for back, j in enumerate(reversed(self.ses_listened[-WINDOW:]))
             ]
-            window = self._sparse_sum(self._table_rows(_WINDOW, back_weights), items)[0]
-            f[c["window_log"]] = np.log1p(window)
+            inputs["window"] = self._row_sums(_WINDOW, back_weights, items)
             pa = int(self.artist[prev])
             arow = self.a_trans.get(pa)
             if pa and arow:
@@ -707,40 +709,17 @@ class HistoryState:
                 a_scores[np.fromiter(arow.keys(), np.int64, len(arow))] = np.fromiter(
                     arow.values(), np.float64, len(arow)
                 )
-                f[c["artist_markov_log"]] = np.log1p(a_scores[art])
-        f[c["unplayed_artist_pool"]] = unseen / pool_scale
-        f[c["unknown_artist"]] = ~known
-        f[c["artist_log_skips"]] = g[7] * known
-        if items is None:
-            f[c["last_item"], last_item] = 1.0
-        else:
-            f[c["last_item"]] = items == last_item
-        f[c["log_listens"]] = g[8]
+                inputs["artist_markov"] = a_scores[art]
+        inputs["sknn"], inputs["sknn_top"], inputs["sknn_decay"] = zeros, 0.0, 0.0
         if self.ses_listened and self.t0 is not None:
             query = self.ses_listened[-SKNN_QUERY:]
             weights: dict[int, float] = {}
             for position, j in enumerate(query, start=1):
                 weights[j] = max(weights.get(j, 0.0), position / len(query))
             cooc_rows = self._table_rows(_COOC, weights.items())
-            raw, raw_top = self._sparse_sum(cooc_rows, items, top=True)
-            decay = math.exp(-(now - self.t0) / SKNN_TAU_MS)
-            sknn = raw * decay
-            f[c["sknn_log"]] = np.log1p(sknn)
-            top = raw_top * decay
-            if top > 0:
-                f[c["sknn_rel"]] = sknn / top
-        f[c["new_same_artist"]] = (unseen & same_artist) / pool_scale
-        f[c["new_same_album"]] = (unseen & same_album) / reads.album_pool_scale
-        f[c["new_session_artist"]] = unseen * g[5] * known
-        f[c["album_session"]] = g[9]
-        length = len(self.plays) - self.session_start
-        # read back as stored (float32): the runs are products of the rounded columns
-        f[c["new_artist_run"]] = f[c["new_same_artist"]] * (self.ses_new / length)
-        f[c["new_album_run"]] = f[c["new_same_album"]] * float(last_first)
-        f[c["artist_skip_ratio"]] = a_skips / np.maximum(a_count, 1.0) * known
-        f[c["artist_session_skips"]] = g[10] * known
-        out[...] = f.T
-        return out
+            inputs["sknn"], inputs["sknn_top"] = self._sparse_sum(cooc_rows, items, top=True)
+            inputs["sknn_decay"] = math.exp(-(self.now - self.t0) / SKNN_TAU_MS)
+        return inputs
 
     def cold_split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Split the catalogue for fast scoring: ``(active, cold, rows, inverse)``.
@@ -842,3 +821,137 @@ class HistoryState:
             "last_skipped": float(code in SKIP_CODES),
         }
         return np.array([values[name] for name in CONTEXT_FEATURES], dtype=np.float32)
+
+
+# the inputs of write_columns that are numbers, one per call (the others: one per item)
+CALL_INPUTS = (
+    "now", "plays", "new_frac", "last_first", "markov_total", "sknn_top", "sknn_decay",
+)  # fmt: skip
+
+
+def write_columns(x: Mapping[str, Any], f: np.ndarray) -> None:
+    """The history features from their inputs (:meth:`HistoryState.feature_inputs`),
+    written into the zeroed float32[N_ITEM_FEATURES, rows] *f*. The inputs of
+    :data:`CALL_INPUTS` are numbers (one call) or arrays with one value per row (many
+    calls' inputs stacked, :class:`FeatureBatch`): each element gets the same operations
+    on the same numbers either way, so the columns are the same bits."""
+    c = _COLUMN
+    k = f.shape[1]
+    now = x["now"]
+    # The exponentials and log1p's of many columns, each computed as before (the same
+    # operations on the same numbers) but in one array: a call per column cost more
+    # than the arithmetic at a few thousand items.
+    # exp(-elapsed / time constant), eight at once
+    e = np.empty((8, k))
+    np.subtract(now, x["last_t"], out=e[0])  # inf when never listened
+    e[1] = e[0]
+    e[2] = e[0]
+    np.subtract(now, x["dec_t"], out=e[3])
+    np.maximum(e[3], 0, out=e[3])
+    e[4] = e[3]
+    np.subtract(now, x["skip_t"], out=e[5])
+    np.subtract(now, x["a_dec_t"], out=e[6])
+    np.maximum(e[6], 0, out=e[6])
+    np.subtract(now, x["a_last_t"], out=e[7])
+    np.divide(e, _EXP_SCALES, out=e)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    f[c["rec_1h"]], f[c["rec_1d"]], f[c["rec_30d"]] = e[0], e[1], e[2]
+    f[c["skip_rec_1d"]] = e[5]
+    f[c["artist_rec_1d"]] = e[7]
+
+    # log1p of counts, fourteen at once: eleven whole counts (rows 0-10), then three
+    # decayed ones
+    g = np.empty((14, k))
+    for row, name in enumerate(_WHOLE_COUNTS):
+        g[row] = x[name]
+    np.multiply(x["dec1"], e[3], out=g[11])
+    np.multiply(x["dec30"], e[4], out=g[12])
+    np.multiply(x["a_dec"], e[6], out=g[13])
+    log1p_counts(g[:11])
+    np.log1p(g[11:], out=g[11:])
+    unseen, known, same_artist = x["unseen"], x["known"], x["same_artist"]
+    f[c["log_count"]], f[c["log_skips"]] = g[0], g[1]
+    f[c["unplayed"]] = unseen
+    f[c["log_dec_1d"]], f[c["log_dec_30d"]] = g[11], g[12]
+    last_pos = x["last_pos"]
+    ago = x["plays"] - 1 - last_pos
+    f[c["plays_ago"]] = np.where(last_pos >= 0, 1.0 / (1.0 + ago), 0.0)
+    f[c["session_count"]] = g[2]
+    f[c["session_skips"]] = g[3]
+    f[c["same_artist_last"]] = same_artist
+    f[c["artist_log_count"]] = g[4]
+    f[c["artist_log_dec_30d"]] = g[13]
+    f[c["artist_session"]] = g[5]
+    f[c["same_album_last"]] = x["same_album"]
+    f[c["album_log_count"]] = g[6] * x["has_album"]
+    markov = x["markov"]
+    f[c["markov_log"]] = np.log1p(markov)
+    f[c["markov_prob"]] = markov / x["markov_total"]
+    f[c["window_log"]] = np.log1p(x["window"])
+    f[c["artist_markov_log"]] = np.log1p(x["artist_markov"])
+    f[c["unplayed_artist_pool"]] = unseen / x["pool_scale"]
+    f[c["unknown_artist"]] = ~known
+    f[c["artist_log_skips"]] = g[7] * known
+    f[c["last_item"]] = x["is_last"]
+    f[c["log_listens"]] = g[8]
+    sknn = x["sknn"] * x["sknn_decay"]
+    f[c["sknn_log"]] = np.log1p(sknn)
+    top = np.multiply(x["sknn_top"], x["sknn_decay"])
+    f[c["sknn_rel"]] = np.divide(sknn, top, out=np.zeros_like(sknn), where=top > 0)
+    f[c["new_same_artist"]] = (unseen & same_artist) / x["pool_scale"]
+    f[c["new_same_album"]] = (unseen & x["same_album"]) / x["album_pool_scale"]
+    f[c["new_session_artist"]] = unseen * g[5] * known
+    f[c["album_session"]] = g[9]
+    # read back as stored (float32): the runs are products of the rounded columns
+    new_frac = np.asarray(x["new_frac"], dtype=np.float32)
+    f[c["new_artist_run"]] = f[c["new_same_artist"]] * new_frac
+    f[c["new_album_run"]] = f[c["new_same_album"]] * np.asarray(x["last_first"], np.float32)
+    f[c["artist_skip_ratio"]] = x["a_skips"] / np.maximum(x["a_count"], 1.0) * known
+    f[c["artist_session_skips"]] = g[10] * known
+
+
+class FeatureBatch:
+    """The history features of many calls at once, each for *size* items: each call's
+    inputs noted (:meth:`add`), the arithmetic done over all of their rows in one go
+    (:meth:`columns`) — the same bits as :meth:`HistoryState.item_features` call by call,
+    for a fraction of the time where a call asks for a few dozen items (a training
+    example's candidates: there, a hundred small array operations a call cost more than
+    the numbers)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.rows: list[np.ndarray] = []  # a call's per-item inputs, one after the other
+        self.numbers: list[list[float]] = []  # a call's CALL_INPUTS
+        self.names: list[str] = []  # the per-item inputs, in the order of the rows
+        self.dtypes: dict[str, np.dtype] = {}  # each input's own (rows hold float64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, state: HistoryState, items: np.ndarray) -> None:
+        """Note the inputs of ``state.item_features(items)`` as the state is now (copied:
+        the state changes after)."""
+        assert len(items) == self.size
+        inputs = state.feature_inputs(np.array(items, dtype=np.int64))
+        if not self.names:
+            self.names = [name for name in inputs if name not in CALL_INPUTS]
+            self.dtypes = {name: np.asarray(value).dtype for name, value in inputs.items()}
+        # bools and whole numbers held as float64 exactly, and given back as they were
+        self.rows.append(np.concatenate([inputs[name] for name in self.names], dtype=np.float64))
+        self.numbers.append([inputs[name] for name in CALL_INPUTS])  # type: ignore[misc]
+
+    def columns(self) -> np.ndarray:
+        """float32[calls * size, N_ITEM_FEATURES]: the noted calls' features, one call's
+        rows after the other (and the batch emptied)."""
+        calls, k = len(self.rows), self.size
+        f = np.zeros((N_ITEM_FEATURES, calls * k), dtype=np.float32)
+        if calls:
+            rows = np.concatenate(self.rows).reshape(calls, len(self.names), k)
+            stacked = rows.transpose(1, 0, 2).reshape(len(self.names), calls * k)
+            numbers = np.repeat(np.array(self.numbers), k, axis=0)
+            x = {name: stacked[j] for j, name in enumerate(self.names)}
+            x |= {name: numbers[:, j] for j, name in enumerate(CALL_INPUTS)}
+            write_columns({name: x[name].astype(self.dtypes[name], copy=False) for name in x}, f)
+        self.rows, self.numbers = [], []
+        return f.T
