@@ -262,7 +262,8 @@ def build_examples(
             a = int(catalogue.artist[group[0]])
             if a:
                 by_artist[a] = group
-    rows: dict[str, list] = {k: [] for k in ("items", "hist_outcome", "hist_gap", "context")}
+    ends: list[int] = []  # the plays observed before each example (its session rows')
+    contexts: list[np.ndarray] = []
     cands, seen_rows, times = [], [], []
     batch = F.FeatureBatch(negatives + 1)  # the candidates' features, computed a block at a time
     feats: list[np.ndarray] = []
@@ -288,9 +289,8 @@ def build_examples(
                 lately,
             )
             cand = np.concatenate([[play.item], negs])
-            session = state.session_inputs()
-            for key in rows:
-                rows[key].append(session[key][0])
+            ends.append(len(state.plays))
+            contexts.append(state.context())
             cands.append(cand)
             logws.append(np.concatenate([[0.0], logw]))
             batch.add(state, cand)
@@ -307,11 +307,13 @@ def build_examples(
         lately.played(state, play.item)
     feats.append(batch.columns().astype(np.float16))
     p, k1 = len(cands), negatives + 1
+    # the session tower's rows, as session_inputs reads them, for every example at once
+    hist = F.session_rows(state.play_rows(), ends, first=True)
     return Examples(
-        hist_items=np.asarray(rows["items"], dtype=np.int64).reshape(p, F.SEQ_LEN),
-        hist_outcome=np.asarray(rows["hist_outcome"], dtype=np.int64).reshape(p, F.SEQ_LEN),
-        hist_gap=np.asarray(rows["hist_gap"], dtype=np.int64).reshape(p, F.SEQ_LEN),
-        context=np.asarray(rows["context"], dtype=np.float32).reshape(p, F.N_CONTEXT),
+        hist_items=hist[0],
+        hist_outcome=hist[1],
+        hist_gap=hist[2],
+        context=np.asarray(contexts, dtype=np.float32).reshape(p, F.N_CONTEXT),
         cand_items=np.asarray(cands, dtype=np.int64).reshape(p, k1),
         cand_feat=np.concatenate(feats).reshape(p, k1, F.N_ITEM_FEATURES),
         cand_seen=np.asarray(seen_rows, dtype=bool).reshape(p, k1),

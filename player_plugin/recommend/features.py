@@ -778,27 +778,22 @@ class HistoryState:
         """The session tower's inputs for the next play (batch of one):
         ``items`` int64[1, SEQ_LEN] (catalogue indices, -1 = padding, oldest first),
         ``hist_outcome``, ``hist_gap`` int64[1, SEQ_LEN], ``context`` float32[1, C]."""
-        items = np.full((1, SEQ_LEN), -1, dtype=np.int64)
-        outcome = np.zeros((1, SEQ_LEN), dtype=np.int64)
-        gap = np.zeros((1, SEQ_LEN), dtype=np.int64)
         # the tail and the play before it (whose start the first gap is measured from)
         tail = self.plays[-SEQ_LEN - 1 :]
-        if tail:
-            rows = np.array([(item, t, code) for item, t, code, _ in tail], dtype=np.int64)
-            first_play = len(tail) <= SEQ_LEN  # the tail starts at the history's first play
-            shown = rows if first_play else rows[1:]
-            offset = SEQ_LEN - len(shown)
-            items[0, offset:] = shown[:, 0]
-            outcome[0, offset:] = shown[:, 2]
-            gap[0, offset + first_play :] = 1 + np.searchsorted(GAP_EDGES_MS, np.diff(rows[:, 1]))
-            if first_play:
-                gap[0, offset] = N_GAPS - 1
+        rows = np.array([(item, t, code) for item, t, code, _ in tail], dtype=np.int64)
+        items, outcome, gap = session_rows(rows, [len(tail)], first=len(tail) <= SEQ_LEN)
         return {
             "items": items,
             "hist_outcome": outcome,
             "hist_gap": gap,
             "context": self.context()[None, :],
         }
+
+    def play_rows(self) -> np.ndarray:
+        """int64[plays, 3]: every play observed as (item, start, how it ended as a
+        :class:`HistoryCode`), oldest first (what :func:`session_rows` reads)."""
+        rows = np.array([(item, t, code) for item, t, code, _ in self.plays], dtype=np.int64)
+        return rows.reshape(len(self.plays), 3)
 
     def context(self) -> np.ndarray:
         """float32[N_CONTEXT]: the time of day and week of the last play and how this
@@ -821,6 +816,32 @@ class HistoryState:
             "last_skipped": float(code in SKIP_CODES),
         }
         return np.array([values[name] for name in CONTEXT_FEATURES], dtype=np.float32)
+
+
+def session_rows(
+    rows: np.ndarray, ends: Sequence[int], *, first: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The session tower's item, outcome and gap rows (int64[len(ends), SEQ_LEN] each: -1,
+    0 and 0 for padding, oldest first) after each of *ends* plays of *rows*, plays as
+    (item, start, code) — *first* when they start at the history's first play (its gap is
+    the last bucket), else each end has the play before its window among them (the gap is
+    measured from its start). Serving asks for one end, the trainer for every example's."""
+    ends = np.asarray(ends, dtype=np.int64).reshape(-1, 1)
+    at = ends + np.arange(-SEQ_LEN, 0)  # the plays shown, oldest first; < 0 is padding
+    shown = at >= 0
+    safe = np.maximum(at, 0)
+    if len(rows):
+        items = np.where(shown, rows[:, 0][safe], -1)
+        outcome = np.where(shown, rows[:, 2][safe], 0)
+        # the gap before play j (j >= 1) bucketed at j - 1
+        gaps = 1 + np.searchsorted(GAP_EDGES_MS, np.diff(rows[:, 1]))
+        gap = np.where(at >= 1, gaps[np.maximum(at - 1, 0)] if len(gaps) else 0, 0)
+        if first:
+            gap[at == 0] = N_GAPS - 1
+    else:
+        items = np.full(at.shape, -1, dtype=np.int64)
+        outcome = gap = np.zeros(at.shape, dtype=np.int64)
+    return items, outcome, gap
 
 
 # the inputs of write_columns that are numbers, one per call (the others: one per item)
