@@ -826,8 +826,7 @@ def session_rows(
     (item, start, code) — *first* when they start at the history's first play (its gap is
     the last bucket), else each end has the play before its window among them (the gap is
     measured from its start). Serving asks for one end, the trainer for every example's."""
-    ends = np.asarray(ends, dtype=np.int64).reshape(-1, 1)
-    at = ends + np.arange(-SEQ_LEN, 0)  # the plays shown, oldest first; < 0 is padding
+    at = np.asarray(ends, dtype=np.int64).reshape(-1, 1) + np.arange(-SEQ_LEN, 0)  # the plays shown, oldest first; < 0 is padding
     shown = at >= 0
     safe = np.maximum(at, 0)
     if len(rows):
