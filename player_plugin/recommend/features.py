@@ -249,10 +249,30 @@ class _Mirror:
         self.stale: dict[int, None] = {}
 
     def sync(self, row: Mapping[int, float]) -> None:
-        """Copy the stale keys' values from *row* (the dict this mirrors)."""
-        for key in self.stale:
-            self.set(key, row[key])
-        self.stale.clear()
+        """Copy the stale keys' values from *row* (the dict this mirrors): one by one, or
+        where there are many (a row a whole session added to), the new keys appended and
+        all the values written in one go."""
+        stale = self.stale
+        if len(stale) < 16:
+            for key in stale:
+                self.set(key, row[key])
+        else:
+            pos = self.pos
+            new = [key for key in stale if key not in pos]
+            if new:
+                size, grown = self.size, self.size + len(new)
+                if grown > len(self.keys):
+                    capacity = max(2 * len(self.keys), grown)
+                    self.keys = np.concatenate(
+                        [self.keys[:size], np.empty(capacity - size, np.int64)]
+                    )
+                    self.vals = np.concatenate([self.vals[:size], np.empty(capacity - size)])
+                self.keys[size:grown] = new
+                pos.update(zip(new, range(size, grown), strict=True))
+                self.size = grown
+            at = np.fromiter(map(pos.__getitem__, stale), np.int64, len(stale))
+            self.vals[at] = np.fromiter(map(row.__getitem__, stale), np.float64, len(stale))
+        stale.clear()
 
     def set(self, key: int, value: float) -> None:
         """The row now holds *value* at *key*."""
@@ -826,7 +846,10 @@ def session_rows(
     (item, start, code) — *first* when they start at the history's first play (its gap is
     the last bucket), else each end has the play before its window among them (the gap is
     measured from its start). Serving asks for one end, the trainer for every example's."""
-    at = np.asarray(ends, dtype=np.int64).reshape(-1, 1) + np.arange(-SEQ_LEN, 0)  # the plays shown, oldest first; < 0 is padding
+    # the plays shown, oldest first (< 0: padding)
+    at = np.asarray(ends, dtype=np.int64).reshape(-1, 1) + np.arange(
+        -SEQ_LEN, 0
+    )  # the plays shown, oldest first; < 0 is padding
     shown = at >= 0
     safe = np.maximum(at, 0)
     if len(rows):
