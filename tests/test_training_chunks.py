@@ -119,3 +119,27 @@ def test_a_cancelled_build_ends_a_child_that_ignores_sigterm(monkeypatch) -> Non
         assert time.monotonic() - started < 20
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_failing_wait_ends_the_children_and_the_receiving_thread(monkeypatch) -> None:
+    """The children's chunks are received on a thread while the trainer loads what it
+    needs: when that load fails, its error comes out at once — the child still building
+    is ended, and no receiving thread is left behind."""
+    monkeypatch.setattr(chunks, "MIN_PLAYS", 100)
+    cat, plays = synthetic_catalogue(), synthetic_plays(300)
+
+    def slow_later_chunks(plays, catalogue, *, first_target, **kw):
+        if first_target > 1:  # in the forked child
+            time.sleep(60)
+        return build_examples(plays, catalogue, first_target=first_target, **kw)
+
+    def load_fails() -> None:
+        assert any(t.name.startswith("examples") for t in threading.enumerate())
+        raise ImportError("a broken install")
+
+    monkeypatch.setattr(chunks, "build_examples", slow_later_chunks)
+    started = time.monotonic()
+    with pytest.raises(ImportError, match="a broken install"):
+        chunks.build_chunked(plays, cat, seed=3, while_waiting=load_fails, **KW)
+    assert time.monotonic() - started < 20
+    assert not any(t.name.startswith("examples") for t in threading.enumerate())
