@@ -12,11 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from test_model_fixtures import fill_store, synthetic_catalogue, synthetic_plays, tiny_config
 
 from player_plugin.app.retrain import TrainingError, run_trainer, trainer_command
 from player_plugin.domain import training_events as ev
 from player_plugin.recommend import features as F
+from training import loop
+from training.adam import Adam
 from training.data import build_examples
 from training.loop import train
 
@@ -37,31 +40,70 @@ def test_same_data_and_seed_give_the_same_model() -> None:
     assert any(not np.array_equal(a[k], c[k]) for k in a)
 
 
-WARM_UP_PROBE = """
-import json, sys
+NO_COMPILER_PROBE = """
+import json, sys, torch
 from test_model_fixtures import synthetic_catalogue, synthetic_plays, tiny_config
 from training import loop
 loaded = set(sys.modules)
-loop.warm_up()
-warmed = set(sys.modules)
-loop.train(synthetic_plays(120), synthetic_catalogue(), tiny_config(epochs=1))
-print(json.dumps([sorted(warmed - loaded), sorted(set(sys.modules) - warmed)]))
+loop.train(synthetic_plays(120), synthetic_catalogue(), tiny_config(epochs=2))
+heavy = ("torch._dynamo", "torch._inductor", "torch.fx", "sympy")
+print(json.dumps([[m for m in set(sys.modules) - loaded if m.startswith(heavy)],
+                  "torch._dynamo" in loaded, torch.are_deterministic_algorithms_enabled()]))
 """
 
 
-def test_the_warm_up_loads_what_training_loads_on_first_use() -> None:
-    """``python -m training`` warms the loop up while examples are still being built:
-    a training that follows loads none of torch's heavy parts (in a fresh interpreter:
-    other tests load torch's compiler too)."""
+def test_a_training_loads_no_compiler_and_runs_deterministic_kernels() -> None:
+    """torch's optimisers and ``use_deterministic_algorithms`` import its compiler front
+    end (1.2 s); the trainer needs neither (in a fresh interpreter: other tests load it)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
     done = subprocess.run(
-        [sys.executable, "-c", WARM_UP_PROBE], capture_output=True, text=True, env=env, cwd=ROOT
+        [sys.executable, "-c", NO_COMPILER_PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    warmed, later = json.loads(done.stdout.splitlines()[-1])
-    assert "torch._dynamo" in warmed
-    heavy = ("torch._dynamo", "torch._inductor", "torch.fx", "sympy")
-    assert not [name for name in later if name.startswith(heavy)], later
+    heavy, before, deterministic = json.loads(done.stdout.splitlines()[-1])
+    assert heavy == [] and not before and deterministic is True
+
+
+def _backward(model: torch.nn.ModuleDict, x: torch.Tensor, step: int) -> None:
+    hidden = model["gru"](x)[0][:, -1]
+    # every third step the output layer is left out: no gradient reaches it
+    loss = hidden.square().mean() if step % 3 == 2 else model["out"](hidden).sum()
+    loss.backward()
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-6, 0.1])
+def test_adam_is_torch_adam_bit_for_bit(weight_decay) -> None:
+    """The trainer's Adam against ``torch.optim.Adam`` with a learning-rate schedule
+    (``LambdaLR``), as the loop used them: the same weights after every step, with a
+    parameter that gets no gradient on some steps (it is skipped, its count kept)."""
+    torch.manual_seed(3)
+    ours, theirs = (
+        torch.nn.ModuleDict(
+            {"gru": torch.nn.GRU(6, 8, batch_first=True), "out": torch.nn.Linear(8, 3)}
+        )
+        for _ in range(2)
+    )
+    theirs.load_state_dict(ours.state_dict())
+    steps = 40
+    factor = lambda step: loop.lr_factor("cosine", step, steps)  # noqa: E731
+    opt = Adam(ours.parameters(), weight_decay=weight_decay)
+    ref = torch.optim.Adam(theirs.parameters(), lr=3e-3, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(ref, factor)
+    for step in range(steps):
+        x = torch.randn(5, 7, 6)
+        opt.zero_grad()
+        _backward(ours, x, step)
+        opt.step(3e-3 * factor(step))
+        ref.zero_grad()
+        _backward(theirs, x, step)
+        ref.step()
+        sched.step()
+        for (name, a), b in zip(ours.named_parameters(), theirs.parameters(), strict=True):
+            assert torch.equal(a, b), f"{name} after step {step}"
 
 
 def test_examples_use_the_serving_features() -> None:

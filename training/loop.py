@@ -26,6 +26,7 @@ import training
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
+from training.adam import Adam, deterministic
 from training.chunks import training_examples
 from training.data import Cancelled, Examples
 from training.model import Config, SegueEnsemble, SegueModel
@@ -51,7 +52,7 @@ def seed_everything(cfg: Config, member: int = 0) -> np.random.Generator:
     seed = cfg.seed + member * MEMBER_SEED_STRIDE
     torch.manual_seed(seed)
     torch.set_num_threads(threads(cfg))
-    torch.use_deterministic_algorithms(True)
+    deterministic()
     return np.random.default_rng(seed)
 
 
@@ -61,16 +62,6 @@ def threads(cfg: Config) -> int:
     if not training.PASSIVE:
         return 1
     return max(1, min(cfg.threads, os.cpu_count() or 1))
-
-
-def warm_up() -> None:
-    """Load what a training's first steps load on first use, ahead of them (``python -m
-    training`` calls this while its later chunk of examples is built): torch's compiler
-    front end, ``torch._dynamo`` — the optimiser's methods are wrapped to keep that
-    compiler out, and the wrapper imports it on first call, as deterministic mode imports
-    its settings: 1.3 s of start-up that no training step needs."""
-    torch.use_deterministic_algorithms(True)
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
 def lr_factor(schedule: str, step: int, steps: int) -> float:
@@ -200,11 +191,9 @@ def _fit(
     and returns their validation metrics. *done_epochs*: epochs of earlier ensemble
     members, for the progress events."""
     total_epochs = cfg.epochs * max(1, cfg.members)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = Adam(model.parameters(), weight_decay=cfg.weight_decay)
     steps = cfg.epochs * math.ceil(len(train_ex) / cfg.batch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda step: lr_factor(cfg.schedule, step, steps)
-    )
+    step_no = 0
     averager = TailAverage(model, first_step=tail_start(steps, cfg.average))
     fixed = cfg.schedule != "constant"  # "flat": the full rate for exactly `epochs`
     best: dict | None = None
@@ -229,8 +218,8 @@ def _fit(
             ).sum() / w.sum()
             opt.zero_grad()
             loss.backward()
-            opt.step()
-            sched.step()
+            opt.step(cfg.lr * lr_factor(cfg.schedule, step_no, steps))
+            step_no += 1
             averager.step(model)
             total += loss.item() * len(part)
             count += len(part)
