@@ -18,7 +18,11 @@ from test_model_fixtures import fill_store
 
 from player_plugin.app import retrain as rt
 from player_plugin.domain import training_events as ev
+from player_plugin.recommend import model_eval as me
+from player_plugin.recommend.engine import Engine
+from player_plugin.recommend.model import ModelRecommender
 from player_plugin.store import models as reg
+from player_plugin.store.catalogue import load_catalogue, load_plays
 
 TINY = ["--epochs", "2", "--dim", "8", "--negatives", "16", "--hidden", "16"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,6 +121,36 @@ def test_cancel_leaves_no_model_row_or_folder(db, db_path):
         rt.retrain(db_path, on_event=on_event, cancel=cancel, extra=["--epochs", "50"])
     assert reg.list_models(db) == []
     assert list(reg.models_root(db).iterdir()) == []
+    # the comparison that ran beside the trainer ended with it
+    assert not [t for t in threading.enumerate() if t.name.startswith("compare")]
+
+
+def test_the_figures_measured_beside_the_trainer_are_those_measured_after_it(db, db_path):
+    """The active model's and the baselines' figures are measured while the candidate
+    trains: the comparison recorded is the one measured after training, all at once."""
+    fill_store(db, 700)
+    first = rt.retrain(db_path, extra=TINY)
+    assert first.model_id is not None
+    if not first.promoted:
+        reg.activate(db, first.model_id)
+    second = rt.retrain(db_path, extra=[*TINY, "--seed", "7"])
+    assert second.model_id is not None
+    recorded = reg.get_model(db, second.model_id)["metrics"]["holdout"]
+    catalogue = load_catalogue(db)
+    plays = load_plays(db, catalogue)
+    active_row = reg.get_model(db, first.model_id)
+    start = me.holdout_start(plays)
+    while plays[start].started_at < active_row["cutoff"]:
+        start += 1
+    again = me.compare_on_holdout(
+        ModelRecommender(Engine(reg.model_folder(db, reg.get_model(db, second.model_id)))),
+        ModelRecommender(Engine(reg.model_folder(db, active_row))),
+        plays,
+        catalogue,
+        start,
+    )
+    assert recorded["active"] is not None and recorded["baselines"]
+    assert recorded == json.loads(json.dumps(again))
 
 
 def _dead_pid() -> int:

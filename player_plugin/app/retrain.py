@@ -31,6 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -388,37 +389,76 @@ def _retrain(
         if on_event is not None:
             on_event(event)
 
-    done = run_trainer(
-        trainer_command(db_path, folder, until_ms=cutoff, extra=extra),
-        on_event=relay,
-        cancel=cancel,
-    )
-    metrics: dict[str, Any] = {"validation": done.metrics, "curve": reg.curve_points(curve)}
-    reg.add_model(
-        db,
-        model_id,
-        folder=model_id,
-        cutoff=cutoff,
-        data_size=start,
-        metrics=metrics,
-        state="candidate",
-    )
+    with _measured_meanwhile(active, plays, catalogue, start, cancel) as others:
+        done = run_trainer(
+            trainer_command(db_path, folder, until_ms=cutoff, extra=extra),
+            on_event=relay,
+            cancel=cancel,
+        )
+        metrics: dict[str, Any] = {"validation": done.metrics, "curve": reg.curve_points(curve)}
+        reg.add_model(
+            db,
+            model_id,
+            folder=model_id,
+            cutoff=cutoff,
+            data_size=start,
+            metrics=metrics,
+            state="candidate",
+        )
+        try:
+            candidate = ModelRecommender(Engine(folder))
+        except ModelError as exc:
+            reg.update_model(db, model_id, state="rejected", reason=str(exc))
+            return result(model_id, False, f"the exported model does not load: {exc}", metrics)
+        try:
+            comparison = me.compare_on_holdout(
+                candidate, active, plays, catalogue, start, cancel, others=others
+            )
+        except me.Interrupted:
+            reg.delete_model(db, model_id)
+            raise TrainingCancelled("training cancelled") from None
+        metrics["holdout"] = comparison
+        promoted, reason = me.decide(comparison)
+        reg.update_model(db, model_id, metrics=metrics, reason=reason)
+        if promoted:
+            reg.activate(db, model_id)
+        else:
+            reg.update_model(db, model_id, state="rejected")
+        reg.prune(db)
+        return result(model_id, promoted, reason, metrics)
+
+
+class _Either:
+    """Set when it was set, or when the event it watches is (what a comparison polls)."""
+
+    def __init__(self, watched: threading.Event | None) -> None:
+        self.watched = watched
+        self.own = threading.Event()
+
+    def set(self) -> None:
+        self.own.set()
+
+    def is_set(self) -> bool:
+        return self.own.is_set() or (self.watched is not None and self.watched.is_set())
+
+
+@contextmanager
+def _measured_meanwhile(
+    active: ModelRecommender | None,
+    plays: list,
+    catalogue: Any,
+    start: int,
+    cancel: threading.Event | None,
+) -> Iterator[Callable[[], dict]]:
+    """What a candidate is compared with (the active model, the baselines) does not depend
+    on it: measured on a thread while the trainer runs, which leaves a core idle for most
+    of its epoch. Yields what gives those figures (waiting for them); on leaving, a
+    comparison no longer wanted ends at its next play."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="compare")
+    stop = _Either(cancel)
+    figures = pool.submit(me.compare_others, active, plays, catalogue, start, stop)
     try:
-        candidate = ModelRecommender(Engine(folder))
-    except ModelError as exc:
-        reg.update_model(db, model_id, state="rejected", reason=str(exc))
-        return result(model_id, False, f"the exported model does not load: {exc}", metrics)
-    try:
-        comparison = me.compare_on_holdout(candidate, active, plays, catalogue, start, cancel)
-    except me.Interrupted:
-        reg.delete_model(db, model_id)
-        raise TrainingCancelled("training cancelled") from None
-    metrics["holdout"] = comparison
-    promoted, reason = me.decide(comparison)
-    reg.update_model(db, model_id, metrics=metrics, reason=reason)
-    if promoted:
-        reg.activate(db, model_id)
-    else:
-        reg.update_model(db, model_id, state="rejected")
-    reg.prune(db)
-    return result(model_id, promoted, reason, metrics)
+        yield figures.result
+    finally:
+        stop.set()
+        pool.shutdown(wait=True)

@@ -10,8 +10,8 @@ on the newest listened plays, which no compared model was trained on.
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,6 +28,7 @@ __all__ = [
     "DialProbe",
     "Interrupted",
     "compare_on_holdout",
+    "compare_others",
     "decide",
     "holdout_ndcg",
     "holdout_start",
@@ -36,6 +37,13 @@ __all__ = [
 
 class Interrupted(Exception):
     """The comparison was cancelled."""
+
+
+class Stop(Protocol):
+    """What a comparison polls between plays: a :class:`threading.Event`, or anything
+    that tells whether it was set."""
+
+    def is_set(self) -> bool: ...
 
 
 # -- guarded promotion ---------------------------------------------------------------------
@@ -101,7 +109,7 @@ def holdout_ndcg(
     plays: list,
     catalogue: Any,
     start: int,
-    cancel: threading.Event | None = None,
+    cancel: Stop | None = None,
     probe: DialProbe | None = None,
 ) -> list[float]:
     """NDCG@10 (ties count against) of each listened play from *start* on, the method
@@ -124,36 +132,26 @@ def holdout_ndcg(
     return out
 
 
-def compare_on_holdout(
-    candidate: Any,
+def compare_others(
     active: Any,
     plays: list,
     catalogue: Any,
     start: int,
-    cancel: threading.Event | None = None,
+    cancel: Stop | None = None,
 ) -> dict:
-    """NDCG@10 on the held-out plays of the candidate, the active model (when given) and
-    every baseline (diagnostics aside), and the candidate's re-ranked lists along the
-    familiar ↔ discover dial. Returns {"model", "active", "baselines": {...},
-    "best_baseline", "plays", "dial": [{"dial", "ndcg@10", "new_share"}, ...]}."""
-
-    def mean(xs: list[float]) -> float:
-        return round(float(sum(xs) / len(xs)), 6) if xs else 0.0
-
-    result: dict = {"plays": 0, "baselines": {}}
-    probe = DialProbe(catalogue, plays, start)
-    scores = holdout_ndcg(candidate, plays, catalogue, start, cancel, probe)
-    result["plays"] = len(scores)
-    result["model"] = mean(scores)
-    result["dial"] = probe.curve()
+    """What a candidate is compared with, which does not depend on it (measured while it
+    trains): NDCG@10 on the held-out plays of the active model (when given) and of every
+    baseline (diagnostics aside). Returns {"active", "baselines": {...}, "best_baseline"
+    (when any)}."""
+    result: dict = {"baselines": {}}
     result["active"] = (
-        mean(holdout_ndcg(active, plays, catalogue, start, cancel)) if active else None
+        _mean(holdout_ndcg(active, plays, catalogue, start, cancel)) if active else None
     )
     for name in baseline_names():
         if name in DIAGNOSTICS:
             continue
         try:
-            result["baselines"][name] = mean(
+            result["baselines"][name] = _mean(
                 holdout_ndcg(make_baseline(name), plays, catalogue, start, cancel)
             )
         except Interrupted:
@@ -163,6 +161,34 @@ def compare_on_holdout(
     if result["baselines"]:
         result["best_baseline"] = max(result["baselines"], key=result["baselines"].get)
     return result
+
+
+def compare_on_holdout(
+    candidate: Any,
+    active: Any,
+    plays: list,
+    catalogue: Any,
+    start: int,
+    cancel: Stop | None = None,
+    *,
+    others: Callable[[], dict] | None = None,
+) -> dict:
+    """NDCG@10 on the held-out plays of the candidate, the active model (when given) and
+    every baseline (diagnostics aside), and the candidate's re-ranked lists along the
+    familiar ↔ discover dial. Returns {"model", "active", "baselines": {...},
+    "best_baseline", "plays", "dial": [{"dial", "ndcg@10", "new_share"}, ...]}. *others*,
+    when given, is asked for :func:`compare_others`' figures once the candidate's are in
+    (they may be measured meanwhile on another thread)."""
+    probe = DialProbe(catalogue, plays, start)
+    scores = holdout_ndcg(candidate, plays, catalogue, start, cancel, probe)
+    figures = (
+        compare_others(active, plays, catalogue, start, cancel) if others is None else others()
+    )
+    return {"plays": len(scores), "model": _mean(scores), "dial": probe.curve(), **figures}
+
+
+def _mean(xs: list[float]) -> float:
+    return round(float(sum(xs) / len(xs)), 6) if xs else 0.0
 
 
 def decide(comparison: dict) -> tuple[bool, str]:
