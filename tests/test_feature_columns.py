@@ -180,3 +180,26 @@ def test_a_large_catalogue_read_from_the_table_matches_the_legacy_code() -> None
     assert state.count.max() > 50 and len(active) * 11 >= F._LOG1P_TABLE_FROM
     _assert_same(state.item_features(active), old.item_features(active), F.ITEM_FEATURES, "active")
     assert _compare(plays, cat, blind=False, every=300) >= 5
+
+
+@pytest.mark.parametrize("blind", [False, True], ids=["skip-aware", "skip-blind"])
+def test_tracks_last_played_years_ago_match_the_legacy_code(blind: bool) -> None:
+    """Plays spread over years, with gaps of days, months and years: the recency of a
+    track (or artist) played long ago is exp(-elapsed / time constant) = 0.0, which the
+    features no longer compute where it is certain (the same bits as computing it)."""
+    rng = np.random.default_rng(11)
+    catalogue = _catalogue_with_unknown_artist()
+    outcomes = list(Outcome)
+    plays, t = [], T0
+    for _ in range(240):
+        plays.append(Play(int(rng.integers(0, 70)), t, 100_000, outcomes[int(rng.integers(5))], 0))
+        t += (
+            int(
+                rng.choice([3, 60 * 24 * 9, 60 * 24 * 120, 60 * 24 * 800], p=[0.8, 0.1, 0.07, 0.03])
+            )
+            * MIN
+        )
+    last = {p.item: p.started_at for p in plays}
+    idle_days = (plays[-1].started_at - min(last.values())) / (24 * 60 * MIN)
+    assert idle_days > 800  # some tracks' day-scale recency is 0.0
+    assert _compare(plays, catalogue, blind=blind, every=5) > 40

@@ -15,6 +15,9 @@ the same arrays, bit for bit.
 - ``HistoryState.item_features`` of a few items (a training example's candidates): the
   sparse rows' values looked up per item, not summed over the catalogue; and the
   arithmetic done for many calls at once (``FeatureBatch``), as the trainer does it.
+- ``HistoryState.item_features``: its work buffers kept between calls, what the features
+  read of every item kept until the next first play, and no exponential computed where
+  it is certain to be 0.0 (against the frozen copy in tests/test_feature_columns.py).
 - ``HistoryState``'s sparse rows (transitions, windows, session co-occurrence) read as
   arrays kept in step with the dicts as plays arrive, not rebuilt from them on every call.
 - ``Reranker.rerank``: the best pool (and the never-played pool, from the best pool +
@@ -270,6 +273,28 @@ def test_features_of_a_few_items_and_of_a_batch_equal_the_frozen_ones(blind) -> 
             expected = []
     assert compared == len(plays) and len(batch) == 0
     assert batch.columns().shape == (0, F.N_ITEM_FEATURES)
+
+
+def test_features_are_a_new_array_each_call_while_the_work_buffers_are_kept() -> None:
+    """item_features computes into buffers kept between calls (arrays of a few MB made on
+    every call cost page faults): what it returns is still the caller's own, which the
+    next call leaves as it was."""
+    catalogue = wide_catalogue()
+    plays = mixed_plays(len(catalogue), n=120, seed=5)
+    state = F.HistoryState(catalogue)
+    state.extend(plays[:60])
+    items = np.arange(0, len(catalogue), 7)
+    earlier = [state.item_features(), state.item_features(items)]
+    copies = [a.copy() for a in earlier]
+    work = state._work
+    state.extend(plays[60:])
+    later = [state.item_features(), state.item_features(items)]
+    assert state._work is not work  # (two sizes asked in turn: made again)
+    state.item_features(items)
+    assert state._work is not None and state._work is state._work_for(len(items))  # kept
+    for before, copy, after in zip(earlier, copies, later, strict=True):
+        np.testing.assert_array_equal(before, copy)
+        assert not np.shares_memory(before, after) and not np.array_equal(before, after)
 
 
 def old_rerank(rr: Reranker, scores: np.ndarray, n: int, **kw) -> list[int]:

@@ -149,7 +149,8 @@ def _write(db_path: Path, key: str, warm: WarmVectors) -> None:
 # A saved state is only as good as the code that replayed it: any change to the sources
 # below (how plays are read and counted, the features, the re-ranker) makes it stale.
 _CODE_FOLDERS = ("domain", "store", "recommend", "app")
-_TRANSIENT: dict[str, object] = {"_split": None, "_mirrors": {}}  # caches: rebuilt when needed
+# caches: rebuilt when needed
+_TRANSIENT: dict[str, object] = {"_split": None, "_mirrors": {}, "_whole": None, "_work": None}
 # arrays never written once made (a new catalogue replaces the old): packed uncopied
 _SHARED = ("catalogue.", "history.artist", "history.album", "reranker.ties")
 

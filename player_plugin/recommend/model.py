@@ -64,6 +64,7 @@ class ModelRecommender(Recommender):
         self.ties: np.ndarray | None = None
         self._cand: _Candidates | None = None  # the scorer's inputs, kept with the cold split
         self._tie_buffer: np.ndarray | None = None
+        self._dense_feat: np.ndarray | None = None  # scorer_inputs' features, kept
 
     @property
     def model_id(self) -> str:
@@ -117,11 +118,16 @@ class ModelRecommender(Recommender):
         return True
 
     def scorer_inputs(self) -> dict[str, np.ndarray]:
-        """What the scorer gets for the current session (batch of one)."""
+        """What the scorer gets for the current session (batch of one); the features'
+        array is kept and written again by the next call (a few MB made on every call
+        cost page faults: see ``HistoryState._work_for``)."""
         inputs = self._session()
         assert self.state is not None and self.vectors is not None
         inputs["cand_vec"] = self.vectors[None]
-        inputs["cand_feat"] = self.state.item_features()[None]
+        shape = (self.state.n, F.N_ITEM_FEATURES)
+        if self._dense_feat is None or self._dense_feat.shape != shape:
+            self._dense_feat = np.empty(shape, dtype=np.float32)
+        inputs["cand_feat"] = self.state.item_features(out=self._dense_feat)[None]
         return inputs
 
     def scores(self) -> np.ndarray:
