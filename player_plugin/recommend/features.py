@@ -672,8 +672,8 @@ class HistoryState:
             f = np.zeros((N_ITEM_FEATURES, k), dtype=np.float32)
             f[_COLUMN["unplayed"]] = 1.0
         else:
-            f, *work = self._work_for(k)
-            write_columns(self.feature_inputs(items), f, (work[0], work[1]))
+            f, e, g = self._work_for(k)
+            write_columns(self.feature_inputs(items), f, (e, g))
         out[...] = f.T
         return out
 
@@ -870,9 +870,7 @@ def session_rows(
     the last bucket), else each end has the play before its window among them (the gap is
     measured from its start). Serving asks for one end, the trainer for every example's."""
     # the plays shown, oldest first (< 0: padding)
-    at = np.asarray(ends, dtype=np.int64).reshape(-1, 1) + np.arange(
-        -SEQ_LEN, 0
-    )  # the plays shown, oldest first; < 0 is padding
+    at = np.asarray(ends, dtype=np.int64).reshape(-1, 1) + np.arange(-SEQ_LEN, 0)
     shown = at >= 0
     safe = np.maximum(at, 0)
     if len(rows):

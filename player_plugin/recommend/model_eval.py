@@ -27,6 +27,7 @@ __all__ = [
     "MIN_LISTENS",
     "DialProbe",
     "Interrupted",
+    "Stop",
     "compare_on_holdout",
     "compare_others",
     "decide",
