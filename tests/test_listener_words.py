@@ -33,6 +33,7 @@ def test_the_status_bar_speaks_music_while_the_model_learns(qtbot, db_path, db):
     try:
         plugin._training_progress(Epoch(2, 12, 9.1, 9.0, 0.1, eta_s=31.6))
         plugin._training_progress(Stage("export"))
+        plugin._training_progress(Stage("compare"))
         plugin._training_done(None, "training cancelled")
         plugin._training_done(None, "not enough history yet: 12 listened plays")
     finally:
@@ -41,6 +42,7 @@ def test_the_status_bar_speaks_music_while_the_model_learns(qtbot, db_path, db):
     assert lines == [
         "Learning from your listening: pass 2, about 32 s left",
         "Learning from your listening: saving what it learned…",
+        "Learning from your listening: checking it against your newest plays…",
         "Stopped learning from your listening; suggestions stay as they were",
         "Could not learn from your listening: not enough history yet: 12 listened plays",
     ], said

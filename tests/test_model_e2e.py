@@ -34,6 +34,16 @@ def test_not_enough_history(db, segue) -> None:
     assert "not enough history" in out.json["reason"]
 
 
+def test_the_progress_lines_say_each_step(db, segue, small_training) -> None:
+    """Without --json: one line a step on stderr, the comparison that decides included
+    (it takes seconds after the model is saved: a silent wait looked like a hang)."""
+    fill_store(db, 700)
+    out = segue("train")
+    assert out.status == 0, out.err
+    lines = out.err.splitlines()
+    assert lines[-2:] == ["segue: export…", "segue: checking the new model on your newest plays…"]
+
+
 def test_train_promote_recommend(db, segue, small_training) -> None:
     fill_store(db, 700)
     out = segue("train", "--json")
@@ -44,6 +54,7 @@ def test_train_promote_recommend(db, segue, small_training) -> None:
     assert holdout["plays"] >= 30 and "markov" in holdout["baselines"]
     progress = [json.loads(line) for line in out.err.splitlines() if line.startswith("{")]
     assert [e["epoch"] for e in progress if e["event"] == "epoch"] == [1, 2]
+    assert progress[-1] == {"event": "stage", "name": "compare"}  # (seconds follow)
     assert [p["epoch"] for p in data["metrics"]["curve"]] == [1, 2]
     row = reg.get_model(db, data["model_id"])
     assert row["cutoff"] and row["metrics"]["holdout"] == holdout

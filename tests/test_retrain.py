@@ -101,6 +101,8 @@ def test_retrain_records_the_curve_once_and_promotes_only_evaluated(db, db_path,
     }
     epochs = [e for e in events if isinstance(e, ev.Epoch)]
     assert [e.epoch for e in epochs] == [1, 2]
+    # the comparison on the newest plays is a step of its own for progress displays
+    assert events[-1] == ev.Stage("compare") and events.index(epochs[-1]) < len(events) - 1
     row = reg.get_model(db, result.model_id)
     assert reg.model_curve(row) == reg.curve_points(epochs)
     assert row["state"] == ("active" if result.promoted else "rejected")

@@ -410,6 +410,8 @@ def _retrain(
         except ModelError as exc:
             reg.update_model(db, model_id, state="rejected", reason=str(exc))
             return result(model_id, False, f"the exported model does not load: {exc}", metrics)
+        if on_event is not None:  # (the new model scored on the newest plays: seconds)
+            on_event(ev.Stage("compare"))
         try:
             comparison = me.compare_on_holdout(
                 candidate, active, plays, catalogue, start, cancel, others=others

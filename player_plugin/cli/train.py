@@ -26,6 +26,8 @@ def _progress_line(event: ev.TrainingEvent) -> str | None:
             f"epoch {event.epoch}/{event.epochs}: loss {event.loss:.4f}, "
             f"validation NDCG@10 {event.val_ndcg10:.4f}, ETA {event.eta_s:.0f} s"
         )
+    if isinstance(event, ev.Stage) and event.name == "compare":
+        return "checking the new model on your newest plays…"
     if isinstance(event, ev.Stage):
         return f"{event.name}…"
     return None

@@ -45,7 +45,7 @@ from player_plugin.ui.covers import cover_bytes
 from player_plugin.ui.dock import UpNextDock
 from player_plugin.ui.prefs import Prefs
 from player_plugin.ui.settings_dialog import SettingsDialog
-from player_plugin.ui.workers import TaskRunner, TrainingJob, error_line
+from player_plugin.ui.workers import STAGE_WORDS, TaskRunner, TrainingJob, error_line
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,6 @@ def fetch_suggestions(
 
 RADIO_TRACKS = 50
 RADIO_FILTER = "Playlists (*.m3u8 *.xspf *.jspf)"
-STAGE_WORDS = {"export": "saving what it learned"}  # trainer stages (training_events.Stage)
 CANCELLED = "training cancelled"  # TrainingJob's error when it was cancelled
 
 

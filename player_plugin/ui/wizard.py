@@ -34,7 +34,7 @@ from player_plugin.store.db import open_db
 from player_plugin.store.models import active_model
 from player_plugin.store.stats import counts
 from player_plugin.ui.icons import icon
-from player_plugin.ui.workers import TaskRunner, TrainingJob
+from player_plugin.ui.workers import STAGE_WORDS, TaskRunner, TrainingJob
 
 
 class WizardSession(ImportSession):
@@ -404,7 +404,7 @@ class TrainPage(QWizardPage):
             parts.append(f"loss {event.loss:.3f}")
             self.status.setText(" · ".join(parts))
         elif isinstance(event, Stage):
-            self.status.setText(event.name)
+            self.status.setText(f"{STAGE_WORDS.get(event.name, event.name)}…")
 
     def _finished(self, result: RetrainResult | None, error: str) -> None:
         self.result, self.error = result, error

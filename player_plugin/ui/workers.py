@@ -42,6 +42,11 @@ DRAIN_MS = 10  # how often the GUI thread picks up results while tasks are runni
 # - handled in one pass was one long stall)
 DRAIN_BUDGET_S = 0.008
 THREAD_NICENESS = 10  # added to each pool thread's niceness (see _yield_to_gui)
+# what a training's steps outside its passes are called on screen (training_events.Stage)
+STAGE_WORDS = {
+    "export": "saving what it learned",
+    "compare": "checking it against your newest plays",
+}
 
 
 def error_line(exc: BaseException) -> str:
