@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from train import RESULTS, store  # noqa: E402
+from worktree import commit_of, worktree  # noqa: E402
 
 CLI = "import sys; from player_plugin.cli import main; sys.exit(main(sys.argv[1:]))"
 
@@ -61,39 +62,29 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--first", action="store_true", help="no active model: first trainings")
     args = parser.parse_args()
-    commit = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{args.rev}^{{commit}}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if commit.returncode != 0:
+    rev = commit_of(args.rev)
+    if rev is None:
         print(f"{args.rev}: not a revision of this repository", file=sys.stderr)
         return 2
-    rev = commit.stdout.strip()
     work = Path(tempfile.mkdtemp(prefix="segue-retrain-ab-"))
-    base = work / "base"
-    base.mkdir()
-    shutil.copy(args.db or store(), base / "segue.db")
-    if not args.first:
-        print("the active model:", segue_train(ROOT, base)[1], flush=True)
-    other = work / "tree"
-    subprocess.run(
-        ["git", "worktree", "add", "--detach", "--quiet", str(other), rev], cwd=ROOT, check=True
-    )
-    load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {"theirs": [], "ours": []}
     try:
-        for round_no in range(1, args.rounds + 1):
-            for side, tree in (("theirs", other), ("ours", ROOT)):
-                run = work / "run"
-                shutil.rmtree(run, ignore_errors=True)
-                shutil.copytree(base, run)
-                seconds, decision = segue_train(tree, run)
-                runs[side].append({"seconds": seconds, "decision": decision})
-                print(f"round {round_no}: {side:6s} {seconds:6.2f} s  {decision}", flush=True)
+        base = work / "base"
+        base.mkdir()
+        shutil.copy(args.db or store(), base / "segue.db")
+        if not args.first:
+            print("the active model:", segue_train(ROOT, base)[1], flush=True)
+        load_before = os.getloadavg()
+        with worktree(rev, work / "tree") as other:
+            for round_no in range(1, args.rounds + 1):
+                for side, tree in (("theirs", other), ("ours", ROOT)):
+                    run = work / "run"
+                    shutil.rmtree(run, ignore_errors=True)
+                    shutil.copytree(base, run)
+                    seconds, decision = segue_train(tree, run)
+                    runs[side].append({"seconds": seconds, "decision": decision})
+                    print(f"round {round_no}: {side:6s} {seconds:6.2f} s  {decision}", flush=True)
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT)
         shutil.rmtree(work, ignore_errors=True)
 
     def median(side: str) -> float:

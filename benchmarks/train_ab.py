@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from train import DATA, RESULTS, TARGET_SECONDS, store  # noqa: E402
+from worktree import commit_of, worktree  # noqa: E402
 
 MODEL_FILES = ("item_tower.onnx", "scorer.onnx")
 
@@ -69,32 +70,23 @@ def main() -> int:
     if not DATA.exists():
         print(f"{DATA} is not available", file=sys.stderr)
         return 1
-    commit = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{args.rev}^{{commit}}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if commit.returncode != 0:
+    rev = commit_of(args.rev)
+    if rev is None:
         print(f"{args.rev}: not a revision of this repository", file=sys.stderr)
         return 2
-    rev = commit.stdout.strip()
     db = store()
-    other = Path(tempfile.mkdtemp(prefix="segue-train-ab-")) / "tree"
-    subprocess.run(
-        ["git", "worktree", "add", "--detach", "--quiet", str(other), rev], cwd=ROOT, check=True
-    )
+    work = Path(tempfile.mkdtemp(prefix="segue-train-ab-"))
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {"theirs": [], "ours": []}
     try:
-        for round_no in range(1, args.rounds + 1):
-            for side, tree in (("theirs", other), ("ours", ROOT)):
-                got = run_trainer(tree, db)
-                runs[side].append(got)
-                print(f"round {round_no}: {side:6s} {got['seconds']:6.2f} s", flush=True)
+        with worktree(rev, work / "tree") as other:
+            for round_no in range(1, args.rounds + 1):
+                for side, tree in (("theirs", other), ("ours", ROOT)):
+                    got = run_trainer(tree, db)
+                    runs[side].append(got)
+                    print(f"round {round_no}: {side:6s} {got['seconds']:6.2f} s", flush=True)
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT)
-        shutil.rmtree(other.parent, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
 
     def median(side: str, key: str) -> float:
         return round(statistics.median(r[key] for r in runs[side]), 2)
