@@ -97,18 +97,20 @@ def test_a_chunk_cut_short_is_one_clear_error(monkeypatch) -> None:
         chunks.build_chunked(plays, cat, seed=3, **KW)
 
 
+def _slow_later_chunks(plays, catalogue, *, first_target, **kw):
+    """build_examples, a minute late in a forked child (a later chunk)."""
+    if first_target > 1:  # in the forked child
+        time.sleep(60)
+    return build_examples(plays, catalogue, first_target=first_target, **kw)
+
+
 def test_a_cancelled_build_ends_a_child_that_ignores_sigterm(monkeypatch) -> None:
     """The trainer catches SIGTERM (to cancel cleanly) and a forked child inherits that:
     cancelling must still end the child at once, not wait for its chunk."""
     monkeypatch.setattr(chunks, "MIN_PLAYS", 100)
     cat, plays = synthetic_catalogue(), synthetic_plays(300)
 
-    def slow_later_chunks(plays, catalogue, *, first_target, **kw):
-        if first_target > 1:  # in the forked child
-            time.sleep(60)
-        return build_examples(plays, catalogue, first_target=first_target, **kw)
-
-    monkeypatch.setattr(chunks, "build_examples", slow_later_chunks)
+    monkeypatch.setattr(chunks, "build_examples", _slow_later_chunks)
     before = signal.signal(signal.SIGTERM, lambda *_: None)  # as the trainer: no exit
     try:
         cancel = threading.Event()
@@ -128,16 +130,11 @@ def test_a_failing_wait_ends_the_children_and_the_receiving_thread(monkeypatch) 
     monkeypatch.setattr(chunks, "MIN_PLAYS", 100)
     cat, plays = synthetic_catalogue(), synthetic_plays(300)
 
-    def slow_later_chunks(plays, catalogue, *, first_target, **kw):
-        if first_target > 1:  # in the forked child
-            time.sleep(60)
-        return build_examples(plays, catalogue, first_target=first_target, **kw)
-
     def load_fails() -> None:
         assert any(t.name.startswith("examples") for t in threading.enumerate())
         raise ImportError("a broken install")
 
-    monkeypatch.setattr(chunks, "build_examples", slow_later_chunks)
+    monkeypatch.setattr(chunks, "build_examples", _slow_later_chunks)
     started = time.monotonic()
     with pytest.raises(ImportError, match="a broken install"):
         chunks.build_chunked(plays, cat, seed=3, while_waiting=load_fails, **KW)
