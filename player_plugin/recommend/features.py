@@ -1000,10 +1000,10 @@ class FeatureBatch:
         return len(self.rows)
 
     def add(self, state: HistoryState, items: np.ndarray) -> None:
-        """Note the inputs of ``state.item_features(items)`` as the state is now (copied:
-        the state changes after)."""
+        """Note the inputs of ``state.item_features(items)`` as the state is now (copied
+        into the batch's rows: the state changes after)."""
         assert len(items) == self.size
-        inputs = state.feature_inputs(np.array(items, dtype=np.int64))
+        inputs = state.feature_inputs(items)
         if not self.names:
             self.names = [name for name in inputs if name not in CALL_INPUTS]
             self.dtypes = {name: np.asarray(value).dtype for name, value in inputs.items()}
