@@ -1,7 +1,7 @@
 """Suggestion latency and the first suggestion after a start, side by side with a peer.
 
     .venv/bin/python benchmarks/recommend.py [--tracks 100000] [--plays 20000]
-        [--calls 300] [--runs 5] [--starts 3]
+        [--calls 300] [--runs 5] [--starts 3] [--played-per-album N]
 
 **Engine** (one intra-op thread), per call: read the plays logged since the last call from
 SQLite, observe them, score the whole library (history features in numpy for the tracks
@@ -26,7 +26,12 @@ Wall time and the process's CPU time (less sensitive to a busy machine) are both
 
 The library, history and model are built once under benchmarks/.cache/ (a library larger
 than the default reuses the default's model: unknown tracks get vectors from their tags).
-Writes benchmarks/results/recommend[-<tracks>].json with the load average before and after.
+By default the listener plays most of each album they play; ``--played-per-album 3``
+builds a history over the same library where they play only its first three tracks
+(whole albums in the library, a few tracks of each played: the other seven are tracks
+with no history by an artist with some). Writes
+benchmarks/results/recommend[-<tracks>][-played<N>].json with the load average before and
+after.
 """
 
 from __future__ import annotations
@@ -92,15 +97,17 @@ def trained_with_defaults(model: Path) -> bool:
     )
 
 
-def folder_for(tracks: int, plays: int) -> Path:
+def folder_for(tracks: int, plays: int, per_album: int = PER_ARTIST) -> Path:
+    played = "" if per_album == PER_ARTIST else f"-played{per_album}"
     if (tracks, plays) == (DEFAULT_TRACKS, DEFAULT_PLAYS):
-        return CACHE / "recommend"
-    return CACHE / f"recommend-{tracks}-{plays}"
+        return CACHE / f"recommend{played}"
+    return CACHE / f"recommend-{tracks}-{plays}{played}"
 
 
-def build(db_path: Path, tracks: int, n_plays: int) -> None:
+def build(db_path: Path, tracks: int, n_plays: int, per_album: int = PER_ARTIST) -> None:
     """*tracks* tracks (10 per artist, one album each); *n_plays* plays over 600 (at
-    100,000 tracks; more in proportion) favourite artists, 15% skipped, sessions."""
+    100,000 tracks; more in proportion) favourite artists, 15% skipped, sessions — of the
+    first *per_album* tracks of each album only."""
     rng = np.random.default_rng(0)
     db = open_db(db_path)
     insert_history_tracks(
@@ -125,6 +132,8 @@ def build(db_path: Path, tracks: int, n_plays: int) -> None:
     while len(rows) < n_plays:
         artist = int(favourites[min(int(rng.zipf(1.3)) - 1, n_fav - 1)])
         for k in range(int(rng.integers(0, 5)), PER_ARTIST):
+            if k >= per_album:
+                break
             skipped = rng.random() < 0.15
             ms = 20_000 if skipped else 200_000
             tid = ids[artist * PER_ARTIST + k]
@@ -331,14 +340,18 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--results", type=Path, help="write the JSON here instead")
+    parser.add_argument(
+        "--played-per-album", type=int, default=PER_ARTIST, metavar="N",
+        help="the listener plays only the first N tracks of each album (of 10)",
+    )  # fmt: skip
     args = parser.parse_args()
     load_before = os.getloadavg()
     default = folder_for(DEFAULT_TRACKS, DEFAULT_PLAYS)
-    folder = folder_for(args.tracks, args.plays)
+    folder = folder_for(args.tracks, args.plays, args.played_per_album)
     folder.mkdir(parents=True, exist_ok=True)
     db_path, model = folder / "library.db", default / "model"
     if not db_path.exists():
-        build(db_path, args.tracks, args.plays)
+        build(db_path, args.tracks, args.plays, args.played_per_album)
     if not trained_with_defaults(model):
         shutil.rmtree(model, ignore_errors=True)
         if not (default / "library.db").exists():
@@ -408,6 +421,9 @@ def main() -> int:
         "intra_op_threads": 1,
         "provider": rec.engine.provider,
         "items_without_history": int(np.median(cold_items)),
+        "items_with_history": len(rec.state.cold_split()[0]),
+        "items_played": int(np.count_nonzero(rec.state.seen)),
+        "played_per_album": args.played_per_album,
         "engine_p50_ms": med(engine_runs, 50),
         "engine_p99_ms": med(engine_runs, 99),
         "gui_p50_ms": med(gui_runs, 50),
@@ -446,7 +462,10 @@ def main() -> int:
         "cpus": os.cpu_count(),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "recommend.json" if len(catalogue) == DEFAULT_TRACKS else f"recommend-{args.tracks}.json"
+    name = "recommend" if len(catalogue) == DEFAULT_TRACKS else f"recommend-{args.tracks}"
+    if args.played_per_album != PER_ARTIST:
+        name += f"-played{args.played_per_album}"
+    name += ".json"
     (args.results or RESULTS / name).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
     return 0

@@ -198,18 +198,22 @@ def test_lists_are_those_of_the_einsum_dot_product(model, monkeypatch) -> None:
 @pytest.mark.parametrize("blind", [False, True], ids=["skip-aware", "skip-blind"])
 def test_the_active_items_features_kept_between_calls_equal_a_fresh_read(blind) -> None:
     """The cold split's active items' per-item values are kept between calls and only the
-    items a play touched are read again: along first plays, repeats, every outcome, plays
+    items a play touched are read again, and the never-played ones of an album share a
+    row: along first plays, repeats, every outcome, plays
     taken back as skips and new sessions, their features equal those read afresh (the
     same items in a new array, which nothing is kept for)."""
     catalogue = wide_catalogue()
     plays = mixed_plays(len(catalogue), n=300, seed=6)
     state = F.HistoryState(catalogue, blind=blind)
-    patched = 0
+    patched = shared = 0
 
     def same(k: int) -> int:
+        nonlocal shared
         active = state.cold_split()[0]
-        kept = state._split[2] if state._split is not None else None
-        dirty = kept is not None and kept.items is active and bool(kept.dirty)
+        assert state._split is not None
+        kept, rows_of = state._split[2], state._split[3]
+        dirty = bool(kept.dirty)
+        shared += rows_of is not None and len(kept.items) < len(active)
         np.testing.assert_array_equal(
             state.item_features(active), state.item_features(active.copy()), f"play {k}"
         )
@@ -226,6 +230,7 @@ def test_the_active_items_features_kept_between_calls_equal_a_fresh_read(blind) 
         if k % 4:  # (and sometimes several plays between two reads)
             patched += same(k)
     assert patched > 100  # the kept copies were really brought up to date
+    assert shared > 100  # never-played tracks of one album really shared a row
 
 
 def test_item_features_into_a_buffer_equal_the_returned_array() -> None:

@@ -419,8 +419,9 @@ class HistoryState:
         self.ses_listened: list[int] = []  # the session's items, in order
         self._scratch = np.zeros(n)
         self.firsts = 0  # first plays observed: the cold split changes only with these
-        # (firsts, the split, what the features read of its active items, kept with it)
-        self._split: tuple[int, tuple[np.ndarray, ...], _Reads] | None = None
+        # (firsts, the split, what the features read of the items that stand for its active
+        # items, where each active item's row is among theirs or None: their own), kept
+        self._split: tuple[int, tuple[np.ndarray, ...], _Reads, np.ndarray | None] | None = None
         # (firsts, what the features read of every item): kept until the next first play
         self._whole: tuple[int, _Reads] | None = None
         self._work: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # _work_for
@@ -671,11 +672,27 @@ class HistoryState:
         if not self.plays:
             f = np.zeros((N_ITEM_FEATURES, k), dtype=np.float32)
             f[_COLUMN["unplayed"]] = 1.0
+        elif (shared := self._shared_rows(items)) is not None:
+            # one row per played track and one per album of never-played ones, each item
+            # given its row (see _standing_for)
+            standing, rows_of = shared
+            f, e, g = self._work_for(len(standing))
+            write_columns(self.feature_inputs(standing), f, (e, g))
+            return np.take(f.T, rows_of, axis=0, out=out, mode="clip")
         else:
             f, e, g = self._work_for(k)
             write_columns(self.feature_inputs(items), f, (e, g))
         out[...] = f.T
         return out
+
+    def _shared_rows(self, items: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """(the items whose features are computed, each of *items*' row among theirs) when
+        *items* are the cold split's active items and some of them share a row."""
+        split = self._split
+        if split is None or split[0] != self.firsts or items is not split[1][0]:
+            return None
+        standing, rows_of = split[2].items, split[3]
+        return None if standing is None or rows_of is None else (standing, rows_of)
 
     def _work_for(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The buffers :func:`write_columns` fills for *k* items (kept for the last *k*
@@ -776,7 +793,8 @@ class HistoryState:
             split = self._cold_split()
             for array in split:
                 array.setflags(write=False)
-            self._split = (self.firsts, split, _Reads(self, split[0]))
+            standing, rows_of = self._standing_for(split[0])
+            self._split = (self.firsts, split, _Reads(self, standing), rows_of)
         active, cold, rows, inverse = self._split[1]
         return active, cold, rows, inverse
 
@@ -784,7 +802,7 @@ class HistoryState:
         """:class:`_Reads` of *items*: kept with the cold split for its active items
         (asked on every call) and for every item (None), read afresh for any others."""
         split = self._split
-        if split is not None and split[0] == self.firsts and items is split[1][0]:
+        if split is not None and split[0] == self.firsts and items is split[2].items:
             split[2].refresh(self)
             return split[2]
         if items is None:  # (its per-item arrays are the state's own: nothing to refresh)
@@ -800,6 +818,29 @@ class HistoryState:
             return tally.array
         array: np.ndarray = getattr(self, name)
         return array
+
+    def _standing_for(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The items whose features stand for all of *active*'s, and each active item's
+        row among theirs (None: each its own). A never-played track's features read only
+        its artist's and album's history — every one of its own values is still the
+        starting one — so the never-played tracks of one artist and album share a row:
+        the first of them computes it (the same operations on the same numbers: the
+        same bits). A played track computes its own. Where a library holds whole albums
+        of which the listener played a few tracks, most of the active items are such."""
+        unplayed = ~self.seen[active]
+        key = self.artist[active].astype(np.int64) * len(self.al_count) + self.album[active]
+        _, first, inverse = np.unique(key[unplayed], return_index=True, return_inverse=True)
+        if len(first) == int(np.count_nonzero(unplayed)):  # no two share an album
+            return active, None
+        at = np.flatnonzero(unplayed)
+        keep = ~unplayed
+        keep[at[first]] = True
+        place = np.cumsum(keep) - 1  # a kept item's row
+        rows_of = place.copy()
+        rows_of[at] = place[at[first]][inverse.reshape(-1)]
+        for array in (standing := active[keep], rows_of):
+            array.setflags(write=False)
+        return standing, rows_of
 
     def _cold_split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         art, alb = self.artist, self.album
