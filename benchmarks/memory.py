@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from player_plugin.recommend.engine import Engine  # noqa: E402
+from player_plugin.recommend.features import N_ITEM_FEATURES  # noqa: E402
 from player_plugin.recommend.model import ModelRecommender  # noqa: E402
 from player_plugin.store import open_db  # noqa: E402
 from player_plugin.store.catalogue import load_catalogue, load_plays  # noqa: E402
@@ -350,7 +351,7 @@ def peer_inputs(db_path: Path, model: Path, folder: Path) -> tuple[Path, Path]:
     np.save(vectors, rec.vectors)
     feeds = rec._session()
     feeds["cand_vec"] = np.zeros((1, 1, rec.vectors.shape[1]), dtype=np.float32)
-    feeds["cand_feat"] = np.zeros((1, 1, rec.state.item_features([0]).shape[1]), np.float32)
+    feeds["cand_feat"] = np.zeros((1, 1, N_ITEM_FEATURES), np.float32)
     np.savez(inputs, **feeds)
     return vectors, inputs
 

@@ -57,6 +57,7 @@ from player_plugin.app.retrain import run_trainer, trainer_command  # noqa: E402
 from player_plugin.app.suggest import CACHE as SERVING  # noqa: E402
 from player_plugin.app.suggest import suggestions  # noqa: E402
 from player_plugin.recommend.engine import Engine  # noqa: E402
+from player_plugin.recommend.features import N_ITEM_FEATURES  # noqa: E402
 from player_plugin.recommend.model import ModelRecommender, catalogue_dot  # noqa: E402
 from player_plugin.recommend.rerank import Reranker  # noqa: E402
 from player_plugin.store import open_db  # noqa: E402
@@ -190,7 +191,7 @@ def peer_block(state: dict, calls: int) -> list[float]:
     dim = rec.vectors.shape[1]
     zeros = {
         "cand_vec": np.zeros((1, 1, dim), dtype=np.float32),
-        "cand_feat": np.zeros((1, 1, rec.state.item_features([0]).shape[1]), np.float32),
+        "cand_feat": np.zeros((1, 1, N_ITEM_FEATURES), np.float32),
     }
     for _ in range(calls):
         start, cpu = time.perf_counter(), time.thread_time()
@@ -287,7 +288,7 @@ def start_figures(db_path: Path, model: Path, rec: ModelRecommender, folder: Pat
     np.save(folder / "peer_vectors.npy", rec.vectors)
     inputs = rec._session()
     inputs["cand_vec"] = np.zeros((1, 1, rec.vectors.shape[1]), dtype=np.float32)
-    inputs["cand_feat"] = np.zeros((1, 1, rec.state.item_features([0]).shape[1]), np.float32)
+    inputs["cand_feat"] = np.zeros((1, 1, N_ITEM_FEATURES), np.float32)
     np.savez(folder / "peer_inputs.npz", **inputs)
     peer = START_PEER.format(
         scorer=str(model / "scorer.onnx"),
