@@ -798,6 +798,15 @@ class HistoryState:
         active, cold, rows, inverse = self._split[1]
         return active, cold, rows, inverse
 
+    def feature_rows(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(standing, rows_of)`` for the cold split's active items: the items whose
+        features stand for all of theirs (every played one, and the first never-played
+        track of each artist and album with history) and each active item's row among
+        them (None: each item is its own). Kept with the split."""
+        self.cold_split()
+        assert self._split is not None and self._split[2].items is not None
+        return self._split[2].items, self._split[3]
+
     def _reads(self, items: np.ndarray | None) -> _Reads:
         """:class:`_Reads` of *items*: kept with the cold split for its active items
         (asked on every call) and for every item (None), read afresh for any others."""

@@ -136,7 +136,11 @@ class ModelRecommender(Recommender):
         distinct cold row, and cold items get ``query · vector`` + their row's part — the
         same numbers as scoring everything (:meth:`scores_full`), in a fraction of the
         time on a large library. (Before any play every item is cold, yet the dense
-        features leave ``unplayed_artist_pool`` at 0 then: everything is scored.)
+        features leave ``unplayed_artist_pool`` at 0 then: everything is scored.) The
+        never-played tracks of an artist and album with history share a row the same way
+        (:meth:`HistoryState.feature_rows`): one zero-vector row per album, not a row per
+        track — a library of whole albums of which a few tracks were played is mostly
+        such tracks.
 
         Exact ties are broken: never-played tracks of one album with no audio analysis
         get the same score, yet a list needs an order. A fixed per-track number
@@ -150,19 +154,20 @@ class ModelRecommender(Recommender):
             return self.scores_full()
         inputs = self._session()
         if self._cand is None or self._cand.active is not active:  # kept with the cold split
-            self._cand = _Candidates(active, cold, rows, inverse, self.vectors)
+            standing, rows_of = self.state.feature_rows()
+            self._cand = _Candidates(active, standing, rows_of, cold, rows, inverse, self.vectors)
         cand = self._cand
-        k = len(active)
-        self.state.item_features(active, out=cand.feat[0, :k])
+        k = len(cand.standing)
+        self.state.item_features(cand.standing, out=cand.feat[0, :k])
         inputs["cand_vec"], inputs["cand_feat"] = cand.vec, cand.feat
         part, query = self.engine.score_parts(inputs)
         out = catalogue_dot(self.vectors, query[0])
-        # each cold item gets its shared row's part (active items a zero, then their own):
-        # one gather from a table of a few values instead of indexing the cold items (every
-        # index is in range: "clip" changes nothing but spares the copy "raise" makes)
-        cand.shared[: len(rows)] = part[0, k:]
+        # each item of a shared row gets its row's part (the others a zero, then their
+        # own): one gather from a table of rows' parts instead of indexing those items
+        # (every index is in range: "clip" changes nothing but spares the copy "raise" makes)
+        cand.shared[:-1] = part[0]
         out += np.take(cand.shared, cand.rowmap, out=self._buffer(out), mode="clip")
-        out[active] = part[0, :k]
+        out[cand.own] = part[0, cand.own_at]
         return self._untie_in_place(out)
 
     def scores_full(self) -> np.ndarray:
@@ -220,30 +225,41 @@ class ModelRecommender(Recommender):
 
 class _Candidates:
     """What :meth:`ModelRecommender.scores` feeds the scorer, kept while the cold split
-    stands: the active items' vectors then one zero vector per shared cold row
-    (``vec``), a feature buffer whose shared rows are written once (``feat``; the active
-    rows are rewritten on every call), and each item's shared row (``rowmap``: the index
-    into ``shared`` of its row's part, or of a zero for an active item)."""
+    stands: a row per item whose features are computed (``standing``: with its own vector
+    where it alone has that row, else a zero vector: the row's part is shared), then one
+    zero-vector row per shared cold row (``vec``); a feature buffer whose cold rows are
+    written once (``feat``; the others are rewritten on every call); the items scored on
+    their own row and vector (``own``, at rows ``own_at``); and each item's shared row
+    (``rowmap``: the index into ``shared`` of its row's part, or of a zero)."""
 
-    __slots__ = ("active", "feat", "rowmap", "shared", "vec")
+    __slots__ = ("active", "feat", "own", "own_at", "rowmap", "shared", "standing", "vec")
 
     def __init__(
         self,
         active: np.ndarray,
+        standing: np.ndarray,
+        rows_of: np.ndarray | None,
         cold: np.ndarray,
         rows: np.ndarray,
         inverse: np.ndarray,
         vectors: np.ndarray,
     ) -> None:
-        k, r = len(active), len(rows)
-        self.active = active
+        k, r = len(standing), len(rows)
+        self.active, self.standing = active, standing
+        if rows_of is None:  # every active item has a row of its own
+            self.own_at = np.arange(k)
+        else:
+            self.own_at = np.flatnonzero(np.bincount(rows_of, minlength=k) == 1)
+        self.own = standing[self.own_at]
         self.vec = np.zeros((1, k + r, vectors.shape[1]), dtype=np.float32)
-        self.vec[0, :k] = vectors[active]
+        self.vec[0, self.own_at] = vectors[self.own]
         self.feat = np.empty((1, k + r, rows.shape[1]), dtype=np.float32)
         self.feat[0, k:] = rows
-        self.shared = np.zeros(r + 1, dtype=np.float32)  # the last one stays 0
-        self.rowmap = np.full(len(vectors), r, dtype=np.intp)
-        self.rowmap[cold] = inverse
+        self.shared = np.zeros(k + r + 1, dtype=np.float32)  # the last one stays 0
+        self.rowmap = np.full(len(vectors), k + r, dtype=np.intp)
+        if rows_of is not None:  # (an item scored on its own row is written over after)
+            self.rowmap[active] = rows_of
+        self.rowmap[cold] = k + inverse
 
 
 PROVIDER_SETTING = PROVIDER_KEY  # the settings' choice; "" = automatic (CPU: for a model
