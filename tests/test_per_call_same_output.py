@@ -254,9 +254,9 @@ def test_lists_are_those_of_the_einsum_dot_product(model, monkeypatch) -> None:
 def test_the_active_items_features_kept_between_calls_equal_a_fresh_read(blind) -> None:
     """The cold split's active items' per-item values are kept between calls and only the
     items a play touched are read again, and the never-played ones of an album share a
-    row: along first plays, repeats, every outcome, plays
-    taken back as skips and new sessions, their features equal those read afresh (the
-    same items in a new array, which nothing is kept for)."""
+    row: along first plays, repeats, every outcome, plays taken back as skips and new
+    sessions, their features equal those read afresh (the same items in a new array,
+    which nothing is kept for)."""
     catalogue = wide_catalogue()
     plays = mixed_plays(len(catalogue), n=300, seed=6)
     state = F.HistoryState(catalogue, blind=blind)
