@@ -30,6 +30,7 @@ the same arrays, bit for bit.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import ClassVar
 
 import legacy_features_v2 as legacy
@@ -110,30 +111,42 @@ def sharing(rec: ModelRecommender) -> np.ndarray:
     return active[np.bincount(rows_of, minlength=len(standing))[rows_of] > 1]
 
 
-@pytest.mark.parametrize("blind", [False, True], ids=["skip-aware", "skip-blind"])
-def test_scores_equal_the_replaced_code_bit_for_bit(model, blind, monkeypatch) -> None:
-    """With no row shared by never-played tracks of an album, bit for bit the code
-    before."""
-    monkeypatch.setattr(F.HistoryState, "_standing_for", lambda _state, active: (active, None))
+def fast_calls(model, blind: bool) -> Iterator[tuple[int, ModelRecommender, Reranker, np.ndarray]]:
+    """A history of first plays, repeats, every outcome and sessions replayed on the wide
+    catalogue (plays in progress ending as skips; at play 120 the library changes and the
+    history is refitted): ``(k, rec, rr, scores)`` after each play whose scores take the
+    fast branch (256 tracks without history or more), the same when asked twice."""
     catalogue = wide_catalogue()
     plays = mixed_plays(len(catalogue))
     rec = ModelRecommender(Engine(model))
     rec.engine.blind = blind
     rec.fit(plays[:60], catalogue)
-    fast = 0
+    rr = Reranker(catalogue).fit(plays[:60])
     for k, play in enumerate(plays[60:]):
         rec.observe(play)
+        rr.observe(play)
         if k % 7 == 5 and play.outcome is Outcome.LISTENED:  # the play in progress: a skip
             assert rec.reclassify_last(Play(play.item, play.started_at, 9_000, Outcome.SKIPPED, 0))
         _, cold, _, _ = rec.state.cold_split()
         got = rec.scores()
         np.testing.assert_array_equal(got, rec.scores(), err_msg=f"play {k}: twice")
         if len(cold) >= 256:
-            fast += 1
-            np.testing.assert_array_equal(got, old_scores(rec), err_msg=f"play {k}")
+            yield k, rec, rr, got
         if k == 120:  # the library changes: a new catalogue, the history refitted
             catalogue = wide_catalogue(extra=2_400, seed=3)
             rec.fit(plays[: 60 + k + 1], catalogue)
+            rr = Reranker(catalogue).fit(plays[: 60 + k + 1])
+
+
+@pytest.mark.parametrize("blind", [False, True], ids=["skip-aware", "skip-blind"])
+def test_scores_equal_the_replaced_code_bit_for_bit(model, blind, monkeypatch) -> None:
+    """With no row shared by never-played tracks of an album, bit for bit the code
+    before."""
+    monkeypatch.setattr(F.HistoryState, "_standing_for", lambda _state, active: (active, None))
+    fast = 0
+    for k, rec, _, got in fast_calls(model, blind):
+        fast += 1
+        np.testing.assert_array_equal(got, old_scores(rec), err_msg=f"play {k}")
     assert fast > 150  # the fast branch really ran
 
 
@@ -144,36 +157,18 @@ def test_shared_album_rows_keep_the_lists_of_the_replaced_code(model, blind) -> 
     fewer rows, so its sums may round otherwise for the others too (onnxruntime's blocks
     follow the rows): within float32 rounding of the code before, the best 200 in the
     same order and the same lists at every dial."""
-    catalogue = wide_catalogue()
-    plays = mixed_plays(len(catalogue))
-    rec = ModelRecommender(Engine(model))
-    rec.engine.blind = blind
-    rec.fit(plays[:60], catalogue)
-    rr = Reranker(catalogue).fit(plays[:60])
     fast = shared = 0
-    for k, play in enumerate(plays[60:]):
-        rec.observe(play)
-        rr.observe(play)
-        if k % 7 == 5 and play.outcome is Outcome.LISTENED:  # the play in progress: a skip
-            assert rec.reclassify_last(Play(play.item, play.started_at, 9_000, Outcome.SKIPPED, 0))
-        _, cold, _, _ = rec.state.cold_split()
-        got = rec.scores()
-        np.testing.assert_array_equal(got, rec.scores(), err_msg=f"play {k}: twice")
-        if len(cold) >= 256:
-            fast += 1
-            before = old_scores(rec)
-            shared += len(sharing(rec))
-            if k % 10 == 0:  # and of scoring every track on its own row and vector
-                np.testing.assert_allclose(got, rec.scores_full(), rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(got, before, rtol=1e-5, atol=1e-5, err_msg=f"play {k}")
-            best = np.lexsort((rr.ties, -before))[:200]
-            np.testing.assert_array_equal(np.lexsort((rr.ties, -got))[:200], best, f"play {k}")
-            for dial in (None, 0.0, 0.5, 1.0):
-                assert rr.rerank(got, 10, dial=dial) == rr.rerank(before, 10, dial=dial), k
-        if k == 120:  # the library changes: a new catalogue, the history refitted
-            catalogue = wide_catalogue(extra=2_400, seed=3)
-            rec.fit(plays[: 60 + k + 1], catalogue)
-            rr = Reranker(catalogue).fit(plays[: 60 + k + 1])
+    for k, rec, rr, got in fast_calls(model, blind):
+        fast += 1
+        before = old_scores(rec)
+        shared += len(sharing(rec))
+        if k % 10 == 0:  # and of scoring every track on its own row and vector
+            np.testing.assert_allclose(got, rec.scores_full(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got, before, rtol=1e-5, atol=1e-5, err_msg=f"play {k}")
+        best = np.lexsort((rr.ties, -before))[:200]
+        np.testing.assert_array_equal(np.lexsort((rr.ties, -got))[:200], best, f"play {k}")
+        for dial in (None, 0.0, 0.5, 1.0):
+            assert rr.rerank(got, 10, dial=dial) == rr.rerank(before, 10, dial=dial), k
     assert fast > 150  # the fast branch really ran
     assert shared > 10_000  # and tracks shared their album's row
 
@@ -252,11 +247,12 @@ def test_lists_are_those_of_the_einsum_dot_product(model, monkeypatch) -> None:
 
 @pytest.mark.parametrize("blind", [False, True], ids=["skip-aware", "skip-blind"])
 def test_the_active_items_features_kept_between_calls_equal_a_fresh_read(blind) -> None:
-    """The cold split's active items' per-item values are kept between calls and only the
-    items a play touched are read again, and the never-played ones of an album share a
-    row: along first plays, repeats, every outcome, plays taken back as skips and new
-    sessions, their features equal those read afresh (the same items in a new array,
-    which nothing is kept for)."""
+    """The per-item values of the items standing for the cold split's active ones are
+    kept between calls and only the items a play touched are read again, and the
+    never-played ones of an album share a row: along first plays, repeats, every outcome,
+    plays taken back as skips and new sessions, their features equal those read afresh
+    (the same items in a new array, which nothing is kept for), and each active item's
+    row its own features."""
     catalogue = wide_catalogue()
     plays = mixed_plays(len(catalogue), n=300, seed=6)
     state = F.HistoryState(catalogue, blind=blind)
@@ -265,13 +261,16 @@ def test_the_active_items_features_kept_between_calls_equal_a_fresh_read(blind) 
     def same(k: int) -> int:
         nonlocal shared
         active = state.cold_split()[0]
+        standing, rows_of = state.feature_rows()
         assert state._split is not None
-        kept, rows_of = state._split[2], state._split[3]
-        dirty = bool(kept.dirty)
-        shared += rows_of is not None and len(kept.items) < len(active)
-        np.testing.assert_array_equal(
-            state.item_features(active), state.item_features(active.copy()), f"play {k}"
-        )
+        dirty = bool(state._split[2].dirty)
+        kept = state.item_features(standing)
+        np.testing.assert_array_equal(kept, state.item_features(standing.copy()), f"play {k}")
+        if rows_of is not None:  # each active item's row is its own features
+            shared += len(standing) < len(active)
+            np.testing.assert_array_equal(
+                kept[rows_of], state.item_features(active.copy()), f"play {k}: shared"
+            )
         return dirty
 
     for k, play in enumerate(plays):

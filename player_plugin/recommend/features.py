@@ -672,27 +672,11 @@ class HistoryState:
         if not self.plays:
             f = np.zeros((N_ITEM_FEATURES, k), dtype=np.float32)
             f[_COLUMN["unplayed"]] = 1.0
-        elif (shared := self._shared_rows(items)) is not None:
-            # one row per played track and one per album of never-played ones, each item
-            # given its row (see _standing_for)
-            standing, rows_of = shared
-            f, e, g = self._work_for(len(standing))
-            write_columns(self.feature_inputs(standing), f, (e, g))
-            return np.take(f.T, rows_of, axis=0, out=out, mode="clip")
         else:
             f, e, g = self._work_for(k)
             write_columns(self.feature_inputs(items), f, (e, g))
         out[...] = f.T
         return out
-
-    def _shared_rows(self, items: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
-        """(the items whose features are computed, each of *items*' row among theirs) when
-        *items* are the cold split's active items and some of them share a row."""
-        split = self._split
-        if split is None or split[0] != self.firsts or items is not split[1][0]:
-            return None
-        standing, rows_of = split[2].items, split[3]
-        return None if standing is None or rows_of is None else (standing, rows_of)
 
     def _work_for(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The buffers :func:`write_columns` fills for *k* items (kept for the last *k*
@@ -808,8 +792,9 @@ class HistoryState:
         return self._split[2].items, self._split[3]
 
     def _reads(self, items: np.ndarray | None) -> _Reads:
-        """:class:`_Reads` of *items*: kept with the cold split for its active items
-        (asked on every call) and for every item (None), read afresh for any others."""
+        """:class:`_Reads` of *items*: kept with the cold split for the items standing for
+        its active ones (:meth:`feature_rows`, asked on every call) and for every item
+        (None), read afresh for any others."""
         split = self._split
         if split is not None and split[0] == self.firsts and items is split[2].items:
             split[2].refresh(self)
@@ -873,8 +858,7 @@ class HistoryState:
         ``hist_outcome``, ``hist_gap`` int64[1, SEQ_LEN], ``context`` float32[1, C]."""
         # the tail and the play before it (whose start the first gap is measured from)
         tail = self.plays[-SEQ_LEN - 1 :]
-        rows = np.array([(item, t, code) for item, t, code, _ in tail], dtype=np.int64)
-        items, outcome, gap = session_rows(rows, [len(tail)], first=len(tail) <= SEQ_LEN)
+        items, outcome, gap = session_rows(_rows(tail), [len(tail)], first=len(tail) <= SEQ_LEN)
         return {
             "items": items,
             "hist_outcome": outcome,
@@ -885,8 +869,7 @@ class HistoryState:
     def play_rows(self) -> np.ndarray:
         """int64[plays, 3]: every play observed as (item, start, how it ended as a
         :class:`HistoryCode`), oldest first (what :func:`session_rows` reads)."""
-        rows = np.array([(item, t, code) for item, t, code, _ in self.plays], dtype=np.int64)
-        return rows.reshape(len(self.plays), 3)
+        return _rows(self.plays)
 
     def context(self) -> np.ndarray:
         """float32[N_CONTEXT]: the time of day and week of the last play and how this
@@ -909,6 +892,13 @@ class HistoryState:
             "last_skipped": float(code in SKIP_CODES),
         }
         return np.array([values[name] for name in CONTEXT_FEATURES], dtype=np.float32)
+
+
+def _rows(plays: Sequence[tuple[int, int, HistoryCode, bool]]) -> np.ndarray:
+    """int64[len(plays), 3]: *plays* as :class:`HistoryState` keeps them, as (item, start,
+    code) rows."""
+    rows = np.array([(item, t, code) for item, t, code, _ in plays], dtype=np.int64)
+    return rows.reshape(len(plays), 3)
 
 
 def session_rows(
