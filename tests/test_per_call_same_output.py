@@ -263,7 +263,7 @@ def test_the_active_items_features_kept_between_calls_equal_a_fresh_read(blind) 
         active = state.cold_split()[0]
         standing, rows_of = state.feature_rows()
         assert state._split is not None
-        dirty = bool(state._split[2].dirty)
+        dirty = bool(state._split.reads.dirty)
         kept = state.item_features(standing)
         np.testing.assert_array_equal(kept, state.item_features(standing.copy()), f"play {k}")
         if rows_of is not None:  # each active item's row is its own features

@@ -7,7 +7,8 @@ replaced (issue 15).
   every play (first plays, repeats, skips, a reclassified last play, a new session).
   (Before any play the dense rows leave ``unplayed_artist_pool`` at 0; the model then
   scores everything the dense way: see tests/test_model_recommender.py.)
-- The cold split is kept between first plays: equal to one computed afresh each time.
+- The cold split is kept between first plays and moved on by them: equal to one made
+  afresh each time.
 - ``encode_items`` keys each (artist, album) pair once: equal to keying every item.
 """
 
@@ -20,6 +21,7 @@ from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.recommend import features as F
+from player_plugin.recommend.cold_split import ColdSplit
 from player_plugin.recommend.item_inputs import Vocab, album_key
 
 
@@ -79,21 +81,42 @@ def test_history_features_only_for_items_with_history_equal_the_dense_ones() -> 
         assert min(colds) > 0
 
 
-def test_the_kept_cold_split_equals_one_computed_afresh() -> None:
+def test_the_kept_cold_split_equals_one_computed_afresh(monkeypatch) -> None:
+    """Kept between first plays and moved on by them (``ColdSplit.after``, one play or a
+    few between two reads; made afresh after a track of the unknown artist), the split is
+    the one made afresh, array for array, and an array a first play left as it was is
+    the same object."""
     catalogue = _wide_catalogue()
-    state = F.HistoryState(catalogue)
-    kept_calls = 0
-    for play in _plays(catalogue, 300, seed=9):
-        before = state._split
-        state.observe(play)
-        split = state.cold_split()
-        fresh = state._cold_split()
-        for a, b in zip(split, fresh, strict=True):
-            np.testing.assert_array_equal(a, b)
-            assert not a.flags.writeable  # shared between calls: nobody may change it
-        if before is not None and state._split is before:
-            kept_calls += 1
-    assert kept_calls > 50  # repeats really reuse the split
+    moved = {"on": 0, "afresh": 0}
+    after = ColdSplit.after
+
+    def counted(split: ColdSplit, state, played) -> ColdSplit | None:
+        out = after(split, state, played)
+        moved["on" if out is not None else "afresh"] += 1
+        return out
+
+    monkeypatch.setattr(ColdSplit, "after", counted)
+    for seed in (9, 10, 11):
+        state = F.HistoryState(catalogue)
+        kept_calls = 0
+        for k, play in enumerate(_plays(catalogue, 300, seed=seed)):
+            before = state._split
+            state.observe(play)
+            if k % 3 == 1:
+                continue  # (a read after two plays)
+            split = state.cold_split()
+            fresh = ColdSplit.of(state)
+            wanted = (fresh.active, fresh.cold, state._cold_rows(fresh.keys), fresh.inverse)
+            for a, b in zip(split, wanted, strict=True):
+                np.testing.assert_array_equal(a, b, f"seed {seed}, play {k}")
+                assert a.dtype == b.dtype
+                assert not a.flags.writeable  # shared between calls: nobody may change it
+            if before is not None and state._split is before:
+                kept_calls += 1
+            elif before is not None and before.split.active is state._split.split.active:
+                kept_calls += 1  # a first play that made nothing active keeps the array
+        assert kept_calls > 50  # repeats really reuse the split
+    assert moved["on"] > 100 and moved["afresh"] > 3
 
 
 def test_encode_items_keys_each_album_once_with_the_same_result() -> None:
@@ -147,3 +170,13 @@ def test_the_one_pass_sparse_maximum_equals_the_python_sum() -> None:
         assert top == values.max()
         assert state._sparse_sum(arrays, None)[1] == 0.0  # not asked for
     assert state._sparse_sum([], None, top=True)[1] == 0.0
+
+
+def test_a_split_drops_its_newly_active_items_as_np_delete_does() -> None:
+    from player_plugin.recommend.cold_split import _without
+
+    rng = np.random.default_rng(2)
+    array = rng.integers(0, 1_000, 500)
+    for at in ([], [0], [499], [0, 1, 2, 499], sorted(rng.choice(500, 40, replace=False))):
+        places = np.asarray(at, dtype=np.int64)
+        np.testing.assert_array_equal(_without(array, places), np.delete(array, places))

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from types import MappingProxyType
 from typing import Any
@@ -38,6 +38,7 @@ import numpy as np
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play
+from player_plugin.recommend.cold_split import ColdSplit
 
 # the item tower's inputs live in their own module; the trainer and the engine read them here
 from player_plugin.recommend.item_inputs import (  # noqa: F401 (re-exported)
@@ -296,6 +297,21 @@ _PER_ITEM = (  # HistoryState's per-item arrays item_features reads (ses_*: tall
 )  # fmt: skip
 
 
+@dataclass(slots=True)
+class _Kept:
+    """The cold split kept until the next first play, with its cold rows, what the
+    features read of the items standing for its active ones (``reads``), each active
+    item's row among those (``rows_of``; None: each its own), and the items first
+    played since it was made (``played``: what moves it on)."""
+
+    firsts: int  # HistoryState.firsts when made
+    split: ColdSplit
+    rows: np.ndarray
+    reads: _Reads
+    rows_of: np.ndarray | None
+    played: list[int] = field(default_factory=list)
+
+
 class _Reads:
     """What :meth:`HistoryState.item_features` reads of some items. Fixed until the next
     first play: their artists and albums, which were never played, and how many of their
@@ -419,9 +435,7 @@ class HistoryState:
         self.ses_listened: list[int] = []  # the session's items, in order
         self._scratch = np.zeros(n)
         self.firsts = 0  # first plays observed: the cold split changes only with these
-        # (firsts, the split, what the features read of the items that stand for its active
-        # items, where each active item's row is among theirs or None: their own), kept
-        self._split: tuple[int, tuple[np.ndarray, ...], _Reads, np.ndarray | None] | None = None
+        self._split: _Kept | None = None  # the cold split and what is kept with it
         # (firsts, what the features read of every item): kept until the next first play
         self._whole: tuple[int, _Reads] | None = None
         self._work: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # _work_for
@@ -436,7 +450,7 @@ class HistoryState:
         """Note *items* whose per-item arrays change, for the feature reads kept with the
         cold split (nothing to note when none is kept, as in training)."""
         if self._split is not None:
-            self._split[2].dirty.update(items)
+            self._split.reads.dirty.update(items)
 
     def code(self, play: Play) -> HistoryCode:
         return PLAYED if self.blind else HISTORY_CODES[play.outcome]
@@ -463,6 +477,8 @@ class HistoryState:
         a = int(self.artist[item])
         if first:
             self.firsts += 1
+            if self._split is not None:
+                self._split.played.append(item)
             self.seen[item] = True
             self.a_seen[a] += 1
             self.al_seen[self.album[item]] += 1
@@ -772,15 +788,22 @@ class HistoryState:
 
         What it reads (which items, artists and albums were ever played, and how many of
         each artist's tracks were) changes only with a first play, so the split is kept
-        until the next one (read-only arrays): a repeat costs nothing here."""
-        if self._split is None or self._split[0] != self.firsts:
-            split = self._cold_split()
-            for array in split:
-                array.setflags(write=False)
-            standing, rows_of = self._standing_for(split[0])
-            self._split = (self.firsts, split, _Reads(self, standing), rows_of)
-        active, cold, rows, inverse = self._split[1]
-        return active, cold, rows, inverse
+        until the next one (read-only arrays): a repeat costs nothing here, and a first
+        play moves it on (:meth:`ColdSplit.after`: an array it leaves as it was is the
+        same object after it)."""
+        kept = self._split
+        if kept is None or kept.firsts != self.firsts:
+            split = kept.split.after(self, kept.played) if kept is not None else None
+            if split is None:
+                split = ColdSplit.of(self)
+            if kept is not None and split.keys is kept.split.keys:
+                rows = kept.rows
+            else:
+                rows = self._cold_rows(split.keys)
+            standing, rows_of = self._standing_for(split.active)
+            kept = self._split = _Kept(self.firsts, split, rows, _Reads(self, standing), rows_of)
+        split = kept.split
+        return split.active, split.cold, kept.rows, split.inverse
 
     def feature_rows(self) -> tuple[np.ndarray, np.ndarray | None]:
         """``(standing, rows_of)`` for the cold split's active items: the items whose
@@ -788,17 +811,17 @@ class HistoryState:
         track of each artist and album with history) and each active item's row among
         them (None: each item is its own). Kept with the split."""
         self.cold_split()
-        assert self._split is not None and self._split[2].items is not None
-        return self._split[2].items, self._split[3]
+        assert self._split is not None and self._split.reads.items is not None
+        return self._split.reads.items, self._split.rows_of
 
     def _reads(self, items: np.ndarray | None) -> _Reads:
         """:class:`_Reads` of *items*: kept with the cold split for the items standing for
         its active ones (:meth:`feature_rows`, asked on every call) and for every item
         (None), read afresh for any others."""
-        split = self._split
-        if split is not None and split[0] == self.firsts and items is split[2].items:
-            split[2].refresh(self)
-            return split[2]
+        kept = self._split
+        if kept is not None and kept.firsts == self.firsts and items is kept.reads.items:
+            kept.reads.refresh(self)
+            return kept.reads
         if items is None:  # (its per-item arrays are the state's own: nothing to refresh)
             if self._whole is None or self._whole[0] != self.firsts:
                 self._whole = (self.firsts, _Reads(self, None))
@@ -836,21 +859,15 @@ class HistoryState:
             array.setflags(write=False)
         return standing, rows_of
 
-    def _cold_split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        art, alb = self.artist, self.album
-        active_mask = self.seen | (self.a_count[art] > 0) | ((self.al_count[alb] > 0) & (alb != 0))
-        active = np.flatnonzero(active_mask)
-        cold = np.flatnonzero(~active_mask)
-        # one row per distinct (pool size, unknown artist): found over artists, not items
-        pool = np.maximum(self.a_items - self.a_seen, 1.0)
-        key = np.where(np.arange(len(pool)) == 0, -pool, pool)
-        keys, by_artist = np.unique(key, return_inverse=True)
+    @staticmethod
+    def _cold_rows(keys: np.ndarray) -> np.ndarray:
+        """The cold items' feature rows, one per pool key (:class:`ColdSplit`), read-only."""
         rows = item_rows(len(keys))
         rows["unplayed"] = 1.0
         rows["unplayed_artist_pool"] = 1.0 / np.log2(2.0 + np.abs(keys))
         rows["unknown_artist"] = keys < 0
-        inverse = by_artist.reshape(-1)[art[cold]]
-        return active, cold, rows.array, inverse.reshape(-1)
+        rows.array.setflags(write=False)
+        return rows.array
 
     def session_inputs(self) -> dict[str, np.ndarray]:
         """The session tower's inputs for the next play (batch of one):

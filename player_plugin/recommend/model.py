@@ -153,10 +153,12 @@ class ModelRecommender(Recommender):
         if len(cold) < 256 or not self.state.plays:  # no plays: no shared rows (see below)
             return self.scores_full()
         inputs = self._session()
-        if self._cand is None or self._cand.active is not active:  # kept with the cold split
-            standing, rows_of = self.state.feature_rows()
-            self._cand = _Candidates(active, standing, rows_of, cold, rows, inverse, self.vectors)
+        standing, rows_of = self.state.feature_rows()
         cand = self._cand
+        if cand is None or not cand.stands(standing, rows, inverse):  # kept with the split
+            cand = self._cand = _Candidates(
+                active, standing, rows_of, cold, rows, inverse, self.vectors, cand
+            )
         k = len(cand.standing)
         self.state.item_features(cand.standing, out=cand.feat[0, :k])
         inputs["cand_vec"], inputs["cand_feat"] = cand.vec, cand.feat
@@ -165,7 +167,9 @@ class ModelRecommender(Recommender):
         # each item of a shared row gets its row's part (the others a zero, then their
         # own): one gather from a table of rows' parts instead of indexing those items
         # (every index is in range: "clip" changes nothing but spares the copy "raise" makes)
-        cand.shared[:-1] = part[0]
+        r = len(rows)
+        cand.shared[1 : 1 + r] = part[0, k:]
+        cand.shared[1 + r :] = part[0, :k]
         out += np.take(cand.shared, cand.rowmap, out=self._buffer(out), mode="clip")
         out[cand.own] = part[0, cand.own_at]
         return self._untie_in_place(out)
@@ -230,9 +234,15 @@ class _Candidates:
     zero-vector row per shared cold row (``vec``); a feature buffer whose cold rows are
     written once (``feat``; the others are rewritten on every call); the items scored on
     their own row and vector (``own``, at rows ``own_at``); and each item's shared row
-    (``rowmap``: the index into ``shared`` of its row's part, or of a zero)."""
+    (``rowmap``: its index into ``shared``, which holds a zero, the cold rows' parts, then
+    the standing rows' — a cold item's index does not depend on how many stand, so a
+    first play that leaves the cold rows as they were keeps the cold items' indices:
+    made from *before*'s, only the active items' are written)."""
 
-    __slots__ = ("active", "feat", "own", "own_at", "rowmap", "shared", "standing", "vec")
+    __slots__ = (
+        "feat", "inverse", "own", "own_at", "rowmap", "rows", "shared", "standing", "vec",
+    )  # fmt: skip
+    rowmap: np.ndarray
 
     def __init__(
         self,
@@ -243,9 +253,10 @@ class _Candidates:
         rows: np.ndarray,
         inverse: np.ndarray,
         vectors: np.ndarray,
+        before: _Candidates | None = None,
     ) -> None:
         k, r = len(standing), len(rows)
-        self.active, self.standing = active, standing
+        self.standing, self.rows, self.inverse = standing, rows, inverse
         if rows_of is None:  # every active item has a row of its own
             self.own_at = np.arange(k)
         else:
@@ -255,11 +266,20 @@ class _Candidates:
         self.vec[0, self.own_at] = vectors[self.own]
         self.feat = np.empty((1, k + r, rows.shape[1]), dtype=np.float32)
         self.feat[0, k:] = rows
-        self.shared = np.zeros(k + r + 1, dtype=np.float32)  # the last one stays 0
-        self.rowmap = np.full(len(vectors), k + r, dtype=np.intp)
-        if rows_of is not None:  # (an item scored on its own row is written over after)
-            self.rowmap[active] = rows_of
-        self.rowmap[cold] = k + inverse
+        self.shared = np.zeros(1 + r + k, dtype=np.float32)  # the first one stays 0
+        if before is not None and before.rows is rows and len(before.rowmap) == len(vectors):
+            # the same cold rows: a cold item's index stands (one cold before is active now)
+            rowmap: np.ndarray = before.rowmap
+        else:
+            rowmap = np.zeros(len(vectors), dtype=np.intp)
+            rowmap[cold] = 1 + inverse
+        # (an item scored on its own row is written over after)
+        rowmap[active] = 0 if rows_of is None else 1 + r + rows_of
+        self.rowmap = rowmap
+
+    def stands(self, standing: np.ndarray, rows: np.ndarray, inverse: np.ndarray) -> bool:
+        """Whether these are still the split's arrays (kept ones are the same objects)."""
+        return self.standing is standing and self.rows is rows and self.inverse is inverse
 
 
 PROVIDER_SETTING = PROVIDER_KEY  # the settings' choice; "" = automatic (CPU: for a model
