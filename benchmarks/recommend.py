@@ -7,6 +7,12 @@
 SQLite, observe them, score the whole library (history features in numpy for the tracks
 with any history, the rest sharing precomputed rows; session tower + scorer in
 onnxruntime; cached item vectors), re-rank to the top 10.
+**With first plays**: the same engine calls on a copy of the store with its own
+recommender, where one play in five (``--first-plays``) is of a track never played — half
+of them by an artist the listener plays, half by anyone — as these listeners' histories
+have one in seven (Last.fm) to one in four (Spotify); a first play changes which tracks
+have history. Kept apart, so the engine's figures above stay those of earlier runs; the
+calls right after a first play are also reported on their own.
 **GUI path**: ``app.suggest.suggestions`` (the serving cache, as the dock calls it) on a
 copy of the store with the model registered, one play ended (every third skipped) and the
 next started between calls (the GUI's track change).
@@ -186,6 +192,45 @@ def engine_block(state: dict, calls: int) -> list[float]:
     return times
 
 
+def pick_first(rec: ModelRecommender, rng: np.random.Generator) -> int:
+    """A never-played track: half the time by an artist the listener plays."""
+    state = rec.state
+    assert state is not None
+    unplayed = ~state.seen & (state.artist > 0)
+    if rng.random() < 0.5:
+        unplayed &= state.a_count[state.artist] > 0
+    candidates = np.flatnonzero(unplayed)
+    return int(candidates[rng.integers(len(candidates))])
+
+
+def mixed_block(state: dict, calls: int, share: float) -> tuple[list[float], list[float]]:
+    """Engine calls where a *share* of the plays are first plays: (every call's time, the
+    times of the calls right after a first play)."""
+    db, rec, reranker, cat = state["db"], state["rec"], state["reranker"], state["catalogue"]
+    rng, times, after_first = state["rng"], [], []
+    for _ in range(calls):
+        first = rng.random() < share
+        seen = np.flatnonzero(rec.state.seen)
+        item = pick_first(rec, rng) if first else int(seen[rng.integers(len(seen))])
+        log_play(
+            db, int(cat.track_ids[item]), started_at=state["now"], ms_played=200_000,
+            reason="completed",
+        )  # fmt: skip
+        state["now"] += 201_000
+        start = time.perf_counter()
+        new = serving_plays(db, cat, now_ms=state["now"], after_id=state["last_id"])
+        state["last_id"] = new.last_id
+        for play in new.plays:
+            rec.observe(play)
+            reranker.observe(play)
+        top = reranker.rerank(rec.scores(), 10)
+        times.append(time.perf_counter() - start)
+        if first:
+            after_first.append(times[-1])
+        assert len(top) == 10
+    return times, after_first
+
+
 def peer_block(state: dict, calls: int) -> list[float]:
     rec, times = state["rec"], []
     dim = rec.vectors.shape[1]
@@ -345,6 +390,10 @@ def main() -> int:
         "--played-per-album", type=int, default=PER_ARTIST, metavar="N",
         help="the listener plays only the first N tracks of each album (of 10)",
     )  # fmt: skip
+    parser.add_argument(
+        "--first-plays", type=float, default=0.2, metavar="SHARE",
+        help="the share of first plays in the calls with first plays",
+    )  # fmt: skip
     args = parser.parse_args()
     load_before = os.getloadavg()
     default = folder_for(DEFAULT_TRACKS, DEFAULT_PLAYS)
@@ -376,6 +425,14 @@ def main() -> int:
         "now": base_now, "last_id": int(db.execute("SELECT max(id) FROM plays").fetchone()[0]),
         "cpu": {"engine": [], "gui": [], "peer": []},
     }  # fmt: skip
+    mixed_db = service_copy(db, model, folder / "mixed")  # (its model entry unused)
+    mixed_rec = ModelRecommender(Engine(model, threads=1))
+    mixed_rec.fit(plays, catalogue)
+    mixed = {
+        "db": mixed_db, "rec": mixed_rec, "reranker": Reranker(catalogue).fit(plays),
+        "catalogue": catalogue, "rng": np.random.default_rng(3), "now": base_now,
+        "last_id": state["last_id"],
+    }  # fmt: skip
     sdb = service_copy(db, model, folder / "service")
     SERVING.clear()
     t = time.perf_counter()
@@ -387,11 +444,14 @@ def main() -> int:
         "db": sdb, "catalogue": catalogue, "rng": np.random.default_rng(2),
         "seen": state["seen"], "now": base_now, "playing": None, "cpu": state["cpu"],
     }  # fmt: skip
-    engine_runs, gui_runs, peer_runs = [], [], []
+    engine_runs, gui_runs, peer_runs, mixed_runs, first_runs = [], [], [], [], []
     cold_items = []
     for _ in range(args.runs):
         engine_runs.append(engine_block(state, args.calls))
         cold_items.append(len(rec.state.cold_split()[1]))
+        every, after_first = mixed_block(mixed, args.calls, args.first_plays)
+        mixed_runs.append(every)
+        first_runs.append(after_first)
         gui_runs.append(gui_block(gui, args.calls))
         peer_runs.append(peer_block(state, args.calls))
     check = suggestions(sdb, 10, now_ms=gui["now"] + 1_000, cached=False)
@@ -399,6 +459,8 @@ def main() -> int:
     assert [i.track_id for i in check.items] == [i.track_id for i in again.items]
     entry = SERVING.entry(sdb)
     sdb.close()
+    mixed_db.close()
+    shutil.rmtree(folder / "mixed", ignore_errors=True)
     with db.atomic():  # leave the cached store as it was
         db.execute("DELETE FROM plays WHERE started_at >= ?", [base_now])
     db.close()
@@ -429,10 +491,18 @@ def main() -> int:
         "engine_p99_ms": med(engine_runs, 99),
         "gui_p50_ms": med(gui_runs, 50),
         "gui_p99_ms": med(gui_runs, 99),
+        "first_play_share": args.first_plays,
+        "with_first_plays_p50_ms": med(mixed_runs, 50),
+        "with_first_plays_p90_ms": med(mixed_runs, 90),
+        "with_first_plays_p99_ms": med(mixed_runs, 99),
+        "after_a_first_play_p50_ms": med(first_runs, 50),
+        "after_a_first_play_p90_ms": med(first_runs, 90),
+        "items_with_history_after_first_plays": len(mixed_rec.state.cold_split()[0]),
         "peer_p50_ms": med(peer_runs, 50),
         "peer_p99_ms": med(peer_runs, 99),
         "engine_over_peer_p50": ratio(engine_runs, 50),
         "engine_over_peer_p99": ratio(engine_runs, 99),
+        "with_first_plays_over_peer_p99": ratio(mixed_runs, 99),
         "gui_over_peer_p50": ratio(gui_runs, 50),
         "gui_over_peer_p99": ratio(gui_runs, 99),
         # CPU time of the calling thread per call, all runs together: what a busy machine
