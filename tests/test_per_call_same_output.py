@@ -4,8 +4,9 @@ reclassified as a skip, first plays, new sessions and a library change, and must
 the same arrays, bit for bit.
 
 - ``ModelRecommender.scores``: the scorer's inputs kept between calls (the shared cold
-  rows written once, the active rows written in place), each cold item's shared part added
-  by one gather from a small table, the tie-break computed in place.
+  rows written once, the active rows written in place; after a first play, made from the
+  ones before), each cold item's shared part added by one gather from a small table, the
+  tie-break computed in place.
 - The one speed-up that changes bits: the catalogue's dot product by BLAS on one thread
   (:func:`catalogue_dot`) instead of numpy's ``einsum``, which sums in another order. Its
   scores stay within float32 rounding of the ``einsum``'s and the lists are the same.
@@ -248,7 +249,8 @@ def test_lists_are_those_of_the_einsum_dot_product(model, monkeypatch) -> None:
 @pytest.mark.parametrize("blind", [False, True], ids=["skip-aware", "skip-blind"])
 def test_the_active_items_features_kept_between_calls_equal_a_fresh_read(blind) -> None:
     """The per-item values of the items standing for the cold split's active ones are
-    kept between calls and only the items a play touched are read again, and the
+    kept between calls and only the items a play touched are read again (after a first
+    play, copied from those kept before, only the items new to them read), and the
     never-played ones of an album share a row: along first plays, repeats, every outcome,
     plays taken back as skips and new sessions, their features equal those read afresh
     (the same items in a new array, which nothing is kept for), and each active item's

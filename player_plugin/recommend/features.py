@@ -319,17 +319,38 @@ class _Reads:
     arrays (:data:`_PER_ITEM`) at them: kept for the cold split's active items, a play
     changes these at its own item (a new session at the last one's items), so the state
     notes those items (``dirty``) and only they are copied again at the next read — not
-    11 arrays gathered at a few thousand scattered places every call."""
+    11 arrays gathered at a few thousand scattered places every call. Made again after a
+    first play, they come from the reads *before* (every item read then is read again:
+    its values copied to their new places, only the items new to them gathered)."""
 
     __slots__ = (
         "alb", "album_pool_scale", "art", "dirty", "has_album", "items", "known",
         "per_item", "pool_scale", "unseen",
     )  # fmt: skip
+    art: np.ndarray
+    alb: np.ndarray
+    per_item: dict[str, np.ndarray]
 
-    def __init__(self, state: HistoryState, items: np.ndarray | None) -> None:
+    def __init__(
+        self, state: HistoryState, items: np.ndarray | None, before: _Reads | None = None
+    ) -> None:
         self.items = items
-        self.art = art = state.artist if items is None else state.artist[items]
-        self.alb = alb = state.album if items is None else state.album[items]
+        grown = _growth(before.items, items) if before is not None else None
+        if grown is not None and before is not None:
+            before.refresh(state)
+            self.art = art = _grown(before.art, grown, state.artist)
+            self.alb = alb = _grown(before.alb, grown, state.album)
+            self.per_item = {
+                name: _grown(values, grown, state.per_item(name))
+                for name, values in before.per_item.items()
+            }
+        else:
+            self.art = art = state.artist if items is None else state.artist[items]
+            self.alb = alb = state.album if items is None else state.album[items]
+            self.per_item = {
+                name: state.per_item(name) if items is None else state.per_item(name)[items]
+                for name in _PER_ITEM
+            }
         self.unseen = ~(state.seen if items is None else state.seen[items])
         self.known = art != 0  # of a known artist
         self.has_album = alb != 0
@@ -337,10 +358,6 @@ class _Reads:
         self.pool_scale = np.log2(2.0 + pool)  # log2(2 + never-played tracks, at least 1)
         album_pool = np.maximum(state.al_items[alb] - state.al_seen[alb], 1.0)
         self.album_pool_scale = np.log2(2.0 + album_pool)
-        self.per_item = {
-            name: state.per_item(name) if items is None else state.per_item(name)[items]
-            for name in _PER_ITEM
-        }
         self.dirty: set[int] = set()
 
     def refresh(self, state: HistoryState) -> None:
@@ -354,6 +371,34 @@ class _Reads:
         dirty, at = dirty[kept], at[kept]
         for name, values in self.per_item.items():
             values[at] = state.per_item(name)[dirty]
+
+
+def _growth(
+    old: np.ndarray | None, new: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Where the sorted items *old* are among the sorted *new*, and the places and items
+    of *new* not among them: None unless every old item is in *new*."""
+    if old is None or new is None or len(old) == 0 or len(old) > len(new):
+        return None
+    at = np.minimum(np.searchsorted(new, old), len(new) - 1)
+    if not np.array_equal(new[at], old):
+        return None
+    fresh = np.ones(len(new), dtype=bool)
+    fresh[at] = False
+    places = np.flatnonzero(fresh)
+    return at, places, new[places]
+
+
+def _grown(
+    values: np.ndarray, growth: tuple[np.ndarray, np.ndarray, np.ndarray], source: np.ndarray
+) -> np.ndarray:
+    """*values* (of the old items) at their places among the new ones, the new items'
+    read from *source* (indexed by item)."""
+    at, places, items = growth
+    out = np.empty(len(at) + len(places), dtype=values.dtype)
+    out[at] = values
+    out[places] = source[items]
+    return out
 
 
 @dataclass(slots=True)
@@ -801,7 +846,8 @@ class HistoryState:
             else:
                 rows = self._cold_rows(split.keys)
             standing, rows_of = self._standing_for(split.active)
-            kept = self._split = _Kept(self.firsts, split, rows, _Reads(self, standing), rows_of)
+            reads = _Reads(self, standing, kept.reads if kept is not None else None)
+            kept = self._split = _Kept(self.firsts, split, rows, reads, rows_of)
         split = kept.split
         return split.active, split.cold, kept.rows, split.inverse
 

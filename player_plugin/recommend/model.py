@@ -263,7 +263,8 @@ class _Candidates:
             self.own_at = np.flatnonzero(np.bincount(rows_of, minlength=k) == 1)
         self.own = standing[self.own_at]
         self.vec = np.zeros((1, k + r, vectors.shape[1]), dtype=np.float32)
-        self.vec[0, self.own_at] = vectors[self.own]
+        if not self._vectors_from(before, vectors):
+            self.vec[0, self.own_at] = vectors[self.own]
         self.feat = np.empty((1, k + r, rows.shape[1]), dtype=np.float32)
         self.feat[0, k:] = rows
         self.shared = np.zeros(1 + r + k, dtype=np.float32)  # the first one stays 0
@@ -276,6 +277,30 @@ class _Candidates:
         # (an item scored on its own row is written over after)
         rowmap[active] = 0 if rows_of is None else 1 + r + rows_of
         self.rowmap = rowmap
+
+    def _vectors_from(self, before: _Candidates | None, vectors: np.ndarray) -> bool:
+        """Write the own rows' vectors from *before*'s where every item that stood then
+        stands now and every one scored on its own row still is (a first play adds
+        standing items and own rows, it takes none away): its rows copied to their new
+        places, the vectors of the few new own rows gathered — instead of thousands of
+        rows scattered over the catalogue's vectors (≈ 0.3 ms at 100,000 tracks).
+        False: nothing written."""
+        if before is None or len(before.vec[0]) - len(before.rows) > len(self.standing):
+            return False
+        old, k = before.standing, len(self.standing)
+        at = np.minimum(np.searchsorted(self.standing, old), k - 1)
+        if len(old) == 0 or not np.array_equal(self.standing[at], old):
+            return False
+        own = np.zeros(k, dtype=bool)
+        own[self.own_at] = True
+        was_own = np.zeros(k, dtype=bool)
+        was_own[at[before.own_at]] = True
+        if np.any(was_own & ~own):
+            return False
+        self.vec[0, at] = before.vec[0, : len(old)]
+        gained = np.flatnonzero(own & ~was_own)
+        self.vec[0, gained] = vectors[self.standing[gained]]
+        return True
 
     def stands(self, standing: np.ndarray, rows: np.ndarray, inverse: np.ndarray) -> bool:
         """Whether these are still the split's arrays (kept ones are the same objects)."""
