@@ -48,8 +48,10 @@ class _Index:
 
 
 def _grouped(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The items ordered by *keys* (int32: 0.4 MB at 100,000 tracks) and where each of
+    the *n* keys' items start among them."""
     order = np.argsort(keys, kind="stable")
-    return order, np.searchsorted(keys[order], np.arange(n + 1))
+    return order.astype(np.int32), np.searchsorted(keys[order], np.arange(n + 1))
 
 
 class ColdSplit:
