@@ -40,6 +40,7 @@ class _Index:
         self.album_items, self.album_starts = _grouped(state.album, len(state.al_count))
 
     def items(self, artists: np.ndarray, albums: np.ndarray) -> list[np.ndarray]:
+        """The items of each of *artists*, then of each of *albums*."""
         a, s = self.artist_items, self.artist_starts
         b, t = self.album_items, self.album_starts
         return [a[s[x] : s[x + 1]] for x in artists.tolist()] + [
