@@ -169,26 +169,32 @@ def peer_call(rec: ModelRecommender, zeros: dict) -> np.ndarray:
     return top[np.argsort(-scores[top])]
 
 
-def engine_block(state: dict, calls: int) -> list[float]:
+def engine_call(state: dict, item: int) -> tuple[float, float]:
+    """The listener plays *item* (untimed), then one engine call: (wall, CPU seconds)."""
     db, rec, reranker, cat = state["db"], state["rec"], state["reranker"], state["catalogue"]
+    log_play(
+        db, int(cat.track_ids[item]), started_at=state["now"], ms_played=200_000,
+        reason="completed",
+    )  # fmt: skip
+    state["now"] += 201_000
+    start, cpu = time.perf_counter(), time.thread_time()
+    new = serving_plays(db, cat, now_ms=state["now"], after_id=state["last_id"])
+    state["last_id"] = new.last_id
+    for play in new.plays:
+        rec.observe(play)
+        reranker.observe(play)
+    top = reranker.rerank(rec.scores(), 10)
+    took = time.perf_counter() - start, time.thread_time() - cpu
+    assert len(top) == 10
+    return took
+
+
+def engine_block(state: dict, calls: int) -> list[float]:
     rng, seen, times = state["rng"], state["seen"], []
     for _ in range(calls):
-        item = int(seen[rng.integers(len(seen))])  # the listener plays something (untimed)
-        log_play(
-            db, int(cat.track_ids[item]), started_at=state["now"], ms_played=200_000,
-            reason="completed",
-        )  # fmt: skip
-        state["now"] += 201_000
-        start, cpu = time.perf_counter(), time.thread_time()
-        new = serving_plays(db, cat, now_ms=state["now"], after_id=state["last_id"])
-        state["last_id"] = new.last_id
-        for play in new.plays:
-            rec.observe(play)
-            reranker.observe(play)
-        top = reranker.rerank(rec.scores(), 10)
-        times.append(time.perf_counter() - start)
-        state["cpu"]["engine"].append(time.thread_time() - cpu)
-        assert len(top) == 10
+        wall, cpu = engine_call(state, int(seen[rng.integers(len(seen))]))
+        times.append(wall)
+        state["cpu"]["engine"].append(cpu)
     return times
 
 
@@ -206,28 +212,14 @@ def pick_first(rec: ModelRecommender, rng: np.random.Generator) -> int:
 def mixed_block(state: dict, calls: int, share: float) -> tuple[list[float], list[float]]:
     """Engine calls where a *share* of the plays are first plays: (every call's time, the
     times of the calls right after a first play)."""
-    db, rec, reranker, cat = state["db"], state["rec"], state["reranker"], state["catalogue"]
-    rng, times, after_first = state["rng"], [], []
+    rec, rng, times, after_first = state["rec"], state["rng"], [], []
     for _ in range(calls):
         first = rng.random() < share
         seen = np.flatnonzero(rec.state.seen)
         item = pick_first(rec, rng) if first else int(seen[rng.integers(len(seen))])
-        log_play(
-            db, int(cat.track_ids[item]), started_at=state["now"], ms_played=200_000,
-            reason="completed",
-        )  # fmt: skip
-        state["now"] += 201_000
-        start = time.perf_counter()
-        new = serving_plays(db, cat, now_ms=state["now"], after_id=state["last_id"])
-        state["last_id"] = new.last_id
-        for play in new.plays:
-            rec.observe(play)
-            reranker.observe(play)
-        top = reranker.rerank(rec.scores(), 10)
-        times.append(time.perf_counter() - start)
+        times.append(engine_call(state, item)[0])
         if first:
             after_first.append(times[-1])
-        assert len(top) == 10
     return times, after_first
 
 

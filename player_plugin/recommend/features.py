@@ -38,7 +38,7 @@ import numpy as np
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play
-from player_plugin.recommend.cold_split import ColdSplit
+from player_plugin.recommend.cold_split import ColdSplit, growth
 
 # the item tower's inputs live in their own module; the trainer and the engine read them here
 from player_plugin.recommend.item_inputs import (  # noqa: F401 (re-exported)
@@ -335,7 +335,7 @@ class _Reads:
         self, state: HistoryState, items: np.ndarray | None, before: _Reads | None = None
     ) -> None:
         self.items = items
-        grown = _growth(before.items, items) if before is not None else None
+        grown = growth(before.items, items) if before is not None else None
         if grown is not None and before is not None:
             before.refresh(state)
             self.art = art = _grown(before.art, grown, state.artist)
@@ -371,22 +371,6 @@ class _Reads:
         dirty, at = dirty[kept], at[kept]
         for name, values in self.per_item.items():
             values[at] = state.per_item(name)[dirty]
-
-
-def _growth(
-    old: np.ndarray | None, new: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Where the sorted items *old* are among the sorted *new*, and the places and items
-    of *new* not among them: None unless every old item is in *new*."""
-    if old is None or new is None or len(old) == 0 or len(old) > len(new):
-        return None
-    at = np.minimum(np.searchsorted(new, old), len(new) - 1)
-    if not np.array_equal(new[at], old):
-        return None
-    fresh = np.ones(len(new), dtype=bool)
-    fresh[at] = False
-    places = np.flatnonzero(fresh)
-    return at, places, new[places]
 
 
 def _grown(
