@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MUSIC ?=
+# pytest workers for `make test` (2: this project's 2-core machines; 0 runs in one process)
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint setup bench screenshots clean
 CODE := player_plugin training tests benchmarks scripts
@@ -31,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # Speed and quality figures, saved under benchmarks/results/ (slow: minutes each).
 bench: $(STAMP)
