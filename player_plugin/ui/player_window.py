@@ -292,6 +292,7 @@ class PlayerWindow(QMainWindow):
             action.triggered.connect(slot)
             bar.addAction(action)
             self.transport[key] = action
+        self._play_icon = "play"  # the icon the play action shows (see _state)
         self.modes = PlaybackModes(self.player, self.plugin, self.runner, self.db_path, self)
         self.modes.add_buttons(bar)
         self.shuffle_button, self.repeat_button = (
@@ -457,7 +458,7 @@ class PlayerWindow(QMainWindow):
         self.player.queue_changed.connect(self._show_queue)
         self.player.position_changed.connect(self._position)
         self.player.duration_changed.connect(self._duration)
-        self.player.state_changed.connect(self._state)
+        self.player.state_changed.connect(self._state, Qt.ConnectionType.QueuedConnection)
         self.player.error.connect(self.show_error)
         self.seek.sliderMoved.connect(self.player.seek)
         self.volume.valueChanged.connect(self.player.set_volume)
@@ -758,9 +759,22 @@ class PlayerWindow(QMainWindow):
         self.seek.setRange(0, max(0, ms))
         self.total.setText(format_ms(ms) or "0:00")
 
-    def _state(self, state: str) -> None:
-        self.transport["play"].setIcon(icon("pause" if state == "playing" else "play"))
+    def _state(self, _state: str) -> None:
+        """The play button and the playing row follow the player's state as it is now.
+
+        Queued, and the icon set only when it changes: a media call such as ``setSource``
+        emits the state from inside (Python's lock taken back for the slot) while
+        QtMultimedia's threads delete the last track's renderers and wait, holding a Qt
+        mutex, for that lock (see ``hosts.reference.released``); a new icon on a toolbar's
+        action reconnects its button, which takes such a mutex — the player froze so in
+        a test, mid-track change. Later, from the event loop, both ends of a track change
+        (stopped, then playing) read "playing": the icon does not move."""
         player = self.player
+        state = player.state
+        name = "pause" if state == "playing" else "play"
+        if name != self._play_icon:
+            self._play_icon = name
+            self.transport["play"].setIcon(icon(name))
         if state == "stopped" and player.current_track() is None and not player.cued_track():
             self.model.set_playing(None)
 
