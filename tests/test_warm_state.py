@@ -11,6 +11,7 @@ line and rewritten.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import math
 import os
@@ -28,7 +29,7 @@ from player_plugin.app import suggest, warm
 from player_plugin.app.suggest import CACHE, suggestions
 from player_plugin.app.warm_state import Unpackable, pack, restore_into, unpack
 from player_plugin.domain.listen import Outcome
-from player_plugin.domain.play import Play
+from player_plugin.domain.play import Play, plays_from_columns
 from player_plugin.recommend.features import HistoryCode, HistoryState
 from player_plugin.store import open_db
 from player_plugin.store.catalogue import HistoryTrack, insert_history_tracks
@@ -280,6 +281,40 @@ def test_packed_values_come_back_equal_and_of_the_same_types() -> None:
     assert list(again) == list(values)
     for name in values:
         _same(values[name], again[name])
+
+
+def test_plays_made_from_columns_are_the_plays_init_makes() -> None:
+    rows = [(1, 10, 5, Outcome.LISTENED, 0), (7, 2**40, 0, Outcome.SKIPPED, 3)]
+    made = plays_from_columns(*zip(*rows, strict=True))
+    assert made == [Play(*row) for row in rows]
+    assert [hash(p) for p in made] == [hash(Play(*row)) for row in rows]
+    assert [repr(p) for p in made] == [repr(Play(*row)) for row in rows]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made[0].item = 2  # type: ignore[misc]
+    with pytest.raises(ValueError):  # columns of different lengths
+        plays_from_columns([1], [2], [3], [Outcome.LISTENED], [])
+    # a file whose plays' outcomes are not an Outcome column is refused, not half-read
+    described, arrays = pack({"plays": [Play(*row) for row in rows]})
+    outcomes = described["plays"]["v"][3]
+    outcomes["t"] = "int"
+    with pytest.raises(ValueError):
+        unpack(described, arrays)
+
+
+def test_unpacking_gives_the_cycle_collector_back_as_it_was() -> None:
+    described, arrays = pack({"plays": [Play(1, 10, 5, Outcome.LISTENED, 0)]})
+    assert gc.isenabled()
+    assert unpack(described, arrays)["plays"] == [Play(1, 10, 5, Outcome.LISTENED, 0)]
+    assert gc.isenabled()
+    with pytest.raises(KeyError):  # a broken file: still given back
+        unpack(described, {})
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        unpack(described, arrays)
+        assert not gc.isenabled()  # paused by someone else: left paused
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ checking that they are exactly the attributes this code's class has, of the same
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import IntEnum
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from player_plugin.domain.listen import Outcome
-from player_plugin.domain.play import Play
+from player_plugin.domain.play import Play, plays_from_columns
 from player_plugin.recommend.features import HistoryCode, SessionTally
 from player_plugin.recommend.rerank import RerankSettings
 from player_plugin.recommend.variety import VarietyProfile, VarietyWindow
@@ -68,8 +69,19 @@ def pack(
 
 
 def unpack(described: Mapping[str, dict], arrays: Mapping[str, np.ndarray]) -> dict:
-    """The values :func:`pack` was given (raises KeyError/ValueError on a broken file)."""
-    return {name: _dec(d, arrays) for name, d in described.items()}
+    """The values :func:`pack` was given (raises KeyError/ValueError on a broken file).
+
+    Python's cycle collector is paused meanwhile: a long history unpacks into millions of
+    plays, tuples and rows, none in a reference cycle, and every few hundred made set off
+    a collection that also walked those made before (half of the unpacking of a
+    million-play state, measured)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return {name: _dec(d, arrays) for name, d in described.items()}
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _scalar(value: object) -> dict | None:
@@ -337,8 +349,11 @@ def _dec(d: dict, arrays: Mapping[str, np.ndarray]) -> Any:
     if kind == "list":
         return [] if d["v"] is None else _uncolumn(d["v"], arrays)
     if kind == "plays":
-        columns = [_uncolumn(c, arrays) for c in d["v"]]
-        return [Play(*row) for row in zip(*columns, strict=True)]
+        # the fields in Play's order; outcomes as an Outcome column (members, as plays hold)
+        kinds = [c.get("t") for c in d["v"]]
+        if len(kinds) != len(Play.__slots__) or kinds[3] != "Outcome":
+            raise ValueError(f"plays stored as columns of {kinds}")
+        return plays_from_columns(*(_uncolumn(c, arrays) for c in d["v"]))
     if kind == "tuples":
         columns = [_uncolumn(c, arrays) for c in d["v"]]
         return list(zip(*columns, strict=True))
