@@ -759,7 +759,7 @@ class PlayerWindow(QMainWindow):
         self.seek.setRange(0, max(0, ms))
         self.total.setText(format_ms(ms) or "0:00")
 
-    def _state(self, _state: str) -> None:
+    def _state(self, _emitted: str) -> None:
         """The play button and the playing row follow the player's state as it is now.
 
         Queued, and the icon set only when it changes: a media call such as ``setSource``
