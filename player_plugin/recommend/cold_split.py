@@ -127,10 +127,7 @@ class ColdSplit:
         touched = np.unique(
             np.concatenate([items, *self._index.items(artists, albums[albums != 0])])
         )
-        at = np.searchsorted(self.cold, touched)
-        was_cold = (
-            self.cold[np.minimum(at, len(self.cold) - 1)] == touched if len(self.cold) else at < 0
-        )
+        at, was_cold = _found(self.cold, touched)
         new, at = touched[was_cold], at[was_cold]
         active, cold = self.active, self.cold
         if len(new):
@@ -147,13 +144,22 @@ def growth(
     *new* not among them: None unless every old item is in *new*."""
     if old is None or new is None or len(old) == 0 or len(old) > len(new):
         return None
-    at = np.minimum(np.searchsorted(new, old), len(new) - 1)
-    if not np.array_equal(new[at], old):
+    at, found = _found(new, old)
+    if not found.all():
         return None
     fresh = np.ones(len(new), dtype=bool)
     fresh[at] = False
     places = np.flatnonzero(fresh)
     return at, places, new[places]
+
+
+def _found(among: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of *items* is among the sorted *among* (its place where it is), and
+    whether it is there."""
+    if len(among) == 0:
+        return np.zeros(len(items), dtype=np.intp), np.zeros(len(items), dtype=bool)
+    at = np.minimum(np.searchsorted(among, items), len(among) - 1)
+    return at, among[at] == items
 
 
 def _without(array: np.ndarray, at: np.ndarray) -> np.ndarray:
