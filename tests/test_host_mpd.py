@@ -157,15 +157,15 @@ def test_enqueue_inserts_after_the_current_song(qtbot, server, db, db_path, musi
     server.mpc("add", "Artist B/01 Tone 1.flac")
     server.mpc("play")
     host = MpdHost("127.0.0.1", server.port, db_path=db_path, music_dir=music)
-    host.start()
     try:
-        with qtbot.waitSignal(host.track_started, timeout=5000) as started:
-            pass
+        # started inside the wait: the worker may emit before a wait begun later listens
+        with qtbot.waitSignal(host.track_started, timeout=10_000) as started:
+            host.start()
         assert started.args[0] == bytes(tracks[0]["path"])
         host.enqueue(bytes(tracks[5]["path"]), next=True)
-        wait_for(lambda: len(server.playlist()) == 3, 5)
+        wait_for(lambda: len(server.playlist()) == 3, 10)
         assert server.playlist()[1] == os.path.relpath(tracks[5]["path"].decode(), music)
-        qtbot.waitUntil(lambda: len(host.queue()) == 2, timeout=5000)
+        qtbot.waitUntil(lambda: len(host.queue()) == 2, timeout=10_000)
         assert host.queue()[0] == bytes(tracks[5]["path"])
     finally:
         host.stop()

@@ -9,7 +9,8 @@ the same arrays, bit for bit.
   tie-break computed in place.
 - The one speed-up that changes bits: the catalogue's dot product by BLAS on one thread
   (:func:`catalogue_dot`) instead of numpy's ``einsum``, which sums in another order. Its
-  scores stay within float32 rounding of the ``einsum``'s and the lists are the same.
+  scores stay within float32 rounding of the ``einsum``'s and the lists are the same, but
+  for two tracks whose scores tie within that rounding (their order may follow the CPU).
 - ``HistoryState.item_features(items, out=...)``: written into a given buffer, the same
   as the array it returns without one (the columns themselves are compared with a frozen
   copy in tests/test_feature_columns.py).
@@ -112,6 +113,16 @@ def sharing(rec: ModelRecommender) -> np.ndarray:
     return active[np.bincount(rows_of, minlength=len(standing))[rows_of] > 1]
 
 
+def same_standing(got, want, scores: np.ndarray, where: str) -> None:
+    """The same tracks in the same order, but for two whose scores are within float32
+    rounding of each other, which may trade places: their order follows sums that round
+    otherwise on another CPU's kernels (CI's swapped two at ranks 196 and 197)."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, where
+    if not np.array_equal(got, want):
+        np.testing.assert_allclose(scores[got], scores[want], rtol=1e-5, atol=1e-5, err_msg=where)
+
+
 def fast_calls(model, blind: bool) -> Iterator[tuple[int, ModelRecommender, Reranker, np.ndarray]]:
     """A history of first plays, repeats, every outcome and sessions replayed on the wide
     catalogue (plays in progress ending as skips; at play 120 the library changes and the
@@ -156,8 +167,8 @@ def test_shared_album_rows_keep_the_lists_of_the_replaced_code(model, blind) -> 
     """Never-played tracks of an artist and album with history share a row (scored like
     tracks without history: ``query · vector`` + the row's part), and the scorer sees
     fewer rows, so its sums may round otherwise for the others too (onnxruntime's blocks
-    follow the rows): within float32 rounding of the code before, the best 200 in the
-    same order and the same lists at every dial."""
+    follow the rows): within float32 rounding of the code before, the best 200 and the
+    lists at every dial the same but for tracks that tie within that rounding."""
     fast = shared = 0
     for k, rec, rr, got in fast_calls(model, blind):
         fast += 1
@@ -167,9 +178,10 @@ def test_shared_album_rows_keep_the_lists_of_the_replaced_code(model, blind) -> 
             np.testing.assert_allclose(got, rec.scores_full(), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(got, before, rtol=1e-5, atol=1e-5, err_msg=f"play {k}")
         best = np.lexsort((rr.ties, -before))[:200]
-        np.testing.assert_array_equal(np.lexsort((rr.ties, -got))[:200], best, f"play {k}")
+        same_standing(np.lexsort((rr.ties, -got))[:200], best, before, f"play {k}")
         for dial in (None, 0.0, 0.5, 1.0):
-            assert rr.rerank(got, 10, dial=dial) == rr.rerank(before, 10, dial=dial), k
+            heard = rr.rerank(got, 10, dial=dial)
+            same_standing(heard, rr.rerank(before, 10, dial=dial), before, f"{k} at {dial}")
     assert fast > 150  # the fast branch really ran
     assert shared > 10_000  # and tracks shared their album's row
 
@@ -224,7 +236,8 @@ def test_catalogue_dot_is_einsum_within_rounding_on_one_blas_thread() -> None:
 
 def test_lists_are_those_of_the_einsum_dot_product(model, monkeypatch) -> None:
     """The suggestions (re-ranked, at every dial position) and the order of the best 200
-    scores are those the ``einsum`` gave, along a history of first plays and repeats."""
+    scores are those the ``einsum`` gave (but for ties within rounding), along a history
+    of first plays and repeats."""
     catalogue = wide_catalogue()
     plays = mixed_plays(len(catalogue))
     rec = ModelRecommender(Engine(model))
@@ -240,9 +253,10 @@ def test_lists_are_those_of_the_einsum_dot_product(model, monkeypatch) -> None:
             m.setattr(model_module, "catalogue_dot", lambda v, q: np.einsum("ij,j->i", v, q))
             before = rec.scores()
         best = np.lexsort((rr.ties, -before))[:200]
-        np.testing.assert_array_equal(np.lexsort((rr.ties, -got))[:200], best, f"play {k}")
+        same_standing(np.lexsort((rr.ties, -got))[:200], best, before, f"play {k}")
         for dial in (None, 0.0, 0.5, 1.0):
-            assert rr.rerank(got, 10, dial=dial) == rr.rerank(before, 10, dial=dial), k
+            heard = rr.rerank(got, 10, dial=dial)
+            same_standing(heard, rr.rerank(before, 10, dial=dial), before, f"{k} at {dial}")
     assert fast > 150
 
 
