@@ -221,18 +221,35 @@ def test_one_training_at_a_time(db, db_path):
 
 
 PARENT = """
-import subprocess, sys
-from pathlib import Path
-from player_plugin.app.retrain import PARENT_ENV, trainer_command
-import os
+import os, subprocess, sys, time
+from player_plugin.app.retrain import PARENT_ENV
 env = {**os.environ, PARENT_ENV: str(os.getpid())}
-proc = subprocess.Popen(trainer_command(sys.argv[1], Path(sys.argv[2]), extra=["--epochs", "50"]),
-                        stdout=subprocess.PIPE, env=env)
+proc = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE, env=env)
 for line in proc.stdout:
-    if b'"epoch"' in line:
+    if sys.argv[1].encode() in line:
         print(proc.pid, flush=True)
         break
-import time; time.sleep(120)
+time.sleep(120)
+"""
+
+# The trainer stuck where it never looks at the cancel (an export, say), its unfinished
+# folder half-written.
+STUCK = """
+import os, sys, threading
+from pathlib import Path
+import training.__main__ as trainer
+from training import loop
+
+def stuck(*args, **kwargs):
+    out = Path(sys.argv[sys.argv.index("--out") + 1])
+    unfinished = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    unfinished.mkdir()
+    (unfinished / "item_tower.onnx").write_bytes(b"half")
+    print("stuck", flush=True)
+    threading.Event().wait()
+
+loop.train = stuck
+trainer.exit_now(trainer.main(sys.argv[1:]))
 """
 
 
@@ -244,15 +261,14 @@ def _gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_the_trainer_dies_with_its_parent(db, db_path, tmp_path):
-    fill_store(db, 700)
-    out = tmp_path / "models" / "m1"
-    out.parent.mkdir()
+def _orphan(cmd: list[str], marker: str, within_s: float) -> tuple[bool, str]:
+    """Start *cmd* from a parent that is killed once *cmd* printed *marker*: whether the
+    orphan was gone within *within_s*, and what it wrote to stderr."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, str(db_path), str(out)],
+        [sys.executable, "-c", PARENT, marker, *cmd],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=env,
         text=True,
     )
@@ -261,9 +277,35 @@ def test_the_trainer_dies_with_its_parent(db, db_path, tmp_path):
     finally:
         parent.send_signal(signal.SIGKILL)
         parent.wait()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + within_s
     while not _gone(trainer) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _gone(trainer), "the orphaned trainer kept running"
+    if not _gone(trainer):
+        os.kill(trainer, signal.SIGKILL)  # not left running after the test
+        return False, ""
+    return True, parent.stderr.read()  # its end: the orphan's, inherited, closed with it
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_trainer_dies_with_its_parent(db, db_path, tmp_path):
+    fill_store(db, 700)
+    out = tmp_path / "models" / "m1"
+    out.parent.mkdir()
+    # long enough that it cannot end on its own before its parent is killed
+    cmd = rt.trainer_command(db_path, out, extra=["--epochs", "500", "--patience", "500"])
+    gone, _ = _orphan(cmd, '"epoch"', 30)
+    assert gone, "the orphaned trainer kept running"
     assert not out.exists()
     assert list(out.parent.iterdir()) == []  # its export folder went with it
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_stuck_orphan_ends_itself_and_says_where_it_was(db, db_path, tmp_path):
+    fill_store(db, 300)
+    out = tmp_path / "models" / "m1"
+    out.parent.mkdir()
+    cmd = [sys.executable, "-c", STUCK, "--db", str(db_path), "--out", str(out)]
+    gone, stderr = _orphan(cmd, "stuck", 20)
+    assert gone, "the stuck orphan kept running"
+    assert list(out.parent.iterdir()) == []  # its half-written folder removed
+    assert "in stuck" in stderr  # every thread's stack, for the log

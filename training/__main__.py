@@ -7,7 +7,9 @@ stdout as JSON lines, the events of :mod:`player_plugin.domain.training_events` 
 ``data``, ``epoch``..., ending with ``done``, ``cancelled`` or ``error``). SIGTERM and SIGINT
 cancel cleanly (exit status 130). The trainer dies with the process that started it: on
 Linux the kernel sends it SIGTERM (``PR_SET_PDEATHSIG``), elsewhere it notices that its
-parent changed; either way it cancels and removes its unfinished folder.
+parent changed; either way it cancels and removes its unfinished folder, and an orphan
+still running :data:`ORPHAN_GRACE_S` later (stuck where it cannot look at the cancel) writes
+every thread's stack to stderr, removes that folder itself and ends.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import faulthandler
 import os
 import shutil
 import signal
@@ -36,6 +39,7 @@ EXIT_CANCELLED = 130
 PARENT_ENV = "SEGUE_TRAINER_PARENT"  # the pid that started us (set by app.retrain)
 PR_SET_PDEATHSIG = 1
 PARENT_POLL_S = 1.0
+ORPHAN_GRACE_S = 5.0  # an orphan's time to cancel on its own before it ends itself
 
 
 def _say(event: ev.TrainingEvent) -> None:
@@ -69,10 +73,11 @@ def _progress(data: dict) -> None:
     _say(ev.from_dict(data))
 
 
-def die_with_parent(cancel: threading.Event) -> None:
+def die_with_parent(cancel: threading.Event, unfinished: Path) -> None:
     """Cancel when the parent process goes away: the kernel's parent-death signal where
     there is one, and a thread watching our parent id everywhere (the parent may already
-    be gone before the signal was armed)."""
+    be gone before the signal was armed). An orphan that has not ended
+    :data:`ORPHAN_GRACE_S` later is ended by that thread, *unfinished* removed."""
     expected = int(os.environ.get(PARENT_ENV) or os.getppid())
     if sys.platform.startswith("linux"):
         try:
@@ -82,10 +87,16 @@ def die_with_parent(cancel: threading.Event) -> None:
             pass
 
     def watch() -> None:
-        while not cancel.wait(PARENT_POLL_S):
-            if os.getppid() != expected:
-                cancel.set()
-                return
+        while os.getppid() == expected:
+            time.sleep(PARENT_POLL_S)
+        cancel.set()
+        # faulthandler's own thread needs no interpreter lock: it ends even a trainer
+        # stuck holding it, once this thread has had its turn
+        faulthandler.dump_traceback_later(2 * ORPHAN_GRACE_S, exit=True)
+        time.sleep(ORPHAN_GRACE_S)
+        faulthandler.dump_traceback(all_threads=True)  # where it was stuck, for the log
+        shutil.rmtree(unfinished, ignore_errors=True)
+        exit_now(EXIT_CANCELLED)
 
     if os.getppid() != expected:
         cancel.set()
@@ -128,12 +139,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    die_with_parent(cancel)
     out = Path(args.out)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    die_with_parent(cancel, tmp)
     if out.exists():
         _say(ev.Failed(f"{out} already exists"))
         return EXIT_ERROR
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     started = time.monotonic()
     try:
         cfg = Config()
