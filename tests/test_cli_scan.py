@@ -45,7 +45,7 @@ def test_scan_text_output(segue, audio_files, tmp_path):
     music = make_library(audio_files, tmp_path / "music")
     result = segue("scan", music)
     assert result.status == 0
-    assert "4 added" in result.out and "1 errors" in result.out
+    assert "4 added" in result.out and "1 error (" in result.out
     assert "broken.ogg" in result.out
     assert result.err == ""  # no progress line when stderr is not a terminal
 

@@ -4,10 +4,17 @@ and in `segue train --json`)."""
 
 from __future__ import annotations
 
+import shutil
+
+import audio_fixtures
+
 from player_plugin.app.retrain import RetrainResult
 from player_plugin.domain.training_events import Epoch, Stage
+from player_plugin.domain.words import count
 from player_plugin.hosts.base import MemoryHost
 from player_plugin.ui.plugin import SeguePlugin
+
+audio_files = audio_fixtures.audio_files  # the session fixture
 
 MACHINE_WORDS = ("baseline", "ndcg", "session-knn", "markov", "most-played", "mrr")
 REASON = "NDCG@10 0.5219 on your 77 newest plays is below the markov baseline's 0.5424"
@@ -48,3 +55,22 @@ def test_the_status_bar_speaks_music_while_the_model_learns(qtbot, db_path, db):
     ], said
     jargon = ("epoch", "export", "training:", "model")
     assert not any(word in line.lower() for line in lines for word in jargon), lines
+
+
+def test_counts_take_the_number_they_name(segue, audio_files, tmp_path):
+    """One play is "1 play", never "1 plays": the shared counting, and the CLI lines that
+    once said "1 errors", "1 plays deleted" and "0 plays (0 unmatched), - to -"."""
+    assert count(1, "play") == "1 play"
+    assert count(0, "play") == "0 plays"
+    assert count(12_400, "track") == "12,400 tracks"
+    assert count(1, "file could not be read", "files could not be read").startswith("1 file ")
+    assert count(2, "match", "matches") == "2 matches"
+    music = tmp_path / "music"
+    music.mkdir()
+    track = shutil.copy2(audio_files["flac"], music / audio_files["flac"].name)
+    assert segue("scan", music).status == 0
+    assert segue("plays", "status").out.strip() == "no plays yet; logging on"
+    assert segue("log-play", track, "--played-ms", "200000").status == 0
+    one = segue("plays", "status").out
+    assert one.startswith("1 play (0 unmatched), ") and "logging on" in one, one
+    assert segue("plays", "delete", "--all").out.strip() == "1 play deleted"

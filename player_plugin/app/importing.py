@@ -18,6 +18,7 @@ from typing import Any
 
 from player_plugin.app.retrain import RetrainResult, TrainingError, retrain
 from player_plugin.domain.training_events import TrainingEvent
+from player_plugin.domain.words import count
 from player_plugin.library.history.importer import import_files
 from player_plugin.library.scanner import scan
 from player_plugin.recommend.model_eval import MIN_LISTENS
@@ -45,9 +46,9 @@ class Readiness:
 
     def explain(self) -> str:
         if self.enough:
-            return f"{self.listened} listened plays: enough to train a first model."
+            return f"{count(self.listened, 'listened play')}: enough to train a first model."
         return (
-            f"{self.listened} listened plays so far; a model needs about {self.needed}. "
+            f"{count(self.listened, 'listened play')} so far; a model needs about {self.needed}. "
             "Until then suggestions come from your listening patterns (what you play together, "
             "similar-sounding tracks, favourites), and Segue trains one by itself later."
         )

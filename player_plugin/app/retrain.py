@@ -39,6 +39,7 @@ from typing import IO, Any
 
 from player_plugin.domain import training_events as ev
 from player_plugin.domain.errors import SegueError
+from player_plugin.domain.words import count
 from player_plugin.recommend import model_eval as me
 from player_plugin.recommend.engine import Engine, ModelError
 from player_plugin.recommend.model import ModelRecommender
@@ -354,7 +355,7 @@ def _retrain(
         return result(
             None,
             False,
-            f"not enough history yet: {listens} listened plays; the model trains from "
+            f"not enough history yet: {count(listens, 'listened play')}; the model trains from "
             f"{me.MIN_LISTENS} on (until then your listening patterns suggest)",
             {},
         )
@@ -373,7 +374,7 @@ def _retrain(
         return result(
             None,
             False,
-            f"only {held} listened plays since the active model was trained; retrain "
+            f"only {count(held, 'listened play')} since the active model was trained; retrain "
             f"after {me.MIN_HOLDOUT}",
             {},
         )

@@ -15,6 +15,7 @@ from typing import Literal
 import sqlite_utils
 
 from player_plugin.app.suggest import START_METHODS
+from player_plugin.domain.words import count
 from player_plugin.recommend.model import load_active
 from player_plugin.store.models import active_model, get_model
 
@@ -35,7 +36,7 @@ class Source:
     def words(self) -> str:
         """ "from your model, trained on 12,400 plays" and the like."""
         if self.kind == "model":
-            return f"from your model, trained on {self.plays:,} plays"
+            return f"from your model, trained on {count(self.plays, 'play')}"
         if self.kind == "patterns":
             return "from your listening patterns"
         return "picked from your library to start with (play something to steer them)"

@@ -15,6 +15,7 @@ from importlib import metadata
 from player_plugin import __version__
 from player_plugin.app.folders import folder_report
 from player_plugin.cli.common import add_command, database_path, emit, store
+from player_plugin.domain.words import count
 from player_plugin.library.decode import available_decoders, decoder_versions
 from player_plugin.recommend.engine import available_providers
 from player_plugin.recommend.model import model_status
@@ -102,14 +103,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     lines += [
         f"database: {db['path']} (schema {db['schema_version']}, SQLite {info['sqlite']})",
-        f"  {db['tracks']} tracks ({db['missing_tracks']} missing), {db['plays']} plays "
+        f"  {count(db['tracks'], 'track')} ({db['missing_tracks']:,} missing), "
+        f"{count(db['plays'], 'play')} "
         f"({db['unmatched_plays']} unmatched), {db['scan_errors']} scan errors, "
         f"{info['analysis']['analysed']} analysed ({info['analysis']['pending']} pending, "
         f"{info['analysis']['failed']} undecodable)",
         "library folders: "
         + (
             ", ".join(
-                f"{f['path']} ({f['tracks']:,} tracks)" if f["exists"] else f"{f['path']} (gone)"
+                f"{f['path']} ({count(f['tracks'], 'track')})"
+                if f["exists"]
+                else f"{f['path']} (gone)"
                 for f in info["folders"]
             )
             or "none yet (`segue scan FOLDER` adds one)"

@@ -14,6 +14,7 @@ import argparse
 from player_plugin.app.folders import FolderError, add_folders, folder_report, remove_folder
 from player_plugin.cli.common import UserError, add_command, emit, store
 from player_plugin.domain.paths import display, from_user, json_fields
+from player_plugin.domain.words import count
 
 
 def _listing(db) -> tuple[dict, str]:
@@ -23,7 +24,7 @@ def _listing(db) -> tuple[dict, str]:
         return data, "No library folders yet: `segue scan FOLDER` or `segue folders add FOLDER`."
     lines = []
     for f in report:
-        state = f"{f.tracks:,} tracks" if f.exists else "not there now"
+        state = count(f.tracks, "track") if f.exists else "not there now"
         lines.append(f"{display(f.path)}  ({state})")
     return data, "\n".join(lines)
 

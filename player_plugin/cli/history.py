@@ -20,6 +20,7 @@ from player_plugin.cli.common import (
 from player_plugin.domain import validate
 from player_plugin.domain.clock import now_ms
 from player_plugin.domain.paths import display, from_user, json_fields
+from player_plugin.domain.words import count
 from player_plugin.library.history.common import HistoryFormatError
 from player_plugin.library.history.importer import import_files, undo_import
 from player_plugin.library.history.matching import rematch_unmatched
@@ -87,7 +88,7 @@ def run_import(args: argparse.Namespace) -> int:
         emit(
             args,
             {"import_id": import_id, "removed": removed},
-            f"import {import_id} undone: {removed} plays removed",
+            f"import {import_id} undone: {count(removed, 'play')} removed",
         )
         return 0
     if not args.files:
@@ -104,11 +105,12 @@ def run_import(args: argparse.Namespace) -> int:
     data = report.as_json()
     methods = ", ".join(f"{n} by {m}" for m, n in sorted(report.methods.items())) or "none"
     lines = [
-        f"read {report.read} rows ({report.format}): {report.matched} matched ({methods}), "
+        f"read {count(report.read, 'row')} ({report.format}): "
+        f"{report.matched} matched ({methods}), "
         f"{report.unmatched} unmatched (kept; matched again after each scan), "
         f"{report.malformed} malformed, {report.not_music} not music (podcasts, audiobooks)",
-        f"{report.added} plays added, {report.duplicates} already known; "
-        f"undo with: segue import-history --undo {report.import_id}",
+        f"{count(report.added, 'play')} added, {report.duplicates:,} already known"
+        + (f"; undo with: segue import-history --undo {report.import_id}" if report.added else ""),
     ]
     for row in report.malformed_rows[:MAX_MALFORMED_LINES]:
         lines.append(f"  skipped {row}")
@@ -208,13 +210,15 @@ def run_plays(args: argparse.Namespace) -> int:
             "first": _iso(row[2]),
             "last": _iso(row[3]),
         }
-        emit(
-            args,
-            data,
-            f"{data['plays']} plays ({data['unmatched']} unmatched), "
-            f"{data['first'] or '-'} to {data['last'] or '-'}; "
-            f"logging {'paused' if data['paused'] else 'on'}",
-        )
+        state = f"logging {'paused' if data['paused'] else 'on'}"
+        if not data["plays"]:
+            text = f"no plays yet; {state}"
+        else:
+            text = (
+                f"{count(data['plays'], 'play')} ({data['unmatched']:,} unmatched), "
+                f"{data['first']} to {data['last']}; {state}"
+            )
+        emit(args, data, text)
     elif action == "delete":
         chosen = [args.id is not None, bool(args.start or args.end), args.all]
         if sum(chosen) != 1:
@@ -231,7 +235,7 @@ def run_plays(args: argparse.Namespace) -> int:
             if start is not None and end is not None and end <= start:
                 raise UserError("--to must be after --from")
             removed = delete_plays(db, start_ms=start, end_ms=end)
-        emit(args, {"deleted": removed}, f"{removed} plays deleted")
+        emit(args, {"deleted": removed}, f"{count(removed, 'play')} deleted")
     elif action == "export":
         if not args.file:
             raise UserError("export needs a FILE to write")
@@ -239,13 +243,13 @@ def run_plays(args: argparse.Namespace) -> int:
         if not os.path.isdir(os.path.dirname(target) or "."):
             raise UserError(f"no such folder for {display(target)}")
         try:
-            count = export_listenbrainz(db, target)
+            exported = export_listenbrainz(db, target)
         except OSError as exc:
             raise UserError(f"cannot write {display(target)}: {exc.strerror or exc}") from None
         emit(
             args,
-            {"exported": count, **json_fields(target)},
-            f"{count} plays exported to {display(target)} (ListenBrainz JSON)",
+            {"exported": exported, **json_fields(target)},
+            f"{count(exported, 'play')} exported to {display(target)} (ListenBrainz JSON)",
         )
     elif action == "rematch":
         matched = rematch_unmatched(db)

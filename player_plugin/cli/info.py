@@ -14,6 +14,7 @@ from typing import Any
 
 from player_plugin.cli.common import UserError, add_command, emit, store
 from player_plugin.domain.paths import display, from_user, json_fields
+from player_plugin.domain.words import count
 from player_plugin.store.features import analysis_error, track_features
 from player_plugin.store.folders import library_folders, tracks_under
 from player_plugin.store.plays import track_stats
@@ -48,10 +49,8 @@ def _why_unknown(db, path: bytes) -> str:
     """Why *path* is not a track of the library, as what to do about it."""
     shown = display(path)
     if os.path.isdir(path):
-        count = tracks_under(db, path)
-        held = (
-            f" (it holds {count} track{'s' if count != 1 else ''} of the library)" if count else ""
-        )
+        held_n = tracks_under(db, path)
+        held = f" (it holds {count(held_n, 'track')} of the library)" if held_n else ""
         return f"{shown} is a folder{held}: segue info describes one track's file"
     if not os.path.exists(path):
         return f"no such file: {shown}"

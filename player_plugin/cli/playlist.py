@@ -9,6 +9,7 @@ from player_plugin.app.playlist import FORMATS, format_for, walk, write
 from player_plugin.cli.common import UserError, add_command, emit, store
 from player_plugin.domain.errors import SegueError
 from player_plugin.domain.paths import from_user
+from player_plugin.domain.words import count
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -39,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
     emit(
         args,
         {"path": args.output, "format": fmt, "tracks": len(entries)},
-        f"Wrote {len(entries)} tracks to {args.output} ({fmt.upper()})",
+        f"Wrote {count(len(entries), 'track')} to {args.output} ({fmt.upper()})",
     )
     return 0

@@ -15,6 +15,7 @@ import time
 from player_plugin.app.folders import add_folders
 from player_plugin.cli.common import EXIT_FAILURE, UserError, add_command, emit, store, user_path
 from player_plugin.domain.paths import display, from_user
+from player_plugin.domain.words import count
 from player_plugin.library.scanner import ScanProgress, idle_workers, scan
 
 MAX_ERROR_LINES = 5
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     text = (
         f"{summary.added} added, {summary.updated} updated, {summary.moved} moved, "
         f"{summary.removed} missing now, {summary.unchanged} unchanged, "
-        f"{summary.errors} errors ({summary.seconds:.1f} s)"
+        f"{count(summary.errors, 'error')} ({summary.seconds:.1f} s)"
     )
     for path, reason in summary.error_list[:MAX_ERROR_LINES]:
         text += f"\n  cannot read {display(path)}: {reason}"

@@ -13,12 +13,13 @@ import sys
 from player_plugin.app.retrain import TrainingError, retrain
 from player_plugin.cli.common import UserError, add_command, emit, store
 from player_plugin.domain import training_events as ev
+from player_plugin.domain.words import count
 from player_plugin.store import models as reg
 
 
 def _progress_line(event: ev.TrainingEvent) -> str | None:
     if isinstance(event, ev.Start):
-        return f"training on {event.plays} plays of {event.tracks} tracks"
+        return f"training on {count(event.plays, 'play')} of {count(event.tracks, 'track')}"
     if isinstance(event, ev.Data):
         return f"{event.targets} targets ({event.validation} for validation)"
     if isinstance(event, ev.Epoch):

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from player_plugin.domain.words import count
 from player_plugin.ui.icons import cover_pixmap, icon
 
 COVER = 48
@@ -265,8 +266,7 @@ class UpNextDock(QDockWidget):
         self.rows = []
         if items:
             source = getattr(self.plugin, "source_words", "") or ""
-            count = f"{len(items)} suggestions" if len(items) != 1 else "1 suggestion"
-            self.header.setText(f"{count} {source}".strip())
+            self.header.setText(f"{count(len(items), 'suggestion')} {source}".strip())
         else:
             self.header.setText("No suggestions yet: import a library and play something.")
         loved: set[int] = getattr(self.plugin, "loved", set())

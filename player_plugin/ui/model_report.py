@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from player_plugin.app.settings import Settings
 from player_plugin.app.source import serving_source
+from player_plugin.domain.words import count
 from player_plugin.store.db import open_db
 from player_plugin.store.library_view import play_counts
 from player_plugin.store.models import RegistryError, rollback
@@ -192,14 +193,14 @@ class ModelReport(QDialog):
                 )
             else:
                 lines.append(
-                    f"No model yet: with {self.listened:,} listened plays you can train one "
+                    f"No model yet: with {count(self.listened, 'listened play')} you can train one "
                     "now (Segue ▸ Retrain now). It serves only if it does better than your "
                     "listening habits."
                 )
         elif active is not None:
             lines.append(
                 f"Model {active['id']}, trained {when(active['created_at'])} on "
-                f"{active.get('data_size') or 0:,} plays."
+                f"{count(active.get('data_size') or 0, 'play')}."
             )
         sentence = verdict(data, "listening patterns" in self.source_words)
         if sentence:

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from player_plugin.app.player_state import STATE_KEY, PlayerState, load_state
+from player_plugin.domain.words import count
 from player_plugin.hosts.reference import ReferencePlayer
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
@@ -544,7 +545,7 @@ class PlayerWindow(QMainWindow):
 
     def _update_counts(self) -> None:
         c = counts(self.db)
-        self.counts.setText(f"{c['tracks']:,} tracks · {c['plays']:,} plays")
+        self.counts.setText(f"{count(c['tracks'], 'track')} · {count(c['plays'], 'play')}")
 
     def library_folders(self) -> list[bytes]:
         return library_folders(self.db)
@@ -649,7 +650,7 @@ class PlayerWindow(QMainWindow):
             self.show_error(f"Audio analysis: {error}")
         elif summary is not None and (summary.analysed or summary.failed):
             self.show_message(
-                f"Audio analysed: {summary.analysed:,} tracks"
+                f"Audio analysed: {count(summary.analysed, 'track')}"
                 + (f", {summary.failed:,} could not be read" if summary.failed else "")
             )
             self.plugin.refresh()
@@ -727,8 +728,7 @@ class PlayerWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, path)
             self.queue_list.addItem(item)
         n = len(paths)
-        plural = "" if n == 1 else "s"
-        self.queue_dock.setWindowTitle(f"Queue · {n} track{plural}" if n else "Queue")
+        self.queue_dock.setWindowTitle(f"Queue · {count(n, 'track')}" if n else "Queue")
 
     def _queue_dragged(self, _parent, start: int, _end: int, _dest, row: int) -> None:
         self.player.move(start, row - 1 if row > start else row)

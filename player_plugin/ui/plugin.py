@@ -31,6 +31,7 @@ from player_plugin.app.source import Source, source_of
 from player_plugin.app.suggest import UnknownTrack, suggestions
 from player_plugin.domain.clock import now_ms
 from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
+from player_plugin.domain.words import count
 from player_plugin.hosts.base import Host
 from player_plugin.store import library_view
 from player_plugin.store.db import open_db
@@ -107,7 +108,7 @@ def _write_radio(db_path: str, target: str, n: int) -> str:
     finally:
         db.close()
     playlist.write(entries, target, playlist.format_for(target, None))
-    return f"Saved a radio of {len(entries)} tracks to {os.path.basename(target)}"
+    return f"Saved a radio of {count(len(entries), 'track')} to {os.path.basename(target)}"
 
 
 class SeguePlugin(QObject):

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from player_plugin.domain.words import count
+
 if TYPE_CHECKING:  # the scanner (and mutagen) loads in the scan's own process, not here
     from player_plugin.library.scanner import ScanSummary
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n:,} {one if n == 1 else many}"
 
 
 def scan_message(summary: ScanSummary) -> str:
@@ -17,15 +15,15 @@ def scan_message(summary: ScanSummary) -> str:
     files that could not be read are counted last."""
     parts = []
     if summary.added:
-        parts.append(_count(summary.added, "new track", "new tracks"))
+        parts.append(count(summary.added, "new track", "new tracks"))
     if summary.updated:
-        parts.append(_count(summary.updated, "track updated", "tracks updated"))
+        parts.append(count(summary.updated, "track updated", "tracks updated"))
     if summary.moved:
-        parts.append(_count(summary.moved, "track moved", "tracks moved"))
+        parts.append(count(summary.moved, "track moved", "tracks moved"))
     if summary.removed:
-        parts.append(_count(summary.removed, "track gone", "tracks gone"))
+        parts.append(count(summary.removed, "track gone", "tracks gone"))
     if summary.errors:
-        parts.append(_count(summary.errors, "file could not be read", "files could not be read"))
+        parts.append(count(summary.errors, "file could not be read", "files could not be read"))
     if not parts:
         return "Library up to date: nothing changed"
     return "Library scanned: " + ", ".join(parts)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from player_plugin.app.importing import ImportSession, Readiness
 from player_plugin.app.retrain import RetrainResult
 from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
+from player_plugin.domain.words import count
 from player_plugin.store.db import open_db
 from player_plugin.store.models import active_model
 from player_plugin.store.stats import counts
@@ -160,7 +161,7 @@ class ScanPage(QWizardPage):
         if total:
             self.bar.setRange(0, total)
             self.bar.setValue(done)
-            self.label.setText(f"{done:,} of {total:,} files read")
+            self.label.setText(f"{done:,} of {count(total, 'file')} read")
         else:
             self.label.setText(f"Looking for music files… {done:,} found")
 
@@ -276,12 +277,12 @@ class HistoryPage(QWizardPage):
                 extra.append(f"{value:,} {name}")
         fmt = getattr(report, "format", "")
         text = (
-            f"{os.path.basename(path)}{f' [{fmt}]' if fmt else ''}: {read:,} plays read, "
+            f"{os.path.basename(path)}{f' [{fmt}]' if fmt else ''}: {count(read, 'play')} read, "
             f"{matched:,} matched your files{share}" + (f"; {', '.join(extra)}" if extra else "")
         )
         self._show(row, text)
         total = sum(getattr(r, "matched", 0) for r in self.reports)
-        self.label.setText(f"{total:,} plays matched so far.")
+        self.label.setText(f"{count(total, 'play')} matched so far.")
         self.completeChanged.emit()
 
     def _failed(self, row: int, path: str, message: str) -> None:
@@ -376,7 +377,7 @@ class TrainPage(QWizardPage):
         if row is None:
             return None
         when = time.strftime("%d %b %Y", time.localtime((row["created_at"] or 0) / 1000))
-        plays = f" on {row['data_size']:,} plays" if row.get("data_size") else ""
+        plays = f" on {count(row['data_size'], 'play')}" if row.get("data_size") else ""
         return f"A model trained{plays} on {when} is choosing your suggestions."
 
     def _start(self) -> None:
@@ -462,7 +463,8 @@ class DonePage(QWizardPage):
             else "Suggestions come from your listening patterns until a model does better."
         )
         self.label.setText(
-            f"Your library holds {c['tracks']:,} tracks and {c['plays']:,} plays{waiting}. "
+            f"Your library holds {count(c['tracks'], 'track')} and "
+            f"{count(c['plays'], 'play')}{waiting}. "
             f"{model}\n\n"
             "Play something: the Up next panel suggests what to play after it, and says why. "
             "Segue keeps learning from what you play and skip; the Segue menu has the model "
