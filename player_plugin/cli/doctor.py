@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         f"database: {db['path']} (schema {db['schema_version']}, SQLite {info['sqlite']})",
         f"  {count(db['tracks'], 'track')} ({db['missing_tracks']:,} missing), "
         f"{count(db['plays'], 'play')} "
-        f"({db['unmatched_plays']} unmatched), {db['scan_errors']} scan errors, "
+        f"({db['unmatched_plays']} unmatched), {count(db['scan_errors'], 'scan error')}, "
         f"{info['analysis']['analysed']} analysed ({info['analysis']['pending']} pending, "
         f"{info['analysis']['failed']} undecodable)",
         "library folders: "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from player_plugin.app.evaluate import EvalOptions, evaluate_files
 from player_plugin.cli.common import UserError, add_command, emit
+from player_plugin.domain.words import count
 from player_plugin.library.history.readers import FORMATS, HistoryFormatError
 from player_plugin.recommend.baselines import baseline_names
 
@@ -16,8 +17,9 @@ FORMAT_CHOICES = ("auto", *FORMATS)
 
 def _text(result: dict) -> str:
     lines = [
-        f"{result['listeners']} listener(s), {result['plays']} plays, {result['test_plays']} "
-        f"test targets ({result['new_plays']} new); {result['seconds']} s",
+        f"{count(result['listeners'], 'listener')}, {count(result['plays'], 'play')}, "
+        f"{count(result['test_plays'], 'test target')} ({result['new_plays']:,} new); "
+        f"{result['seconds']} s",
         f"{'method':26s} {'NDCG@10 all':>12s} {'HR@10 all':>10s} {'MRR all':>8s} "
         f"{'NDCG@10 new':>12s} {'HR@10 new':>10s}",
     ]
@@ -33,8 +35,9 @@ def _text(result: dict) -> str:
             f"{f(n['ndcg@10']):>12s} {f(n['hr@10']):>10s}"
         )
     for name, kept in result.get("reranked_kept", {}).items():
-        shares = [f"{kept[s]:.0%} on {s} plays" for s in ("all", "new") if s in kept]
-        lines.append(f"{name}: the re-ranked list keeps {', '.join(shares)} of its NDCG@10")
+        shares = [f"{kept[s]:.0%}" + " of its NDCG@10" * (not i) + f" on {s} plays"
+                  for i, s in enumerate(s for s in ("all", "new") if s in kept)]  # fmt: skip
+        lines.append(f"{name}: the re-ranked list keeps {', '.join(shares)}")
     own = result.get("listener_variety") or {}
     if own:
         lines.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from player_plugin.domain.words import count
 from player_plugin.recommend.metrics import METRICS
 
 
@@ -25,7 +26,7 @@ def markdown(result: dict, title: str = "Segue offline evaluation") -> str:
     lines = [
         f"# {title}",
         "",
-        f"{result['listeners']} listener(s), {result['plays']} plays, "
+        f"{count(result['listeners'], 'listener')}, {count(result['plays'], 'play')}, "
         f"{result['test_plays']} test targets ({result.get('new_plays', 0)} new to the "
         "listener). Rank = 1 + other tracks scoring at least as high; 95% bootstrap "
         "intervals over sessions in brackets.",
