@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QPushButton, QWizard
 from ui_support import write_library
 
 from player_plugin.app.importing import MIN_PLAYS_TO_TRAIN
+from player_plugin.domain.training_events import Epoch, Stage
 from player_plugin.ui.wizard import ImportWizard
 
 
@@ -163,3 +164,14 @@ def test_wizard_trains_the_first_model_when_history_allows(qtbot, wizard, tmp_pa
     assert "NDCG" not in page.status.text()  # the report's Advanced section
     next_page(qtbot, wizard)
     assert wizard.currentPage() is wizard.done_page
+
+
+def test_the_training_page_speaks_music(wizard):
+    """The wizard's training page says what the status bar says while a model learns: no
+    "epoch" or "loss" (it said "epoch 2 · about 32 s left · loss 9.100")."""
+    page = wizard.train_page
+    page._progress(Epoch(2, 12, 9.1, 9.0, 0.1, eta_s=31.6))
+    assert page.status.text() == "Learning from your listening: pass 2, about 32 s left"
+    assert (page.bar.value(), page.bar.maximum()) == (2, 12)
+    page._progress(Stage("export"))
+    assert page.status.text() == "Learning from your listening: saving what it learned…"

@@ -30,7 +30,7 @@ from player_plugin.app.settings import Settings
 from player_plugin.app.source import Source, source_of
 from player_plugin.app.suggest import UnknownTrack, suggestions
 from player_plugin.domain.clock import now_ms
-from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
+from player_plugin.domain.training_events import TrainingEvent
 from player_plugin.domain.words import count
 from player_plugin.hosts.base import Host
 from player_plugin.store import library_view
@@ -46,7 +46,7 @@ from player_plugin.ui.covers import cover_bytes
 from player_plugin.ui.dock import UpNextDock
 from player_plugin.ui.prefs import Prefs
 from player_plugin.ui.settings_dialog import SettingsDialog
-from player_plugin.ui.workers import STAGE_WORDS, TaskRunner, TrainingJob, error_line
+from player_plugin.ui.workers import TaskRunner, TrainingJob, error_line, learning_words
 
 log = logging.getLogger(__name__)
 
@@ -539,13 +539,9 @@ class SeguePlugin(QObject):
 
     def _training_progress(self, event: TrainingEvent) -> None:
         self.training_progress.emit(event)
-        if isinstance(event, Epoch):
-            left = f", about {round(event.eta_s)} s left" if event.eta_s else ""
-            self.status.emit(f"Learning from your listening: pass {event.epoch}{left}")
-        elif isinstance(event, Stage):
-            self.status.emit(
-                f"Learning from your listening: {STAGE_WORDS.get(event.name, event.name)}…"
-            )
+        words = learning_words(event)
+        if words is not None:
+            self.status.emit(f"Learning from your listening: {words}")
 
     def _training_done(self, result: RetrainResult | None, error: str) -> None:
         self.training_finished.emit(result, error)

@@ -29,13 +29,13 @@ from PySide6.QtWidgets import (
 
 from player_plugin.app.importing import ImportSession, Readiness
 from player_plugin.app.retrain import RetrainResult
-from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
+from player_plugin.domain.training_events import Epoch, TrainingEvent
 from player_plugin.domain.words import count
 from player_plugin.store.db import open_db
 from player_plugin.store.models import active_model
 from player_plugin.store.stats import counts
 from player_plugin.ui.icons import icon
-from player_plugin.ui.workers import STAGE_WORDS, TaskRunner, TrainingJob
+from player_plugin.ui.workers import TaskRunner, TrainingJob, learning_words
 
 
 class WizardSession(ImportSession):
@@ -388,7 +388,7 @@ class TrainPage(QWizardPage):
         self.cancel.show()
         self.cancel.setEnabled(True)
         self.bar.setRange(0, 0)
-        self.status.setText("Training…")
+        self.status.setText("Learning from your listening…")
         self.job = TrainingJob(self.wizard_.runner, session.db_path, self)
         self.job.progress.connect(self._progress)
         self.job.finished.connect(self._finished)
@@ -399,13 +399,9 @@ class TrainPage(QWizardPage):
         if isinstance(event, Epoch):
             self.bar.setRange(0, event.epochs)
             self.bar.setValue(event.epoch)
-            parts = [f"epoch {event.epoch}"]
-            if event.eta_s:
-                parts.append(f"about {round(event.eta_s)} s left")
-            parts.append(f"loss {event.loss:.3f}")
-            self.status.setText(" · ".join(parts))
-        elif isinstance(event, Stage):
-            self.status.setText(f"{STAGE_WORDS.get(event.name, event.name)}…")
+        words = learning_words(event)
+        if words is not None:
+            self.status.setText(f"Learning from your listening: {words}")
 
     def _finished(self, result: RetrainResult | None, error: str) -> None:
         self.result, self.error = result, error

@@ -33,6 +33,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from player_plugin.app.retrain import RetrainResult, TrainingCancelled, retrain
+from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,17 @@ STAGE_WORDS = {
     "export": "saving what it learned",
     "compare": "checking it against your newest plays",
 }
+
+
+def learning_words(event: TrainingEvent) -> str | None:
+    """What a training's progress event says on screen, in the listener's words ("pass 2,
+    about 32 s left", "saving what it learned…"); None for events not shown."""
+    if isinstance(event, Epoch):
+        left = f", about {round(event.eta_s)} s left" if event.eta_s else ""
+        return f"pass {event.epoch}{left}"
+    if isinstance(event, Stage):
+        return f"{STAGE_WORDS.get(event.name, event.name)}…"
+    return None
 
 
 def error_line(exc: BaseException) -> str:
