@@ -4,6 +4,8 @@ from a bar naming the track, and every status message names the track."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PySide6.QtCore import QEvent, QPointF
 from PySide6.QtGui import QEnterEvent
@@ -104,10 +106,13 @@ def test_never_can_be_undone_from_a_bar_naming_the_track(qtbot, setup, db):
     plugin, dock, messages = setup
     row = dock.rows[2]
     track = row.track_id
+    clicked = time.monotonic()
     row.buttons["never"].click()
     bar = dock.undo_bar
     assert bar.isVisible() and bar.label.text() == f"Won't suggest {name(row.item)} again"
-    assert bar.timer.interval() == 10_000 and 9_000 < bar.timer.remainingTime() <= 10_000
+    left = bar.timer.remainingTime()
+    since_ms = (time.monotonic() - clicked) * 1000  # (a loaded machine may pause here)
+    assert bar.timer.interval() == 10_000 and 10_000 - since_ms - 5 <= left <= 10_000
     assert messages[-1] == f"Won't suggest {name(row.item)} again (Undo)"
     assert track in hidden_track_ids(db)
     with qtbot.waitSignal(plugin.suggestions_changed, timeout=15_000):
