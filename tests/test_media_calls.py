@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
-from PySide6.QtCore import SLOT, QTimer
+from PySide6.QtCore import SIGNAL, SLOT, QObject, QTimer
 from PySide6.QtWidgets import QDialog
 
 from player_plugin.hosts.reference import released
@@ -29,7 +29,13 @@ def test_a_released_call_lets_python_threads_run_during_it(qtbot):
 
     thread = threading.Thread(target=other)
     thread.start()
-    QTimer.singleShot(300, dialog, SLOT("accept()"))  # C++ to C++: no Python in the call
+    # C++ to C++, no Python in the call: the dialog's own event loop starts the 300 ms
+    # (counted from before the call, a pause here used them up: the call returned at once)
+    timer = QTimer(dialog)
+    timer.setSingleShot(True)
+    timer.setInterval(300)
+    QObject.connect(timer, SIGNAL("timeout()"), dialog, SLOT("accept()"))
+    QTimer.singleShot(0, timer, SLOT("start()"))
     go.set()
     released(dialog, "exec")
     returned_at = time.monotonic()
