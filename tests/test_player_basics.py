@@ -53,7 +53,8 @@ def test_the_playing_track_is_marked_in_the_table(window, qtbot):
     assert marked == [2] == [model.playing_row()]
     assert model.data(model.index(2, 0), Qt.ItemDataRole.DecorationRole) is not None
     assert model.data(model.index(1, 0), Qt.ItemDataRole.DecorationRole) is None
-    qtbot.waitUntil(lambda: window._play_icon == "pause", timeout=2_000)  # the play button
+    # the play button: the media loads on Qt's shared pool (two threads on two cores) first
+    qtbot.waitUntil(lambda: window._play_icon == "pause", timeout=10_000)
     window.player.stop()  # the window follows the player's state from its event loop
     qtbot.waitUntil(lambda: model.playing_row() == -1, timeout=2_000)
     assert window._play_icon == "play"
