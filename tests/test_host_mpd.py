@@ -206,3 +206,48 @@ def test_on_a_local_socket_the_music_folder_comes_from_mpd(qtbot, tmp_path, musi
     finally:
         host.stop()
         server.kill()
+
+
+def test_a_music_folder_that_is_a_link_gets_a_radio_and_a_wrong_one_is_said(
+    tmp_path, db, db_path, music
+):
+    """MPD's music folder a link to the library scanned by its real path: the radio queues
+    (it queued nothing, silently); a --music-dir the library is not in: one line says so,
+    once. Without -v, `segue listen` says only that it listens and, at the end, how many
+    plays it logged."""
+    need("mpd")
+    need("mpc")
+    write_tracks(music, 8)
+    link = tmp_path / "link"
+    link.symlink_to(music, target_is_directory=True)
+    (tmp_path / "mpd").mkdir()
+    server = Mpd(tmp_path / "mpd", link).start()
+    tracks = scanned(db, music)  # the library by the real path
+    c = client(server.port)
+    try:
+        for music_dir, queued in ((link, 3), (tmp_path / "elsewhere", 0)):
+            c.clear()
+            listen = segue_process(
+                db_path, "listen", "--host", f"mpd:127.0.0.1:{server.port}",
+                "--music-dir", str(music_dir),
+            )  # fmt: skip
+            try:
+                wait_line(listen, "listening to")
+                time.sleep(1.0)  # the listener connects
+                server.mpc("add", os.path.relpath(tracks[0]["path"].decode(), music))
+                server.mpc("play")
+                if queued:
+                    wait_for(lambda: ahead(c) == 3, 15)
+                else:
+                    said = wait_line(listen, "is --music-dir right?")
+                    assert str(tracks[0]["path"].decode()) not in said  # a suggestion's
+                    time.sleep(1.0)  # (the radio tries again on every change)
+                    assert ahead(c) == 0
+            finally:
+                status, err = stop(listen)
+            assert status == 0, err
+            assert "is --music-dir right?" not in err  # said once
+            assert err.strip().splitlines()[-1] == "segue: stopped: 1 play logged", err
+    finally:
+        c.disconnect()
+        server.kill()

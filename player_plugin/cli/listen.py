@@ -3,8 +3,9 @@
 Runs until SIGTERM or Ctrl+C (then the play in progress is completed as stopped): every
 play and skip goes into the database like the reference player's, and with MPD a radio
 keeps ``--radio N`` suggestions queued; the model retrains as the settings' policy says
-(after new plays or when idle, :mod:`player_plugin.app.autotrain`). One line per event with
-``-v``. One process per database and player (a lock), so two never log the same plays twice.
+(after new plays or when idle, :mod:`player_plugin.app.autotrain`). A line on stderr when it
+starts and when it stops (how many plays it logged), one per event with ``-v``. One process
+per database and player (a lock), so two never log the same plays twice.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 
 from PySide6.QtCore import QCoreApplication, QTimer
 
@@ -21,11 +23,10 @@ from player_plugin.app.playlog import PlayLog
 from player_plugin.cli.common import UserError, add_command, database_path, store
 from player_plugin.cli.heap import one_arena
 from player_plugin.domain.errors import SegueError
+from player_plugin.domain.words import count
 from player_plugin.hosts.external import HeadlessLogger, HostSpec, parse_host
 from player_plugin.hosts.mpd import MpdHost, connect
 from player_plugin.hosts.mpris import MprisHost
-
-log = logging.getLogger("player_plugin.listen")
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -105,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     wake = QTimer()  # Python runs signal handlers only between bytecodes: wake it up
     wake.start(200)
     wake.timeout.connect(lambda: None)
-    log.info("listening to %s", spec.label)
+    hint = "" if args.verbose else "; -v says each play"
+    _say(f"listening to {spec.label} (Ctrl+C to stop{hint})")
     host.start()
     try:
         app.exec()
@@ -120,5 +122,10 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(signum, handler)
         lock.release()
         db.close()
-    log.info("stopped: %d plays logged", logger.logged)
+    _say(f"stopped: {count(logger.logged, 'play')} logged")
     return 0
+
+
+def _say(text: str) -> None:
+    """A line the listener sees with or without ``-v`` (on stderr: stdout stays empty)."""
+    print(f"segue: {text}", file=sys.stderr, flush=True)

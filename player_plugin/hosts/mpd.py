@@ -10,13 +10,16 @@ trimming the radio's songs once played. When MPD goes away the track playing end
 stopped and the worker reconnects with backoff; ``state_changed`` says so in one line.
 
 MPD names songs by URIs relative to its music folder: give ``music_dir`` (``--music-dir``),
-or it is read from the server's ``config`` (only answered on a local socket). Without it
-plays are matched by their tags. URLs (streams) are matched by tags too.
+or it is read from the server's ``config`` (only answered on a local socket). A music
+folder that is a link also names the library's tracks by where it leads (a library scanned
+by the real path). Without it plays are matched by their tags. URLs (streams) are matched
+by tags too. A radio whose suggestions lie outside that folder says so once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -164,6 +167,7 @@ class MpdHost(Host):
         self._tags: dict[bytes, TrackTags] = {}
         self._sources: dict[bytes, str] = {}
         self._ours: set[str] = set()  # song ids the radio added
+        self._said_outside = False  # the radio's "not in MPD's music folder", said once
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
@@ -304,9 +308,11 @@ class MpdHost(Host):
         return os.fsencode(uri), None
 
     def _uri(self, path: bytes) -> str | None:
-        if self.music_dir is None or not path.startswith(self.music_dir + b"/"):
-            return None
-        return os.fsdecode(path[len(self.music_dir) + 1 :])
+        """*path* as MPD names it (relative to its music folder), None outside it."""
+        for root in _roots(self.music_dir):
+            if path.startswith(root + b"/"):
+                return os.fsdecode(path[len(root) + 1 :])
+        return None
 
     def _tick(self, client: mpd.MPDClient) -> bool:
         """Look at MPD once: plays, the published queue, the radio. True while playing."""
@@ -376,6 +382,14 @@ class MpdHost(Host):
         except Exception as exc:  # no suggestions must never stop the logging
             log.warning("radio: no suggestions: %s", exc)
             return
+        outside = [path for path in paths if self._uri(path) is None]
+        if outside and not self._said_outside:
+            self._said_outside = True
+            log.warning(
+                "radio: %s is not in MPD's music folder %s: is --music-dir right?",
+                os.fsdecode(outside[0]),
+                os.fsdecode(self.music_dir),
+            )
         for path in paths:
             uri = self._uri(path)
             if uri is None:
@@ -419,3 +433,12 @@ class MpdHost(Host):
 
     def _ended(self, snap: Snapshot, heard: int, reason: str) -> None:
         self.track_ended.emit(snap.key, int(heard), reason)
+
+
+@functools.cache
+def _roots(music_dir: bytes | None) -> tuple[bytes, ...]:
+    """The names of MPD's music folder here: as given, and where its links lead."""
+    if music_dir is None:
+        return ()
+    real = os.path.realpath(music_dir)
+    return (music_dir,) if real == music_dir else (music_dir, real)
