@@ -1,5 +1,6 @@
 """The companion window beside a real mpd: its plays are logged through the plugin, the
-dock fills with suggestions; with another Segue process logging the player it logs nothing."""
+dock fills with suggestions, the window names the track playing; with another Segue process
+logging the player it logs nothing."""
 
 from __future__ import annotations
 
@@ -45,9 +46,12 @@ def test_companion_logs_and_suggests(qtbot, server, tmp_path, db, db_path, loggi
             lambda: (host.current_track() or b"").endswith(b"01 Tone 1.flac"), timeout=10_000
         )
         qtbot.waitUntil(lambda: len(window.plugin.items) > 0, timeout=20_000)
+        # the window names what the suggestions follow (it said only "connected to MPD")
+        qtbot.waitUntil(lambda: "Now playing: Tone 1\nArtist B" in window.note.text())
         server.mpc("stop")
         qtbot.waitUntil(lambda: host.current_track() is None, timeout=10_000)
         qtbot.wait(300)
+        assert window.note.text().startswith("Nothing playing"), window.note.text()
     finally:
         window.close()
         if other is not None:

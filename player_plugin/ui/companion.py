@@ -5,18 +5,22 @@ reports plays; the :class:`~player_plugin.ui.plugin.SeguePlugin` logs them and s
 suggestions, reasons, actions and the model report as in the reference player. When
 another Segue process already logs this player (``segue listen``), the window only shows
 suggestions and logs nothing, so no play is written twice. A player that cannot queue
-(MPRIS without ``TrackList``) gets suggestions but no auto-play.
+(MPRIS without ``TrackList``) gets suggestions but no auto-play. Above the player's state
+it names the track playing (the library's tags, else the player's, else the file name):
+what the suggestions follow.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow
 
 from player_plugin.hosts.base import Host
+from player_plugin.store import library_view
 from player_plugin.ui.plugin import SeguePlugin
 
 log = logging.getLogger(__name__)
@@ -44,20 +48,51 @@ class CompanionWindow(QMainWindow):
         self.setCentralWidget(self.note)
         self.plugin.install(self)
         self.plugin.status.connect(self.statusBar().showMessage)
+        self.playing = "Nothing playing"
+        self._line = ""
+        host.track_started.connect(self._track_started)
+        host.track_ended.connect(self._track_ended)
         state = getattr(host, "state_changed", None)
         if state is not None:
             state.connect(self._state)
         self._state(f"Waiting for {label}…")
 
     def _state(self, line: str) -> None:
+        self._line = line
+        self.statusBar().showMessage(line)
+        self._show()
+
+    def _show(self) -> None:
         queue_note = (
             ""
             if getattr(self.host, "can_queue", True)
             else ("\nThis player cannot queue: use the suggestions by hand.")
         )
         shared = "" if self.logging_plays else "\nAnother Segue process logs these plays."
-        self.note.setText(line + queue_note + shared)
-        self.statusBar().showMessage(line)
+        self.note.setText(f"{self.playing}\n\n{self._line}{queue_note}{shared}")
+
+    def describe(self, path: bytes) -> str:
+        """ "Now playing: Title\nArtist — Album" for *path*, from the library, else from
+        what the player says, else the file name."""
+        track = library_view.track_brief(self.plugin.db, bytes(path))
+        tags = getattr(self.host, "track_tags", lambda _path: None)(bytes(path))
+        fields = ("title", "artist", "album")
+        if track is not None:
+            title, artist, album = (track[f] for f in fields)
+        else:
+            title, artist, album = (getattr(tags, f, None) for f in fields)
+        title = title or os.fsdecode(os.path.basename(bytes(path)))
+        detail = " — ".join(x for x in (artist, album) if x)
+        return f"Now playing: {title}" + (f"\n{detail}" if detail else "")
+
+    def _track_started(self, path: bytes) -> None:
+        self.playing = self.describe(path)
+        self._show()
+
+    def _track_ended(self, *_ended: object) -> None:
+        if self.host.current_track() is None:
+            self.playing = "Nothing playing"
+            self._show()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         stop = getattr(self.host, "stop", None)  # observer hosts own a worker thread
