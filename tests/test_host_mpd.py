@@ -232,7 +232,7 @@ def test_a_music_folder_that_is_a_link_gets_a_radio_and_a_wrong_one_is_said(
                 "--music-dir", str(music_dir),
             )  # fmt: skip
             try:
-                wait_line(listen, "listening to")
+                wait_line(listen, f"listening to MPD at 127.0.0.1:{server.port} (Ctrl+C")
                 time.sleep(1.0)  # the listener connects
                 server.mpc("add", os.path.relpath(tracks[0]["path"].decode(), music))
                 server.mpc("play")

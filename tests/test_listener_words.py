@@ -12,6 +12,7 @@ from player_plugin.app.retrain import RetrainResult
 from player_plugin.domain.training_events import Epoch, Stage
 from player_plugin.domain.words import count
 from player_plugin.hosts.base import MemoryHost
+from player_plugin.hosts.external import parse_host
 from player_plugin.ui.plugin import SeguePlugin
 
 audio_files = audio_fixtures.audio_files  # the session fixture
@@ -74,3 +75,11 @@ def test_counts_take_the_number_they_name(segue, audio_files, tmp_path):
     one = segue("plays", "status").out
     assert one.startswith("1 play (0 unmatched), ") and "logging on" in one, one
     assert segue("plays", "delete", "--all").out.strip() == "1 play deleted"
+
+
+def test_the_player_followed_is_named_as_the_listener_names_it():
+    """`segue listen` says what it follows in words, not its lock label ("mpris:any")."""
+    assert parse_host("mpris").words == "whichever MPRIS player plays"
+    assert parse_host("mpris:strawberry").words == "strawberry over MPRIS"
+    assert parse_host("mpd:192.168.1.5:6601").words == "MPD at 192.168.1.5:6601"
+    assert parse_host("mpris").label == "mpris:any"  # the lock's name is unchanged

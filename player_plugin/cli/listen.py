@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     wake.start(200)
     wake.timeout.connect(lambda: None)
     hint = "" if args.verbose else "; -v says each play"
-    _say(f"listening to {spec.label} (Ctrl+C to stop{hint})")
+    _say(f"listening to {spec.words} (Ctrl+C to stop{hint})")
     host.start()
     try:
         app.exec()

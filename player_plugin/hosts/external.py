@@ -40,6 +40,14 @@ class HostSpec:
             return f"mpd:{self.address}:{self.port}"
         return f"mpris:{self.name or 'any'}"
 
+    @property
+    def words(self) -> str:
+        """The player as the listener names it: "MPD at localhost:6600", "strawberry over
+        MPRIS", "whichever MPRIS player plays"."""
+        if self.kind == "mpd":
+            return f"MPD at {self.address}:{self.port}"
+        return f"{self.name} over MPRIS" if self.name else "whichever MPRIS player plays"
+
 
 def parse_host(text: str) -> HostSpec:
     """``mpris[:NAME]`` or ``mpd[:HOST[:PORT]]``; :class:`BadHost` otherwise."""
