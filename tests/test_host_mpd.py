@@ -213,8 +213,8 @@ def test_a_music_folder_that_is_a_link_gets_a_radio_and_a_wrong_one_is_said(
 ):
     """MPD's music folder a link to the library scanned by its real path: the radio queues
     (it queued nothing, silently); a --music-dir the library is not in: one line says so,
-    once. Without -v, `segue listen` says only that it listens and, at the end, how many
-    plays it logged."""
+    once. Without -v, `segue listen` says that it listens, the player's state and, at the
+    end, how many plays it logged."""
     need("mpd")
     need("mpc")
     write_tracks(music, 8)
@@ -247,6 +247,7 @@ def test_a_music_folder_that_is_a_link_gets_a_radio_and_a_wrong_one_is_said(
                 status, err = stop(listen)
             assert status == 0, err
             assert "is --music-dir right?" not in err  # said once
+            assert not queued or "segue: connected to MPD" in err  # the player's state, too
             assert err.strip().splitlines()[-1] == "segue: stopped: 1 play logged", err
     finally:
         c.disconnect()

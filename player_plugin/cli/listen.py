@@ -4,8 +4,9 @@ Runs until SIGTERM or Ctrl+C (then the play in progress is completed as stopped)
 play and skip goes into the database like the reference player's, and with MPD a radio
 keeps ``--radio N`` suggestions queued; the model retrains as the settings' policy says
 (after new plays or when idle, :mod:`player_plugin.app.autotrain`). A line on stderr when it
-starts and when it stops (how many plays it logged), one per event with ``-v``. One process
-per database and player (a lock), so two never log the same plays twice.
+starts, when the player's state changes (connected, lost, followed) and when it stops (how
+many plays it logged); one per play with ``-v``. One process per database and player (a
+lock), so two never log the same plays twice.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
         db.close()
         raise UserError(str(exc)) from exc
-    logger = HeadlessLogger(host, PlayLog(db), autotrain=Autotrain(db_path))
+    logger = HeadlessLogger(host, PlayLog(db), autotrain=Autotrain(db_path), say=_say)
     stop = {"signal": 0}
 
     def quit_on(signum: int, _frame: object) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer
@@ -69,8 +70,10 @@ def parse_host(text: str) -> HostSpec:
 
 
 class HeadlessLogger(QObject):
-    """Logs a host's plays into *playlog*; says each event on the ``listen`` logger; with
-    *autotrain*, retrains as the settings' policy says (after new plays, or when idle)."""
+    """Logs a host's plays into *playlog*; says each play on the ``listen`` logger and each
+    change of the player's state (connected, lost, following…) through *say* (default: that
+    logger too); with *autotrain*, retrains as the settings' policy says (after new plays,
+    or when idle)."""
 
     def __init__(
         self,
@@ -79,6 +82,7 @@ class HeadlessLogger(QObject):
         parent: QObject | None = None,
         *,
         autotrain: Autotrain | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.host = host
@@ -93,7 +97,7 @@ class HeadlessLogger(QObject):
         host.track_ended.connect(self._ended)
         state = getattr(host, "state_changed", None)
         if state is not None:
-            state.connect(lambda line: log.info("%s", line))
+            state.connect(say or (lambda line: log.info("%s", line)))
         self._touch = QTimer(self)
         self._touch.setInterval(TOUCH_MS)
         self._touch.timeout.connect(self.touch)
