@@ -513,3 +513,19 @@ def test_an_empty_database_path_is_refused_in_one_line(capsys, tmp_path, monkeyp
     one_line(err)
     assert "database path (--db) is empty" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["music"]  # nothing created
+
+
+@pytest.mark.parametrize("args", [("plays",), ("doctor",), ("scan", "music"), ("gui",)])
+def test_a_folder_as_the_database_is_refused_in_one_line(capsys, tmp_path, args):
+    # `--db FOLDER` said "cannot read or write the database (unable to open database
+    # file)", exit 74, as if the disk had failed
+    (tmp_path / "music").mkdir()
+    capsys.readouterr()
+    status = cli_main(
+        ["--db", str(tmp_path), *[str(tmp_path / a) if a == "music" else a for a in args]]
+    )
+    err = capsys.readouterr().err
+    assert status == 2, err
+    one_line(err)
+    assert f"--db {tmp_path} is a folder" in err and str(tmp_path / "segue.db") in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["music"]  # nothing created

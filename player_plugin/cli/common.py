@@ -93,11 +93,16 @@ def failure(exc: BaseException) -> tuple[str, int] | None:
 
 
 def database_path(args: argparse.Namespace) -> Path:
-    """The database file ``--db`` names, or the default one; an empty name is refused (it
-    would open the current folder as a database)."""
+    """The database file ``--db`` names, or the default one; an empty name or a folder is
+    refused (it would open the current folder as a database, or fail as a disk error)."""
     if args.db is None:
         return default_db_path()
-    return Path(user_path(args.db, "database path (--db)"))
+    path = Path(user_path(args.db, "database path (--db)"))
+    if path.is_dir():
+        raise UserError(
+            f"--db {path} is a folder: name the database file in it ({path / 'segue.db'})"
+        )
+    return path
 
 
 def store(args: argparse.Namespace, *, create: bool = True):
