@@ -13,6 +13,7 @@ from player_plugin.app.source import source_of
 from player_plugin.app.suggest import UnknownTrack, suggestions
 from player_plugin.cli.common import UserError, add_command, emit, store
 from player_plugin.domain.paths import display, from_user, json_fields
+from player_plugin.domain.words import count
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,9 +36,8 @@ def run(args: argparse.Namespace) -> int:
         for s in result.items
     ]
     data = {"method": result.method, "model_id": result.model_id, "items": items}
-    count = len(result.items)
     words = source_of(db, result.method, result.model_id).words
-    lines = [f"{count} suggestion{'' if count == 1 else 's'} {words}"]
+    lines = [f"{count(len(result.items), 'suggestion')} {words}"]
     for number, s in enumerate(result.items, start=1):
         name = f"{s.artist} – {s.title}" if s.artist else s.title
         lines.append(f"{number:2d}. {name}  ({s.reason})")

@@ -382,7 +382,8 @@ class MpdHost(Host):
         except Exception as exc:  # no suggestions must never stop the logging
             log.warning("radio: no suggestions: %s", exc)
             return
-        outside = [path for path in paths if self._uri(path) is None]
+        uris = [self._uri(path) for path in paths]
+        outside = [path for path, uri in zip(paths, uris, strict=True) if uri is None]
         if outside and not self._said_outside:
             self._said_outside = True
             log.warning(
@@ -390,8 +391,7 @@ class MpdHost(Host):
                 os.fsdecode(outside[0]),
                 os.fsdecode(self.music_dir),
             )
-        for path in paths:
-            uri = self._uri(path)
+        for uri in uris:
             if uri is None:
                 continue
             try:

@@ -112,6 +112,16 @@ def track_brief(db: sqlite_utils.Database, path: bytes) -> dict | None:
     return rows[0] if rows else None
 
 
+def track_words(db: sqlite_utils.Database, path: bytes) -> tuple[str, str] | None:
+    """(title, "artist — album") of the library's track at *path*, as a window shows it (the
+    file name for a track without a title); None when *path* is not in the library."""
+    track = track_brief(db, path)
+    if track is None:
+        return None
+    title = track["title"] or track["path_text"].rsplit("/", 1)[-1]
+    return title, " — ".join(x for x in (track["artist"], track["album"]) if x)
+
+
 def path_of(db: sqlite_utils.Database, track_id: int) -> bytes | None:
     row = db.execute("SELECT path FROM tracks WHERE id = ?", [track_id]).fetchone()
     return bytes(row[0]) if row else None

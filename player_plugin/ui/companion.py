@@ -74,15 +74,15 @@ class CompanionWindow(QMainWindow):
     def describe(self, path: bytes) -> str:
         """ "Now playing: Title\nArtist — Album" for *path*, from the library, else from
         what the player says, else the file name."""
-        track = library_view.track_brief(self.plugin.db, bytes(path))
-        tags = getattr(self.host, "track_tags", lambda _path: None)(bytes(path))
-        fields = ("title", "artist", "album")
-        if track is not None:
-            title, artist, album = (track[f] for f in fields)
+        found = library_view.track_words(self.plugin.db, bytes(path))
+        if found is not None:
+            title, detail = found
         else:
-            title, artist, album = (getattr(tags, f, None) for f in fields)
-        title = title or os.fsdecode(os.path.basename(bytes(path)))
-        detail = " — ".join(x for x in (artist, album) if x)
+            tags = getattr(self.host, "track_tags", lambda _path: None)(bytes(path))
+            title = getattr(tags, "title", None) or os.fsdecode(os.path.basename(bytes(path)))
+            detail = " — ".join(
+                x for x in (getattr(tags, "artist", None), getattr(tags, "album", None)) if x
+            )
         return f"Now playing: {title}" + (f"\n{detail}" if detail else "")
 
     def _track_started(self, path: bytes) -> None:

@@ -690,12 +690,8 @@ class PlayerWindow(QMainWindow):
         menu.deleteLater()
 
     def _describe(self, path: bytes) -> tuple[str, str]:
-        track = library_view.track_brief(self.db, path)
-        if track is None:
-            return os.fsdecode(path).rsplit("/", 1)[-1], ""
-        title = track["title"] or track["path_text"].rsplit("/", 1)[-1]
-        detail = " — ".join(x for x in (track["artist"], track["album"]) if x)
-        return title, detail
+        found = library_view.track_words(self.db, path)
+        return found or (os.fsdecode(path).rsplit("/", 1)[-1], "")
 
     def _now_playing(self, path: bytes) -> None:
         title, detail = self._describe(path)
