@@ -4,6 +4,7 @@ side by side or one after the other gives the same arrays."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import signal
@@ -15,6 +16,7 @@ import pytest
 from test_model_fixtures import synthetic_catalogue, synthetic_plays
 
 from training import chunks
+from training.config import Config
 from training.data import Cancelled, build_examples
 
 KW = {"blind": False, "negatives": 12, "hard_share": 0.5, "other_weight": 1.0}
@@ -25,6 +27,30 @@ def test_chunks_cover_every_target_and_depend_only_on_the_history_length() -> No
     starts = chunks.chunk_starts(50_001)
     assert starts[0] == 1 and starts[-1] == 50_001 and len(starts) == chunks.CHUNKS + 1
     assert all(a < b for a, b in itertools.pairwise(starts))
+
+
+def test_a_long_history_trains_on_its_newest_plays_each_as_in_a_whole_pass(monkeypatch) -> None:
+    """Memory and time grow with the targets (3.3 GB at 200,000 plays): at most
+    ``max_targets`` of the newest plays are targets, the plays before them only build the
+    history the first one starts from — so each target's history, session and features
+    are those of a pass over every play. A history under the cap trains as before."""
+    monkeypatch.setattr(chunks, "MIN_PLAYS", 50)
+    cat, plays = synthetic_catalogue(), synthetic_plays(300)
+    cfg = Config(negatives=12, hard_share=0.5, max_targets=100)
+    capped = chunks.training_examples(plays, cat, cfg)
+    every = chunks.training_examples(plays, cat, dataclasses.replace(cfg, max_targets=0))
+    newest = every.times >= plays[200].started_at
+    assert len(capped) == int(newest.sum()) == 100 and len(every) == 299
+    same = ("hist_items", "hist_outcome", "hist_gap", "context", "times", "weight", "listened")
+    for name in same:
+        np.testing.assert_array_equal(getattr(capped, name), getattr(every, name)[newest])
+    np.testing.assert_array_equal(capped.cand_items[:, 0], every.cand_items[newest, 0])
+    np.testing.assert_array_equal(capped.cand_feat[:, 0], every.cand_feat[newest, 0])
+    under = chunks.training_examples(plays, cat, dataclasses.replace(cfg, max_targets=299))
+    for name in every.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(under, name), getattr(every, name), err_msg=name)
+    assert chunks.chunk_starts(300, 200) == [200, 250, 300]  # the targets cut in two
+    assert chunks.first_target(300, 0) == chunks.first_target(300, 500) == 1
 
 
 def test_chunked_examples_equal_one_pass_but_for_the_drawn_negatives(monkeypatch) -> None:

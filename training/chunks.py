@@ -40,12 +40,20 @@ PR_SET_PDEATHSIG = 1
 POLL_S = 0.2
 
 
-def chunk_starts(n_plays: int) -> list[int]:
-    """The first target of each chunk, then *n_plays* (the end of the last)."""
-    if n_plays < MIN_PLAYS:
-        return [1, n_plays]
-    cuts = [1 + (n_plays - 1) * k // CHUNKS for k in range(CHUNKS)]
+def chunk_starts(n_plays: int, first: int = 1) -> list[int]:
+    """The first target of each chunk, then *n_plays* (the end of the last): the targets
+    from play *first* on (the plays before it only build the history they start from)."""
+    first = max(1, min(first, n_plays))
+    if n_plays - first + 1 < MIN_PLAYS:
+        return [first, n_plays]
+    cuts = [first + (n_plays - first) * k // CHUNKS for k in range(CHUNKS)]
     return [*cuts, n_plays]
+
+
+def first_target(n_plays: int, max_targets: int) -> int:
+    """The first play that is a target when at most *max_targets* of *n_plays* are (the
+    newest; 0: every play but the first, which has no history before it)."""
+    return max(1, n_plays - max_targets) if max_targets > 0 else 1
 
 
 def chunk_seed(seed: int, index: int) -> int:
@@ -153,17 +161,19 @@ def build_chunked(
     catalogue: Catalogue,
     *,
     seed: int,
+    first: int = 1,
     cancel: threading.Event | None = None,
     parallel: bool = True,
     while_waiting: Callable[[], None] | None = None,
     **kw,
 ) -> Examples:
-    """:func:`build_examples` over every target, cut into chunks (see the module text);
-    with *parallel* the later chunks are built in forked processes where possible.
+    """:func:`build_examples` over every target from play *first* on, cut into chunks (see
+    the module text); with *parallel* the later chunks are built in forked processes
+    where possible.
     *while_waiting* runs once: when this process has built its chunk, before it waits for
     the others' (the later chunks take longer: time otherwise spent idle), or after the
     last chunk when all are built here."""
-    starts = chunk_starts(len(plays))
+    starts = chunk_starts(len(plays), first)
     jobs = [
         (plays[:end], {"first_target": start, "seed": chunk_seed(seed, k), **kw})
         for k, (start, end) in enumerate(itertools.pairwise(starts))
@@ -214,10 +224,12 @@ def training_examples(
     cancel: threading.Event | None = None,
     while_waiting: Callable[[], None] | None = None,
 ) -> Examples:
-    """The examples a training with *cfg* learns from (a skip-blind model's: *blind*)."""
+    """The examples a training with *cfg* learns from (a skip-blind model's: *blind*):
+    one for each of the newest ``cfg.max_targets`` plays that is a target."""
     return build_chunked(
         plays,
         catalogue,
+        first=first_target(len(plays), cfg.max_targets),
         blind=blind,
         negatives=cfg.negatives,
         seed=cfg.seed,
