@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from test_model_fixtures import fill_store
@@ -42,6 +43,26 @@ def test_the_progress_lines_say_each_step(db, segue, small_training) -> None:
     assert out.status == 0, out.err
     lines = out.err.splitlines()
     assert lines[-2:] == ["segue: export…", "segue: checking the new model on your newest plays…"]
+
+
+def test_a_long_history_says_which_plays_it_learns_from(db, segue, monkeypatch) -> None:
+    """The trainer learns from the newest plays of a long one (``--max-targets``, 50,000
+    by default): the progress says so, and how many plays before them it read."""
+    real = retrain.trainer_command
+
+    def capped(*args, **kw):
+        kw["extra"] = [*TINY, "--max-targets", "300"]
+        return real(*args, **kw)
+
+    monkeypatch.setattr(retrain, "trainer_command", capped)
+    fill_store(db, 700)
+    out = segue("train")
+    assert out.status == 0, out.err
+    start = next(line for line in out.err.splitlines() if "training on" in line)
+    plays = int(re.search(r"training on ([\d,]+) plays", start).group(1).replace(",", ""))
+    assert f"segue: learning from your newest 300 plays (30 to check it); the {plays - 300:,}" in (
+        out.err
+    ), out.err
 
 
 def test_train_promote_recommend(db, segue, small_training) -> None:

@@ -17,11 +17,18 @@ from player_plugin.domain.words import count
 from player_plugin.store import models as reg
 
 
-def _progress_line(event: ev.TrainingEvent) -> str | None:
+def _progress_line(event: ev.TrainingEvent, plays: int) -> str | None:
+    """The line *event* prints, in a training on *plays* plays (its start's)."""
     if isinstance(event, ev.Start):
         return f"training on {count(event.plays, 'play')} of {count(event.tracks, 'track')}"
+    if isinstance(event, ev.Data) and event.targets < plays - 1:  # a long history: capped
+        return (
+            f"learning from your newest {count(event.targets, 'play')} "
+            f"({event.validation:,} to check it); the {count(plays - event.targets, 'play')} "
+            "before them are their history"
+        )
     if isinstance(event, ev.Data):
-        return f"{event.targets} targets ({event.validation} for validation)"
+        return f"{event.targets:,} targets ({event.validation:,} for validation)"
     if isinstance(event, ev.Epoch):
         return (
             f"epoch {event.epoch}/{event.epochs}: loss {event.loss:.4f}, "
@@ -41,10 +48,15 @@ def run_train(args: argparse.Namespace) -> int:
     if db_path is None:
         raise UserError("segue train needs a database file")
 
+    plays = 0  # the training's, once it starts
+
     def on_event(event: ev.TrainingEvent) -> None:
+        nonlocal plays
+        if isinstance(event, ev.Start):
+            plays = event.plays
         if args.json:  # machine-readable progress on stderr
             print(ev.to_line(event), file=sys.stderr, flush=True)
-        elif (line := _progress_line(event)) is not None:
+        elif (line := _progress_line(event, plays)) is not None:
             print(f"segue: {line}", file=sys.stderr, flush=True)
 
     try:
