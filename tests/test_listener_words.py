@@ -9,7 +9,7 @@ import shutil
 import audio_fixtures
 
 from player_plugin.app.retrain import RetrainResult
-from player_plugin.domain.training_events import Epoch, Stage
+from player_plugin.domain.training_events import Data, Epoch, Stage, Start
 from player_plugin.domain.words import count
 from player_plugin.hosts.base import MemoryHost
 from player_plugin.hosts.external import parse_host
@@ -39,6 +39,8 @@ def test_the_status_bar_speaks_music_while_the_model_learns(qtbot, db_path, db):
     said: list[str] = []
     plugin.status.connect(said.append)
     try:
+        plugin._training_progress(Start(1_000_000, 100_000, None, False))
+        plugin._training_progress(Data(50_000, 45_000, 5_000, 91.9))
         plugin._training_progress(Epoch(2, 12, 9.1, 9.0, 0.1, eta_s=31.6))
         plugin._training_progress(Stage("export"))
         plugin._training_progress(Stage("compare"))
@@ -48,6 +50,8 @@ def test_the_status_bar_speaks_music_while_the_model_learns(qtbot, db_path, db):
         plugin.shutdown()
     lines = [line for line in said if "listening" in line]
     assert lines == [
+        "Learning from your listening: reading your 1,000,000 plays…",
+        "Learning from your listening: first pass over 50,000 plays…",
         "Learning from your listening: pass 2, about 32 s left",
         "Learning from your listening: saving what it learned…",
         "Learning from your listening: checking it against your newest plays…",

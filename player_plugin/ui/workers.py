@@ -33,7 +33,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from player_plugin.app.retrain import RetrainResult, TrainingCancelled, retrain
-from player_plugin.domain.training_events import Epoch, Stage, TrainingEvent
+from player_plugin.domain.training_events import Data, Epoch, Stage, Start, TrainingEvent
+from player_plugin.domain.words import count
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,14 @@ STAGE_WORDS = {
 
 
 def learning_words(event: TrainingEvent) -> str | None:
-    """What a training's progress event says on screen, in the listener's words ("pass 2,
-    about 32 s left", "saving what it learned…"); None for events not shown."""
+    """What a training's progress event says on screen, in the listener's words ("reading
+    your 42,750 plays…", "pass 2, about 32 s left", "saving what it learned…"); None for
+    events not shown. (Reading a long history is the longest silent wait: 90 s at a
+    million plays.)"""
+    if isinstance(event, Start):
+        return f"reading your {count(event.plays, 'play')}…"
+    if isinstance(event, Data):  # the first pass runs until its end: no pass is done yet
+        return f"first pass over {count(event.targets, 'play')}…"
     if isinstance(event, Epoch):
         left = f", about {round(event.eta_s)} s left" if event.eta_s else ""
         return f"pass {event.epoch}{left}"
