@@ -201,16 +201,17 @@ def decide(comparison: dict) -> tuple[bool, str]:
     best = comparison.get("best_baseline")
     if active is not None and model < active:
         return False, (
-            f"NDCG@10 {model:.4f} on your {n} newest plays is below the active model's {active:.4f}"
+            f"NDCG@10 {model:.4f} on your {n:,} newest plays is below the active model's "
+            f"{active:.4f}"
         )
     if best is not None and model < comparison["baselines"][best]:
         return False, (
-            f"NDCG@10 {model:.4f} on your {n} newest plays is below the "
+            f"NDCG@10 {model:.4f} on your {n:,} newest plays is below the "
             f"{best} baseline's {comparison['baselines'][best]:.4f}"
         )
     versus = [f"the active model's {active:.4f}"] if active is not None else []
     if best is not None:
         versus.append(f"{best}'s {comparison['baselines'][best]:.4f}")
-    return True, f"NDCG@10 {model:.4f} on your {n} newest plays, at least " + (
+    return True, f"NDCG@10 {model:.4f} on your {n:,} newest plays, at least " + (
         " and ".join(versus) or "nothing to compare"
     )
