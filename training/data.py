@@ -46,6 +46,31 @@ class Examples:
         GB on a 42.7k-play history)."""
         return Examples(*(getattr(self, f)[:stop] for f in self.__dataclass_fields__))
 
+    def after(self, start: int) -> Examples:
+        """The examples from *start* on: views (where a later chunk is written)."""
+        return Examples(*(getattr(self, f)[start:] for f in self.__dataclass_fields__))
+
+    @staticmethod
+    def empty(capacity: int, candidates: int) -> Examples:
+        """Room for *capacity* examples of *candidates* candidates each, not yet written:
+        the rows are filled in place as examples are made (a large array's pages take
+        memory only once written, so room for every play that could be a target costs
+        only the examples made)."""
+        p, k, seq = capacity, candidates, F.SEQ_LEN
+        return Examples(
+            hist_items=np.empty((p, seq), dtype=np.int64),
+            hist_outcome=np.empty((p, seq), dtype=np.int64),
+            hist_gap=np.empty((p, seq), dtype=np.int64),
+            context=np.empty((p, F.N_CONTEXT), dtype=np.float32),
+            cand_items=np.empty((p, k), dtype=np.int64),
+            cand_feat=np.empty((p, k, F.N_ITEM_FEATURES), dtype=np.float16),
+            cand_seen=np.empty((p, k), dtype=bool),
+            cand_logw=np.empty((p, k), dtype=np.float32),
+            times=np.empty(p, dtype=np.int64),
+            weight=np.empty(p, dtype=np.float32),
+            listened=np.empty(p, dtype=bool),
+        )
+
 
 # Hard and played-track negatives fill this share of an example's negatives; the rest are
 # drawn from the whole catalogue, where a library's never-played tracks are (with fewer
@@ -243,10 +268,20 @@ def build_examples(
     other_weight: float = 0.0,
     new_weight: float = 1.0,
     cancel: threading.Event | None = None,
+    into: Examples | None = None,
 ) -> Examples:
     """Examples for every target play from index *first_target* on. Targets are listened
     plays (a skip-blind model cannot tell, so every play is a target for it); with
-    *other_weight* > 0 the other plays are targets too, with that loss weight."""
+    *other_weight* > 0 the other plays are targets too, with that loss weight. Written
+    into the first rows of *into* when given (room for every play from *first_target*
+    on; its views are returned), else into arrays made for them: each example's rows go
+    straight to their place — no list of small arrays joined at the end, no second copy
+    of the candidates' features (a third of the trainer's peak memory)."""
+    k1 = negatives + 1
+    room = max(0, len(plays) - max(first_target, 1))  # the first play has no history
+    out = Examples.empty(room, k1) if into is None else into
+    if len(out) < room:
+        raise ValueError(f"room for {len(out)} examples, {room} may come")
     uniform = Uniform(np.random.default_rng(seed))
     state = F.HistoryState(catalogue, blind=blind)
     # a pass over a whole history reads the rows of every session's last plays: kept
@@ -263,15 +298,11 @@ def build_examples(
             if a:
                 by_artist[a] = group
     ends: list[int] = []  # the plays observed before each example (its session rows')
-    contexts: list[np.ndarray] = []
-    cands, seen_rows, times = [], [], []
-    batch = F.FeatureBatch(negatives + 1)  # the candidates' features, computed a block at a time
-    feats: list[np.ndarray] = []
+    batch = F.FeatureBatch(k1)  # the candidates' features, computed a block at a time
+    featured = 0  # examples whose features are written
     seen_items = SeenItems()
     lately = MostPlayedLately()
-    logws: list[np.ndarray] = []
-    weights: list[float] = []
-    flags: list[bool] = []
+    p = 0  # examples made
     for index, play in enumerate(plays):
         if cancel is not None and index % 512 == 0 and cancel.is_set():
             raise Cancelled
@@ -290,35 +321,34 @@ def build_examples(
             )
             cand = np.concatenate([[play.item], negs])
             ends.append(len(state.plays))
-            contexts.append(state.context())
-            cands.append(cand)
-            logws.append(np.concatenate([[0.0], logw]))
+            out.context[p] = state.context()
+            out.cand_items[p] = cand
+            out.cand_logw[p] = np.concatenate([[0.0], logw])
             batch.add(state, cand)
             if len(batch) == FEATURE_BLOCK:
-                feats.append(batch.columns().astype(np.float16))
-            seen_rows.append(state.seen[cand])
-            times.append(play.started_at)
+                featured = _write_features(batch, out, featured)
+            out.cand_seen[p] = state.seen[cand]
+            out.times[p] = play.started_at
             weight = 1.0 if listened else other_weight
-            weights.append(weight * (new_weight if not state.seen[play.item] else 1.0))
-            flags.append(listened)
+            out.weight[p] = weight * (new_weight if not state.seen[play.item] else 1.0)
+            out.listened[p] = listened
+            p += 1
         if not state.seen[play.item]:
             seen_items.add(play.item)
         state.observe(play)
         lately.played(state, play.item)
-    feats.append(batch.columns().astype(np.float16))
-    p, k1 = len(cands), negatives + 1
+    _write_features(batch, out, featured)
     # the session tower's rows, as session_inputs reads them, for every example at once
     hist = F.session_rows(state.play_rows(), ends, first=True)
-    return Examples(
-        hist_items=hist[0],
-        hist_outcome=hist[1],
-        hist_gap=hist[2],
-        context=np.asarray(contexts, dtype=np.float32).reshape(p, F.N_CONTEXT),
-        cand_items=np.asarray(cands, dtype=np.int64).reshape(p, k1),
-        cand_feat=np.concatenate(feats).reshape(p, k1, F.N_ITEM_FEATURES),
-        cand_seen=np.asarray(seen_rows, dtype=bool).reshape(p, k1),
-        cand_logw=np.asarray(logws, dtype=np.float32).reshape(p, k1),
-        times=np.asarray(times, dtype=np.int64),
-        weight=np.asarray(weights, dtype=np.float32),
-        listened=np.asarray(flags, dtype=bool),
-    )
+    out.hist_items[:p], out.hist_outcome[:p], out.hist_gap[:p] = hist
+    return out.head(p)
+
+
+def _write_features(batch: F.FeatureBatch, out: Examples, at: int) -> int:
+    """The batch's features (float16, as stored) written at example *at* on; the next
+    example to write."""
+    calls = len(batch)
+    columns = batch.columns()  # (the batch is emptied)
+    rows = out.cand_feat[at : at + calls].reshape(-1, F.N_ITEM_FEATURES, copy=False)
+    rows[...] = columns
+    return at + calls
