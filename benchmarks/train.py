@@ -6,20 +6,25 @@ Target: <= 20 s including export on this machine's 2 cores (issue 15); model fil
 (item vectors are never stored: the engine computes them). The store is built once from
 ../shared/data with the importer (cached under benchmarks/.cache/). Records where the time
 went (from the progress events: start-up, examples, epochs, export), the trainer's CPU
-seconds (the machine is shared: CPU time moves less with the load than wall time) and the
-load average. Writes benchmarks/results/train.json.
+seconds (the machine is shared: CPU time moves less with the load than wall time), its
+peak memory (resident, sampled every 0.1 s with psutil: its processes together and the
+largest) and the load average. Writes benchmarks/results/train.json.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,6 +49,35 @@ def store() -> Path:
     return path
 
 
+class TreePeak:
+    """The peak resident memory of this process's children (the trainer and its helper
+    process), together and the largest one, sampled on a thread until stopped."""
+
+    def __init__(self, every_s: float = 0.1) -> None:
+        self.every_s, self.together, self.largest = every_s, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(self.every_s):
+            sizes = []
+            for child in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):  # ended meanwhile
+                    sizes.append(child.memory_info().rss)
+            if sizes:
+                self.together = max(self.together, sum(sizes))
+                self.largest = max(self.largest, max(sizes))
+
+    def __enter__(self) -> TreePeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def main() -> int:
     if not DATA.exists():
         print(f"{DATA} is not available", file=sys.stderr)
@@ -61,7 +95,8 @@ def main() -> int:
         out = Path(tmp) / "model"
         cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        done = run_trainer(trainer_command(db, out), on_event=on_event)
+        with TreePeak() as peak:
+            done = run_trainer(trainer_command(db, out), on_event=on_event)
         seconds = time.perf_counter() - started
         cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         files = {p.name: p.stat().st_size for p in out.iterdir()}
@@ -90,6 +125,8 @@ def main() -> int:
             cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 2
         ),  # the trainer and its helper process
         "target_seconds": TARGET_SECONDS,
+        "peak_mb_together": round(peak.together / 2**20, 1),  # the trainer's processes
+        "peak_mb_largest": round(peak.largest / 2**20, 1),
         "schedule": manifest["config"].get("schedule"),
         "model_bytes": sum(files.values()),
         "files": files,
