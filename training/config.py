@@ -44,8 +44,9 @@ class Config:
     # the newest this many plays are the targets (0: all); the plays before them only
     # build the history the first target starts from. Memory and time grow with the
     # targets: 200,000 plays (100,000 tracks) trained in 104 s at a 3.3 GB peak with all
-    # of them, 38 s and 1.2 GB with this many; both real histories have fewer (42.7k,
-    # 31.8k plays), so their models are as before
+    # of them, 31 s and 0.9 GB with this many; both real histories have fewer (42.7k,
+    # 31.8k plays), so their models are as before. Half of a real history's plays scored
+    # 3-5% lower on its validation split (docs/MEASUREMENTS.md): not free above the cap
     max_targets: int = 50_000
     val_share: float = 0.1  # newest share of the training window kept for validation
     seed: int = 42
