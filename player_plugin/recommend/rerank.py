@@ -263,49 +263,36 @@ class Reranker:
     def _pools_fast(
         self, values: np.ndarray, pool_size: int, *, widen: bool
     ) -> tuple[np.ndarray, np.ndarray | None] | None:
-        """:meth:`_pools` from the best ``pool_size`` (+ tracks played, when *widen*: they
-        hold the best *pool_size* never-played ones) items, found by :func:`_best`, instead
-        of partitioning every score (twice when widened). None when the answer is not
-        certain to be the same (a small library, equal scores at a cut or within a pool):
-        the caller uses :meth:`_pools` then."""
+        """:meth:`_pools` from the best ``pool_size`` items found by :func:`_best` and,
+        when *widen*, the best ``pool_size`` never-played ones by
+        :func:`_at_or_above_cut`, instead of partitioning every score (twice when
+        widened). None when the answer is not certain to be the same (a small library,
+        equal scores at the pool's cut or within it): the caller uses :meth:`_pools`
+        then. (The never-played ones were once looked for among the best ``pool_size`` +
+        as many as the listener played: a slow path where they played much of their
+        library — 2.7 ms a list at 15% of 100,000 tracks, 0.5 ms now.)"""
         n = len(values)
-        top_size = pool_size + (int(np.count_nonzero(self.played)) if widen else 0)
-        if pool_size < 1 or top_size >= n or n < _FAST_MIN:
+        if pool_size < 1 or pool_size >= n or n < _FAST_MIN:
             return None
-        found = _best(values, top_size)
+        found = _best(values, pool_size)
         if found is None:
             return None
-        top, boundary = found  # everything scored above the boundary is in top
-        if not widen:
-            pool = self._sorted(top, values)
-            return None if pool is None else (pool[np.isfinite(values[pool])], None)
-        if top_size == pool_size:  # nothing played: every track is never-played
-            return None
-        fresh_mask = ~self.played
-        fresh_mask &= np.isfinite(values)
-        if int(np.count_nonzero(fresh_mask)) <= pool_size:
-            return None
-        # the pool: the best pool_size of top, and no tie at its edge
-        inner = np.argpartition(-values[top], [pool_size - 1, pool_size])
-        if values[top[inner[pool_size - 1]]] == values[top[inner[pool_size]]]:
-            return None
-        pool = self._sorted(top[inner[:pool_size]], values)
+        pool = self._sorted(found[0], values)
         if pool is None:
             return None
         pool = pool[np.isfinite(values[pool])]
-        # the never-played: all at or above the pool_size-th best of them, which must lie
-        # above the boundary (else some at the cut may be outside top)
-        fresh = top[fresh_mask[top]]
-        if len(fresh) < pool_size:
+        if not widen:
+            return pool, None
+        fresh = ~self.played
+        fresh &= np.isfinite(values)
+        fresh = np.flatnonzero(fresh)
+        if len(fresh) <= pool_size:
             return None
-        fresh_values = values[fresh]
-        cut = np.partition(fresh_values, len(fresh) - pool_size)[len(fresh) - pool_size]
-        if not cut > boundary:
+        kept = _at_or_above_cut(values[fresh], pool_size)
+        if kept is None:
             return None
-        extra = self._sorted(fresh[fresh_values >= cut], values)
-        if extra is None:
-            return None
-        return pool, extra[:pool_size]
+        extra = fresh[kept]  # as _pools keeps them: every one tied at the cut, then sorted
+        return pool, extra[np.lexsort((self.ties[extra], -values[extra]))][:pool_size]
 
     def _sorted(self, items: np.ndarray, values: np.ndarray) -> np.ndarray | None:
         """*items* best first (ties by the tie-breaker), or None when two have the same
@@ -417,6 +404,24 @@ def _best(values: np.ndarray, k: int) -> tuple[np.ndarray, float] | None:
     if edge == next_best:
         return None
     return candidates[inner[:k]], float(next_best)
+
+
+def _at_or_above_cut(values: np.ndarray, k: int) -> np.ndarray | None:
+    """The places of every value at or above the *k*-th highest (all tied at that cut
+    kept), in order; None when the guess below fails. A threshold from every 16th value
+    should leave about 2k at or above it: when at least *k* are, the cut is among them
+    and every value at or above it is too — a partition of a few thousand values instead
+    of all of them, the same places."""
+    sample = values[::_SAMPLE_STEP]
+    rank = min(len(sample) - 1, 2 * k // _SAMPLE_STEP + 1)
+    at = len(sample) - 1 - rank
+    threshold = np.partition(sample, at)[at]
+    candidates = np.flatnonzero(values >= threshold)
+    if len(candidates) < k:
+        return None
+    above = values[candidates]
+    cut = np.partition(above, len(above) - k)[len(above) - k]
+    return candidates[above >= cut]
 
 
 def _rounded(x: float) -> int:
