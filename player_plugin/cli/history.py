@@ -103,19 +103,19 @@ def run_import(args: argparse.Namespace) -> int:
     except HistoryFormatError as exc:
         raise UserError(f"{exc}; nothing was imported") from None
     data = report.as_json()
-    methods = ", ".join(f"{n} by {m}" for m, n in sorted(report.methods.items())) or "none"
+    methods = ", ".join(f"{n:,} by {m}" for m, n in sorted(report.methods.items())) or "none"
     lines = [
         f"read {count(report.read, 'row')} ({report.format}): "
-        f"{report.matched} matched ({methods}), "
-        f"{report.unmatched} unmatched (kept; matched again after each scan), "
-        f"{report.malformed} malformed, {report.not_music} not music (podcasts, audiobooks)",
+        f"{report.matched:,} matched ({methods}), "
+        f"{report.unmatched:,} unmatched (kept; matched again after each scan), "
+        f"{report.malformed:,} malformed, {report.not_music:,} not music (podcasts, audiobooks)",
         f"{count(report.added, 'play')} added, {report.duplicates:,} already known"
         + (f"; undo with: segue import-history --undo {report.import_id}" if report.added else ""),
     ]
     for row in report.malformed_rows[:MAX_MALFORMED_LINES]:
         lines.append(f"  skipped {row}")
     if report.malformed > MAX_MALFORMED_LINES:
-        lines.append(f"  ... and {report.malformed - MAX_MALFORMED_LINES} more malformed rows")
+        lines.append(f"  ... and {report.malformed - MAX_MALFORMED_LINES:,} more malformed rows")
     emit(args, data, "\n".join(lines))
     return 0
 
