@@ -451,7 +451,7 @@ class HistoryState:
         self.cooc: dict[int, dict[int, float]] = {}  # scaled by exp((t - t0) / SKNN_TAU_MS)
         self.t0: float | None = None
         self.recent: OrderedDict[int, None] = OrderedDict()  # listened items, newest last
-        self.plays: list[tuple[int, int, HistoryCode, bool]] = []  # item, start, code, first
+        self.plays: list[tuple[int, int, int, bool]] = []  # item, start, code, first
         self.session_start = 0
         # the current session's plays and skips per item, artist and album
         self.ses_count = SessionTally.empty(n)
@@ -576,7 +576,10 @@ class HistoryState:
         if len(self.recent) > 512:
             self.recent.popitem(last=False)
         self._count_outcome(item, t, code, +1)
-        self.plays.append((item, t, code, first))
+        # the code as a plain int: a tuple of plain values is left alone by the cycle
+        # collector once it has seen it, one holding an enum member is scanned on every
+        # full pass (a long history's are the GUI's longest stalls while it is replayed)
+        self.plays.append((item, t, int(code), first))
 
     def _count_outcome(self, item: int, t: int, code: HistoryCode, sign: int) -> None:
         """Add (sign +1) or take back (-1) what how a play ended counts: a listen, or a
@@ -610,7 +613,7 @@ class HistoryState:
         self._touched((item,))
         self._count_outcome(item, t, HistoryCode.LISTENED, -1)
         self._count_outcome(item, t, new, +1)
-        self.plays[-1] = (item, t, new, first)
+        self.plays[-1] = (item, t, int(new), first)
         return True
 
     def extend(self, plays: Iterable[Play]) -> None:
@@ -941,7 +944,7 @@ class HistoryState:
         return np.array([values[name] for name in CONTEXT_FEATURES], dtype=np.float32)
 
 
-def _rows(plays: Sequence[tuple[int, int, HistoryCode, bool]]) -> np.ndarray:
+def _rows(plays: Sequence[tuple[int, int, int, bool]]) -> np.ndarray:
     """int64[len(plays), 3]: *plays* as :class:`HistoryState` keeps them, as (item, start,
     code) rows."""
     rows = np.array([(item, t, code) for item, t, code, _ in plays], dtype=np.int64)
