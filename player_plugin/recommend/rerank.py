@@ -277,7 +277,7 @@ class Reranker:
         found = _best(values, pool_size)
         if found is None:
             return None
-        pool = self._sorted(found[0], values)
+        pool = self._sorted(found, values)
         if pool is None:
             return None
         pool = pool[np.isfinite(values[pool])]
@@ -384,40 +384,39 @@ _FAST_MIN = 4_096  # fewer scores than this: partition them all (as fast, and si
 _SAMPLE_STEP = 16
 
 
-def _best(values: np.ndarray, k: int) -> tuple[np.ndarray, float] | None:
-    """The *k* highest-scored items (in no order) and the next-highest score, with no tie
-    across that edge; None when there is one or the guess below fails. A threshold from
-    every 16th score should leave about 2k candidates at or above it: every item above the
-    threshold is among them, so when more than *k* are, the best *k* of them are the best
-    *k* of all, found by partitioning a few thousand scores instead of all of them."""
+def _above_guess(values: np.ndarray, k: int) -> np.ndarray | None:
+    """The places of the values at or above a threshold read from every 16th value, which
+    should leave about 2k of them (None when that threshold is not finite): every value
+    above it is among them, so when enough are, the best of all are found by partitioning
+    a few thousand values instead of all of them."""
     sample = values[::_SAMPLE_STEP]
     rank = min(len(sample) - 1, 2 * k // _SAMPLE_STEP + 1)
     at = len(sample) - 1 - rank
     threshold = np.partition(sample, at)[at]
     if not np.isfinite(threshold):
         return None
-    candidates = np.flatnonzero(values >= threshold)
-    if len(candidates) <= k:
+    return np.flatnonzero(values >= threshold)
+
+
+def _best(values: np.ndarray, k: int) -> np.ndarray | None:
+    """The *k* highest-scored items (in no order), with no tie across that edge; None when
+    there is one or the guess (:func:`_above_guess`) fails: when more than *k* are above
+    it, the best *k* of them are the best *k* of all."""
+    candidates = _above_guess(values, k)
+    if candidates is None or len(candidates) <= k:
         return None
     inner = np.argpartition(-values[candidates], [k - 1, k])
-    edge, next_best = values[candidates[inner[k - 1]]], values[candidates[inner[k]]]
-    if edge == next_best:
+    if values[candidates[inner[k - 1]]] == values[candidates[inner[k]]]:
         return None
-    return candidates[inner[:k]], float(next_best)
+    return candidates[inner[:k]]
 
 
 def _at_or_above_cut(values: np.ndarray, k: int) -> np.ndarray | None:
     """The places of every value at or above the *k*-th highest (all tied at that cut
-    kept), in order; None when the guess below fails. A threshold from every 16th value
-    should leave about 2k at or above it: when at least *k* are, the cut is among them
-    and every value at or above it is too — a partition of a few thousand values instead
-    of all of them, the same places."""
-    sample = values[::_SAMPLE_STEP]
-    rank = min(len(sample) - 1, 2 * k // _SAMPLE_STEP + 1)
-    at = len(sample) - 1 - rank
-    threshold = np.partition(sample, at)[at]
-    candidates = np.flatnonzero(values >= threshold)
-    if len(candidates) < k:
+    kept), in order; None when the guess (:func:`_above_guess`) fails: when at least *k*
+    are above it, the cut is among them and every value at or above it is too."""
+    candidates = _above_guess(values, k)
+    if candidates is None or len(candidates) < k:
         return None
     above = values[candidates]
     cut = np.partition(above, len(above) - k)[len(above) - k]
