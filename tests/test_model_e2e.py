@@ -65,6 +65,23 @@ def test_a_long_history_says_which_plays_it_learns_from(db, segue, monkeypatch) 
     ), out.err
 
 
+def test_a_short_history_of_skips_is_not_called_long(db, segue, monkeypatch) -> None:
+    """Without skips as targets (``--other-weight 0``) fewer plays are targets than were
+    read, yet none was left out for the cap: the progress counts targets, no history."""
+    real = retrain.trainer_command
+
+    def listened_only(*args, **kw):
+        kw["extra"] = [*TINY, "--other-weight", "0"]
+        return real(*args, **kw)
+
+    monkeypatch.setattr(retrain, "trainer_command", listened_only)
+    fill_store(db, 700)
+    out = segue("train")
+    assert out.status == 0, out.err
+    assert "learning from your newest" not in out.err, out.err
+    assert re.search(r"segue: [\d,]+ targets \([\d,]+ for validation\)", out.err), out.err
+
+
 def test_train_promote_recommend(db, segue, small_training) -> None:
     fill_store(db, 700)
     out = segue("train", "--json")

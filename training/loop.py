@@ -27,7 +27,7 @@ from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.play import Play
 from player_plugin.recommend import features as F
 from training.adam import Adam, deterministic
-from training.chunks import training_examples
+from training.chunks import first_target, training_examples
 from training.data import Cancelled, Examples
 from training.model import Config, SegueEnsemble, SegueModel
 
@@ -298,6 +298,7 @@ def train(
     train_ex = examples.head(n - n_val)
     val_idx = np.arange(n - n_val, n)
     val_ex = examples.take(val_idx[examples.listened[val_idx]])
+    first = first_target(len(plays), cfg.max_targets)  # the plays before it are history only
     emit(
         {
             "event": "data",
@@ -305,6 +306,7 @@ def train(
             "train": len(train_ex),
             "validation": n_val,
             "seconds": round(time.monotonic() - started, 2),
+            "history": first if first > 1 else 0,
         }
     )
     if (

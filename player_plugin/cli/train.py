@@ -21,10 +21,10 @@ def _progress_line(event: ev.TrainingEvent, plays: int) -> str | None:
     """The line *event* prints, in a training on *plays* plays (its start's)."""
     if isinstance(event, ev.Start):
         return f"training on {count(event.plays, 'play')} of {count(event.tracks, 'track')}"
-    if isinstance(event, ev.Data) and event.targets < plays - 1:  # a long history: capped
+    if isinstance(event, ev.Data) and event.history > 0:  # a long history: capped
         return (
-            f"learning from your newest {count(event.targets, 'play')} "
-            f"({event.validation:,} to check it); the {count(plays - event.targets, 'play')} "
+            f"learning from your newest {count(plays - event.history, 'play')} "
+            f"({event.validation:,} to check it); the {count(event.history, 'play')} "
             "before them are their history"
         )
     if isinstance(event, ev.Data):

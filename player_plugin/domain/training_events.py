@@ -41,13 +41,16 @@ class Start:
 
 @dataclass(frozen=True)
 class Data:
-    """Training examples built: *targets* in all, *validation* of them held back."""
+    """Training examples built: *targets* in all, *validation* of them held back; the
+    *history* oldest plays only built the history the targets start from (a long history's
+    cap, 0 when every play could be a target)."""
 
     kind: ClassVar[str] = "data"
     targets: int
     train: int
     validation: int
     seconds: float = 0.0
+    history: int = 0
 
 
 @dataclass(frozen=True)
