@@ -12,6 +12,7 @@ import time
 import mpd
 import pytest
 from player_support import Mpd, need, segue_process, wait_for, wait_line, write_tracks
+from PySide6.QtCore import Qt
 from ui_support import scanned
 
 from player_plugin.hosts.mpd import MpdHost
@@ -169,6 +170,33 @@ def test_enqueue_inserts_after_the_current_song(qtbot, server, db, db_path, musi
         assert host.queue()[0] == bytes(tracks[5]["path"])
     finally:
         host.stop()
+
+
+def test_a_slot_sees_the_player_as_the_signal_says(qtbot, server, db, db_path, music):
+    """When track_ended arrives, current_track() no longer names the ended track: the
+    companion window asked it on stop and kept "Now playing" for a track MPD had stopped."""
+    tracks = scanned(db, music)
+    server.mpc("add", "Artist A/00 Tone 0.flac")
+    server.mpc("play")
+    host = MpdHost("127.0.0.1", server.port, db_path=db_path, music_dir=music)
+    seen: list[tuple[str, bytes, bytes | None]] = []
+    # run on the emitting (worker) thread at the moment of emission: no luck in the timing
+    direct = Qt.ConnectionType.DirectConnection
+    host.track_started.connect(
+        lambda path: seen.append(("started", path, host.current_track())), direct
+    )
+    host.track_ended.connect(
+        lambda path, _ms, _why: seen.append(("ended", path, host.current_track())), direct
+    )
+    try:
+        host.start()
+        qtbot.waitUntil(lambda: len(seen) == 1, timeout=10_000)
+        server.mpc("stop")
+        qtbot.waitUntil(lambda: len(seen) == 2, timeout=10_000)
+    finally:
+        host.stop()
+    first = bytes(tracks[0]["path"])
+    assert seen == [("started", first, first), ("ended", first, None)]
 
 
 def test_unreachable_or_refusing_mpd_is_one_line(segue, tmp_path, music):

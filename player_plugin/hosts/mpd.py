@@ -429,9 +429,12 @@ class MpdHost(Host):
             ours = snap.instance is not None and snap.instance in self._ours
             # snap.key is bytes here: the tracker starts only snapshots that have a track
             self._sources[snap.key] = "autoplay" if ours else "user"  # type: ignore[index]
+            self._current = snap.key  # current_track() agrees once the signal arrives
         self.track_started.emit(snap.key)
 
     def _ended(self, snap: Snapshot, heard: int, reason: str) -> None:
+        with self._lock:  # a slot asking current_track() must not see the ended track
+            self._current = None
         self.track_ended.emit(snap.key, int(heard), reason)
 
 

@@ -356,7 +356,11 @@ class MprisHost(Host):
 
     # -- tracker callbacks ------------------------------------------------------------
     def _started(self, snap: Snapshot) -> None:
+        with self._lock:  # current_track() agrees once the signal arrives
+            self._current = snap.key
         self.track_started.emit(snap.key)
 
     def _ended(self, snap: Snapshot, heard: int, reason: str) -> None:
+        with self._lock:  # a slot asking current_track() must not see the ended track
+            self._current = None
         self.track_ended.emit(snap.key, int(heard), reason)
