@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from player_support import need, segue_process, wait_for, wait_line, write_tracks
+from PySide6.QtCore import Qt
 from ui_support import scanned
 
 from player_plugin.hosts.mpris import MprisHost
@@ -114,6 +115,37 @@ def test_a_scripted_mpv_session(bus, tmp_path, db, db_path):
         assert abs(row["ms_played"] - expected) <= TOLERANCE_MS, (row["ms_played"], expected)
     assert all(r["track_id"] is not None and r["source"] == "user" for r in rows)
     assert "following mpv" in err  # (quitting, mpv may say Stopped before it goes away)
+
+
+def test_a_slot_sees_the_player_as_the_signal_says(qtbot, bus, tmp_path, monkeypatch):
+    """When track_ended arrives, current_track() no longer names the ended track (and on
+    track_started it names the new one): a slot asking it must not see the past."""
+    files = write_tracks(tmp_path / "music", 1)
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus["DBUS_SESSION_BUS_ADDRESS"])
+    host = MprisHost("mpv")
+    seen: list[tuple[str, bytes, bytes | None]] = []
+    # run on the emitting (worker) thread at the moment of emission: no luck in the timing
+    direct = Qt.ConnectionType.DirectConnection
+    host.track_started.connect(
+        lambda path: seen.append(("started", path, host.current_track())), direct
+    )
+    host.track_ended.connect(
+        lambda path, _ms, _why: seen.append(("ended", path, host.current_track())), direct
+    )
+    player = None
+    try:
+        host.start()
+        player = mpv(bus, *files)
+        qtbot.waitUntil(lambda: len(seen) == 1, timeout=15_000)
+        ctl(bus, "stop")
+        qtbot.waitUntil(lambda: len(seen) == 2, timeout=10_000)
+    finally:
+        host.stop()
+        if player is not None:
+            player.terminate()
+            player.wait(10)
+    first = bytes(files[0])
+    assert seen == [("started", first, first), ("ended", first, None)]
 
 
 def test_streams_and_files_outside_the_library_keep_their_tags(bus, tmp_path, db, db_path):
