@@ -1,10 +1,11 @@
 """Plain values to arrays and back: how a serving state is written to the warm-start file.
 
 A serving state is numpy arrays, plain numbers, and Python containers of them (the
-history's counts as ``dict[int, dict[int, float]]``, the plays as :class:`Play` rows, a
-deque of recent items...). :func:`pack` turns a mapping of named values into JSON-able
-descriptions plus numpy arrays (what ``np.savez`` stores without pickling; a dict of dicts
-becomes three flat arrays, a list of plays five columns, a set its members);
+history's counts as ``dict[int, dict[int, float]]``, the plays as :class:`Play` rows and
+:class:`HistoryPlays` columns, a deque of recent items...). :func:`pack` turns a mapping of
+named values into JSON-able descriptions plus numpy arrays (what ``np.savez`` stores
+without pickling; a dict of dicts becomes three flat arrays, a list of plays five columns,
+a set its members);
 :func:`unpack` gives back values equal to the packed ones, of the same types (int stays
 int, an :class:`Outcome` stays an Outcome, a tuple a tuple, insertion order kept). A
 value of any other kind raises :class:`Unpackable`: the state is then not saved, never
@@ -30,6 +31,7 @@ import numpy as np
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play, plays_from_columns
 from player_plugin.recommend.features import HistoryCode, SessionTally
+from player_plugin.recommend.history_plays import HistoryPlays
 from player_plugin.recommend.rerank import RerankSettings
 from player_plugin.recommend.variety import VarietyProfile, VarietyWindow
 
@@ -252,6 +254,10 @@ def _enc(value: Any, name: str, arrays: dict[str, np.ndarray]) -> dict:
         if value.dtype.hasobject:
             raise Unpackable(f"{name}: an array of objects")
         return _array(value, name, arrays)
+    if type(value) is HistoryPlays:  # its four columns as they are
+        for i, column in enumerate(value.columns()):
+            arrays[f"{name}.{i}"] = column
+        return {"k": "hplays", "a": name}
     if type(value) is Play:
         return {"k": "play", "v": [_enc(getattr(value, f), name, arrays) for f in Play.__slots__]}
     if type(value) is tuple:
@@ -321,6 +327,8 @@ def _dec(d: dict, arrays: Mapping[str, np.ndarray]) -> Any:
         return np.array(arrays[d["a"]])  # writable, owning its data
     if kind == "sparse":
         return _unarray(d, arrays)
+    if kind == "hplays":
+        return HistoryPlays.from_columns(*(arrays[f"{d['a']}.{i}"] for i in range(4)))
     if kind == "play":
         return Play(*(_dec(v, arrays) for v in d["v"]))
     if kind == "tuple":

@@ -39,6 +39,7 @@ from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play
 from player_plugin.recommend.cold_split import ColdSplit, growth
+from player_plugin.recommend.history_plays import HistoryPlays
 
 # the item tower's inputs live in their own module; the trainer and the engine read them here
 from player_plugin.recommend.item_inputs import (  # noqa: F401 (re-exported)
@@ -451,7 +452,7 @@ class HistoryState:
         self.cooc: dict[int, dict[int, float]] = {}  # scaled by exp((t - t0) / SKNN_TAU_MS)
         self.t0: float | None = None
         self.recent: OrderedDict[int, None] = OrderedDict()  # listened items, newest last
-        self.plays: list[tuple[int, int, int, bool]] = []  # item, start, code, first
+        self.plays = HistoryPlays()  # (item, start, code, first) rows, as columns
         self.session_start = 0
         # the current session's plays and skips per item, artist and album
         self.ses_count = SessionTally.empty(n)
@@ -487,10 +488,11 @@ class HistoryState:
     def observe(self, play: Play) -> None:
         item, t = play.item, int(play.started_at)
         code = self.code(play)
-        pos = len(self.plays)
+        starts = self.plays.starts  # the column itself: this runs a million times in a replay
+        pos = len(starts)
         first = not self.seen[item]
         self._touched((item,))
-        if self.plays and t - self.plays[-1][1] > SESSION_GAP_MS:
+        if pos and t - starts[-1] > SESSION_GAP_MS:
             self.session_start = pos
             self._touched(self.ses_count.counts)  # the session's counts go back to zero
             for tally in (
@@ -576,9 +578,6 @@ class HistoryState:
         if len(self.recent) > 512:
             self.recent.popitem(last=False)
         self._count_outcome(item, t, code, +1)
-        # the code as a plain int: a tuple of plain values is left alone by the cycle
-        # collector once it has seen it, one holding an enum member is scanned on every
-        # full pass (a long history's are the GUI's longest stalls while it is replayed)
         self.plays.append((item, t, int(code), first))
 
     def _count_outcome(self, item: int, t: int, code: HistoryCode, sign: int) -> None:
@@ -624,7 +623,8 @@ class HistoryState:
 
     @property
     def now(self) -> float:
-        return float(self.plays[-1][1]) if self.plays else 0.0
+        starts = self.plays.starts
+        return float(starts[-1]) if starts else 0.0
 
     def recent_items(self, k: int) -> list[int]:
         """Up to *k* distinct listened items, newest first."""
@@ -919,7 +919,7 @@ class HistoryState:
     def play_rows(self) -> np.ndarray:
         """int64[plays, 3]: every play observed as (item, start, how it ended as a
         :class:`HistoryCode`), oldest first (what :func:`session_rows` reads)."""
-        return _rows(self.plays)
+        return self.plays.rows()
 
     def context(self) -> np.ndarray:
         """float32[N_CONTEXT]: the time of day and week of the last play and how this
