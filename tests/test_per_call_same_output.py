@@ -53,6 +53,7 @@ from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.history_plays import HistoryPlays
 from player_plugin.recommend.model import ModelRecommender, catalogue_dot
 from player_plugin.recommend.rerank import Reranker, RerankSettings, _rounded
+from player_plugin.recommend.sparse_rows import SparseRows
 from player_plugin.recommend.variety import DialRules
 from player_plugin.store.serving import _items as serving_items
 
@@ -640,6 +641,48 @@ def test_mirrored_rows_follow_the_plays_and_the_features_stay_the_frozen_ones() 
                 grown += mirror.size > len(mirror.keys) // 2
         # made, kept, grown, left stale (by many keys too)
         assert new._mirrors and grown > 0 and stale > 0 and many > 0
+
+
+def test_packed_rows_read_and_grow_as_the_dicts_they_were() -> None:
+    """A served history packs its sparse rows (``pack_rows``) and unpacks those the next
+    plays write to: packed at every few plays (mirrors made from packed and live rows
+    alike), a state's features, its rows (keys in the same order, the same weights) and
+    their single values stay those of a state that never packed, and the rows written to
+    a warm-start file come back packed and equal."""
+    catalogue = wide_catalogue(extra=300)
+    plays = mixed_plays(len(catalogue), n=300, seed=9)
+    packed, plain = F.HistoryState(catalogue), F.HistoryState(catalogue)
+    packed.max_mirrors = plain.max_mirrors = 16
+    unpacked = 0
+    for k, play in enumerate(plays):
+        was = len(packed.cooc.packed)
+        packed.observe(play)
+        plain.observe(play)
+        unpacked += was - len(packed.cooc.packed)
+        if k % 7 == 3:
+            packed.pack_rows()
+            assert not packed.cooc.live and not packed.trans.live
+        active = plain.cold_split()[0]
+        np.testing.assert_array_equal(
+            packed.item_features(active), plain.item_features(active), err_msg=f"play {k}"
+        )
+    np.testing.assert_array_equal(packed.item_features(), plain.item_features())
+    assert unpacked > 0 and packed.cooc.packed and packed.cooc.live  # both kinds in use
+    for mine, theirs in (
+        (packed.trans, plain.trans),
+        (packed.window, plain.window),
+        (packed.cooc, plain.cooc),
+    ):
+        assert mine == theirs and len(mine) == len(theirs.live) and not theirs.packed
+        for key in theirs:
+            assert list(mine[key].items()) == list(theirs[key].items())
+            column, weight = next(iter(theirs[key].items()))
+            assert mine.value(key, column) == weight and mine.value(key, -1) == 0.0
+        again = SparseRows.from_flat(*mine.flat())
+        assert again == theirs and not again.live
+    assert packed.cooc != plain.trans
+    with pytest.raises(KeyError):
+        packed.cooc[-1]
 
 
 def test_play_rows_map_to_the_same_items_with_the_order_check_remembered() -> None:

@@ -31,6 +31,7 @@ from player_plugin.app.warm_state import Unpackable, pack, restore_into, unpack
 from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import Play, plays_from_columns
 from player_plugin.recommend.features import HistoryCode, HistoryState
+from player_plugin.recommend.sparse_rows import SparseRows
 from player_plugin.store import open_db
 from player_plugin.store.catalogue import HistoryTrack, insert_history_tracks
 from player_plugin.store.plays import delete_plays, log_play, start_play
@@ -281,6 +282,24 @@ def test_packed_values_come_back_equal_and_of_the_same_types() -> None:
     assert list(again) == list(values)
     for name in values:
         _same(values[name], again[name])
+
+
+def test_sparse_rows_come_back_packed_and_a_file_whose_rows_do_not_fit_is_refused() -> None:
+    rows = SparseRows()
+    rows.row(4).update({1: 0.5, 9: 2.0, 3: -1.0})
+    rows.row(2)[3] = 1.0
+    rows.pack([2])
+    rows.row(7)  # a row made and never written
+    described, arrays = pack({"rows": rows})
+    again = unpack(json.loads(json.dumps(described)), arrays)["rows"]
+    assert type(again) is SparseRows and again == rows and not again.live
+    assert list(again) == [4, 7, 2] and list(again[4].items()) == [(1, 0.5), (9, 2.0), (3, -1.0)]
+    arrays["rows.n"] = arrays["rows.n"] + 1
+    with pytest.raises(ValueError, match="do not fit"):
+        unpack(described, arrays)
+    arrays["rows.c"] = arrays["rows.c"].astype(np.int64)
+    with pytest.raises(ValueError, match="not sparse rows"):
+        unpack(described, arrays)
 
 
 def test_plays_made_from_columns_are_the_plays_init_makes() -> None:

@@ -1,8 +1,9 @@
 """Plain values to arrays and back: how a serving state is written to the warm-start file.
 
 A serving state is numpy arrays, plain numbers, and Python containers of them (the
-history's counts as ``dict[int, dict[int, float]]``, the plays as :class:`Play` rows and
-:class:`HistoryPlays` columns, a deque of recent items...). :func:`pack` turns a mapping of
+history's counts as ``dict[int, dict[int, float]]`` or :class:`SparseRows`, read back
+packed, the plays as :class:`Play` rows and :class:`HistoryPlays` columns, a deque of
+recent items...). :func:`pack` turns a mapping of
 named values into JSON-able descriptions plus numpy arrays (what ``np.savez`` stores
 without pickling; a dict of dicts becomes three flat arrays, a list of plays five columns,
 a set its members);
@@ -33,6 +34,7 @@ from player_plugin.domain.play import Play, plays_from_columns
 from player_plugin.recommend.features import HistoryCode, SessionTally
 from player_plugin.recommend.history_plays import HistoryPlays
 from player_plugin.recommend.rerank import RerankSettings
+from player_plugin.recommend.sparse_rows import SparseRows
 from player_plugin.recommend.variety import VarietyProfile, VarietyWindow
 
 __all__ = ["Unpackable", "pack", "restore_into", "unpack"]
@@ -226,6 +228,27 @@ def _flat(
     return _column(list(values()), name, arrays)
 
 
+def _sparse_rows(rows: SparseRows, name: str, arrays: dict[str, np.ndarray]) -> dict:
+    """:class:`SparseRows` as four arrays: its row keys, their sizes, and every row's
+    columns and weights one after the other (read back packed)."""
+    keys, sizes, columns, weights = rows.flat()
+    arrays[name + ".k"] = np.asarray(keys, dtype=np.int64)
+    arrays[name + ".n"], arrays[name + ".c"], arrays[name + ".w"] = sizes, columns, weights
+    return {"k": "srows", "a": name}
+
+
+def _unsparse_rows(d: dict, arrays: Mapping[str, np.ndarray]) -> SparseRows:
+    name = d["a"]
+    keys, sizes = arrays[name + ".k"], arrays[name + ".n"]
+    columns, weights = arrays[name + ".c"], arrays[name + ".w"]
+    dtypes = [a.dtype.str[1:] for a in (keys, sizes, columns, weights)]
+    if dtypes != ["i8", "i8", "i4", "f8"]:
+        raise ValueError(f"{name}: not sparse rows")
+    if len(keys) != len(sizes) or len({int(sizes.sum()), len(columns), len(weights)}) != 1:
+        raise ValueError(f"{name}: {len(keys)} rows of {int(sizes.sum())} weights do not fit")
+    return SparseRows.from_flat(keys.tolist(), sizes, columns, weights)
+
+
 def _unrows(d: dict, arrays: Mapping[str, np.ndarray]) -> dict:
     keys = _uncolumn(d["keys"], arrays)
     sizes = arrays[d["n"]].tolist()
@@ -254,6 +277,8 @@ def _enc(value: Any, name: str, arrays: dict[str, np.ndarray]) -> dict:
         if value.dtype.hasobject:
             raise Unpackable(f"{name}: an array of objects")
         return _array(value, name, arrays)
+    if type(value) is SparseRows:
+        return _sparse_rows(value, name, arrays)
     if type(value) is HistoryPlays:  # its four columns as they are
         for i, column in enumerate(value.columns()):
             arrays[f"{name}.{i}"] = column
@@ -327,6 +352,8 @@ def _dec(d: dict, arrays: Mapping[str, np.ndarray]) -> Any:
         return np.array(arrays[d["a"]])  # writable, owning its data
     if kind == "sparse":
         return _unarray(d, arrays)
+    if kind == "srows":
+        return _unsparse_rows(d, arrays)
     if kind == "hplays":
         return HistoryPlays.from_columns(*(arrays[f"{d['a']}.{i}"] for i in range(4)))
     if kind == "play":

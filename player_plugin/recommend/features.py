@@ -55,6 +55,7 @@ from player_plugin.recommend.item_inputs import (  # noqa: F401 (re-exported)
     encode_items,
     genre_key,
 )
+from player_plugin.recommend.sparse_rows import SparseRows
 
 FEATURE_SCHEMA_VERSION = 2
 
@@ -242,13 +243,13 @@ class _Mirror:
 
     __slots__ = ("keys", "pos", "size", "stale", "vals")
 
-    def __init__(self, row: Mapping[int, float]) -> None:
-        n = len(row)
+    def __init__(self, keys: np.ndarray, vals: np.ndarray) -> None:
+        n = len(keys)
         self.keys = np.empty(max(16, 2 * n), dtype=np.int64)
         self.vals = np.empty(max(16, 2 * n), dtype=np.float64)
-        self.keys[:n] = np.fromiter(row.keys(), np.int64, n)
-        self.vals[:n] = np.fromiter(row.values(), np.float64, n)
-        self.pos = dict(zip(row.keys(), range(n), strict=True))
+        self.keys[:n] = keys
+        self.vals[:n] = vals
+        self.pos = dict(zip(keys.tolist(), range(n), strict=True))
         self.size = n
         self.stale: dict[int, None] = {}
 
@@ -445,11 +446,12 @@ class HistoryState:
         self.al_count = np.zeros(n_alb)
         self.al_items = np.bincount(self.album, minlength=n_alb).astype(np.float64)
         self.al_seen = np.zeros(n_alb)
-        self.trans: dict[int, dict[int, float]] = {}
+        # the three sparse tables: dicts while written, packed by pack_rows()
+        self.trans = SparseRows()
         self.trans_total: dict[int, float] = {}
-        self.window: dict[int, dict[int, float]] = {}
+        self.window = SparseRows()
         self.a_trans: dict[int, dict[int, float]] = {}
-        self.cooc: dict[int, dict[int, float]] = {}  # scaled by exp((t - t0) / SKNN_TAU_MS)
+        self.cooc = SparseRows()  # scaled by exp((t - t0) / SKNN_TAU_MS)
         self.t0: float | None = None
         self.recent: OrderedDict[int, None] = OrderedDict()  # listened items, newest last
         self.plays = HistoryPlays()  # (item, start, code, first) rows, as columns
@@ -536,7 +538,8 @@ class HistoryState:
             self.ses_album.add(alb)
         if self.ses_listened:
             prev = self.ses_listened[-1]
-            row = self.trans.setdefault(prev, {})
+            trans = self.trans
+            row = trans.live.get(prev) or trans.row(prev)
             row[item] = row.get(item, 0.0) + 1.0
             # the mirrored rows note what changed (copied when next read); most have none
             mirrors = self._mirrors
@@ -548,9 +551,10 @@ class HistoryState:
             if pa and a:
                 arow = self.a_trans.setdefault(pa, {})
                 arow[a] = arow.get(a, 0.0) + 1.0
+            window = self.window
             for back, j in enumerate(reversed(self.ses_listened[-WINDOW:])):
                 if j != item:
-                    wrow = self.window.setdefault(j, {})
+                    wrow = window.live.get(j) or window.row(j)
                     wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
                     mirror = mirrors.get((_WINDOW, j))
                     if mirror is not None:
@@ -558,12 +562,12 @@ class HistoryState:
             if self.t0 is None:
                 self.t0 = float(t)
             scale = math.exp((t - self.t0) / SKNN_TAU_MS)
-            cooc = self.cooc
-            mine = cooc.setdefault(item, {})
+            cooc, live = self.cooc, self.cooc.live
+            mine = live.get(item) or cooc.row(item)
             mine_mirror = mirrors.get((_COOC, item))
             for back, j in enumerate(reversed(self.ses_listened[-SKNN_SPAN:])):
                 if j != item:
-                    row = cooc.setdefault(j, {})
+                    row = live.get(j) or cooc.row(j)
                     row[item] = row.get(item, 0.0) + scale / (1 + back)  # came after j
                     mine[j] = mine.get(j, 0.0) + 0.5 * scale / (2 + back)  # came before
                     mirror = mirrors.get((_COOC, j))
@@ -619,6 +623,13 @@ class HistoryState:
         for play in plays:
             self.observe(play)
 
+    def pack_rows(self) -> None:
+        """Pack the sparse tables' rows (:class:`SparseRows`): a served history, once
+        built, holds a million plays' co-occurrence counts in a fifth of the memory; the
+        rows the next plays write to come back as the dicts they were."""
+        for table in (self.trans, self.window, self.cooc):
+            table.pack()
+
     # -- reading it ------------------------------------------------------------------------
 
     @property
@@ -651,10 +662,10 @@ class HistoryState:
             if found is not None and found.stale:
                 found.sync(source[key])
             if found is None:
-                row = source.get(key)
-                if not row:
+                arrays = source.arrays(key)
+                if arrays is None or not len(arrays[0]):
                     continue
-                found = mirrors[(table, key)] = _Mirror(row)
+                found = mirrors[(table, key)] = _Mirror(*arrays)
                 while len(mirrors) > self.max_mirrors:
                     del mirrors[next(iter(mirrors))]  # the oldest made
             out.append((found.keys[: found.size], found.vals[: found.size], weight))

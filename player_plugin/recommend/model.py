@@ -88,6 +88,8 @@ class ModelRecommender(Recommender):
         self.ties = (TIE_BREAK * tie_breaker(catalogue.track_ids)).astype(np.float32)
         self._cand = None
         super().fit(plays, catalogue)
+        assert self.state is not None
+        self.state.pack_rows()  # served from here on: a long history's rows in less memory
 
     def reset(self) -> None:
         assert self.catalogue is not None
@@ -218,7 +220,7 @@ class ModelRecommender(Recommender):
         count = int(state.count[item])
         if state.ses_listened:
             prev = state.ses_listened[-1]
-            if state.trans.get(prev, {}).get(item):
+            if state.trans.value(prev, item):
                 return follows_reason(item, prev, cat)
         if count:
             return f"you played it {count} time{'s' if count != 1 else ''}"
