@@ -42,7 +42,7 @@ from player_plugin.app.settings import Settings
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.errors import SegueError
 from player_plugin.domain.listen import Outcome
-from player_plugin.domain.play import SESSION_GAP_MS, Play
+from player_plugin.domain.play import SESSION_GAP_MS, Play, PlayLog
 from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.baselines import make_baseline
 from player_plugin.recommend.engine import Engine
@@ -338,7 +338,7 @@ class ServingState:
     model_id: str | None
     rules: RerankSettings
     reranker: Reranker
-    plays: list[Play]
+    plays: PlayLog  # the history served, as the recommender's
     last_id: int  # the highest play row id read
     observed_mark: tuple
     index: Index
@@ -674,7 +674,7 @@ def _build(
         model_id=model_id,
         rules=rules,
         reranker=Reranker(catalogue, rules, follow=True).fit(loaded.plays),
-        plays=list(loaded.plays),
+        plays=PlayLog(loaded.plays),
         last_id=loaded.last_id,
         observed_mark=observed_mark(db, loaded.last_id),
         index=Index(catalogue) if kept is None else kept.index,

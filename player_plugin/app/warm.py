@@ -359,7 +359,7 @@ def state_for(
         rec.fit([], catalogue, vectors=vectors)
         assert rec.state is not None
         restore_into(rec.state, groups["history"])
-        rec.history = list(serving["plays"])
+        rec.history = serving["plays"].copy()
         reranker = Reranker(catalogue, serving["rules"], follow=True)
         restore_into(reranker, groups["reranker"], keep=("catalogue",))
     except Exception as exc:  # a bad cache file is never an error: build as without it

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from player_plugin.domain.listen import Outcome
-from player_plugin.domain.play import Play, plays_from_columns
+from player_plugin.domain.play import Play, PlayLog, plays_from_columns
 from player_plugin.recommend.features import HistoryCode, SessionTally
 from player_plugin.recommend.history_plays import HistoryPlays
 from player_plugin.recommend.rerank import RerankSettings
@@ -279,9 +279,13 @@ def _enc(value: Any, name: str, arrays: dict[str, np.ndarray]) -> dict:
         return _array(value, name, arrays)
     if type(value) is SparseRows:
         return _sparse_rows(value, name, arrays)
+    if type(value) is PlayLog:  # its five columns as they are
+        for i, copied in enumerate(value.columns()):  # copied holding the GIL (see columns)
+            arrays[f"{name}.{i}"] = np.frombuffer(copied, dtype=copied.typecode)
+        return {"k": "playlog", "a": name}
     if type(value) is HistoryPlays:  # its four columns as they are
-        for i, column in enumerate(value.columns()):
-            arrays[f"{name}.{i}"] = column
+        for i, values in enumerate(value.columns()):
+            arrays[f"{name}.{i}"] = values
         return {"k": "hplays", "a": name}
     if type(value) is Play:
         return {"k": "play", "v": [_enc(getattr(value, f), name, arrays) for f in Play.__slots__]}
@@ -354,6 +358,8 @@ def _dec(d: dict, arrays: Mapping[str, np.ndarray]) -> Any:
         return _unarray(d, arrays)
     if kind == "srows":
         return _unsparse_rows(d, arrays)
+    if kind == "playlog":
+        return PlayLog.from_columns(*(arrays[f"{d['a']}.{i}"] for i in range(5)))
     if kind == "hplays":
         return HistoryPlays.from_columns(*(arrays[f"{d['a']}.{i}"] for i in range(4)))
     if kind == "play":

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
-from player_plugin.domain.play import SESSION_GAP_MS, Play
+from player_plugin.domain.play import SESSION_GAP_MS, Play, PlayLog
 from player_plugin.recommend.play_index import PlayIndex
 
 
@@ -25,14 +25,14 @@ class Recommender(ABC):
 
     def __init__(self) -> None:
         self.catalogue: Catalogue | None = None
-        self.history: list[Play] = []
+        self.history = PlayLog()  # every play observed, oldest first
         self._played = PlayIndex()
 
     def fit(self, plays: Sequence[Play], catalogue: Catalogue) -> None:
         """Learn from *plays* (oldest first) over *catalogue*. The default replays them
         through ``observe``, which is all a count-based method needs."""
         self.catalogue = catalogue
-        self.history = []
+        self.history = PlayLog()
         self.reset()
         for play in plays:
             self.observe(play)
@@ -47,12 +47,7 @@ class Recommender(ABC):
     @property
     def session(self) -> list[Play]:
         """The plays of the current session: since the last 30-minute gap."""
-        plays = self.history
-        start = len(plays) - 1
-        while start > 0 and plays[start].started_at - plays[start - 1].started_at <= SESSION_GAP_MS:
-            start -= 1
-        start = max(start, 0)
-        return plays[start:]
+        return self.history[self.history.session_start(SESSION_GAP_MS) :]
 
     def take_audio(self, catalogue: Catalogue, vectors: np.ndarray | None = None) -> bool:
         """*catalogue* holds the same tracks and tags with new audio descriptors (an analysis

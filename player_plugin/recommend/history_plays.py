@@ -50,12 +50,15 @@ class HistoryPlays:
         return out
 
     def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Copies of the four columns: int64 items and starts, int8 codes and firsts."""
+        """Copies of the four columns: int64 items and starts, int8 codes and firsts —
+        each column sliced (copied holding the GIL) before numpy reads it: a buffer lent to
+        numpy while it copied without the GIL would make an append meanwhile fail (the
+        warm-start save reads a served history without its lock)."""
         return (
-            np.array(self.items, dtype=np.int64),
-            np.array(self.starts, dtype=np.int64),
-            np.array(self.codes, dtype=np.int8),
-            np.array(self.firsts, dtype=np.int8),
+            np.frombuffer(self.items[:], dtype=np.int64),
+            np.frombuffer(self.starts[:], dtype=np.int64),
+            np.frombuffer(self.codes[:], dtype=np.int8),
+            np.frombuffer(self.firsts[:], dtype=np.int8),
         )
 
     def rows(self) -> np.ndarray:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
-from player_plugin.domain.play import Play
+from player_plugin.domain.listen import Outcome
+from player_plugin.domain.play import Play, PlayLog
 
 
 class PlayIndex:
@@ -40,10 +41,16 @@ class PlayIndex:
             self._started = np.resize(self._started, size)
             self._listened = np.resize(self._listened, size)
         start = max(self._n - 1, 0)  # the last play again: it may have been replaced
-        new = history[start:n]
-        self._items[start:n] = np.fromiter((p.item for p in new), np.int32, len(new))
-        self._started[start:n] = np.fromiter((p.started_at for p in new), np.int64, len(new))
-        self._listened[start:n] = np.fromiter((p.listened for p in new), bool, len(new))
+        if isinstance(history, PlayLog):  # read from its columns, no play made
+            self._items[start:n] = np.frombuffer(history.items, np.int64)[start:n]
+            self._started[start:n] = np.frombuffer(history.starts, np.int64)[start:n]
+            codes = np.frombuffer(history.outcomes, np.int8)[start:n]
+            self._listened[start:n] = codes == Outcome.LISTENED
+        else:
+            new = history[start:n]
+            self._items[start:n] = np.fromiter((p.item for p in new), np.int32, len(new))
+            self._started[start:n] = np.fromiter((p.started_at for p in new), np.int64, len(new))
+            self._listened[start:n] = np.fromiter((p.listened for p in new), bool, len(new))
         self._n = n
         return self
 
