@@ -3,6 +3,7 @@ written as the list of plays it replaces, and safe to copy while another thread 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -14,6 +15,7 @@ from player_plugin.domain.listen import Outcome
 from player_plugin.domain.play import SESSION_GAP_MS, Play, PlayLog
 from player_plugin.recommend.history_plays import HistoryPlays
 from player_plugin.recommend.play_index import PlayIndex
+from player_plugin.recommend.rerank import Reranker, RerankSettings
 
 
 def random_plays(n: int, seed: int = 0) -> list[Play]:
@@ -143,3 +145,31 @@ def test_columns_copied_while_another_thread_appends_never_fail_it(kind) -> None
         done.set()
         thread.join()
     assert not failed and copies > 2 and len(plays) > n
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_a_reranker_fitted_on_a_play_log_is_the_one_fitted_on_the_list(follow) -> None:
+    """``Reranker.fit`` reads a PlayLog's columns (a dial moved at a million plays made
+    every play again): the same recent plays, skips, played tracks, time, last play and
+    variety as from the list, whatever the settings."""
+    from test_model_fixtures import synthetic_catalogue
+
+    catalogue = synthetic_catalogue()
+    rng = np.random.default_rng(3)
+    plays = [
+        Play(int(rng.integers(0, len(catalogue) // 4)), p.started_at, p.ms_played, p.outcome)
+        for p in random_plays(6_000, seed=3)
+    ]
+    for settings in (RerankSettings(), RerankSettings(exclude_last=0, skip_limit=1)):
+        a = Reranker(catalogue, settings, follow=follow).fit(plays)
+        b = Reranker(catalogue, settings, follow=follow).fit(PlayLog(plays))
+        assert a.recent == b.recent and a.last_two == b.last_two and a.now == b.now
+        assert list(a.skips.items()) == list(b.skips.items()) and a.skips
+        assert list(a.often.items()) == list(b.often.items()) and a.often
+        np.testing.assert_array_equal(a.played, b.played)
+        assert a.last == b.last and a.learned == b.learned
+        if follow:
+            for f in dataclasses.fields(a.variety):
+                mine, theirs = getattr(a.variety, f.name), getattr(b.variety, f.name)
+                assert np.array_equal(mine, theirs) if f.name == "seen" else mine == theirs
+        assert a.profile == b.profile

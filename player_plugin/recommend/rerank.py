@@ -28,7 +28,7 @@ import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue, tie_breaker
 from player_plugin.domain.listen import Outcome
-from player_plugin.domain.play import Play
+from player_plugin.domain.play import Play, PlayLog
 from player_plugin.recommend.album_order import in_album_order
 from player_plugin.recommend.variety import (
     MIDDLE,
@@ -97,9 +97,27 @@ class Reranker:
             self.variety = VarietyWindow.start(plays, self.catalogue)
         else:
             self.learned = VarietyProfile.learn(plays, self.catalogue)
+        if isinstance(plays, PlayLog):
+            self._remember_all(plays)
+            return self
         for play in plays:
             self._remember(play)
         return self
+
+    def _remember_all(self, plays: PlayLog) -> None:
+        """``_remember`` each of *plays*, read from their columns: the same state, no
+        play made (a dial moved at a million plays: 2.5 s so, with the plays made)."""
+        items = plays.items
+        if not items:
+            return
+        self.played[np.frombuffer(items[:], dtype=np.int64)] = True
+        self.now = max(self.now, max(plays.starts))
+        self.recent.extend(items[-(self.recent.maxlen or 1) :])
+        self.last_two.extend(items[-2:])
+        cleared = None
+        for item, start, code in zip(items, plays.starts, plays.outcomes, strict=True):
+            cleared = self._count(item, start, code)
+        self.last = (plays[-1], cleared)
 
     def rules(self, dial: float | None = None) -> DialRules:
         """The share of never-played tracks and the replay slots a list gets now."""
@@ -128,18 +146,21 @@ class Reranker:
         self.last_two.append(play.item)
         self.played[play.item] = True
         self.now = max(self.now, play.started_at)
-        self._count(play)
+        self.last = (play, self._count(play.item, play.started_at, play.outcome))
 
-    def _count(self, play: Play) -> None:
+    def _count(self, item: int, start: int, outcome: int) -> list[int] | None:
+        """Count a play of *item* at *start* that ended as *outcome* (an
+        :class:`Outcome`, or its value) against the item's skips; returns the skips a
+        listen cleared."""
         cleared = None
-        if play.outcome is Outcome.SKIPPED:
-            times = self.skips[play.item]
-            times.append(play.started_at)
-            self._often(play.item, times)
-        elif play.listened:
-            cleared = self.skips.pop(play.item, None)
-            self.often.pop(play.item, None)
-        self.last = (play, cleared)
+        if outcome == Outcome.SKIPPED:
+            times = self.skips[item]
+            times.append(start)
+            self._often(item, times)
+        elif outcome == Outcome.LISTENED:
+            cleared = self.skips.pop(item, None)
+            self.often.pop(item, None)
+        return cleared
 
     def reclassify_last(self, play: Play) -> bool:
         """The last play, observed as a listen while it played, ended as *play* says:
@@ -156,7 +177,7 @@ class Reranker:
             self._often(play.item, cleared)
         if self.variety is not None and not play.listened:
             self.variety.reclassify_last()
-        self._count(play)
+        self.last = (play, self._count(play.item, play.started_at, play.outcome))
         return True
 
     def _often(self, item: int, times: list[int]) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
-from player_plugin.domain.play import Play
+from player_plugin.domain.play import Play, PlayLog
 
 RECENT = 10  # "just played": the last ten plays (the evaluation's repeat rate uses the same)
 LIST = 10  # the length of list the profile describes
@@ -49,8 +49,7 @@ class VarietyProfile:
         """The profile of the newest WINDOW plays (the default when too few are listens)."""
         start = max(0, len(plays) - WINDOW)
         seen = np.zeros(len(catalogue), dtype=bool)
-        for play in plays[:start]:
-            seen[play.item] = True
+        seen[_items(plays, start)] = True
         recent: deque[int] = deque((p.item for p in plays[max(0, start - RECENT) : start]), RECENT)
         repeats = fresh = 0
         artists: list[int] = []
@@ -102,7 +101,7 @@ class VarietyWindow:
         reads them: the plays before the window only mark tracks as played."""
         begin = max(0, len(plays) - WINDOW - max(RECENT, LIST))
         seen = np.zeros(len(catalogue), dtype=bool)
-        seen[[p.item for p in plays[:begin]]] = True
+        seen[_items(plays, begin)] = True
         window = cls(
             seen=seen,
             recent=deque(maxlen=RECENT),
@@ -195,6 +194,14 @@ class VarietyWindow:
             self.totals[1] += sign * repeat
             self.totals[2] += sign * first
             self.peak_counts[peak] += sign
+
+
+def _items(plays: Sequence[Play], stop: int) -> np.ndarray:
+    """The items of ``plays[:stop]`` (a :class:`PlayLog`'s read from its column: no play
+    made for each of a million)."""
+    if isinstance(plays, PlayLog):
+        return np.frombuffer(plays.items[:stop], dtype=np.int64)
+    return np.fromiter((p.item for p in plays[:stop]), np.int64, stop)
 
 
 def _peak(artists: deque) -> int:
