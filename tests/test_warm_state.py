@@ -147,7 +147,7 @@ def test_a_state_for_another_library_version_is_not_used(db, model, caplog) -> N
     assert _answer(db, now) == answer and CACHE.entry(db).warm == 1
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "edited"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "edited", "plays as a list"])
 def test_a_broken_state_file_is_ignored_with_one_log_line(db, model, caplog, damage) -> None:
     _cat, plays = fill_store(db, 200)
     register_active(db, model)
@@ -160,11 +160,15 @@ def test_a_broken_state_file_is_ignored_with_one_log_line(db, model, caplog, dam
         path.write_bytes(b"not a numpy file")
     elif damage == "truncated":
         path.write_bytes(path.read_bytes()[:2000])
-    else:  # a well-formed file whose arrays do not fit what it says
+    else:  # a well-formed file whose arrays do not fit what it says, or of another kind
         with np.load(path) as data:
             arrays = dict(data)
         meta = json.loads(str(arrays["meta"]))
-        arrays["history.count"] = arrays["history.count"][:5]
+        if damage == "edited":
+            arrays["history.count"] = arrays["history.count"][:5]
+        else:
+            assert meta["values"]["serving.plays"]["k"] == "playlog"
+            meta["values"]["serving.plays"] = {"k": "list", "v": None}
         arrays["meta"] = np.array(json.dumps(meta))
         np.savez(path, **arrays)
     caplog.clear()

@@ -40,6 +40,7 @@ import sqlite_utils
 import player_plugin
 from player_plugin.app.warm_state import Unpackable, pack, restore_into, unpack
 from player_plugin.domain.catalogue import Catalogue
+from player_plugin.domain.play import PlayLog
 from player_plugin.recommend.engine import Engine
 from player_plugin.recommend.model import ModelRecommender
 from player_plugin.recommend.rerank import Reranker
@@ -355,6 +356,8 @@ def state_for(
             log.info("warm-start state saved without its item vectors: rebuilt")
             return None
         serving = groups["serving"]
+        if type(serving.get("plays")) is not PlayLog:
+            raise ValueError("the served plays are not a play log")
         rec = ModelRecommender(engine)
         rec.fit([], catalogue, vectors=vectors)
         assert rec.state is not None
