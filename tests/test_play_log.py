@@ -72,6 +72,11 @@ def test_a_play_log_reads_and_writes_as_the_list_of_plays() -> None:
     assert log == listed and log != listed[:-1] and log.copy() == log
     with pytest.raises(TypeError):
         log[0:2] = plays[:2]
+    odd = Play(1, 2, 3.5, Outcome.LISTENED)  # type: ignore[arg-type]  # no column holds it
+    for write in (log.append, lambda p: log.insert(0, p), lambda p: log.__setitem__(-1, p)):
+        with pytest.raises(TypeError):
+            write(odd)
+        assert log == listed and {len(c) for c in log.columns_view()} == {len(listed)}
     empty = PlayLog()
     assert not empty and empty.session_start() == 0 and list(empty) == [] and empty[:] == []
 

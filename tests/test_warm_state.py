@@ -398,6 +398,7 @@ def test_a_save_packs_without_the_lock_and_is_dropped_when_a_suggestion_ran_mean
     again only once suggestions stop for a while (asked back to back, each would spoil
     the next try: packing without end, every call slowed); the state read back at a start
     answers as a cold build."""
+    warm.wait_saved()  # saves other tests left waiting would run the packing patched below
     _cat, plays = fill_store(db, 200)
     register_active(db, model)
     ids = _track_ids(db)

@@ -2,9 +2,9 @@
 
 A serving state is numpy arrays, plain numbers, and Python containers of them (the
 history's counts as ``dict[int, dict[int, float]]`` or :class:`SparseRows`, read back
-packed, the plays as :class:`Play` rows and :class:`HistoryPlays` columns, a deque of
-recent items...). :func:`pack` turns a mapping of
-named values into JSON-able descriptions plus numpy arrays (what ``np.savez`` stores
+packed, the plays as :class:`Play` rows or the columns of a :class:`PlayLog` or
+:class:`HistoryPlays`, a deque of recent items...). :func:`pack` turns a mapping of named
+values into JSON-able descriptions plus numpy arrays (what ``np.savez`` stores
 without pickling; a dict of dicts becomes three flat arrays, a list of plays five columns,
 a set its members);
 :func:`unpack` gives back values equal to the packed ones, of the same types (int stays

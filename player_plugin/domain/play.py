@@ -193,8 +193,9 @@ class PlayLog(MutableSequence[Play]):
         at = index + n if index < 0 else index
         if not 0 <= at < n:
             raise IndexError("play index out of range")
-        self.items[at], self.starts[at], self.ms[at] = play.item, play.started_at, play.ms_played
-        self.outcomes[at], self.sessions[at] = play.outcome, play.session
+        row = array("q", (play.item, play.started_at, play.ms_played, play.session))  # or raise
+        self.items[at], self.starts[at], self.ms[at], self.sessions[at] = row
+        self.outcomes[at] = play.outcome
         if at == n - 1:
             self._last = play
 
@@ -211,21 +212,25 @@ class PlayLog(MutableSequence[Play]):
         if index >= len(self.items):
             self.append(play)
             return
-        for column, value in (
-            (self.items, play.item),
-            (self.starts, play.started_at),
-            (self.ms, play.ms_played),
-            (self.outcomes, play.outcome),
-            (self.sessions, play.session),
+        row = array("q", (play.item, play.started_at, play.ms_played, play.session))  # or raise
+        for column, value in zip(
+            (self.items, self.starts, self.ms, self.sessions), row, strict=True
         ):
             column.insert(index, value)
+        self.outcomes.insert(index, play.outcome)
 
     def append(self, play: Play) -> None:
-        self.items.append(play.item)
-        self.starts.append(play.started_at)
-        self.ms.append(play.ms_played)
-        self.outcomes.append(play.outcome)
-        self.sessions.append(play.session)
+        try:
+            self.items.append(play.item)
+            self.starts.append(play.started_at)
+            self.ms.append(play.ms_played)
+            self.outcomes.append(play.outcome)
+            self.sessions.append(play.session)
+        except (TypeError, OverflowError):  # a field no column holds: none of it kept
+            n = min(map(len, self.columns_view()))
+            for column in self.columns_view():
+                del column[n:]
+            raise
         self._last = play
 
     def extend(self, plays: Iterable[Play]) -> None:

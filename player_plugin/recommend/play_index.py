@@ -41,10 +41,10 @@ class PlayIndex:
             self._started = np.resize(self._started, size)
             self._listened = np.resize(self._listened, size)
         start = max(self._n - 1, 0)  # the last play again: it may have been replaced
-        if isinstance(history, PlayLog):  # read from its columns, no play made
-            self._items[start:n] = np.frombuffer(history.items, np.int64)[start:n]
-            self._started[start:n] = np.frombuffer(history.starts, np.int64)[start:n]
-            codes = np.frombuffer(history.outcomes, np.int8)[start:n]
+        if isinstance(history, PlayLog):  # its columns' new part, sliced: no play made
+            self._items[start:n] = np.frombuffer(history.items[start:n], np.int64)
+            self._started[start:n] = np.frombuffer(history.starts[start:n], np.int64)
+            codes = np.frombuffer(history.outcomes[start:n], np.int8)
             self._listened[start:n] = codes == Outcome.LISTENED
         else:
             new = history[start:n]
