@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import socket
@@ -152,14 +153,26 @@ def wait_for(predicate, timeout: float = 10.0, step: float = 0.1):
 
 
 def wait_line(proc: subprocess.Popen, text: str, timeout: float = 60.0) -> str:
-    """Read *proc*'s stderr until a line holds *text* (the process is ready); those lines."""
-    seen = []
+    """Read *proc*'s stderr until a line holds *text* (the process is ready); those lines.
+
+    Byte by byte from the pipe itself: a buffered ``readline`` would keep the lines after it
+    in Python's buffer, where ``communicate`` (which reads the pipe) never sees them.
+    """
+    fd = proc.stderr.fileno()
+    seen: list[str] = []
+    line = bytearray()
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([fd], [], [], left)[0]:
             break
-        seen.append(line)
-        if text in line:
-            return "".join(seen)
-    raise AssertionError(f"no line with {text!r} from the process: {''.join(seen)}")
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+        if byte == b"\n":
+            seen.append(line.decode(errors="replace"))
+            line.clear()
+            if text in seen[-1]:
+                return "".join(seen)
+    said = "".join(seen) + line.decode(errors="replace")
+    raise AssertionError(f"no line with {text!r} from the process: {said}")
