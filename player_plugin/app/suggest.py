@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -185,7 +185,7 @@ def rules(settings: Settings) -> RerankSettings:
 
 def build_recommender(
     db: sqlite_utils.Database,
-    plays: list[Play],
+    plays: Sequence[Play],
     catalogue: Catalogue,
     method: str | None,
     *,
@@ -210,7 +210,7 @@ def build_recommender(
 
 def _fitted_model(
     db: sqlite_utils.Database,
-    plays: list[Play],
+    plays: Sequence[Play],
     catalogue: Catalogue,
     engine: Engine | None = None,
     library: tuple | None = None,
@@ -604,7 +604,7 @@ def _settle_last(state: ServingState, db: sqlite_utils.Database, reads: OpenPlay
     return True
 
 
-def _cannot_append(state: ServingState, plays: list[Play]) -> str | None:
+def _cannot_append(state: ServingState, plays: Sequence[Play]) -> str | None:
     if not plays:
         return None
     if not state.plays:
@@ -674,7 +674,7 @@ def _build(
         model_id=model_id,
         rules=rules,
         reranker=Reranker(catalogue, rules, follow=True).fit(loaded.plays),
-        plays=PlayLog(loaded.plays),
+        plays=loaded.plays,  # a PlayLog of its own
         last_id=loaded.last_id,
         observed_mark=observed_mark(db, loaded.last_id),
         index=Index(catalogue) if kept is None else kept.index,

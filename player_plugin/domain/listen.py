@@ -1,7 +1,8 @@
 """The one rule for every play: listened, skipped, browsing, stopped (DESIGN.md).
 
 Importers, the play logger, the trainer and evaluation all call :func:`classify` (or
-:func:`is_listened`), so "a listen" means the same thing everywhere. What a play was is an
+:func:`is_listened`), so "a listen" means the same thing everywhere; a whole history read
+at once goes through :func:`classify_columns`, the same rule over arrays. What a play was is an
 :class:`Outcome`; how it ended (a :data:`Reason`) is the stored word of the plays table and
 the CLI, and stays a string.
 """
@@ -11,8 +12,11 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Literal, get_args
 
+import numpy as np
+
 Reason = Literal["completed", "skipped", "stopped", "error"]
 REASONS: tuple[Reason, ...] = get_args(Reason)
+REASON_CODES: dict[Reason, int] = {reason: code for code, reason in enumerate(REASONS, 1)}
 
 
 def as_reason(value: object) -> Reason | None:
@@ -101,6 +105,34 @@ def classify(
     if ms_played < BROWSE_MS:
         return Outcome.BROWSING
     return Outcome.SKIPPED
+
+
+def classify_columns(
+    ms_played: np.ndarray, duration_ms: np.ndarray, reasons: np.ndarray, skipped: np.ndarray
+) -> np.ndarray:
+    """:func:`classify` of many plays at once, play by play the same answer: integer arrays
+    of ms played and durations (≤ 0: unknown), the reasons' :data:`REASON_CODES` (0: none)
+    and the skip flags; the outcomes' values (int8)."""
+    ms = np.asarray(ms_played, dtype=np.int64)
+    duration = np.asarray(duration_ms, dtype=np.int64)
+    reasons = np.asarray(reasons)
+    completed = reasons == REASON_CODES["completed"]
+    error = reasons == REASON_CODES["error"]
+    known = duration > 0
+    listened = ~error & np.where(
+        known,
+        np.where(
+            duration <= SHORT_TRACK_MS,
+            completed | (ms >= duration - 500),
+            ms >= np.minimum(duration / 2, LISTEN_MIN_MS),
+        ),
+        completed | (~np.asarray(skipped, dtype=bool) & (ms >= NO_DURATION_LISTEN_MS)),
+    )
+    return np.select(
+        [listened, error, reasons == REASON_CODES["stopped"], ms < BROWSE_MS],
+        [Outcome.LISTENED, Outcome.ERROR, Outcome.STOPPED, Outcome.BROWSING],
+        Outcome.SKIPPED,
+    ).astype(np.int8)
 
 
 def default_reason(ms_played: int, duration_ms: int | None) -> Reason:

@@ -15,21 +15,33 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from player_plugin.domain.clock import now_ms
 from player_plugin.domain.listen import (
+    REASON_CODES,
     REASONS,
     Outcome,
     Reason,
     as_reason,
     classify,
+    classify_columns,
     default_reason,
 )
 from player_plugin.domain.normalize import match_key
 from player_plugin.domain.paths import json_fields
 from player_plugin.domain.play import SESSION_GAP_MS
 from player_plugin.store.settings import logging_paused
+
+# a plays row's reason as its code in REASON_CODES (0: none), and its skip flag as
+# outcome() reads it (the export's own flag, else whether it ended skipped), in SQL
+REASON_SQL = (
+    "CASE p.reason "
+    + " ".join(f"WHEN '{reason}' THEN {code}" for reason, code in REASON_CODES.items())
+    + " ELSE 0 END"
+)
+SKIPPED_SQL = "coalesce(p.skipped != 0, p.reason = 'skipped', 0)"
 
 SOURCES = ("user", "queue", "suggestion", "autoplay", "shuffle", "import")
 
@@ -218,6 +230,16 @@ def outcome(
         duration_ms = None
     flag = bool(skipped) if skipped is not None else reason == "skipped"
     return classify(ms, duration_ms, as_reason(reason), skipped=flag)
+
+
+def outcome_columns(
+    ms_played: np.ndarray, duration_ms: np.ndarray, reasons: np.ndarray, skipped: np.ndarray
+) -> np.ndarray:
+    """:func:`outcome` of many stored rows at once (the outcomes' values, int8): ms played,
+    the duration the row or its track gives (≤ 0: unknown), the reasons' codes
+    (:data:`REASON_SQL`) and the skip flag as :func:`outcome` reads it (:data:`SKIPPED_SQL`)."""
+    scrobble = (reasons == REASON_CODES["completed"]) & (ms_played <= 0)
+    return classify_columns(ms_played, np.where(scrobble, 0, duration_ms), reasons, skipped)
 
 
 def track_stats(db: sqlite_utils.Database, track_id: int) -> dict[str, int | None]:
