@@ -541,40 +541,29 @@ class HistoryState:
             trans = self.trans
             row = trans.live.get(prev) or trans.row(prev)
             row[item] = row.get(item, 0.0) + 1.0
-            # the mirrored rows note what changed (copied when next read); most have none
-            mirrors = self._mirrors
-            mirror = mirrors.get((_TRANS, prev))
-            if mirror is not None:
-                mirror.stale[item] = None
             self.trans_total[prev] = self.trans_total.get(prev, 0.0) + 1.0
             pa = int(self.artist[prev])
             if pa and a:
                 arow = self.a_trans.setdefault(pa, {})
                 arow[a] = arow.get(a, 0.0) + 1.0
+            recent = self.ses_listened[-SKNN_SPAN:][::-1]  # newest first (WINDOW ≤ SKNN_SPAN)
             window = self.window
-            for back, j in enumerate(reversed(self.ses_listened[-WINDOW:])):
+            for back, j in enumerate(recent[:WINDOW]):
                 if j != item:
                     wrow = window.live.get(j) or window.row(j)
                     wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
-                    mirror = mirrors.get((_WINDOW, j))
-                    if mirror is not None:
-                        mirror.stale[item] = None
             if self.t0 is None:
                 self.t0 = float(t)
             scale = math.exp((t - self.t0) / SKNN_TAU_MS)
             cooc, live = self.cooc, self.cooc.live
             mine = live.get(item) or cooc.row(item)
-            mine_mirror = mirrors.get((_COOC, item))
-            for back, j in enumerate(reversed(self.ses_listened[-SKNN_SPAN:])):
+            for back, j in enumerate(recent):
                 if j != item:
                     row = live.get(j) or cooc.row(j)
                     row[item] = row.get(item, 0.0) + scale / (1 + back)  # came after j
                     mine[j] = mine.get(j, 0.0) + 0.5 * scale / (2 + back)  # came before
-                    mirror = mirrors.get((_COOC, j))
-                    if mirror is not None:
-                        mirror.stale[item] = None
-                    if mine_mirror is not None:
-                        mine_mirror.stale[j] = None
+            if self._mirrors:  # none while a served history is replayed: no lookups then
+                self._note_stale(item, prev, recent)
         self.ses_listened.append(item)
         self.ses_count.add(item)
         self.recent[item] = None
@@ -583,6 +572,25 @@ class HistoryState:
             self.recent.popitem(last=False)
         self._count_outcome(item, t, code, +1)
         self.plays.append((item, t, int(code), first))
+
+    def _note_stale(self, item: int, prev: int, recent: list[int]) -> None:
+        """Note in the mirrored rows a play of *item* wrote to (after *prev*; *recent*, the
+        session's items before it, newest first) the keys it changed, in the order it
+        changed them: they are copied when the row is next read. Most rows have no mirror."""
+        mirrors = self._mirrors
+        mirror = mirrors.get((_TRANS, prev))
+        if mirror is not None:
+            mirror.stale[item] = None
+        for j in recent[:WINDOW]:
+            if j != item and (mirror := mirrors.get((_WINDOW, j))) is not None:
+                mirror.stale[item] = None
+        mine = mirrors.get((_COOC, item))
+        for j in recent:
+            if j != item:
+                if (mirror := mirrors.get((_COOC, j))) is not None:
+                    mirror.stale[item] = None
+                if mine is not None:
+                    mine.stale[j] = None
 
     def _count_outcome(self, item: int, t: int, code: HistoryCode, sign: int) -> None:
         """Add (sign +1) or take back (-1) what how a play ended counts: a listen, or a
