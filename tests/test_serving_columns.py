@@ -1,6 +1,7 @@
 """The served plays read as columns: the listen rule's array form answers as the rule does,
-play by play, and ``serving_plays`` returns what its row-at-a-time version returned (kept
-here as the reference) on a real store with every kind of row."""
+play by play, and ``serving_plays`` — a few rows one by one, many as columns — returns what
+its row-at-a-time version before the columns returned (kept here as the reference) on a
+real store with every kind of row."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from player_plugin.domain.listen import (
     classify_columns,
 )
 from player_plugin.domain.play import SESSION_GAP_MS, Play, PlayLog
+from player_plugin.store import serving
 from player_plugin.store.catalogue import HistoryTrack, insert_history_tracks, load_catalogue
-from player_plugin.store.serving import _COLUMNS, _outcome, serving_plays
+from player_plugin.store.serving import _COLUMNS, FEW_ROWS, _outcome, serving_plays
 from player_plugin.store.tracks import set_missing
 
 MIN = 60_000
@@ -135,7 +137,11 @@ def store(db):
     return db
 
 
-def test_the_served_plays_are_those_read_a_row_at_a_time(store) -> None:
+@pytest.mark.parametrize("few", [FEW_ROWS, 10**9, 1], ids=["as served", "one by one", "columns"])
+def test_the_served_plays_are_those_read_a_row_at_a_time(store, monkeypatch, few) -> None:
+    """As served (a few rows one by one, many as columns), and every read one way or the
+    other: what the row-at-a-time code before the columns returned."""
+    monkeypatch.setattr(serving, "FEW_ROWS", few)
     db = store
     catalogue = load_catalogue(db)
     ids = [r[0] for r in db.execute("SELECT id FROM plays ORDER BY id")]
@@ -156,7 +162,7 @@ def test_the_served_plays_are_those_read_a_row_at_a_time(store) -> None:
     assert len({p.session for p in whole.plays}) > 50 and whole.open_rows
     assert len(whole.plays) < len(ids)  # unmatched plays and the missing track's are left out
     # read on from a row: sessions numbered on from what was read before
-    for after in (ids[700], ids[-1], 0):
+    for after in (ids[700], ids[-1], 0, ids[-FEW_ROWS - 1], ids[-FEW_ROWS], ids[-5]):
         first = serving_plays(db, catalogue, now_ms=now + 10 * SESSION_GAP_MS)
         rest = serving_plays(
             db,

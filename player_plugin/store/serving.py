@@ -22,8 +22,8 @@ import numpy as np
 import sqlite_utils
 
 from player_plugin.domain.catalogue import Catalogue
-from player_plugin.domain.listen import Outcome
-from player_plugin.domain.play import SESSION_GAP_MS, PlayLog
+from player_plugin.domain.listen import REASON_CODES, Outcome
+from player_plugin.domain.play import SESSION_GAP_MS, Play, PlayLog
 from player_plugin.store.plays import REASON_SQL, SKIPPED_SQL, outcome, outcome_columns
 from player_plugin.store.settings import PROVIDER_KEY
 
@@ -47,6 +47,7 @@ _SERVED = (
     "coalesce(p.source = 'import', 0) FROM plays p LEFT JOIN tracks t ON t.id = p.track_id "
 )
 _N_SERVED = 9
+_REASON_OF = {code: reason for reason, code in REASON_CODES.items()}
 _COLUMNS = (
     "SELECT p.id, p.track_id, p.started_at, p.ended_at, p.ms_played, p.duration_ms, p.reason, "
     "p.skipped, t.duration_ms, p.source FROM plays p LEFT JOIN tracks t ON t.id = p.track_id "
@@ -197,16 +198,61 @@ def serving_plays(
     then id, as ``load_plays``), sessions numbered on from *last_started*/*session*.
     *reads*: what this snapshot already read of the play in progress.
 
-    Read as columns and classified by the listen rule's array form: a million plays in a
-    third of the time a row at a time took, and never a :class:`Play` each."""
+    A few rows (a suggestion's new plays) are read one by one; many (a whole history) as
+    columns, classified by the listen rule's array form — a million plays in a third of
+    the time, never a :class:`Play` each. Both give the same plays."""
     live = reads.live if reads is not None else in_progress_id(db, now_ms)
+    out = ServingPlays(last_id=int(after_id), last_started=last_started, session=session)
     # a rowid range, sorted here: ORDER BY started_at would walk the whole start-time
     # index on every suggestion, however few plays are new
     cursor = db.execute(_SERVED + "WHERE p.id > ?", [int(after_id)])
-    rows = np.fromiter(chain.from_iterable(cursor), dtype=np.int64).reshape(-1, _N_SERVED)
+    first = cursor.fetchmany(FEW_ROWS)
+    if len(first) < FEW_ROWS:
+        _read_rows(out, first, catalogue, live)
+    else:
+        rows = chain.from_iterable(chain(first, cursor))
+        _read_columns(
+            out, np.fromiter(rows, dtype=np.int64).reshape(-1, _N_SERVED), catalogue, live
+        )
+    return out
+
+
+FEW_ROWS = 64  # fewer rows than this are read one by one: numpy's calls cost more
+
+
+def _read_rows(
+    out: ServingPlays, rows: list[tuple], catalogue: Catalogue, live: int | None
+) -> None:
+    """Fill *out* from a few rows of ``_SERVED``, one at a time."""
+    if not rows:  # the most common answer: nothing new since the last suggestion
+        return
+    rows.sort(key=lambda r: (r[2], r[0]))
+    items = _items(catalogue, np.array([r[1] for r in rows], dtype=np.int64)).tolist()
+    plays = out.plays
+    for row, item in zip(rows, items, strict=True):
+        pid, _track, started, open_, ms, duration, reason, skipped, imported = row
+        out.last_id = max(out.last_id, pid)
+        if item < 0:
+            continue
+        if pid == live:
+            kind = Outcome.LISTENED  # the listener is hearing it; its end updates the row
+        else:
+            kind = outcome(ms, duration or None, _REASON_OF.get(reason), skipped)
+        if out.last_started is not None and started - out.last_started > SESSION_GAP_MS:
+            out.session += 1
+        out.last_started = started
+        plays.append(Play(item, started, ms, kind, out.session))
+        out.last_pid = pid
+        if open_ and not imported:  # imports are never completed later
+            out.open_rows[pid] = kind
+
+
+def _read_columns(
+    out: ServingPlays, rows: np.ndarray, catalogue: Catalogue, live: int | None
+) -> None:
+    """Fill *out* from many rows of ``_SERVED`` (int64[n, 9]), as columns."""
     rows = rows[np.lexsort((rows[:, 0], rows[:, 2]))]
     pid, track, started, open_, ms, duration, reason, skipped, imported = rows.T
-    out = ServingPlays(last_id=int(after_id), last_started=last_started, session=session)
     if len(pid):
         out.last_id = max(out.last_id, int(pid.max()))
     found = _items(catalogue, track)
@@ -214,17 +260,17 @@ def serving_plays(
     items = found[keep]
     pid, started, open_, imported = pid[keep], started[keep], open_[keep], imported[keep]
     if not len(pid):
-        return out
+        return
     kinds = outcome_columns(ms[keep], duration[keep], reason[keep], skipped[keep])
     if live is not None:
-        kinds[pid == live] = Outcome.LISTENED  # the listener is hearing it; its end updates it
-    gaps = np.diff(started, prepend=started[0] if last_started is None else last_started)
-    sessions = session + np.cumsum(gaps > SESSION_GAP_MS)
+        kinds[pid == live] = Outcome.LISTENED
+    last = out.last_started
+    gaps = np.diff(started, prepend=started[0] if last is None else last)
+    sessions = out.session + np.cumsum(gaps > SESSION_GAP_MS)
     out.plays = PlayLog.from_columns(items, started, ms[keep], kinds, sessions)
     out.last_pid, out.last_started, out.session = int(pid[-1]), int(started[-1]), int(sessions[-1])
-    still = (open_ != 0) & (imported == 0)  # imports are never completed later
+    still = (open_ != 0) & (imported == 0)
     out.open_rows = dict(zip(pid[still].tolist(), map(Outcome, kinds[still].tolist()), strict=True))
-    return out
 
 
 def _items(catalogue: Catalogue, track_ids: np.ndarray) -> np.ndarray:
