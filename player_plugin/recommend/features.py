@@ -55,6 +55,7 @@ from player_plugin.recommend.item_inputs import (  # noqa: F401 (re-exported)
     encode_items,
     genre_key,
 )
+from player_plugin.recommend.replay_rows import replay_tables
 from player_plugin.recommend.sparse_rows import SparseRows
 
 FEATURE_SCHEMA_VERSION = 2
@@ -418,7 +419,9 @@ class HistoryState:
     ``blind`` erases how plays ended: every play counts as a listen (the skip-blind model).
     """
 
-    def __init__(self, catalogue: Catalogue, *, blind: bool = False) -> None:
+    def __init__(
+        self, catalogue: Catalogue, *, blind: bool = False, rows_later: bool = False
+    ) -> None:
         n = len(catalogue)
         self.n = n
         self.blind = blind
@@ -446,7 +449,10 @@ class HistoryState:
         self.al_count = np.zeros(n_alb)
         self.al_items = np.bincount(self.album, minlength=n_alb).astype(np.float64)
         self.al_seen = np.zeros(n_alb)
-        # the three sparse tables: dicts while written, packed by pack_rows()
+        # the three sparse tables: dicts while written, packed by pack_rows(); with
+        # rows_later a replay from nothing leaves them to pack_rows, which builds them at
+        # once (recommend/replay_rows.py) — a served history's fit
+        self.rows_later = rows_later
         self.trans = SparseRows()
         self.trans_total: dict[int, float] = {}
         self.window = SparseRows()
@@ -538,32 +544,15 @@ class HistoryState:
             self.ses_album.add(alb)
         if self.ses_listened:
             prev = self.ses_listened[-1]
-            trans = self.trans
-            row = trans.live.get(prev) or trans.row(prev)
-            row[item] = row.get(item, 0.0) + 1.0
             self.trans_total[prev] = self.trans_total.get(prev, 0.0) + 1.0
             pa = int(self.artist[prev])
             if pa and a:
                 arow = self.a_trans.setdefault(pa, {})
                 arow[a] = arow.get(a, 0.0) + 1.0
-            recent = self.ses_listened[-SKNN_SPAN:][::-1]  # newest first (WINDOW ≤ SKNN_SPAN)
-            window = self.window
-            for back, j in enumerate(recent[:WINDOW]):
-                if j != item:
-                    wrow = window.live.get(j) or window.row(j)
-                    wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
             if self.t0 is None:
                 self.t0 = float(t)
-            scale = math.exp((t - self.t0) / SKNN_TAU_MS)
-            cooc, live = self.cooc, self.cooc.live
-            mine = live.get(item) or cooc.row(item)
-            for back, j in enumerate(recent):
-                if j != item:
-                    row = live.get(j) or cooc.row(j)
-                    row[item] = row.get(item, 0.0) + scale / (1 + back)  # came after j
-                    mine[j] = mine.get(j, 0.0) + 0.5 * scale / (2 + back)  # came before
-            if self._mirrors:  # none while a served history is replayed: no lookups then
-                self._note_stale(item, prev, recent)
+            if not self.rows_later:
+                self._add_pair_rows(item, t, self.ses_listened)
         self.ses_listened.append(item)
         self.ses_count.add(item)
         self.recent[item] = None
@@ -572,6 +561,31 @@ class HistoryState:
             self.recent.popitem(last=False)
         self._count_outcome(item, t, code, +1)
         self.plays.append((item, t, int(code), first))
+
+    def _add_pair_rows(self, item: int, t: int, listened: list[int]) -> None:
+        """Add a play of *item* at *t* to the sparse tables' rows: after the session's
+        plays *listened* (not empty), oldest first."""
+        prev = listened[-1]
+        trans = self.trans
+        row = trans.live.get(prev) or trans.row(prev)
+        row[item] = row.get(item, 0.0) + 1.0
+        recent = listened[-SKNN_SPAN:][::-1]  # newest first (WINDOW ≤ SKNN_SPAN)
+        window = self.window
+        for back, j in enumerate(recent[:WINDOW]):
+            if j != item:
+                wrow = window.live.get(j) or window.row(j)
+                wrow[item] = wrow.get(item, 0.0) + 1.0 / (1 + back)
+        assert self.t0 is not None
+        scale = math.exp((t - self.t0) / SKNN_TAU_MS)
+        cooc, live = self.cooc, self.cooc.live
+        mine = live.get(item) or cooc.row(item)
+        for back, j in enumerate(recent):
+            if j != item:
+                row = live.get(j) or cooc.row(j)
+                row[item] = row.get(item, 0.0) + scale / (1 + back)  # came after j
+                mine[j] = mine.get(j, 0.0) + 0.5 * scale / (2 + back)  # came before
+        if self._mirrors:  # none while a served history is replayed: no lookups then
+            self._note_stale(item, prev, recent)
 
     def _note_stale(self, item: int, prev: int, recent: list[int]) -> None:
         """Note in the mirrored rows a play of *item* wrote to (after *prev*; *recent*, the
@@ -634,9 +648,40 @@ class HistoryState:
     def pack_rows(self) -> None:
         """Pack the sparse tables' rows (:class:`SparseRows`): a served history, once
         built, holds a million plays' co-occurrence counts in a fifth of the memory; the
-        rows the next plays write to come back as the dicts they were."""
+        rows the next plays write to come back as the dicts they were. A state made with
+        ``rows_later`` builds them here first, from its plays, packed."""
+        if self.rows_later:
+            self.rows_later = False
+            self._rows_from_plays()
         for table in (self.trans, self.window, self.cooc):
             table.pack()
+
+    def _rows_from_plays(self) -> None:
+        """The sparse tables the replay of every play so far writes (none written yet):
+        built at once, or added play by play where they are too large for that."""
+        assert not (self.trans or self.window or self.cooc or self._mirrors)
+        items, starts, _codes, _firsts = self.plays.columns()
+        tables = replay_tables(
+            items,
+            starts,
+            self.t0,
+            window=WINDOW,
+            span=SKNN_SPAN,
+            tau_ms=SKNN_TAU_MS,
+            gap_ms=SESSION_GAP_MS,
+        )
+        if tables is not None:
+            self.trans, self.window, self.cooc = tables
+            return
+        listened: list[int] = []
+        last = None
+        for item, t in zip(items.tolist(), starts.tolist(), strict=True):
+            if last is not None and t - last > SESSION_GAP_MS:
+                listened = []
+            if listened:
+                self._add_pair_rows(item, t, listened)
+            listened.append(item)
+            last = t
 
     # -- reading it ------------------------------------------------------------------------
 

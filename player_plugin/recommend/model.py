@@ -93,7 +93,8 @@ class ModelRecommender(Recommender):
 
     def reset(self) -> None:
         assert self.catalogue is not None
-        self.state = F.HistoryState(self.catalogue, blind=self.engine.blind)
+        # fit() replays the history from here and packs it: the rows built at once then
+        self.state = F.HistoryState(self.catalogue, blind=self.engine.blind, rows_later=True)
 
     def take_audio(self, catalogue: Catalogue, vectors: np.ndarray | None = None) -> bool:
         """New audio descriptors for the same tracks: new item vectors (*vectors*, or

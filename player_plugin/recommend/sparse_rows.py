@@ -119,7 +119,7 @@ class SparseRows:
         *weights* (views of them: the two arrays are kept)."""
         out = cls()
         ends = np.cumsum(sizes).tolist()
-        starts = [0, *ends[:-1]]
+        starts = [0, *ends][:-1]
         columns = columns.astype(np.int32, copy=False)
         out.packed = {
             key: (columns[a:b], weights[a:b]) for key, a, b in zip(keys, starts, ends, strict=True)
