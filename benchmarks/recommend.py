@@ -28,7 +28,8 @@ time of a call of a few milliseconds is mostly how often it lost its core.
 first suggestion: with no warm-start files (cold) and with the ones the cold start wrote
 (warm: the item vectors and the serving state, only the plays since observed); the
 peer's start is loading its ONNX session and its saved item vectors and answering once.
-Wall time and the process's CPU time (less sensitive to a busy machine) are both kept.
+Wall time and the process's CPU time (less sensitive to a busy machine) are both kept,
+and each process's resident memory once it answered (the cold one's peak too).
 
 The library, history and model are built once under benchmarks/.cache/ (a library larger
 than the default reuses the default's model: unknown tracks get vectors from their tags).
@@ -290,9 +291,13 @@ took, cpu = time.perf_counter() - t, time.process_time() - cpu
 assert found.method == "model" and len(found.items) == 10
 from player_plugin.app import warm
 warm.wait_saved()
+def peak_mb():  # this program's (getrusage's keeps the parent's across exec)
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 2**10
 print(json.dumps({{"s": took, "cpu_s": cpu, "ids": [s.track_id for s in found.items],
                   "from_file": CACHE.entry(db).warm,
-                  "rss_mb": psutil.Process().memory_info().rss / 2**20}}))
+                  "rss_mb": psutil.Process().memory_info().rss / 2**20,
+                  "peak_mb": peak_mb()}}))
 """
 
 START_PEER = """
@@ -340,12 +345,15 @@ def start_figures(db_path: Path, model: Path, rec: ModelRecommender, folder: Pat
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     cold, warm_s, peer_s, rss, ids = [], [], [], [], set()
+    cold_rss, cold_peak = [], []
     cold_cpu, warm_cpu, from_file = [], [], []
     for _ in range(starts):
         shutil.rmtree(cache_dir, ignore_errors=True)
         got = run(ours)
         cold.append(got["s"])
         cold_cpu.append(got["cpu_s"])
+        cold_rss.append(got["rss_mb"])
+        cold_peak.append(got["peak_mb"])
         ids.add(tuple(got["ids"]))
         got = run(ours)  # the files written by the cold start
         warm_s.append(got["s"])
@@ -367,6 +375,8 @@ def start_figures(db_path: Path, model: Path, rec: ModelRecommender, folder: Pat
         "start_runs": starts,
         "start_warm_equals_cold": True,
         "start_process_rss_mb": round(statistics.median(rss), 1),
+        "start_cold_process_rss_mb": round(statistics.median(cold_rss), 1),
+        "start_cold_process_peak_mb": round(statistics.median(cold_peak), 1),
     }
 
 
