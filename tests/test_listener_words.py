@@ -9,6 +9,7 @@ import shutil
 import audio_fixtures
 
 from player_plugin.app.retrain import RetrainResult
+from player_plugin.app.source import Source
 from player_plugin.domain.training_events import Data, Epoch, Stage, Start
 from player_plugin.domain.words import count
 from player_plugin.hosts.base import MemoryHost
@@ -30,6 +31,12 @@ def test_a_training_summary_speaks_music():
     assert "suggests from now on" in promoted
     none = RetrainResult(None, False, "not enough history yet: 12 listened plays").summary()
     assert none == "No model trained: not enough history yet: 12 listened plays."
+
+
+def test_a_model_whose_plays_are_not_known_is_not_said_to_have_learnt_from_none():
+    assert Source("model", "m1", 12_400).words == "from your model, trained on 12,400 plays"
+    assert Source("model", "m1", 1).words == "from your model, trained on 1 play"
+    assert Source("model", "m1").words == "from your model"  # registered without a size
 
 
 def test_the_status_bar_speaks_music_while_the_model_learns(qtbot, db_path, db):

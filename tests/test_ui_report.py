@@ -59,14 +59,14 @@ def recorded_curve(events):
     return curve_points(e for e in map(ev.from_dict, events) if isinstance(e, ev.Epoch))
 
 
-def register(db, model_id, folder, events, holdout):
+def register(db, model_id, folder, events, holdout, *, sized=True):
     final = events[-1]
     add_model(
         db,
         model_id,
         folder=folder.name,
         cutoff=1_760_000_000_000,
-        data_size=events[0]["plays"],
+        data_size=events[0]["plays"] if sized else None,
         metrics={
             "validation": final["metrics"],
             "holdout": holdout,
@@ -297,3 +297,23 @@ def test_a_model_without_dial_figures_shows_no_dial(qtbot, trained, tmp_path):
     report = ModelReport(db_path)
     qtbot.addWidget(report)
     assert report.dial_view.isHidden()
+
+
+def test_a_model_registered_without_its_plays_is_not_said_to_have_learnt_from_none(
+    qtbot, trained, tmp_path
+):
+    src_db, model_dir, events = trained
+    db_path = tmp_path / "segue.db"
+    shutil.copy(src_db, db_path)
+    shutil.copytree(model_dir, tmp_path / "models" / "m-bare")
+    db = open_db(db_path)
+    try:
+        register(db, "m-bare", tmp_path / "models" / "m-bare", events, HOLDOUT, sized=False)
+    finally:
+        db.close()
+    report = ModelReport(db_path)
+    qtbot.addWidget(report)
+    text = report.summary.text()
+    assert "Model m-bare, trained " in text and "0 plays" not in text
+    assert "from your model" in text and "trained on" not in text
+    assert report.table.item(0, 2).text() == "—"

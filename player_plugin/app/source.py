@@ -26,7 +26,8 @@ __all__ = ["Source", "serving_source", "source_of"]
 
 @dataclass(frozen=True)
 class Source:
-    """What serves suggestions: ``kind``, the model's id and the plays it learnt from."""
+    """What serves suggestions: ``kind``, the model's id and the plays it learnt from
+    (0 when its registry row does not say)."""
 
     kind: Kind
     model_id: str | None = None
@@ -36,6 +37,8 @@ class Source:
     def words(self) -> str:
         """ "from your model, trained on 12,400 plays" and the like."""
         if self.kind == "model":
+            if not self.plays:  # a model registered without its training's size
+                return "from your model"
             return f"from your model, trained on {count(self.plays, 'play')}"
         if self.kind == "patterns":
             return "from your listening patterns"

@@ -198,10 +198,9 @@ class ModelReport(QDialog):
                     "listening habits."
                 )
         elif active is not None:
-            lines.append(
-                f"Model {active['id']}, trained {when(active['created_at'])} on "
-                f"{count(active.get('data_size') or 0, 'play')}."
-            )
+            size = active.get("data_size")  # none for a model registered without it
+            plays = f" on {count(size, 'play')}" if size else ""
+            lines.append(f"Model {active['id']}, trained {when(active['created_at'])}{plays}.")
         sentence = verdict(data, "listening patterns" in self.source_words)
         if sentence:
             lines.append(sentence)
@@ -365,7 +364,7 @@ class ModelReport(QDialog):
             values = [
                 model["id"],
                 when(model["created_at"]),
-                f"{model.get('data_size') or 0:,}",
+                f"{model['data_size']:,}" if model.get("data_size") else "—",
                 STATE_TEXT.get(model["state"], model["state"]),
                 model.get("reason") or "",
             ]
