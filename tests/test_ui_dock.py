@@ -72,6 +72,22 @@ def test_the_dock_shows_suggestions_with_reasons_and_covers(qtbot, db_path, db, 
         plugin.shutdown()
 
 
+def test_the_dock_says_a_list_is_coming_until_it_comes(qtbot, db_path, db, library):
+    plugin, dock = make(qtbot, db_path, db, suggestions=5)
+    try:
+        assert dock.header.text() == "Suggestions appear when a track plays."
+        said: list[str] = []
+        plugin.suggestions_pending.connect(lambda: said.append(dock.header.text()))
+        start(qtbot, plugin, library[0])
+        assert said[-1] == "Finding what to play next…"
+        assert dock.header.text().startswith("5 suggestions from")
+        shown = list(dock.rows)
+        start(qtbot, plugin, library[1])  # the list shown stays until the next one comes
+        assert said[-1].startswith("5 suggestions from") and shown
+    finally:
+        plugin.shutdown()
+
+
 def test_play_next_and_add_to_queue(qtbot, db_path, db, library):
     plugin, dock = make(qtbot, db_path, db)
     try:

@@ -239,6 +239,8 @@ class UpNextDock(QDockWidget):
         self.hovered = False
         self.pending: list | None = None  # a list waiting for the pointer to leave
         plugin.suggestions_changed.connect(self.show_items)
+        if hasattr(plugin, "suggestions_pending"):
+            plugin.suggestions_pending.connect(self.show_pending)
         if hasattr(plugin, "hidden"):
             plugin.hidden.connect(self.offer_undo)
 
@@ -280,6 +282,12 @@ class UpNextDock(QDockWidget):
             row.show()
             self.rows.append(row)
         self._spare_timer.start()  # rows for the next list, made in idle time
+
+    def show_pending(self) -> None:
+        """A list is being made: said while none is shown (the first after a start can
+        take seconds with a long history); a list shown stays until the new one comes."""
+        if not self.rows:
+            self.header.setText("Finding what to play next…")
 
     # -- rows made ahead of time ----------------------------------------------------------
     def _new_row(self) -> SuggestionRow:

@@ -115,6 +115,7 @@ class SeguePlugin(QObject):
     """Plugs Segue into a host: play logging, the "Up next" dock, menu actions, auto-play."""
 
     suggestions_changed = Signal(object)  # list of suggestion items (covers in .covers)
+    suggestions_pending = Signal()  # a new list is being made (a first one may take a while)
     status = Signal(str)  # one line for the status bar
     hidden = Signal(int, str, str)  # track id, "never"/"not_now", the line naming it (undo)
     play_logged = Signal(int)  # a play row was completed
@@ -271,9 +272,14 @@ class SeguePlugin(QObject):
                 db_path, settings.suggestions, after, settings, playing, queued
             ),
             self._got_suggestions,
-            on_error=lambda message: self.status.emit(f"No suggestions: {message}"),
+            on_error=self._suggestions_failed,
             key="suggestions",
         )
+        self.suggestions_pending.emit()
+
+    def _suggestions_failed(self, message: str) -> None:
+        self.status.emit(f"No suggestions: {message}")
+        self.suggestions_changed.emit(self.items)  # the list shown stays, said as before
 
     def _after(self, current: bytes | None) -> bytes | None:
         """The playing track when its play is not logged (so the service anchors on it)."""
