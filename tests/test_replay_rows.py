@@ -14,12 +14,12 @@ from test_warm_state import _same
 
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
-from player_plugin.domain.play import SESSION_GAP_MS, Play
+from player_plugin.domain.play import SESSION_GAP_MS, Play, PlayLog
 from player_plugin.recommend import features as F
 from player_plugin.recommend import replay_rows
 from player_plugin.recommend.replay_rows import replay_tables, session_positions
 
-N_TRACKS = 300
+N_TRACKS = 800
 
 
 def catalogue() -> Catalogue:
@@ -63,9 +63,16 @@ def history(n: int, seed: int) -> list[Play]:
     return plays
 
 
-def built(plays: list[Play], *, rows_later: bool, blind: bool = False) -> F.HistoryState:
+def built(
+    plays: list[Play], *, rows_later: bool, blind: bool = False, columns: bool = False
+) -> F.HistoryState:
+    """A state that observed *plays* and packed its rows: one by one, or with *columns*
+    (and ``rows_later``) counted from a log's columns by ``replay``."""
     state = F.HistoryState(catalogue(), blind=blind, rows_later=rows_later)
-    state.extend(plays)
+    if columns:
+        state.replay(PlayLog(plays))
+    else:
+        state.extend(plays)
     state.pack_rows()
     return state
 
@@ -95,10 +102,13 @@ def same_state(got: F.HistoryState, want: F.HistoryState) -> None:
 @pytest.mark.parametrize("n", [700, 3_000])
 def test_the_tables_built_at_once_are_the_replays_bit_for_bit(n, seed) -> None:
     plays = history(n, seed)
-    got, want = built(plays, rows_later=True), built(plays, rows_later=False)
-    assert len(want.cooc) > 50 and not got.cooc.live
-    same_state(got, want)
-    np.testing.assert_array_equal(got.item_features(), want.item_features())
+    want = built(plays, rows_later=False)
+    got = [built(plays, rows_later=True), built(plays, rows_later=True, columns=True)]
+    for state in got:
+        assert len(want.cooc) > 50 and not state.cooc.live
+        same_state(state, want)
+    for state in got:  # (its caches made: compared after the states)
+        np.testing.assert_array_equal(state.item_features(), want.item_features())
 
 
 @pytest.mark.parametrize("group", [1, 64, 5_000])
@@ -120,14 +130,48 @@ def test_rows_made_a_few_tracks_at_a_time_are_the_same(group, monkeypatch) -> No
     ids=["nothing", "one play", "one track again", "one-play sessions"],
 )
 def test_small_histories_give_the_replays_tables(plays) -> None:
-    same_state(built(plays, rows_later=True), built(plays, rows_later=False))
+    want = built(plays, rows_later=False)
+    same_state(built(plays, rows_later=True), want)
+    same_state(built(plays, rows_later=True, columns=True), want)
 
 
 def test_a_skip_blind_history_gives_the_replays_tables() -> None:
     plays = history(1_500, 11)
-    same_state(
-        built(plays, rows_later=True, blind=True), built(plays, rows_later=False, blind=True)
-    )
+    want = built(plays, rows_later=False, blind=True)
+    same_state(built(plays, rows_later=True, blind=True), want)
+    same_state(built(plays, rows_later=True, blind=True, columns=True), want)
+
+
+def test_plays_counted_from_columns_are_the_plays_observed_one_by_one() -> None:
+    """``replay``: all but the current session counted at once — a history whose plays
+    are out of order in places, a track's first play in the current session, more than
+    512 tracks (the recent ones kept), one long session."""
+    plays = history(4_000, 2)
+    plays[100], plays[101] = plays[101], plays[100]  # a clock that went back
+    t = plays[-1].started_at + SESSION_GAP_MS + 1
+    plays += [Play(N_TRACKS - 1 - i, t + i * MIN, 100_000, Outcome.SKIPPED, 0) for i in range(3)]
+    # 700 tracks (the 512 played last kept as the recent ones), a session of 100 plays
+    # at a time, then one long session
+    wide = [
+        Play(i % 700, T0 + i * MIN + (i // 100) * SESSION_GAP_MS, 50_000, Outcome.LISTENED, 0)
+        for i in range(1_000)
+    ]
+    long = [Play(i % 9, T0 + i * MIN, 50_000, Outcome.LISTENED, 0) for i in range(300)]
+    for case in (plays, wide, long, plays[:1]):
+        want = built(case, rows_later=False)
+        got = built(case, rows_later=True, columns=True)
+        assert len(got.plays) == len(case)
+        same_state(got, want)
+
+
+def test_a_state_not_new_replays_play_by_play() -> None:
+    plays = history(600, 4)
+    want = built(plays, rows_later=False)
+    state = F.HistoryState(catalogue(), rows_later=True)
+    state.extend(plays[:10])
+    state.replay(PlayLog(plays[10:]))
+    state.pack_rows()
+    same_state(state, want)
 
 
 def test_plays_after_the_build_write_the_rows_as_after_the_replay() -> None:

@@ -37,7 +37,7 @@ import numpy as np
 
 from player_plugin.domain.catalogue import Catalogue
 from player_plugin.domain.listen import Outcome
-from player_plugin.domain.play import SESSION_GAP_MS, Play
+from player_plugin.domain.play import SESSION_GAP_MS, Play, PlayLog
 from player_plugin.recommend.cold_split import ColdSplit, growth
 from player_plugin.recommend.history_plays import HistoryPlays
 
@@ -644,6 +644,116 @@ class HistoryState:
     def extend(self, plays: Iterable[Play]) -> None:
         for play in plays:
             self.observe(play)
+
+    def replay(self, log: PlayLog) -> None:
+        """``extend(log)`` on a new state made with ``rows_later`` (a served history's
+        fit), faster: the plays before the current session are counted from the log's
+        columns — the per-track recurrences (decayed counts) and the transition counts
+        in one lean loop over plain lists, the other counts by array operations — and the
+        current session's plays are observed one by one (the session's own counts start
+        there). The same state, bit for bit (tests/test_replay_rows.py)."""
+        if not self.rows_later or self.plays or self._split is not None or self._mirrors:
+            self.extend(log)
+            return
+        start = log.session_start(SESSION_GAP_MS)
+        if start:
+            items, starts, _ms, outcomes, _sessions = log.columns()
+            self._count_columns(
+                np.frombuffer(items, np.int64)[:start],
+                np.frombuffer(starts, np.int64)[:start],
+                np.frombuffer(outcomes, np.int8)[:start],
+            )
+        self.extend(log[start:])
+
+    def _count_columns(self, items: np.ndarray, starts: np.ndarray, outcomes: np.ndarray) -> None:
+        """What observing the plays (*items*, *starts*, *outcomes*: columns, oldest first)
+        from an empty state counts, but the session's counts (the next play, after a gap,
+        starts a new session) and the sparse tables (``rows_later``)."""
+        table = np.zeros(max(Outcome) + 1, dtype=np.int8)
+        for outcome in Outcome:
+            table[outcome] = PLAYED if self.blind else HISTORY_CODES[outcome]
+        codes = table[outcomes]
+        self._recurrences(items.tolist(), starts.tolist())
+        order = np.arange(len(items))
+        n, artist, album = self.n, self.artist, self.album
+        # first plays
+        first_at = np.full(n, len(items))
+        np.minimum.at(first_at, items, order)
+        played = np.flatnonzero(first_at < len(items))
+        firsts = np.zeros(len(items), dtype=np.int8)
+        firsts[first_at[played]] = 1
+        self.firsts += len(played)
+        self.seen[played] = True
+        self.a_seen += np.bincount(artist[played], minlength=len(self.a_seen))
+        self.al_seen += np.bincount(album[played], minlength=len(self.al_seen))
+        # counts and last plays
+        self.count += np.bincount(items, minlength=n)
+        last_at = np.full(n, -1)
+        np.maximum.at(last_at, items, order)
+        self.last_pos[played] = last_at[played]
+        self.last_t[played] = starts[last_at[played]]
+        by_artist = artist[items]
+        known = by_artist != 0
+        self.a_count += np.bincount(by_artist[known], minlength=len(self.a_count))
+        a_last = np.full(len(self.a_count), -1)
+        np.maximum.at(a_last, by_artist[known], order[known])
+        heard = np.flatnonzero(a_last >= 0)
+        self.a_last_t[heard] = starts[a_last[heard]]
+        self.al_count += np.bincount(album[items], minlength=len(self.al_count))
+        # how plays ended
+        listened = codes == HistoryCode.LISTENED
+        self.listens += np.bincount(items[listened], minlength=n)
+        skipped = np.isin(codes, SKIP_CODES)
+        self.skips += np.bincount(items[skipped], minlength=n)
+        self.a_skips += np.bincount(by_artist[skipped], minlength=len(self.a_skips))
+        skip_last = np.full(n, -1)
+        np.maximum.at(skip_last, items[skipped], order[skipped])
+        were = np.flatnonzero(skip_last >= 0)
+        self.skip_t[were] = starts[skip_last[were]]
+        # the listened items, newest last (the last 512 tracks played)
+        newest = played[np.argsort(last_at[played])][-512:]
+        self.recent = OrderedDict.fromkeys(newest.tolist())
+        self.plays = HistoryPlays.from_columns(items, starts, codes, firsts)
+
+    def _recurrences(self, items: list[int], starts: list[int]) -> None:
+        """The decayed play counts of tracks and artists, the transition counts and the
+        co-occurrence's time origin, play by play as :meth:`observe` computes them (the
+        same arithmetic on plain floats: the same bits)."""
+        artist = self.artist.tolist()
+        dec_t, dec1, dec30 = self.dec_t.tolist(), self.dec1.tolist(), self.dec30.tolist()
+        a_dec, a_dec_t = self.a_dec.tolist(), self.a_dec_t.tolist()
+        trans_total, a_trans, t0 = self.trans_total, self.a_trans, self.t0
+        exp, month = math.exp, 30 * DAY_MS
+        prev, last = -1, None
+        for item, t in zip(items, starts, strict=True):
+            if last is not None and t - last > SESSION_GAP_MS:
+                prev = -1
+            dt = max(t - dec_t[item], 0)
+            dec1[item] = dec1[item] * exp(-dt / DAY_MS) + 1
+            dec30[item] = dec30[item] * exp(-dt / month) + 1
+            dec_t[item] = float(t)
+            a = artist[item]
+            if a:
+                a_dec[a] = a_dec[a] * exp(-max(t - a_dec_t[a], 0) / month) + 1
+                a_dec_t[a] = float(t)
+            if prev >= 0:
+                trans_total[prev] = trans_total.get(prev, 0.0) + 1.0
+                pa = artist[prev]
+                if pa and a:
+                    row = a_trans.setdefault(pa, {})
+                    row[a] = row.get(a, 0.0) + 1.0
+                if t0 is None:
+                    t0 = float(t)
+            prev, last = item, t
+        self.t0 = t0
+        for name, values in (
+            ("dec_t", dec_t),
+            ("dec1", dec1),
+            ("dec30", dec30),
+            ("a_dec", a_dec),
+            ("a_dec_t", a_dec_t),
+        ):
+            setattr(self, name, np.array(values))
 
     def pack_rows(self) -> None:
         """Pack the sparse tables' rows (:class:`SparseRows`): a served history, once

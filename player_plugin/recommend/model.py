@@ -18,7 +18,7 @@ import sqlite_utils
 from threadpoolctl import ThreadpoolController
 
 from player_plugin.domain.catalogue import Catalogue, tie_breaker
-from player_plugin.domain.play import Play
+from player_plugin.domain.play import Play, PlayLog
 from player_plugin.recommend import features as F
 from player_plugin.recommend.base import Recommender
 from player_plugin.recommend.cold_split import growth
@@ -87,8 +87,12 @@ class ModelRecommender(Recommender):
             self.vectors = self.engine.item_vectors(catalogue)
         self.ties = (TIE_BREAK * tie_breaker(catalogue.track_ids)).astype(np.float32)
         self._cand = None
-        super().fit(plays, catalogue)
+        # what Recommender.fit does (the history, then each play observed), the state's
+        # replay counting most of it from the plays' columns at once
+        self.history = PlayLog(plays)
+        self.reset()
         assert self.state is not None
+        self.state.replay(self.history)
         self.state.pack_rows()  # served from here on: a long history's rows in less memory
 
     def reset(self) -> None:
