@@ -649,7 +649,7 @@ class HistoryState:
         """``extend(log)`` on a new state made with ``rows_later`` (a served history's
         fit), faster: the plays before the current session are counted from the log's
         columns — the per-track recurrences (decayed counts) and the transition counts
-        in one lean loop over plain lists, the other counts by array operations — and the
+        in one lean loop on plain floats, the other counts by array operations — and the
         current session's plays are observed one by one (the session's own counts start
         there). The same state, bit for bit (tests/test_replay_rows.py)."""
         if not self.rows_later or self.plays or self._split is not None or self._mirrors:
@@ -657,23 +657,26 @@ class HistoryState:
             return
         start = log.session_start(SESSION_GAP_MS)
         if start:
-            items, starts, _ms, outcomes, _sessions = log.columns()
+            items, starts, _ms, outcomes, _sessions = log.columns()  # copies
+            for column in (items, starts, outcomes):
+                del column[start:]
+            # read as ints one at a time (lists of a million ints left Python's pools fuller)
+            self._recurrences(items, starts)
             self._count_columns(
-                np.frombuffer(items, np.int64)[:start],
-                np.frombuffer(starts, np.int64)[:start],
-                np.frombuffer(outcomes, np.int8)[:start],
+                np.frombuffer(items, np.int64),
+                np.frombuffer(starts, np.int64),
+                np.frombuffer(outcomes, np.int8),
             )
         self.extend(log[start:])
 
     def _count_columns(self, items: np.ndarray, starts: np.ndarray, outcomes: np.ndarray) -> None:
         """What observing the plays (*items*, *starts*, *outcomes*: columns, oldest first)
         from an empty state counts, but the session's counts (the next play, after a gap,
-        starts a new session) and the sparse tables (``rows_later``)."""
+        starts a new session), the sparse tables (``rows_later``) and the recurrences."""
         table = np.zeros(max(Outcome) + 1, dtype=np.int8)
         for outcome in Outcome:
             table[outcome] = PLAYED if self.blind else HISTORY_CODES[outcome]
         codes = table[outcomes]
-        self._recurrences(items.tolist(), starts.tolist())
         order = np.arange(len(items))
         n, artist, album = self.n, self.artist, self.album
         # first plays
@@ -715,7 +718,7 @@ class HistoryState:
         self.recent = OrderedDict.fromkeys(newest.tolist())
         self.plays = HistoryPlays.from_columns(items, starts, codes, firsts)
 
-    def _recurrences(self, items: list[int], starts: list[int]) -> None:
+    def _recurrences(self, items: Iterable[int], starts: Iterable[int]) -> None:
         """The decayed play counts of tracks and artists, the transition counts and the
         co-occurrence's time origin, play by play as :meth:`observe` computes them (the
         same arithmetic on plain floats: the same bits)."""
