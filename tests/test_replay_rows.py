@@ -7,6 +7,8 @@ the same; and the plays after it written to the rows as the replay's would be.""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from test_model_fixtures import MIN, T0
@@ -206,13 +208,32 @@ def test_tables_too_large_for_one_sort_are_replayed_play_by_play(monkeypatch) ->
     same_state(got, want)
 
 
-def test_the_63_bit_budget_is_checked() -> None:
-    items = np.array([0, 1 << 20], dtype=np.int64)
-    starts = np.array([T0, T0 + MIN], dtype=np.int64)
+def test_a_group_holds_as_many_tracks_as_the_emissions_bits_allow(monkeypatch) -> None:
+    """An emission holds its row's place in its group, its column and its place in the
+    replay in 63 bits: a group holds fewer tracks the more tracks and plays there are;
+    when not even one fits, the tables are replayed play by play."""
+    plays = history(3_000, 9)
+    want = built(plays, rows_later=False)
+    shift = len(plays).bit_length() + (2 * F.SKNN_SPAN).bit_length()
+    u = len({play.item for play in plays})
+    for room in (u.bit_length(), u.bit_length() + 3, (u - 1).bit_length() - 1):
+        # groups of 1, of 8–15 tracks, and none (replayed)
+        monkeypatch.setattr(replay_rows, "_KEY_BITS", shift + room)
+        same_state(built(plays, rows_later=True, columns=True), want)
     kw = dict(window=5, span=50, tau_ms=1.0, gap_ms=SESSION_GAP_MS)
-    assert replay_tables(items, starts, float(T0 + MIN), **kw) is not None
-    big = np.arange(1 << 21, dtype=np.int64)  # 2M distinct tracks: (u² · plays) > 2⁶³
-    assert replay_tables(big, np.full(len(big), T0, dtype=np.int64), None, **kw) is None
+    starts = np.arange(len(plays), dtype=np.int64)
+    items = np.array([play.item for play in plays], dtype=np.int64)
+    assert replay_tables(items, starts, 1.0, **kw) is None  # (the last _KEY_BITS)
+    monkeypatch.setattr(replay_rows, "_KEY_BITS", 63)
+    # two million tracks played once each, two a session (u² · plays would need 2⁷¹)
+    big = np.arange(1 << 21, dtype=np.int64)
+    pairs = (big // 2) * (SESSION_GAP_MS + 1)
+    tables = replay_tables(big, pairs, 0.0, **{**kw, "tau_ms": 1e12})
+    assert tables is not None
+    trans, _window, cooc = tables
+    assert len(trans) == len(big) // 2 and trans.value(4, 5) == 1.0 and 5 not in trans
+    scale = math.exp(int(pairs[5]) / 1e12)
+    assert cooc.value(4, 5) == scale and cooc.value(5, 4) == 0.5 * scale / 2
 
 
 def test_a_session_starts_after_a_gap_longer_than_the_gap() -> None:

@@ -9,7 +9,8 @@ weight's additions follow one another in the replay's order, and are summed in i
 (``np.add.at``, one after another from 0.0, as ``row.get(key, 0.0) + w`` did); a row's
 columns are put in the order they were first written, the rows in the order they were
 first touched. The rows are made a few million emissions at a time (a group of tracks'
-rows, from those tracks' plays), which bounds the memory the sort needs.
+rows, from those tracks' plays), which bounds the memory the sort needs; an emission holds
+its row's place in its group, and a group holds as many tracks as leave it 63 bits.
 
 The weights are the same bits, the rows the same keys in the same order as
 ``HistoryState.observe`` followed by ``SparseRows.pack`` give (tests/test_replay_rows.py).
@@ -20,7 +21,8 @@ replay computes them, so no float travels with the sort.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from itertools import pairwise
 
 import numpy as np
 
@@ -29,6 +31,7 @@ from player_plugin.recommend.sparse_rows import SparseRows
 __all__ = ["replay_tables", "session_positions"]
 
 _GROUP = 1 << 21  # emissions sorted at a time (16 MB; more only for one track's row)
+_KEY_BITS = 63  # an emission's bits: its row in its group, its column, its place
 
 
 def session_positions(starts: np.ndarray, gap_ms: int) -> np.ndarray:
@@ -60,18 +63,19 @@ def replay_tables(
 ) -> tuple[SparseRows, SparseRows, SparseRows] | None:
     """The transition, window and co-occurrence tables, packed, that replaying the plays
     (*items*, *starts*: the history's columns, oldest first) from an empty history writes;
-    *t0* the co-occurrence's time origin the replay set. None when the emissions would not
-    fit in 63 bits (the caller replays then)."""
+    *t0* the co-occurrence's time origin the replay set. None when an emission would not
+    fit in 63 bits even in a group of one row (the caller replays then)."""
     items = np.asarray(items, dtype=np.int64)
     starts = np.asarray(starts, dtype=np.int64)
     ids, dense = np.unique(items, return_inverse=True)
     n, u = len(items), len(ids)
     bits = (2 * span).bit_length()  # a play's places in the co-occurrence order: 0 … 2 span
     shift = max(1, n.bit_length() + bits)
-    if u and (u * u - 1).bit_length() + shift > 63:
+    group_rows = (1 << max(_KEY_BITS - shift, 0)) // max(u, 1)  # a group's tracks, at most
+    if u and group_rows < 1:
         return None
     pos, rest = _sessions(starts, gap_ms)
-    tables = _Tables(ids, dense, pos, rest, shift)
+    tables = _Tables(ids, dense, pos, rest, shift, group_rows)
     trans = tables.build(1, 0, lambda o: np.ones(len(o)), pairs_of_self=True)
     wbits = (window - 1).bit_length()
     win = tables.build(window, wbits, lambda o: 1.0 / ((o & ((1 << wbits) - 1)) + 1))
@@ -93,15 +97,28 @@ def replay_tables(
     return trans, win, cooc
 
 
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """*parts* in one array, the list emptied (its arrays freed before the next's join)."""
+    out = np.concatenate(parts)
+    parts.clear()
+    return out
+
+
 class _Tables:
     """What the three tables' emissions share: the plays numbered densely, their places
     in their sessions and how many follow them there."""
 
     def __init__(
-        self, ids: np.ndarray, dense: np.ndarray, pos: np.ndarray, rest: np.ndarray, shift: int
+        self,
+        ids: np.ndarray,
+        dense: np.ndarray,
+        pos: np.ndarray,
+        rest: np.ndarray,
+        shift: int,
+        group_rows: int,
     ):
         self.ids, self.dense, self.pos, self.rest, self.shift = ids, dense, pos, rest, shift
-        self.u = len(ids)
+        self.u, self.group_rows = len(ids), group_rows
         self.by_track = np.argsort(dense, kind="stable")  # the plays, a track's together
 
     def build(
@@ -121,41 +138,52 @@ class _Tables:
         makes it even when it writes nothing to it). An emission's place in the order is
         its play above *bits* of its place among the play's; *weight*: the weights of
         emissions' places."""
-        heads, sums = [np.zeros(0, np.int64)], [np.zeros(0)]
-        for group in self._groups(backs, both_sides):
+        # each weight's first emission (see _emit) and sum, its group's first track
+        heads, sums, firsts = [np.zeros(0, np.int64)], [np.zeros(0)], [0]
+        for first, group in self._groups(backs, both_sides):
             head, summed = self._summed(
-                self._emit(group, backs, bits, pairs_of_self, both_sides), weight
+                self._emit(group, first, backs, bits, pairs_of_self, both_sides), weight
             )
             heads.append(head)
             sums.append(summed)
+            firsts.append(first)
         touched = None
         if touch_own:
             plays = np.flatnonzero(self.pos >= 1)
             touched = (self.dense[plays], plays << bits)
-        head, summed = np.concatenate(heads), np.concatenate(sums)
-        del heads, sums
-        return self._rows(head, summed, touched)
+        ends = np.cumsum([len(head) for head in heads]).tolist()
+        head, summed = _joined(heads), _joined(sums)
+        return self._rows(head, summed, zip(firsts, [0, *ends][:-1], ends, strict=True), touched)
 
-    def _groups(self, backs: int, both_sides: bool) -> list[np.ndarray]:
-        """The plays of groups of tracks, in the tracks' order, each group writing at most
-        about _GROUP emissions to its tracks' rows."""
+    def _groups(self, backs: int, both_sides: bool) -> list[tuple[int, np.ndarray]]:
+        """Groups of tracks, in the tracks' order — each its first track and the plays of
+        its tracks — each writing at most about _GROUP emissions to its tracks' rows, and
+        of at most ``group_rows`` tracks (an emission holds its row's place in the group)."""
         most = np.minimum(self.rest, backs)  # a play's emissions to its own track's row
         if both_sides:
             most += np.minimum(self.pos, backs)
         per_track = np.cumsum(np.bincount(self.dense, weights=most, minlength=self.u))
-        if not len(per_track) or per_track[-1] <= _GROUP:
-            return [self.by_track]
-        cuts = np.searchsorted(per_track, np.arange(_GROUP, per_track[-1], _GROUP))
-        tracks = np.unique(np.append(cuts + 1, self.u))  # the tracks each group ends before
-        ends = np.searchsorted(self.dense[self.by_track], tracks)
-        return np.split(self.by_track, ends[:-1])
+        cuts = np.searchsorted(per_track, np.arange(_GROUP, per_track[-1:].sum(), _GROUP))
+        bounds = np.unique(np.concatenate([[0], cuts + 1, [self.u]])).tolist()
+        firsts = [t for a, b in pairwise(bounds) for t in range(a, b, self.group_rows)]
+        ends = np.searchsorted(self.dense[self.by_track], [*firsts, self.u])
+        return [
+            (first, self.by_track[a:b])
+            for first, a, b in zip(firsts, ends[:-1], ends[1:], strict=True)
+        ]
 
     def _emit(
-        self, plays: np.ndarray, backs: int, bits: int, pairs_of_self: bool, both_sides: bool
+        self,
+        plays: np.ndarray,
+        first: int,
+        backs: int,
+        bits: int,
+        pairs_of_self: bool,
+        both_sides: bool,
     ) -> np.ndarray:
-        """The sorted emissions to the rows of the tracks of *plays*: as the earlier play
-        of a pair (the column: the play *back* after), and with *both_sides* as the later
-        one (the column: the play *back* before)."""
+        """The sorted emissions to the rows of the tracks of *plays* (the first of them:
+        *first*): as the earlier play of a pair (the column: the play *back* after), and
+        with *both_sides* as the later one (the column: the play *back* before)."""
         dense, pos, rest, u, shift = self.dense, self.pos, self.rest, self.u, self.shift
         room = int(np.minimum(rest[plays], backs).sum())
         if both_sides:
@@ -173,7 +201,8 @@ class _Tables:
                 parts.append((dense[later], dense[later - back], later, 2 * back))
             for row, col, at, place in parts:
                 keep = slice(None) if pairs_of_self else row != col
-                part = ((row[keep] * u + col[keep]) << shift) | ((at[keep] << bits) + place)
+                cell = (row[keep] - first) * u + col[keep]
+                part = (cell << shift) | ((at[keep] << bits) + place)
                 out[filled : filled + len(part)] = part
                 filled += len(part)
         out = out[:filled]
@@ -194,14 +223,20 @@ class _Tables:
         return emitted[new], sums
 
     def _rows(
-        self, head: np.ndarray, sums: np.ndarray, touched: tuple[np.ndarray, np.ndarray] | None
+        self,
+        head: np.ndarray,
+        sums: np.ndarray,
+        groups: Iterable[tuple[int, int, int]],
+        touched: tuple[np.ndarray, np.ndarray] | None,
     ) -> SparseRows:
-        """The table of the weights *sums* first emitted as *head*: the rows in the order
-        first touched (a weight written, or the row made: *touched*), a row's columns in
-        the order first written."""
+        """The table of the weights *sums* first emitted as *head* (*groups*: each group's
+        first track and its weights' span): the rows in the order first touched (a weight
+        written, or the row made: *touched*), a row's columns in the order first written."""
         shift, u = self.shift, self.u
         place = head & ((1 << shift) - 1)
-        row, column = np.divmod(head >> shift, u)
+        row, column = np.divmod(head >> shift, u)  # the row's place in its group
+        for first, a, b in groups:
+            row[a:b] += first
         first_touch = np.full(u, np.iinfo(np.int64).max)
         np.minimum.at(first_touch, row, place)
         if touched is not None:
@@ -210,7 +245,7 @@ class _Tables:
         rows = rows[np.argsort(first_touch[rows])]
         rank = np.empty(u, dtype=np.int64)
         rank[rows] = np.arange(len(rows))
-        row = rank[row]
+        row = rank[row]  # below u: (u - 1).bit_length() + shift ≤ 63 bits, as a group of one
         key = row << shift
         key |= place
         del place
