@@ -70,6 +70,12 @@ def test_cli_model_commands(db, segue) -> None:
     assert line.count("0.1000") == 1 and line.endswith(
         "NDCG@10 0.1000  on your 77 newest plays is below X"
     )
+    assert "plays     100  " in line
+    # a model registered without the size of its training says so, not 0
+    with db.conn:
+        db.conn.execute("UPDATE models SET data_size = NULL WHERE id = 'm1'")
+    line = next(x for x in segue("model", "list").out.splitlines() if x.startswith("m1"))
+    assert "plays       -  " in line and " 0 " not in line
 
 
 def test_promotion_rule() -> None:

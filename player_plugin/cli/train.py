@@ -89,7 +89,7 @@ def run_model(args: argparse.Namespace) -> int:
                 for r in rows
             ]
             lines = [
-                f"{r['id']}  {r['state']:<11} plays {r['data_size'] or 0:>7}  {_ndcg(r)}  "
+                f"{r['id']}  {r['state']:<11} plays {r['data_size'] or '-':>7}  {_ndcg(r)}  "
                 f"{_after(r['reason'] or '', _ndcg(r))}"
                 for r in rows
             ]
