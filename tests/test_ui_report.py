@@ -237,19 +237,36 @@ DIAL = [  # the shape recommend.model_eval.DialProbe records on the held-out pla
 ]
 
 
-def test_the_dial_is_plotted_with_the_listeners_setting(qtbot, trained, tmp_path):
+def one_model_report(
+    qtbot, trained, tmp_path, model_id, holdout=HOLDOUT, *, sized=True, settings=None
+):
+    """The report on a copy of the trained store where *model_id* alone is registered
+    (active, with *holdout*; its training's size unknown unless *sized*)."""
     src_db, model_dir, events = trained
     db_path = tmp_path / "segue.db"
     shutil.copy(src_db, db_path)
-    shutil.copytree(model_dir, tmp_path / "models" / "m-dial")
+    shutil.copytree(model_dir, tmp_path / "models" / model_id)
     db = open_db(db_path)
     try:
-        register(db, "m-dial", tmp_path / "models" / "m-dial", events, {**HOLDOUT, "dial": DIAL})
-        Settings(variety=0.375).save(db)
+        register(db, model_id, tmp_path / "models" / model_id, events, holdout, sized=sized)
+        if settings is not None:
+            settings.save(db)
     finally:
         db.close()
     report = ModelReport(db_path)
     qtbot.addWidget(report)
+    return report
+
+
+def test_the_dial_is_plotted_with_the_listeners_setting(qtbot, trained, tmp_path):
+    report = one_model_report(
+        qtbot,
+        trained,
+        tmp_path,
+        "m-dial",
+        {**HOLDOUT, "dial": DIAL},
+        settings=Settings(variety=0.375),
+    )
     assert not report.dial_view.isHidden()
     chart = report.dial_view.chart()
     lines = [s for s in chart.series() if isinstance(s, QLineSeries)]
@@ -285,34 +302,13 @@ def test_the_dial_is_plotted_with_the_listeners_setting(qtbot, trained, tmp_path
 
 
 def test_a_model_without_dial_figures_shows_no_dial(qtbot, trained, tmp_path):
-    src_db, model_dir, events = trained
-    db_path = tmp_path / "segue.db"
-    shutil.copy(src_db, db_path)
-    shutil.copytree(model_dir, tmp_path / "models" / "m-old")
-    db = open_db(db_path)
-    try:
-        register(db, "m-old", tmp_path / "models" / "m-old", events, HOLDOUT)
-    finally:
-        db.close()
-    report = ModelReport(db_path)
-    qtbot.addWidget(report)
-    assert report.dial_view.isHidden()
+    assert one_model_report(qtbot, trained, tmp_path, "m-old").dial_view.isHidden()
 
 
 def test_a_model_registered_without_its_plays_is_not_said_to_have_learnt_from_none(
     qtbot, trained, tmp_path
 ):
-    src_db, model_dir, events = trained
-    db_path = tmp_path / "segue.db"
-    shutil.copy(src_db, db_path)
-    shutil.copytree(model_dir, tmp_path / "models" / "m-bare")
-    db = open_db(db_path)
-    try:
-        register(db, "m-bare", tmp_path / "models" / "m-bare", events, HOLDOUT, sized=False)
-    finally:
-        db.close()
-    report = ModelReport(db_path)
-    qtbot.addWidget(report)
+    report = one_model_report(qtbot, trained, tmp_path, "m-bare", sized=False)
     text = report.summary.text()
     assert "Model m-bare, trained " in text and "0 plays" not in text
     assert "from your model" in text and "trained on" not in text

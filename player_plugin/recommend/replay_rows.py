@@ -120,6 +120,7 @@ class _Tables:
         self.ids, self.dense, self.pos, self.rest, self.shift = ids, dense, pos, rest, shift
         self.u, self.group_rows = len(ids), group_rows
         self.by_track = np.argsort(dense, kind="stable")  # the plays, a track's together
+        self.tracks_in_order = dense[self.by_track]  # their tracks, ascending
 
     def build(
         self,
@@ -166,7 +167,7 @@ class _Tables:
         cuts = np.searchsorted(per_track, np.arange(_GROUP, per_track[-1:].sum(), _GROUP))
         bounds = np.unique(np.concatenate([[0], cuts + 1, [self.u]])).tolist()
         firsts = [t for a, b in pairwise(bounds) for t in range(a, b, self.group_rows)]
-        ends = np.searchsorted(self.dense[self.by_track], [*firsts, self.u])
+        ends = np.searchsorted(self.tracks_in_order, [*firsts, self.u])
         return [
             (first, self.by_track[a:b])
             for first, a, b in zip(firsts, ends[:-1], ends[1:], strict=True)
